@@ -1,0 +1,152 @@
+"""The small interface every calendar provider implements, and the plain values it speaks in.
+
+Provider modules know nothing about our tables: they turn HTTP/CalDAV into these dataclasses and back.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+class ProviderError(Exception):
+    """A provider call failed; `kind` is a short machine-readable reason safe to store and audit."""
+
+    kind = "provider_error"
+
+    def __init__(self, message: str, *, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class ProviderUnreachable(ProviderError):
+    kind = "network_error"
+
+
+class AuthRejected(ProviderError):
+    """401 from an API call: the access token (or Apple password) was not accepted."""
+
+    kind = "auth_rejected"
+
+
+class InvalidGrant(ProviderError):
+    """The refresh token or authorization code is dead; the user must connect again."""
+
+    kind = "invalid_grant"
+
+
+class SyncTokenExpired(ProviderError):
+    """The stored cursor is no longer valid; the caller must resync in full."""
+
+    kind = "sync_token_expired"
+
+
+class RateLimited(ProviderError):
+    kind = "rate_limited"
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None):
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class PreconditionFailed(ProviderError):
+    """The etag we sent no longer matches (412): someone else changed the event."""
+
+    kind = "precondition_failed"
+
+
+class NotFound(ProviderError):
+    kind = "not_found"
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    access_token: str
+    refresh_token: str | None
+    expires_at: datetime | None
+    scope: str | None = None
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What an API call needs: an OAuth access token, or (CalDAV) a username and password."""
+
+    access_token: str | None = None
+    username: str | None = None
+    password: str | None = None
+
+
+@dataclass(frozen=True)
+class RemoteCalendar:
+    calendar_id: str  # Google calendar id, Graph calendar id, or the CalDAV collection URL
+    name: str
+    color: str | None  # "#rrggbb" or None
+    is_primary: bool = False
+    can_write: bool = True
+
+
+@dataclass
+class RemoteEvent:
+    provider_event_id: str
+    title: str
+    start_time: datetime  # aware, UTC; all-day events at 00:00 UTC of their first day
+    end_time: datetime  # exclusive; all-day events at 00:00 UTC of the day after their last
+    is_all_day: bool = False
+    timezone: str = "UTC"  # IANA name
+    status: str = "CONFIRMED"  # CONFIRMED | TENTATIVE | CANCELLED
+    description: str | None = None
+    location: str | None = None
+    # Series master: the RRULE/EXDATE/RDATE lines, newline-separated.
+    recurrence_rule: str | None = None
+    # Override or cancelled occurrence of a series: the master's provider id and the instance's original start.
+    parent_provider_event_id: str | None = None
+    original_start_time: datetime | None = None
+    attendees: list[dict[str, Any]] | None = None  # {email, name, responseStatus, organizer}
+    reminders: list[dict[str, Any]] | None = None  # {method, minutes}
+    html_link: str | None = None
+    etag: str | None = None
+    ical_uid: str | None = None
+    sequence: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)  # other provider facts worth keeping (e.g. CalDAV href)
+
+    @property
+    def is_recurring(self) -> bool:
+        return bool(self.recurrence_rule)
+
+
+@dataclass
+class ChangePage:
+    """One page of changes. `next_page` continues this round; `sync_token` is set only on the last page."""
+
+    events: list[RemoteEvent]
+    removed_ids: list[str]
+    next_page: str | None = None
+    sync_token: str | None = None
+
+
+class Provider(Protocol):
+    kind: str  # "GOOGLE" | "MICROSOFT" | "APPLE"
+
+    def list_calendars(self, credentials: Credentials) -> list[RemoteCalendar]: ...
+
+    def fetch_changes(
+        self, credentials: Credentials, calendar_id: str, sync_token: str | None, page: str | None
+    ) -> ChangePage: ...
+
+    def create_event(self, credentials: Credentials, calendar_id: str, event: RemoteEvent) -> RemoteEvent: ...
+
+    def update_event(self, credentials: Credentials, calendar_id: str, event: RemoteEvent) -> RemoteEvent: ...
+
+    def delete_event(
+        self, credentials: Credentials, calendar_id: str, provider_event_id: str, etag: str | None
+    ) -> None: ...
+
+
+class OAuthProvider(Provider, Protocol):
+    def authorization_url(self, *, state: str, code_challenge: str, redirect_uri: str) -> str: ...
+
+    def exchange_code(self, *, code: str, code_verifier: str, redirect_uri: str) -> TokenSet: ...
+
+    def refresh(self, refresh_token: str) -> TokenSet: ...
+
+    def revoke(self, token: str) -> None: ...
