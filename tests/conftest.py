@@ -1,0 +1,197 @@
+"""Shared fixtures: a real PostgreSQL and Redis for the whole run (embedded unless TEST_DATABASE_URL /
+TEST_REDIS_URL are set), the schema built by the migrations, and one rolled-back transaction per test."""
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import secrets
+import tempfile
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from flask_migrate import upgrade
+from redis import Redis
+from sqlalchemy import text
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+from webapp import create_app
+from webapp.auth.accounts import hash_password
+from webapp.config import Config, normalise_database_url
+from webapp.embedded import start_postgres, start_redis
+from webapp.extensions import db
+from webapp.models import User
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+PASSWORD = "correct horse battery"
+
+
+class DatabaseServer:
+    """Hands out fresh databases on one server: the suite's own, and scratch ones for migration tests."""
+
+    def __init__(self, admin_url: str):
+        self.admin_url = admin_url
+        self.created: list[str] = []
+
+    def create_database(self, prefix: str = "almanac_test") -> str:
+        name = f"{prefix}_{secrets.token_hex(4)}"
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        self.created.append(name)
+        return self.url_for(name)
+
+    def url_for(self, name: str) -> str:
+        if "?" in self.admin_url:  # embedded: postgresql://postgres:@/postgres?host=/socket/dir
+            base, query = self.admin_url.split("?", 1)
+            return f"{base.rsplit('/', 1)[0]}/{name}?{query}"
+        return re.sub(r"/[^/]*$", f"/{name}", self.admin_url)
+
+    def drop_all(self) -> None:
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            for name in self.created:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def tmp_root():
+    with tempfile.TemporaryDirectory(prefix="almanac-tests-") as root:
+        yield Path(root)
+
+
+@pytest.fixture(scope="session")
+def database_server(tmp_root):
+    external = os.environ.get("TEST_DATABASE_URL")
+    if external:
+        server = DatabaseServer(external)
+        yield server
+        server.drop_all()
+        return
+    postgres = start_postgres(tmp_root / "postgres", delete_on_stop=True)
+    server = DatabaseServer(postgres.url("postgres"))
+    yield server
+    server.drop_all()
+    postgres.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_root):
+    external = os.environ.get("TEST_REDIS_URL")
+    if external:
+        yield external
+        return
+    redis = start_redis(tmp_root / "redis", persist=False)
+    yield redis.url + "?db=1"
+    redis.stop()
+
+
+def make_config(database_url: str, redis_url: str) -> Config:
+    return Config(
+        SECRET_KEY=secrets.token_urlsafe(32),
+        SQLALCHEMY_DATABASE_URI=normalise_database_url(database_url),
+        REDIS_URL=redis_url,
+        TOKEN_ENCRYPTION_KEYS="test:" + secrets.token_urlsafe(32),
+        TESTING=True,
+        LOG_LEVEL="WARNING",
+    )
+
+
+@pytest.fixture(scope="session")
+def app(database_server, redis_url):
+    database_url = database_server.create_database()
+    app = create_app({"CONFIG": make_config(database_url, redis_url)})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return app
+
+
+@pytest.fixture
+def redis(app):
+    client = Redis.from_url(app.config["REDIS_URL"])
+    client.flushdb()
+    yield client
+    client.flushdb()
+
+
+@pytest.fixture
+def db_session(app):
+    """Each test runs inside one outer transaction that is rolled back; commits become savepoints.
+
+    No app context stays pushed during the test: requests must each get their own (and so their own `g`).
+    """
+    with app.app_context():
+        connection = db.engine.connect()
+    outer = connection.begin()
+    # A plain Session: Flask-SQLAlchemy's own routes by engine and would bypass `connection`. Objects stay
+    # readable after a request's commit and teardown, as they would be in a fresh request.
+    factory = sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    real_session, db.session = db.session, scoped_session(factory)
+    try:
+        yield db.session
+    finally:
+        db.session.remove()
+        db.session = real_session
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def client(app, db_session, redis):
+    return app.test_client()
+
+
+_emails = itertools.count(1)
+
+
+def make_user(session, **overrides) -> User:
+    values = {
+        "email": f"user{next(_emails)}-{uuid.uuid4().hex[:6]}@example.com",
+        "password_hash": hash_password(overrides.pop("password", PASSWORD)),
+    }
+    values.update(overrides)
+    user = User(**values)
+    session.add(user)
+    # Commit (a savepoint release inside the test's transaction): each request's teardown closes the session,
+    # which would roll back anything merely flushed.
+    session.commit()
+    return user
+
+
+@pytest.fixture
+def user(db_session):
+    return make_user(db_session, first_name="Ada", last_name="Lovelace")
+
+
+def csrf_token_from(html: str) -> str:
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
+        r'"X-CSRFToken": "([^"]+)"', html
+    )
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+@pytest.fixture
+def login(client):
+    """Log a user in through the real form; returns the response of the POST."""
+
+    def do_login(user: User, password: str = PASSWORD, test_client=None, **headers):
+        test_client = test_client or client
+        page = test_client.get("/login")
+        token = csrf_token_from(page.get_data(as_text=True))
+        return test_client.post(
+            "/login", data={"email": user.email, "password": password, "csrf_token": token}, headers=headers
+        )
+
+    return do_login
+
+
+@pytest.fixture
+def clean_database(app):
+    """For tests that run the app in another thread or process: real commits, tables emptied afterwards."""
+    yield
+    with app.app_context():
+        tables = ", ".join(table.name for table in db.metadata.sorted_tables)
+        with db.engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} CASCADE"))

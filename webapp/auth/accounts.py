@@ -1,0 +1,70 @@
+"""Accounts: registration and password checks."""
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from webapp.models import User
+
+# argon2id with the library's RFC 9106 low-memory profile.
+_hasher = PasswordHasher()
+# Verified against when the email is unknown, so both failures take the same time.
+_DUMMY_HASH = _hasher.hash("almanac-timing-equaliser")
+
+
+class EmailTaken(Exception):
+    pass
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def register_user(
+    session: Session, *, email: str, password: str, first_name: str | None = None, last_name: str | None = None
+) -> User:
+    email = normalise_email(email)
+    if session.scalar(select(func.count()).select_from(User).where(User.email == email)):
+        raise EmailTaken(email)
+    user = User(
+        email=email,
+        password_hash=hash_password(password),
+        first_name=(first_name or "").strip() or None,
+        last_name=(last_name or "").strip() or None,
+    )
+    session.add(user)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:  # a concurrent registration won the race for the unique email
+        raise EmailTaken(email) from exc
+    return user
+
+
+def authenticate(session: Session, email: str, password: str) -> tuple[User | None, str]:
+    """The user and "ok", or None and the kind of failure (for the audit row, never shown)."""
+    user = session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        _verify(_DUMMY_HASH, password)
+        return None, "unknown_email"
+    if not _verify(user.password_hash, password):
+        return None, "wrong_password"
+    if user.deleted_at is not None:
+        return None, "account_deleted"
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user, "ok"
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False

@@ -1,0 +1,21 @@
+"""flask-login's view of our database-backed sessions."""
+from __future__ import annotations
+
+from flask import current_app, g, request
+
+from webapp.auth.sessions import COOKIE_NAME, load_session
+from webapp.extensions import db
+from webapp.models import User
+
+
+def load_user_from_cookie(_request) -> User | None:
+    token = request.cookies.get(COOKIE_NAME)
+    if not token:
+        return None
+    session = load_session(db.session, token, idle_days=current_app.config["SESSION_IDLE_DAYS"])
+    if session is None:
+        return None
+    if db.session.is_modified(session):
+        db.session.commit()  # last_seen_at moved on
+    g.login_session = session
+    return db.session.get(User, session.user_id)

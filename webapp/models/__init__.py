@@ -1,0 +1,21 @@
+"""Every table, imported here so Alembic sees them all."""
+from webapp.models.audit import AuditLog, AuditStatus
+from webapp.models.base import Base
+from webapp.models.connections import CalendarConnection, CalendarProvider, OAuthState
+from webapp.models.events import CalendarEvent, EventStatus, RecurrenceFrequency, SyncStatus
+from webapp.models.users import Session, User
+
+__all__ = [
+    "AuditLog",
+    "AuditStatus",
+    "Base",
+    "CalendarConnection",
+    "CalendarEvent",
+    "CalendarProvider",
+    "EventStatus",
+    "OAuthState",
+    "RecurrenceFrequency",
+    "Session",
+    "SyncStatus",
+    "User",
+]

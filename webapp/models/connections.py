@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, false, true
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.models.base import Base, CreatedAt, Timestamp, Timestamps, UUIDPrimaryKey, pg_enum
+
+
+class CalendarProvider(enum.Enum):
+    GOOGLE = "GOOGLE"
+    MICROSOFT = "MICROSOFT"
+    APPLE = "APPLE"
+
+
+class CalendarConnection(UUIDPrimaryKey, Timestamps, Base):
+    __tablename__ = "calendar_connections"
+    __table_args__ = (
+        UniqueConstraint("user_id", "provider", "calendar_id"),
+        CheckConstraint("calendar_color ~ '^#[0-9a-f]{6}$'", name="calendar_color_hex"),
+        Index(None, "provider"),
+        Index(None, "is_connected"),
+        Index(None, "last_synced_at"),
+        Index(None, "deleted_at"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    provider: Mapped[CalendarProvider] = mapped_column(pg_enum(CalendarProvider, "calendar_provider"))
+    # CalDAV calendars are identified by their collection URL, which can be long.
+    calendar_id: Mapped[str] = mapped_column(String(1024))
+    calendar_name: Mapped[str] = mapped_column(Text)
+    # Encrypted (AES-256-GCM, see webapp.crypto); never plaintext.
+    access_token: Mapped[str | None] = mapped_column(Text)
+    refresh_token: Mapped[str | None] = mapped_column(Text)
+    token_expires_at: Mapped[datetime | None] = mapped_column(Timestamp())
+    calendar_color: Mapped[str | None] = mapped_column(String(7))
+    is_primary: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    is_connected: Mapped[bool] = mapped_column(Boolean, server_default=true())
+    last_synced_at: Mapped[datetime | None] = mapped_column(Timestamp())
+    sync_token: Mapped[str | None] = mapped_column(Text)
+    deleted_at: Mapped[datetime | None] = mapped_column(Timestamp())
+
+
+class OAuthState(UUIDPrimaryKey, CreatedAt, Base):
+    """A pending OAuth authorization: the CSRF `state` we sent, valid for 15 minutes and usable once."""
+
+    __tablename__ = "oauth_states"
+    __table_args__ = (
+        CheckConstraint("expires_at > created_at", name="expires_after_creation"),
+        Index(None, "expires_at"),
+        Index(None, "user_id", "provider"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"))
+    provider: Mapped[CalendarProvider] = mapped_column(pg_enum(CalendarProvider, "calendar_provider"))
+    state: Mapped[str] = mapped_column(String(255), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp())
+    consumed: Mapped[bool] = mapped_column(Boolean, server_default=false())

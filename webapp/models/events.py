@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.models.base import Base, Timestamp, Timestamps, UUIDPrimaryKey, pg_enum
+
+
+class EventStatus(enum.Enum):
+    CONFIRMED = "CONFIRMED"
+    TENTATIVE = "TENTATIVE"
+    CANCELLED = "CANCELLED"
+
+
+class SyncStatus(enum.Enum):
+    PENDING = "PENDING"
+    SYNCED = "SYNCED"
+    FAILED = "FAILED"
+    DELETED = "DELETED"
+
+
+class RecurrenceFrequency(enum.Enum):
+    DAILY = "DAILY"
+    WEEKLY = "WEEKLY"
+    MONTHLY = "MONTHLY"
+    YEARLY = "YEARLY"
+
+
+class CalendarEvent(UUIDPrimaryKey, Timestamps, Base):
+    __tablename__ = "calendar_events"
+    __table_args__ = (
+        UniqueConstraint("calendar_connection_id", "provider_event_id"),
+        CheckConstraint("end_time >= start_time", name="ends_after_start"),
+        CheckConstraint("recurrence_interval > 0", name="recurrence_interval_positive"),
+        CheckConstraint("recurrence_count > 0", name="recurrence_count_positive"),
+        Index(None, "start_time"),
+        Index(None, "end_time"),
+        Index(None, "status"),
+        Index(None, "sync_status"),
+        Index(None, "is_recurring"),
+        Index(None, "parent_event_id"),
+        Index(None, "deleted_at"),
+        Index("calendar_events_connection_date_range_idx", "calendar_connection_id", "start_time", "end_time"),
+        Index("calendar_events_connection_sync_status_idx", "calendar_connection_id", "sync_status"),
+    )
+
+    calendar_connection_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("calendar_connections.id", ondelete="CASCADE"), index=True
+    )
+    provider_event_id: Mapped[str] = mapped_column(String(255), index=True)
+    title: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str | None] = mapped_column(Text)
+    location: Mapped[str | None] = mapped_column(String(500))
+    start_time: Mapped[datetime] = mapped_column(Timestamp())
+    end_time: Mapped[datetime] = mapped_column(Timestamp())
+    is_all_day: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    timezone: Mapped[str] = mapped_column(String(100))
+    status: Mapped[EventStatus] = mapped_column(pg_enum(EventStatus, "event_status"))
+    sync_status: Mapped[SyncStatus] = mapped_column(pg_enum(SyncStatus, "sync_status"))
+
+    is_recurring: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    recurrence_rule: Mapped[str | None] = mapped_column(Text)
+    recurrence_frequency: Mapped[RecurrenceFrequency | None] = mapped_column(
+        pg_enum(RecurrenceFrequency, "recurrence_frequency")
+    )
+    recurrence_interval: Mapped[int | None] = mapped_column(Integer)
+    recurrence_end_date: Mapped[datetime | None] = mapped_column(Timestamp())
+    recurrence_count: Mapped[int | None] = mapped_column(Integer)
+    # An override or cancelled occurrence points at its series master; removing the master removes them.
+    parent_event_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("calendar_events.id", ondelete="CASCADE")
+    )
+
+    attendees: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    reminders: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    provider_metadata: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+    html_link: Mapped[str | None] = mapped_column(Text)
+    last_synced_at: Mapped[datetime | None] = mapped_column(Timestamp())
+    deleted_at: Mapped[datetime | None] = mapped_column(Timestamp())

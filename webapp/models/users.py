@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, func
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.models.base import Base, CreatedAt, Timestamp, Timestamps, UUIDPrimaryKey
+
+
+class User(UUIDPrimaryKey, Timestamps, Base):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("email = lower(email)", name="email_lower_case"),)
+
+    email: Mapped[str] = mapped_column(String(255), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    deleted_at: Mapped[datetime | None] = mapped_column(Timestamp())
+
+    # flask-login: the session cookie identifies the session row, not the user (see webapp.auth.sessions).
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        return self.deleted_at is None
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def display_name(self) -> str:
+        full = " ".join(part for part in (self.first_name, self.last_name) if part)
+        return full or self.email
+
+
+class Session(UUIDPrimaryKey, CreatedAt, Base):
+    """A signed-in browser. The cookie holds a random token; only its SHA-256 hash is stored."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (
+        CheckConstraint("expires_at > created_at", name="expires_after_creation"),
+        Index(None, "expires_at"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(Text, unique=True)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp())
+    # Not in the seed: needed for the 14-day idle expiry and the "last seen" column on the sessions page.
+    last_seen_at: Mapped[datetime] = mapped_column(Timestamp(), server_default=func.now())
+    user_agent: Mapped[str | None] = mapped_column(Text)
+    ip_address: Mapped[str | None] = mapped_column(String(45))
