@@ -58,6 +58,8 @@ def authenticate(session: Session, email: str, password: str) -> tuple[User | No
         return None, "wrong_password"
     if user.deleted_at is not None:
         return None, "account_deleted"
+    if user.disabled_at is not None:
+        return None, "account_disabled"
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user, "ok"

@@ -47,7 +47,7 @@ def start_session(
 
 
 def load_session(db: DbSession, token: str, *, idle_days: int) -> Session | None:
-    """The live session for a cookie token, or None: unknown, expired, idle too long, or its user deleted."""
+    """The live session for a cookie token, or None: unknown, expired, idle too long, or its user gone or disabled."""
     current = now()
     row = db.execute(
         select(Session, User)
@@ -57,6 +57,7 @@ def load_session(db: DbSession, token: str, *, idle_days: int) -> Session | None
             Session.expires_at > current,
             Session.last_seen_at > current - timedelta(days=idle_days),
             User.deleted_at.is_(None),
+            User.disabled_at.is_(None),
         )
     ).first()
     if row is None:

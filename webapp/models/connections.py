@@ -4,7 +4,19 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, false, true
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+    true,
+)
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -46,6 +58,18 @@ class CalendarConnection(UUIDPrimaryKey, Timestamps, Base):
     sync_token: Mapped[str | None] = mapped_column(Text)
     deleted_at: Mapped[datetime | None] = mapped_column(Timestamp())
 
+    # Not in the seed; what the connections page and the sync engine need.
+    # The provider account the calendar belongs to (the Apple ID for CalDAV, whose password is access_token).
+    account_email: Mapped[str | None] = mapped_column(String(255))
+    can_write: Mapped[bool] = mapped_column(Boolean, server_default=true())
+    is_visible: Mapped[bool] = mapped_column(Boolean, server_default=true())
+    # Why is_connected went false (revoked grant, undecryptable token): shown beside the Reconnect button.
+    disconnect_reason: Mapped[str | None] = mapped_column(Text)
+    # Sync stopped on purpose (e.g. the deletion guard) until someone looks.
+    attention_reason: Mapped[str | None] = mapped_column(Text)
+    last_sync_error: Mapped[str | None] = mapped_column(Text)
+    sync_failures: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+
 
 class OAuthState(UUIDPrimaryKey, CreatedAt, Base):
     """A pending OAuth authorization: the CSRF `state` we sent, valid for 15 minutes and usable once."""
@@ -62,3 +86,5 @@ class OAuthState(UUIDPrimaryKey, CreatedAt, Base):
     state: Mapped[str] = mapped_column(String(255), unique=True)
     expires_at: Mapped[datetime] = mapped_column(Timestamp())
     consumed: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # PKCE verifier, encrypted like the tokens; the browser never sees it.
+    code_verifier: Mapped[str | None] = mapped_column(Text)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, func
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, SmallInteger, String, Text, false, func, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -12,13 +12,23 @@ from webapp.models.base import Base, CreatedAt, Timestamp, Timestamps, UUIDPrima
 
 class User(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("email = lower(email)", name="email_lower_case"),)
+    __table_args__ = (
+        CheckConstraint("email = lower(email)", name="email_lower_case"),
+        CheckConstraint("week_start BETWEEN 1 AND 7", name="week_start_iso_weekday"),
+    )
 
     email: Mapped[str] = mapped_column(String(255), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     first_name: Mapped[str | None] = mapped_column(String(100))
     last_name: Mapped[str | None] = mapped_column(String(100))
     deleted_at: Mapped[datetime | None] = mapped_column(Timestamp())
+    # IANA zone for the calendar views; NULL until the browser's zone is known or the user picks one.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    # ISO weekday the week view starts on: 1 = Monday … 7 = Sunday.
+    week_start: Mapped[int] = mapped_column(SmallInteger, server_default=text("1"))
+    is_admin: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # A disabled account cannot log in and its sessions end at once.
+    disabled_at: Mapped[datetime | None] = mapped_column(Timestamp())
 
     # flask-login: the session cookie identifies the session row, not the user (see webapp.auth.sessions).
     is_authenticated = True
@@ -26,7 +36,7 @@ class User(UUIDPrimaryKey, Timestamps, Base):
 
     @property
     def is_active(self) -> bool:
-        return self.deleted_at is None
+        return self.deleted_at is None and self.disabled_at is None
 
     def get_id(self) -> str:
         return str(self.id)
