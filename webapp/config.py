@@ -62,6 +62,8 @@ class Config:
     LOGIN_FAILURES_PER_IP: str = "20 per 15 minutes"
     SESSION_ABSOLUTE_DAYS: int = 30
     SESSION_IDLE_DAYS: int = 14
+    STATEMENT_TIMEOUT_MS: int = 30_000
+    IDLE_IN_TRANSACTION_TIMEOUT_MS: int = 60_000
     PROVIDERS: dict = field(default_factory=dict)
 
     @classmethod
@@ -96,7 +98,14 @@ class Config:
 
     def as_flask_config(self) -> dict:
         values = asdict(self)
-        values["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
+        values["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            "pool_pre_ping": True,
+            # One stuck query or forgotten transaction must not hold the app (or its locks) for long.
+            "connect_args": {
+                "options": f"-c statement_timeout={self.STATEMENT_TIMEOUT_MS} "
+                f"-c idle_in_transaction_session_timeout={self.IDLE_IN_TRANSACTION_TIMEOUT_MS}"
+            },
+        }
         return values
 
 

@@ -1,0 +1,1 @@
+// Calendar views: keyboard shortcuts, current-time line, scrolling to the working day.

@@ -1,0 +1,1 @@
+"""Admin pages: audit log, sync health, users."""

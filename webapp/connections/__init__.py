@@ -1,0 +1,3 @@
+from flask import Blueprint
+
+bp = Blueprint("connections", __name__, url_prefix="/connections")

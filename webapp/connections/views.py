@@ -1,0 +1,1 @@
+"""Connections page: connect, reconnect, sync now, recolour and disconnect calendars."""

@@ -1,0 +1,43 @@
+"""The one way to queue sync work: stable job ids so double clicks and scheduler ticks don't pile up."""
+from __future__ import annotations
+
+import logging
+import uuid
+
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError
+
+from webapp.extensions import redis_client
+
+log = logging.getLogger(__name__)
+
+SYNC_QUEUE = "sync"
+SYNC_JOB_TIMEOUT = 300
+RETRY = Retry(max=3, interval=[30, 120, 600])
+
+
+def sync_queue() -> Queue:
+    return Queue(SYNC_QUEUE, connection=redis_client())
+
+
+def enqueue_sync(connection_id: uuid.UUID | str, *, full: bool = False) -> str:
+    """Queue a pull for one connection; returns the job id (also when it was already queued)."""
+    job_id = f"sync-connection-{connection_id}"
+    return _enqueue("jobs.sync.sync_connection", job_id, str(connection_id), full)
+
+
+def enqueue_push(event_id: uuid.UUID | str) -> str:
+    """Queue sending one locally changed event to its provider."""
+    job_id = f"push-event-{event_id}"
+    return _enqueue("jobs.sync.push_event", job_id, str(event_id))
+
+
+def _enqueue(func: str, job_id: str, *args) -> str:
+    try:
+        sync_queue().enqueue(
+            func, *args, job_id=job_id, unique=True, job_timeout=SYNC_JOB_TIMEOUT, retry=RETRY,
+            result_ttl=600, failure_ttl=7 * 86400,
+        )
+    except DuplicateJobError:
+        log.info("already queued job_id=%s", job_id)
+    return job_id
