@@ -30,5 +30,18 @@
     showToast("Could not reach Almanac. Check your connection.", "error");
   });
 
+  // The top navigation sits outside the swapped region, so mark the current section after each htmx navigation.
+  function markCurrentNav() {
+    var path = window.location.pathname;
+    document.querySelectorAll(".nav a[href]").forEach(function (link) {
+      var href = link.getAttribute("href");
+      var current = href === "/" ? (path === "/" || path.indexOf("/calendar") === 0)
+                                 : (path === href || path.indexOf(href + "/") === 0);
+      if (current) { link.setAttribute("aria-current", "page"); } else { link.removeAttribute("aria-current"); }
+    });
+  }
+  document.body.addEventListener("htmx:pushedIntoHistory", markCurrentNav);
+  window.addEventListener("popstate", markCurrentNav);
+
   window.Almanac = { showToast: showToast };
 })();

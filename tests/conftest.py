@@ -177,12 +177,12 @@ def csrf_token_from(html: str) -> str:
 def login(client):
     """Log a user in through the real form; returns the response of the POST."""
 
-    def do_login(user: User, password: str = PASSWORD, test_client=None, **headers):
+    def do_login(user: User, password: str = PASSWORD, test_client=None, headers=None):
         test_client = test_client or client
         page = test_client.get("/login")
         token = csrf_token_from(page.get_data(as_text=True))
         return test_client.post(
-            "/login", data={"email": user.email, "password": password, "csrf_token": token}, headers=headers
+            "/login", data={"email": user.email, "password": password, "csrf_token": token}, headers=headers or {}
         )
 
     return do_login

@@ -52,7 +52,8 @@ def procfile_processes(procfile: Path = PROJECT_ROOT / "Procfile") -> dict[str, 
 
 
 def run() -> int:
-    env, servers = local_environment()
+    # ALMANAC_INSTANCE_DIR lets tests run a second, throwaway local default beside a developer's own.
+    env, servers = local_environment(Path(os.environ.get("ALMANAC_INSTANCE_DIR", INSTANCE_DIR)))
     children: dict[str, subprocess.Popen] = {}
     stopping = False
 

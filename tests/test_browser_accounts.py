@@ -1,0 +1,73 @@
+"""A person in Chromium: register, log out, log in, and sign out another device."""
+from __future__ import annotations
+
+from tests.conftest import screenshot
+
+
+def register(page, base, email, password):
+    page.goto(f"{base}/register")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.fill("#confirm", password)
+    page.fill("#first_name", "Ada")
+    page.click("button[type=submit]")
+
+
+def log_in(page, base, email, password):
+    page.goto(f"{base}/login")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+
+
+def test_register_logout_login_and_revoke_other_session(live_server, browser, page):
+    base, email, password = live_server.url, "ada@example.com", "analytical engine"
+    console_errors = []
+    page.on("console", lambda message: message.type == "error" and "422" not in message.text
+            and console_errors.append(message.text))  # a 422 form re-render is expected, anything else is not
+
+    page.goto(f"{base}/register")
+    page.fill("#email", email)
+    page.fill("#password", "short")
+    page.fill("#confirm", "short")
+    page.click("button[type=submit]")
+    assert page.locator(".errors").first.inner_text() == "Use at least 10 characters."
+    assert page.input_value("#email") == email
+    screenshot(page, "accounts-register-error")
+
+    register(page, base, email, password)
+    page.wait_for_selector("text=Hello, Ada")
+    screenshot(page, "accounts-home")
+
+    page.click("text=Log out")
+    page.wait_for_selector("text=You are logged out.")
+    log_in(page, base, email, "wrong password!")
+    assert "do not match an account" in page.inner_text(".errors")
+    log_in(page, base, email, password)
+    page.wait_for_selector("text=Hello, Ada")
+
+    # A second device signs in; the first one signs it out from the sessions page (htmx swap, no reload).
+    other = browser.new_context(user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Safari/604.1").new_page()
+    log_in(other, base, email, password)
+    other.wait_for_selector("text=Hello, Ada")
+
+    page.click("nav >> text=Sessions")
+    page.wait_for_selector("#sessions")
+    assert page.url.endswith("/settings/sessions")  # hx-push-url kept the address bookmarkable
+    assert page.get_attribute("nav >> text=Sessions", "aria-current") == "page"
+    assert page.get_attribute("nav >> text=Calendar", "aria-current") is None
+    assert page.locator("#sessions tbody tr").count() == 2
+    screenshot(page, "accounts-sessions")
+    page.click("text=Sign out everywhere else")
+    page.wait_for_selector(".toast")
+    assert page.locator("#sessions tbody tr").count() == 1
+    assert "Signed out 1 other session" in page.inner_text(".toast")
+    screenshot(page, "accounts-sessions-after-revoke")
+
+    other.reload()
+    assert "/login" in other.url
+    other.context.close()
+
+    page.go_back()
+    page.wait_for_load_state()
+    assert console_errors == []

@@ -1,0 +1,42 @@
+import pytest
+
+from webapp.config import Config, ConfigError, instance_secret, normalise_database_url
+
+
+@pytest.mark.parametrize("url", [
+    "postgres://u:p@db:5432/almanac", "postgresql://u:p@db:5432/almanac", "postgresql+psycopg://u:p@db:5432/almanac",
+])
+def test_database_urls_always_use_psycopg3(url):
+    assert normalise_database_url(url) == "postgresql+psycopg://u:p@db:5432/almanac"
+
+
+def test_non_postgres_url_is_refused():
+    with pytest.raises(ConfigError, match="must be a PostgreSQL URL"):
+        normalise_database_url("mysql://u@db/x")
+
+
+def test_deployment_without_secret_key_refuses_to_start():
+    with pytest.raises(ConfigError) as error:
+        Config.from_env({"DATABASE_URL": "postgres://db/x", "REDIS_URL": "redis://r", "TOKEN_ENCRYPTION_KEYS": "k:x"})
+    assert "SECRET_KEY is not set" in str(error.value) and "\\n" not in str(error.value)
+
+
+def test_deployment_without_token_keys_refuses_to_start():
+    with pytest.raises(ConfigError, match="TOKEN_ENCRYPTION_KEYS is not set"):
+        Config.from_env({"DATABASE_URL": "postgres://db/x", "REDIS_URL": "redis://r", "SECRET_KEY": "s"})
+
+
+def test_full_environment_is_read_once():
+    config = Config.from_env({
+        "DATABASE_URL": "postgres://db/x", "REDIS_URL": "redis://r", "SECRET_KEY": "s",
+        "TOKEN_ENCRYPTION_KEYS": "k:x", "PORT": "8080", "GOOGLE_CLIENT_ID": "gid",
+    })
+    assert config.PORT == 8080 and config.PROVIDERS["google"]["client_id"] == "gid"
+    assert config.PROVIDERS["google"]["token_url"] == "https://oauth2.googleapis.com/token"
+    assert "statement_timeout" in config.as_flask_config()["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"]["options"]
+
+
+def test_instance_secret_is_generated_once_and_private(tmp_path):
+    first = instance_secret("secret_key", directory=tmp_path)
+    assert instance_secret("secret_key", directory=tmp_path) == first
+    assert len(first) >= 43 and (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600

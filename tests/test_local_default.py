@@ -1,0 +1,99 @@
+"""`make run`'s launcher: embedded PostgreSQL and Redis, migrations, web + worker + scheduler, clean Ctrl-C."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import psutil
+import requests
+
+from webapp.config import PROJECT_ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_launcher(instance_dir, port):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY",
+                                                           "TOKEN_ENCRYPTION_KEYS")}
+    env.update(ALMANAC_INSTANCE_DIR=str(instance_dir), PORT=str(port))
+    return subprocess.Popen([sys.executable, "-m", "webapp.local"], cwd=PROJECT_ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def wait_until_up(launcher, port, timeout=60.0) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        assert launcher.poll() is None, launcher.stdout.read()
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/login", timeout=1).status_code == 200:
+                return time.monotonic() - started
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("the app did not come up")
+
+
+def process_tree(pid) -> list[psutil.Process]:
+    return psutil.Process(pid).children(recursive=True)
+
+
+def stop_with_ctrl_c(launcher, descendants):
+    launcher.send_signal(signal.SIGINT)
+    output, _ = launcher.communicate(timeout=30)
+    assert launcher.returncode == 0, output
+    gone, alive = psutil.wait_procs(descendants, timeout=5)
+    assert alive == [], f"orphans left: {[p.pid for p in alive]}"
+    return output
+
+
+def csrf(html):
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+
+
+def test_run_starts_everything_keeps_data_and_stops_cleanly(tmp_path):
+    instance, port = tmp_path / "instance", free_port()
+    launcher = start_launcher(instance, port)
+    try:
+        wait_until_up(launcher, port, timeout=90)
+        names = " ".join(" ".join(p.cmdline()) for p in process_tree(launcher.pid))
+        assert "gunicorn" in names and "rq worker" in names and "rqscheduler" in names
+        assert "postgres" in names or (instance / "postgres" / "postmaster.pid").exists()
+        browser = requests.Session()
+        token = csrf(browser.get(f"http://127.0.0.1:{port}/register").text)
+        response = browser.post(f"http://127.0.0.1:{port}/register", data={
+            "email": "first@example.com", "password": "a fine passphrase", "confirm": "a fine passphrase",
+            "csrf_token": token})
+        assert response.status_code == 200 and "Hello" in response.text
+        descendants = process_tree(launcher.pid)
+    except BaseException:
+        launcher.kill()
+        raise
+    output = stop_with_ctrl_c(launcher, descendants)
+    assert "stopped" in output
+    assert not (instance / "postgres" / "postmaster.pid").exists()
+    assert (instance / "secret_key").exists() and (instance / "token_key").exists()
+
+    # The second start reuses the data directory, migrations are already applied, and the account survived.
+    launcher = start_launcher(instance, port)
+    try:
+        seconds = wait_until_up(launcher, port)
+        assert seconds < 15
+        browser = requests.Session()
+        token = csrf(browser.get(f"http://127.0.0.1:{port}/login").text)
+        response = browser.post(f"http://127.0.0.1:{port}/login", data={
+            "email": "first@example.com", "password": "a fine passphrase", "csrf_token": token})
+        assert "Hello" in response.text
+        descendants = process_tree(launcher.pid)
+    except BaseException:
+        launcher.kill()
+        raise
+    stop_with_ctrl_c(launcher, descendants)
