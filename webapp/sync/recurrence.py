@@ -1,0 +1,347 @@
+"""Recurring series -> the occurrences a calendar view shows, plus summaries of a rule. Pure functions, no DB.
+
+A series is expanded in its own IANA zone, on wall-clock time, so a 09:00 New York meeting stays at 09:00
+New York when DST starts (its UTC instant moves by an hour). All-day series are expanded on dates.
+Rules are the stored RRULE/RDATE/EXDATE content lines (RFC 5545), newline-separated.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Hashable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dateutil.rrule import rruleset, rrulestr
+
+log = logging.getLogger(__name__)
+
+MAX_OCCURRENCES = 5000  # per expand() call, so a runaway rule cannot flood a view
+EXPANDABLE_FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
+_WEEKDAYS = {"MO": "Monday", "TU": "Tuesday", "WE": "Wednesday", "TH": "Thursday", "FR": "Friday",
+             "SA": "Saturday", "SU": "Sunday"}
+_WORKWEEK = ["MO", "TU", "WE", "TH", "FR"]
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+                "November", "December")
+_ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", -1: "last", -2: "second to last"}
+_UNITS = {"DAILY": ("Daily", "day"), "WEEKLY": ("Weekly", "week"), "MONTHLY": ("Every month", "month"),
+          "YEARLY": ("Every year", "year")}
+
+
+@dataclass(frozen=True)
+class SeriesMaster:
+    event_id: Hashable
+    start_time: datetime  # aware UTC; all-day series at 00:00 UTC of the first day
+    end_time: datetime  # exclusive
+    is_all_day: bool
+    timezone: str  # IANA name the series repeats in
+    recurrence_rule: str | None  # RRULE/RDATE/EXDATE lines, newline-separated
+
+
+@dataclass(frozen=True)
+class Override:
+    event_id: Hashable
+    original_start_time: datetime  # aware UTC: the instance this replaces
+    start_time: datetime
+    end_time: datetime
+    status: str = "CONFIRMED"  # CANCELLED removes the instance
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    master_id: Hashable
+    override_id: Hashable | None
+    start: datetime  # aware UTC
+    end: datetime
+    original_start: datetime
+
+
+def expand(
+    master: SeriesMaster, overrides: list[Override], window_start: datetime, window_end: datetime
+) -> list[Occurrence]:
+    """Occurrences overlapping [window_start, window_end): start < window_end and end > window_start."""
+    clock = _SeriesClock(master)
+    duration = master.end_time - master.start_time
+    replaced = {clock.instance_key(override.original_start_time) for override in overrides}
+    occurrences = []
+    for start in clock.starts(master.recurrence_rule, window_start - duration, window_end):
+        if clock.instance_key(start) in replaced:
+            continue
+        end = start + duration
+        if start < window_end and end > window_start:
+            occurrences.append(Occurrence(master.event_id, None, start, end, start))
+        if len(occurrences) >= MAX_OCCURRENCES:
+            log.warning("recurrence expansion capped at %d event_id=%s", MAX_OCCURRENCES, master.event_id)
+            break
+    # An override shows wherever it now is, even if its original instance lies outside the window.
+    occurrences += [
+        Occurrence(master.event_id, override.event_id, override.start_time, override.end_time,
+                   override.original_start_time)
+        for override in overrides
+        if override.status != "CANCELLED" and override.start_time < window_end and override.end_time > window_start
+    ]
+    occurrences.sort(key=lambda occurrence: (occurrence.start, occurrence.original_start))
+    return occurrences[:MAX_OCCURRENCES]
+
+
+def parse_rule_summary(recurrence_rule: str | None) -> dict:
+    """The first RRULE's frequency (DAILY..YEARLY or None), interval, UNTIL (aware UTC) and COUNT."""
+    parts = _first_rrule_parts(recurrence_rule)
+    if parts is None:
+        return {"frequency": None, "interval": None, "until": None, "count": None}
+    frequency = parts.get("FREQ")
+    until = _parse_value(parts.get("UNTIL", ""), UTC)
+    return {
+        "frequency": frequency if frequency in EXPANDABLE_FREQUENCIES else None,
+        "interval": _int(parts.get("INTERVAL"), 1),
+        "until": _as_utc(until) if until else None,
+        "count": _int(parts.get("COUNT"), None),
+    }
+
+
+def describe(recurrence_rule: str | None, start_local: datetime | date) -> str:
+    """English summary: "Every 2 weeks on Monday until 31 Mar 2026", "Daily, 10 times", "Every year on 4 Jul"."""
+    parts = _first_rrule_parts(recurrence_rule)
+    if parts is None:
+        return "Custom dates" if recurrence_rule and "RDATE" in recurrence_rule.upper() else "Does not repeat"
+    frequency = parts.get("FREQ")
+    if frequency not in _UNITS:
+        return "Custom recurrence"
+    text = _cadence(frequency, _int(parts.get("INTERVAL"), 1), parts, start_local)
+    count = _int(parts.get("COUNT"), None)
+    if count:
+        text += ", once" if count == 1 else f", {count} times"
+    elif _parse_value(parts.get("UNTIL", ""), UTC):
+        zone = start_local.tzinfo if isinstance(start_local, datetime) and start_local.tzinfo else UTC
+        until = _parse_value(parts["UNTIL"], zone)
+        until_day = until.astimezone(zone).date() if isinstance(until, datetime) else until
+        text += f" until {_day_month(until_day)} {until_day.year}"
+    return text
+
+
+# ---------------------------------------------------------------------------- expansion
+
+
+class _SeriesClock:
+    """Converts between UTC instants and the series' wall clock (naive local datetimes)."""
+
+    def __init__(self, master: SeriesMaster):
+        self.is_all_day = master.is_all_day
+        # All-day series repeat on dates: a UTC wall clock at midnight is plain date arithmetic.
+        self.zone = UTC if master.is_all_day else _zone(master.timezone)
+        self.local_start = self.to_local(master.start_time)
+        if self.is_all_day:
+            self.local_start = datetime.combine(self.local_start.date(), time())
+
+    def to_local(self, instant: datetime) -> datetime:
+        return instant.astimezone(self.zone).replace(tzinfo=None)
+
+    def to_utc(self, local: datetime) -> datetime:
+        # fold=0: a time in the spring-forward gap moves forward, an ambiguous one takes its first meaning.
+        return local.replace(tzinfo=self.zone).astimezone(UTC)
+
+    def instance_key(self, instant: datetime) -> datetime | date:
+        return instant.astimezone(UTC).date() if self.is_all_day else instant.astimezone(UTC)
+
+    def starts(self, recurrence_rule: str | None, range_start: datetime, range_end: datetime) -> Iterator[datetime]:
+        """UTC starts of the series' instances between roughly range_start and range_end (a day of slack)."""
+        lower = self.to_local(range_start) - timedelta(days=1)
+        upper = self.to_local(range_end) + timedelta(days=1)
+        rules = _RuleLines(recurrence_rule or "", self)
+        instances = rruleset()
+        instances.rdate(self.local_start)  # DTSTART is always the first instance
+        for rule in rules.rrules:
+            bounded = self._bounded(rule, upper)
+            if bounded:
+                instances.rrule(bounded)
+        for extra in rules.rdates:
+            instances.rdate(extra)
+        for local in instances.xafter(lower, inc=True):
+            if local > upper:
+                break
+            if local not in rules.excluded and local.date() not in rules.excluded_dates:
+                yield self.to_utc(local)
+
+    def _bounded(self, rule: str, upper: datetime):
+        """A dateutil rule on the wall clock; unbounded rules stop at `upper` so impossible ones end too."""
+        parts = _rule_parts(rule)
+        if parts.get("FREQ") not in EXPANDABLE_FREQUENCIES:
+            return None  # sub-daily frequencies are not supported: keep only the first instance
+        until = self._local_until(parts.get("UNTIL"))
+        if "COUNT" not in parts:
+            until = min(upper, until or upper)
+        if until:
+            parts["UNTIL"] = until.strftime("%Y%m%dT%H%M%S")
+        try:
+            return rrulestr(";".join(f"{key}={value}" for key, value in parts.items()), dtstart=self.local_start)
+        except (ValueError, TypeError):
+            log.warning("ignoring unparsable RRULE %r", rule)
+            return None
+
+    def _local_until(self, value: str | None) -> datetime | None:
+        until = _parse_value(value or "", self.zone)
+        if until is None:
+            return None
+        if isinstance(until, datetime):
+            return self.to_local(until)
+        # UNTIL is inclusive: a DATE bound on a timed series keeps that whole day.
+        return datetime.combine(until, time() if self.is_all_day else time.max.replace(microsecond=0))
+
+
+class _RuleLines:
+    """RRULE values, RDATEs and EXDATEs of a stored rule, all on the series' wall clock."""
+
+    def __init__(self, recurrence_rule: str, clock: _SeriesClock):
+        self.rrules: list[str] = []
+        self.rdates: list[datetime] = []
+        self.excluded: set[datetime] = set()
+        self.excluded_dates: set[date] = set()
+        for line in recurrence_rule.splitlines():
+            name, params, value = _split_line(line)
+            if name == "RRULE":
+                self.rrules.append(value)
+            elif name in ("RDATE", "EXDATE"):
+                self._add_dates(name, params, value, clock)
+
+    def _add_dates(self, name: str, params: dict[str, str], value: str, clock: _SeriesClock) -> None:
+        zone = _zone(params["TZID"], clock.zone) if "TZID" in params else clock.zone
+        for item in value.split(","):
+            # A PERIOD ("start/end") counts from its start.
+            moment = _parse_value(item.split("/")[0], zone)
+            if moment is None:
+                log.warning("ignoring unparsable %s value %r", name, item)
+            elif name == "RDATE":
+                self.rdates.append(self._to_clock(moment, clock))
+            elif not isinstance(moment, datetime):
+                self.excluded_dates.add(moment)
+            elif clock.is_all_day:
+                self.excluded_dates.add(moment.date())  # the date as written, in its own zone
+            else:
+                self.excluded.add(clock.to_local(moment))
+
+    @staticmethod
+    def _to_clock(moment: datetime | date, clock: _SeriesClock) -> datetime:
+        if not isinstance(moment, datetime):
+            return datetime.combine(moment, clock.local_start.time())
+        return datetime.combine(moment.date(), time()) if clock.is_all_day else clock.to_local(moment)
+
+
+def _split_line(line: str) -> tuple[str, dict[str, str], str]:
+    """"EXDATE;TZID=America/New_York:20240311T090000" -> ("EXDATE", {"TZID": ...}, "20240311T090000")."""
+    head, _, value = line.strip().partition(":")
+    name, *raw_params = head.split(";")
+    params = {}
+    for raw in raw_params:
+        key, _, param_value = raw.partition("=")
+        params[key.upper()] = param_value.strip('"')
+    return name.upper(), params, value.strip()
+
+
+def _parse_value(value: str, zone: tzinfo) -> datetime | date | None:
+    """A DATE, or a DATE-TIME made aware ("Z" is UTC, a floating time is read in `zone`); None if malformed."""
+    value = value.strip()
+    try:
+        if len(value) == 8:
+            return datetime.strptime(value, "%Y%m%d").date()
+        if value.endswith("Z"):
+            return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        return datetime.strptime(value, "%Y%m%dT%H%M%S").replace(tzinfo=zone)
+    except ValueError:
+        return None
+
+
+def _zone(name: str, fallback: tzinfo = UTC) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("unknown time zone %r; using %s", name, fallback)
+        return fallback
+
+
+def _as_utc(moment: datetime | date) -> datetime:
+    if isinstance(moment, datetime):
+        return moment.astimezone(UTC)
+    return datetime.combine(moment, time(), UTC)
+
+
+def _rule_parts(rule: str) -> dict[str, str]:
+    parts = {}
+    for part in rule.split(";"):
+        key, _, value = part.partition("=")
+        if key.strip():
+            parts[key.strip().upper()] = value.strip()
+    return parts
+
+
+def _first_rrule_parts(recurrence_rule: str | None) -> dict[str, str] | None:
+    for line in (recurrence_rule or "").splitlines():
+        name, _, value = _split_line(line)
+        if name == "RRULE":
+            return _rule_parts(value)
+    return None
+
+
+def _int(value: str | None, default: int | None) -> int | None:
+    try:
+        return int(value) if value else default
+    except ValueError:
+        return default
+
+
+# ---------------------------------------------------------------------------- describe()
+
+
+def _cadence(frequency: str, interval: int, parts: dict[str, str], start_local: datetime | date) -> str:
+    days = [day for day in parts.get("BYDAY", "").split(",") if day]
+    if frequency == "WEEKLY" and interval == 1 and days == _WORKWEEK:
+        return "Every weekday"
+    single, unit = _UNITS[frequency]
+    text = single if interval == 1 else f"Every {interval} {unit}s"
+    if frequency == "WEEKLY":
+        names = [_WEEKDAYS[day[-2:]] for day in days if day[-2:] in _WEEKDAYS]
+        text += " on " + _join(names or [list(_WEEKDAYS.values())[start_local.weekday()]])
+    elif frequency == "MONTHLY":
+        text += " on " + _monthly_day(parts, start_local)
+    elif frequency == "YEARLY":
+        text += " on " + _yearly_day(parts, start_local)
+    return text
+
+
+def _monthly_day(parts: dict[str, str], start_local: datetime | date) -> str:
+    nth_weekday = _nth_weekday(parts)
+    if nth_weekday:
+        return nth_weekday
+    month_days = [_int(day, None) for day in parts.get("BYMONTHDAY", "").split(",") if day]
+    if month_days == [-1]:
+        return "the last day"
+    month_days = [day for day in month_days if day] or [start_local.day]
+    return ("day " if len(month_days) == 1 else "days ") + _join([str(day) for day in month_days])
+
+
+def _yearly_day(parts: dict[str, str], start_local: datetime | date) -> str:
+    month = _int(parts.get("BYMONTH", "").split(",")[0], start_local.month)
+    nth_weekday = _nth_weekday(parts)
+    if nth_weekday:
+        return f"{nth_weekday} of {_MONTH_NAMES[month - 1]}"
+    day = _int(parts.get("BYMONTHDAY", "").split(",")[0], start_local.day)
+    return f"{day} {_MONTHS[month - 1]}"
+
+
+def _nth_weekday(parts: dict[str, str]) -> str | None:
+    """"2TU" (or "TU" with BYSETPOS=2) -> "the second Tuesday"."""
+    days = [day for day in parts.get("BYDAY", "").split(",") if day]
+    if len(days) != 1 or days[0][-2:] not in _WEEKDAYS:
+        return None
+    ordinal = _int(days[0][:-2] or parts.get("BYSETPOS"), None)
+    if ordinal not in _ORDINALS:
+        return None
+    return f"the {_ORDINALS[ordinal]} {_WEEKDAYS[days[0][-2:]]}"
+
+
+def _day_month(day: date) -> str:
+    return f"{day.day} {_MONTHS[day.month - 1]}"
+
+
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
