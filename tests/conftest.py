@@ -8,6 +8,7 @@ import re
 import secrets
 import tempfile
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -87,7 +88,59 @@ def redis_url(tmp_root):
     redis.stop()
 
 
-def make_config(database_url: str, redis_url: str) -> Config:
+GOOGLE_CLIENT = ("test-google-client.apps.googleusercontent.com", "test-google-secret")
+MICROSOFT_CLIENT = ("6d3c1f9e-5b1a-4c8e-9f3d-0a2b4c6d8e10", "test-microsoft-secret")
+APPLE_USER = ("apple.user@icloud.com", "abcd-efgh-ijkl-mnop")
+
+
+@dataclass
+class ProviderServers:
+    """The local stand-ins for Google, Microsoft and iCloud, shared by the whole run."""
+
+    google: object
+    google_state: object
+    microsoft: object
+    microsoft_state: object
+    radicale: object
+
+    def settings(self) -> dict:
+        return {
+            "google": {
+                "client_id": GOOGLE_CLIENT[0], "client_secret": GOOGLE_CLIENT[1],
+                "auth_url": f"{self.google.url}/o/oauth2/v2/auth", "token_url": f"{self.google.url}/token",
+                "revoke_url": f"{self.google.url}/revoke", "api_url": f"{self.google.url}/calendar/v3",
+                "userinfo_url": f"{self.google.url}/v1/userinfo",
+            },
+            "microsoft": {
+                "client_id": MICROSOFT_CLIENT[0], "client_secret": MICROSOFT_CLIENT[1],
+                "authority": f"{self.microsoft.url}/common", "graph_url": f"{self.microsoft.url}/v1.0",
+            },
+            "apple": {"base_url": f"{self.radicale.url}/"},
+            "sandbox": False,
+        }
+
+
+@pytest.fixture(scope="session")
+def provider_servers(tmp_root):
+    from sandbox.google_emulator import GoogleState, create_google_emulator
+    from sandbox.microsoft_emulator import MicrosoftState, create_microsoft_emulator
+    from sandbox.radicale_server import start_radicale
+    from sandbox.serve import serve_in_thread
+
+    google_state = GoogleState()
+    google_state.add_client(*GOOGLE_CLIENT)
+    microsoft_state = MicrosoftState()
+    microsoft_state.add_client(*MICROSOFT_CLIENT)
+    google = serve_in_thread(create_google_emulator(google_state))
+    microsoft = serve_in_thread(create_microsoft_emulator(microsoft_state))
+    radicale = start_radicale(tmp_root / "radicale", {APPLE_USER[0]: APPLE_USER[1]})
+    yield ProviderServers(google, google_state, microsoft, microsoft_state, radicale)
+    radicale.stop()
+    microsoft.stop()
+    google.stop()
+
+
+def make_config(database_url: str, redis_url: str, providers: dict | None = None) -> Config:
     return Config(
         SECRET_KEY=secrets.token_urlsafe(32),
         SQLALCHEMY_DATABASE_URI=normalise_database_url(database_url),
@@ -95,13 +148,14 @@ def make_config(database_url: str, redis_url: str) -> Config:
         TOKEN_ENCRYPTION_KEYS="test:" + secrets.token_urlsafe(32),
         TESTING=True,
         LOG_LEVEL="WARNING",
+        PROVIDERS=providers or {},
     )
 
 
 @pytest.fixture(scope="session")
-def app(database_server, redis_url):
+def app(database_server, redis_url, provider_servers):
     database_url = database_server.create_database()
-    app = create_app({"CONFIG": make_config(database_url, redis_url)})
+    app = create_app({"CONFIG": make_config(database_url, redis_url, provider_servers.settings())})
     with app.app_context():
         upgrade()
         db.engine.dispose()

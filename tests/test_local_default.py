@@ -34,9 +34,9 @@ def wait_until_up(launcher, port, timeout=60.0) -> float:
     while time.monotonic() - started < timeout:
         assert launcher.poll() is None, launcher.stdout.read()
         try:
-            if requests.get(f"http://127.0.0.1:{port}/login", timeout=1).status_code == 200:
+            if requests.get(f"http://127.0.0.1:{port}/login", timeout=10).status_code == 200:
                 return time.monotonic() - started
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             pass
         time.sleep(0.2)
     raise AssertionError("the app did not come up")

@@ -32,6 +32,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from webapp.observability import configure_logging
 
     configure_logging(app)
+    init_secret_box(app)
     init_extensions(app)
     register_blueprints(app)
     register_security_headers(app)
@@ -41,6 +42,16 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     errors.register(app)
     return app
+
+
+def init_secret_box(app: Flask) -> None:
+    from webapp.config import ConfigError
+    from webapp.crypto import KeyConfigError, SecretBox
+
+    try:
+        app.extensions["almanac_secret_box"] = SecretBox.from_setting(app.config["TOKEN_ENCRYPTION_KEYS"])
+    except KeyConfigError as error:
+        raise ConfigError(f"TOKEN_ENCRYPTION_KEYS: {error}") from None
 
 
 def init_extensions(app: Flask) -> None:
@@ -96,6 +107,11 @@ ADMIN_NAV_LINKS = (("admin.index", "Admin"),)
 
 def register_template_helpers(app: Flask) -> None:
     from flask_login import current_user
+
+    from webapp.formatting import exact_time, time_ago
+
+    app.add_template_filter(time_ago)
+    app.add_template_filter(exact_time)
 
     @app.context_processor
     def navigation():

@@ -119,6 +119,7 @@ def provider_settings(env: Mapping[str, str]) -> dict:
             "token_url": env.get("GOOGLE_TOKEN_URL", "https://oauth2.googleapis.com/token"),
             "revoke_url": env.get("GOOGLE_REVOKE_URL", "https://oauth2.googleapis.com/revoke"),
             "api_url": env.get("GOOGLE_CALENDAR_API_URL", "https://www.googleapis.com/calendar/v3"),
+            "userinfo_url": env.get("GOOGLE_USERINFO_URL", "https://openidconnect.googleapis.com/v1/userinfo"),
         },
         "microsoft": {
             "client_id": env.get("MICROSOFT_CLIENT_ID", ""),

@@ -41,3 +41,12 @@ def _enqueue(func: str, job_id: str, *args) -> str:
     except DuplicateJobError:
         log.info("already queued job_id=%s", job_id)
     return job_id
+
+
+def sync_job_state(connection_id: uuid.UUID | str) -> str | None:
+    """"queued", "started", or None when no sync job for the connection is pending."""
+    job = sync_queue().fetch_job(f"sync-connection-{connection_id}")
+    if job is None:
+        return None
+    status = job.get_status(refresh=True)
+    return status.value if status and status.value in ("queued", "started", "scheduled", "deferred") else None

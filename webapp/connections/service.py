@@ -1,0 +1,223 @@
+"""Connecting calendars: the seed's OAuth flow (steps 2-3 and 9-13), Apple over CalDAV, and disconnecting."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.orm import Session
+
+from webapp import audit
+from webapp.connections.tokens import seal, store_password, store_tokens, unseal
+from webapp.crypto import UndecryptableSecret
+from webapp.models import AuditStatus, CalendarConnection, CalendarEvent, CalendarProvider, OAuthState
+from webapp.providers import LABELS, get_provider
+from webapp.providers.base import (
+    AuthRejected,
+    Credentials,
+    ProviderError,
+    ProviderUnreachable,
+    RemoteCalendar,
+    TokenSet,
+)
+
+log = logging.getLogger(__name__)
+
+STATE_LIFETIME = timedelta(minutes=15)
+
+
+class ConnectFailed(Exception):
+    """A connect attempt that failed in a way the user should hear about; `kind` goes to the audit row."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+def pkce_challenge(verifier: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+def begin_oauth(session: Session, user_id: uuid.UUID, kind: CalendarProvider, redirect_uri: str) -> str:
+    """Steps 2-4: a single-use state (256 random bits, 15 minutes) and a PKCE verifier kept server-side."""
+    now = datetime.now(UTC)
+    state = OAuthState(id=uuid.uuid4(), user_id=user_id, provider=kind, state=secrets.token_urlsafe(32),
+                       created_at=now, expires_at=now + STATE_LIFETIME)
+    verifier = secrets.token_urlsafe(64)
+    state.code_verifier = seal(state.id, "oauth_states", "code_verifier", verifier)
+    session.add(state)
+    session.flush()
+    return get_provider(kind).authorization_url(
+        state=state.state, code_challenge=pkce_challenge(verifier), redirect_uri=redirect_uri
+    )
+
+
+def consume_state(session: Session, user_id: uuid.UUID, kind: CalendarProvider, state: str) -> OAuthState | None:
+    """Steps 9-10 in one statement: only an unexpired, unconsumed state of this user and provider matches,
+    and it is marked consumed as it is read, so a replayed callback finds nothing."""
+    row = session.execute(
+        update(OAuthState)
+        .where(OAuthState.state == state, OAuthState.user_id == user_id, OAuthState.provider == kind,
+               OAuthState.consumed.is_(False), OAuthState.expires_at > datetime.now(UTC))
+        .values(consumed=True)
+        .returning(OAuthState.id, OAuthState.code_verifier)
+    ).first()
+    if row is None:
+        return None
+    return OAuthState(id=row.id, code_verifier=row.code_verifier)
+
+
+def _state_failure_kind(session: Session, user_id: uuid.UUID, kind: CalendarProvider, state: str) -> str:
+    """Why a state did not match; for the audit row only (the user sees one message)."""
+    found = session.scalar(select(OAuthState).where(OAuthState.state == state))
+    if found is None:
+        return "unknown_state"
+    if found.user_id != user_id or found.provider != kind:
+        return "foreign_state"
+    if found.consumed:
+        return "replayed_state"
+    return "expired_state"
+
+
+def complete_oauth(
+    session: Session, user_id: uuid.UUID, kind: CalendarProvider, *, state: str | None, code: str | None,
+    error: str | None, redirect_uri: str,
+) -> list[CalendarConnection]:
+    """Steps 9-13. Raises ConnectFailed after recording a FAILURE audit row; writes no connection then."""
+    label = LABELS[kind]
+    stored = consume_state(session, user_id, kind, state or "") if state else None
+    if stored is None:
+        reason = _state_failure_kind(session, user_id, kind, state) if state else "missing_state"
+        _fail(session, user_id, kind, reason)
+        raise ConnectFailed(reason, "This sign-in link has expired or was already used. Start connecting again.")
+    if error:
+        kind_of_error = "access_denied" if error == "access_denied" else f"provider_error:{error[:60]}"
+        _fail(session, user_id, kind, kind_of_error)
+        message = (f"You declined access at {label}, so nothing was connected." if error == "access_denied"
+                   else f"{label} reported an error ({error[:60]}). Nothing was connected; try again.")
+        raise ConnectFailed(kind_of_error, message)
+    if not code:
+        _fail(session, user_id, kind, "missing_code")
+        raise ConnectFailed("missing_code", f"{label} did not send an authorization code. Try again.")
+    try:
+        verifier = unseal(stored.id, "oauth_states", "code_verifier", stored.code_verifier)
+    except UndecryptableSecret:
+        _fail(session, user_id, kind, "undecryptable_verifier")
+        raise ConnectFailed("undecryptable_verifier", "This sign-in could not be verified. Start again.") from None
+    provider = get_provider(kind)
+    try:
+        tokens = provider.exchange_code(code=code, code_verifier=verifier, redirect_uri=redirect_uri)
+        credentials = Credentials(access_token=tokens.access_token)
+        account = provider.account_email(credentials)
+        calendars = provider.list_calendars(credentials)
+    except ProviderUnreachable:
+        _fail(session, user_id, kind, "network_error")
+        raise ConnectFailed("network_error", f"Almanac could not reach {label}. Try again in a moment.") from None
+    except ProviderError as failure:
+        _fail(session, user_id, kind, f"token_exchange_failed:{failure.kind}")
+        raise ConnectFailed("token_exchange_failed",
+                            f"{label} did not accept the sign-in. Nothing was connected; try again.") from None
+    connections = upsert_calendars(session, user_id, kind, account, calendars, tokens=tokens)
+    audit.record(session, "OAUTH_CONNECT", user_id=user_id, resource=("calendar_connection", connections[0].id)
+                 if connections else None, provider=kind.value, account=account, calendars=len(connections))
+    return connections
+
+
+def connect_apple(session: Session, user_id: uuid.UUID, apple_id: str, password: str) -> list[CalendarConnection]:
+    credentials = Credentials(username=apple_id, password=password)
+    try:
+        calendars = get_provider(CalendarProvider.APPLE).list_calendars(credentials)
+    except AuthRejected:
+        _fail(session, user_id, CalendarProvider.APPLE, "auth_rejected", action="APPLE_CONNECT")
+        raise ConnectFailed("auth_rejected", "Apple rejected this app-specific password.") from None
+    except ProviderUnreachable:
+        _fail(session, user_id, CalendarProvider.APPLE, "network_error", action="APPLE_CONNECT")
+        raise ConnectFailed("network_error",
+                            "Almanac could not reach iCloud's calendar server. Try again in a moment.") from None
+    except ProviderError as failure:
+        _fail(session, user_id, CalendarProvider.APPLE, f"provider_error:{failure.kind}", action="APPLE_CONNECT")
+        raise ConnectFailed("provider_error", "iCloud answered unexpectedly. Try again later.") from None
+    connections = upsert_calendars(session, user_id, CalendarProvider.APPLE, apple_id, calendars, password=password)
+    audit.record(session, "APPLE_CONNECT", user_id=user_id, provider="APPLE", account=apple_id,
+                 calendars=len(connections))
+    return connections
+
+
+def upsert_calendars(
+    session: Session, user_id: uuid.UUID, kind: CalendarProvider, account: str | None,
+    calendars: list[RemoteCalendar], *, tokens: TokenSet | None = None, password: str | None = None,
+) -> list[CalendarConnection]:
+    """One row per calendar, keyed by (user, provider, calendar id): a reconnect updates and revives rows."""
+    existing = {
+        row.calendar_id: row
+        for row in session.scalars(select(CalendarConnection).where(
+            CalendarConnection.user_id == user_id, CalendarConnection.provider == kind,
+            CalendarConnection.calendar_id.in_([calendar.calendar_id for calendar in calendars]),
+        ).with_for_update())
+    }
+    rows = []
+    for calendar in calendars:
+        row = existing.get(calendar.calendar_id)
+        if row is None:
+            # The id is chosen here because the sealed tokens are bound to it.
+            row = CalendarConnection(id=uuid.uuid4(), user_id=user_id, provider=kind, calendar_id=calendar.calendar_id,
+                                     calendar_color=calendar.color)
+            session.add(row)
+        elif row.deleted_at is not None:
+            # Disconnected earlier: start over with a full sync that brings the events back.
+            row.deleted_at, row.sync_token, row.calendar_color = None, None, calendar.color
+        row.calendar_name = calendar.name[:500] or "(unnamed calendar)"
+        row.is_primary, row.can_write, row.account_email = calendar.is_primary, calendar.can_write, account
+        row.is_connected, row.disconnect_reason = True, None
+        if tokens is not None:
+            store_tokens(row, tokens)
+        else:
+            store_password(row, password)
+        rows.append(row)
+    session.flush()
+    return rows
+
+
+def disconnect(session: Session, connection: CalendarConnection) -> None:
+    """Forget one calendar: revoke the grant when it was the account's last calendar, soft-delete the row and its
+    events. The provider call is best effort: a provider that is down must not keep the user connected."""
+    now = datetime.now(UTC)
+    siblings = session.scalar(select(CalendarConnection.id).where(
+        CalendarConnection.user_id == connection.user_id, CalendarConnection.provider == connection.provider,
+        CalendarConnection.account_email.is_not_distinct_from(connection.account_email),
+        CalendarConnection.id != connection.id, CalendarConnection.deleted_at.is_(None),
+    ).limit(1))
+    revoked = False
+    if siblings is None and connection.provider != CalendarProvider.APPLE and connection.refresh_token:
+        revoked = _revoke(connection)
+    session.execute(update(CalendarEvent).where(and_(
+        CalendarEvent.calendar_connection_id == connection.id, CalendarEvent.deleted_at.is_(None),
+    )).values(deleted_at=now))
+    connection.deleted_at, connection.is_connected = now, False
+    connection.access_token = connection.refresh_token = connection.token_expires_at = None
+    connection.sync_token = None
+    audit.record(session, "CONNECTION_DISCONNECT", user_id=connection.user_id,
+                 resource=("calendar_connection", connection.id), provider=connection.provider.value,
+                 revoked_at_provider=revoked)
+    session.flush()
+
+
+def _revoke(connection: CalendarConnection) -> bool:
+    try:
+        token = unseal(connection.id, "calendar_connections", "refresh_token", connection.refresh_token)
+        get_provider(connection.provider).revoke(token)
+        return True
+    except (UndecryptableSecret, ProviderError) as failure:
+        log.warning("revoke failed connection_id=%s kind=%s", connection.id, getattr(failure, "kind", "undecryptable"))
+        return False
+
+
+def _fail(session: Session, user_id: uuid.UUID, kind: CalendarProvider, reason: str,
+          action: str = "OAUTH_CONNECT") -> None:
+    audit.record(session, action, user_id=user_id, status=AuditStatus.FAILURE, error=reason, provider=kind.value)
+    session.flush()

@@ -1,0 +1,47 @@
+"""`get_provider(kind)` is the only way the rest of the app reaches a provider implementation."""
+from __future__ import annotations
+
+from flask import current_app
+
+from webapp.models import CalendarProvider
+from webapp.providers.base import Provider
+
+LABELS = {CalendarProvider.GOOGLE: "Google", CalendarProvider.MICROSOFT: "Microsoft Outlook",
+          CalendarProvider.APPLE: "Apple iCloud"}
+OAUTH_PROVIDERS = (CalendarProvider.GOOGLE, CalendarProvider.MICROSOFT)
+
+
+def provider_settings(kind: CalendarProvider) -> dict:
+    return current_app.config["PROVIDERS"][kind.value.lower()]
+
+
+def is_configured(kind: CalendarProvider) -> bool:
+    """OAuth providers need a registered client; CalDAV needs nothing but the user's password."""
+    return kind == CalendarProvider.APPLE or bool(provider_settings(kind)["client_id"])
+
+
+def get_provider(kind: CalendarProvider | str) -> Provider:
+    kind = CalendarProvider(kind)
+    cache = current_app.extensions.setdefault("almanac_providers", {})
+    if kind not in cache:
+        settings = provider_settings(kind)
+        if kind == CalendarProvider.GOOGLE:
+            from webapp.providers.google import GoogleProvider
+
+            cache[kind] = GoogleProvider(
+                settings["client_id"], settings["client_secret"], auth_url=settings["auth_url"],
+                token_url=settings["token_url"], revoke_url=settings["revoke_url"], api_url=settings["api_url"],
+                userinfo_url=settings["userinfo_url"],
+            )
+        elif kind == CalendarProvider.MICROSOFT:
+            from webapp.providers.microsoft import MicrosoftProvider
+
+            cache[kind] = MicrosoftProvider(
+                settings["client_id"], settings["client_secret"], authority=settings["authority"],
+                graph_url=settings["graph_url"],
+            )
+        else:
+            from webapp.providers.apple import AppleProvider
+
+            cache[kind] = AppleProvider(settings["base_url"])
+    return cache[kind]
