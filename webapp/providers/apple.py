@@ -161,8 +161,8 @@ class AppleProvider:
         removed = [r.href for r in members if r.status == 404]
         events = self._multiget(credentials, collection, changed)
         if truncated:
-            return ChangePage(events=events, removed_ids=removed, next_page=new_token)
-        return ChangePage(events=events, removed_ids=removed, sync_token=new_token)
+            return ChangePage(events=events, removed_ids=removed, next_page=new_token, series_complete=True)
+        return ChangePage(events=events, removed_ids=removed, sync_token=new_token, series_complete=True)
 
     def _full_listing(self, credentials: Credentials, collection: str, previous_token: str | None) -> ChangePage:
         responses, _ = _multistatus(self._request(credentials, "PROPFIND", collection, _ETAG_BODY, depth="1"))
@@ -172,7 +172,7 @@ class AppleProvider:
         if token == previous_token:
             return ChangePage(events=[], removed_ids=[], sync_token=token)
         return ChangePage(events=self._multiget(credentials, collection, sorted(etags)), removed_ids=[],
-                          sync_token=token)
+                          sync_token=token, is_full_listing=True, series_complete=True)
 
     def _multiget(self, credentials: Credentials, collection: str, hrefs: list[str]) -> list[RemoteEvent]:
         events = []

@@ -122,6 +122,11 @@ class ChangePage:
     removed_ids: list[str]
     next_page: str | None = None
     sync_token: str | None = None
+    # The page lists every event the calendar has, not just changes: what it lacks was removed.
+    is_full_listing: bool = False
+    # Each series master arrives together with all its overrides (one CalDAV resource), so a stored override
+    # that is missing beside its master was removed.
+    series_complete: bool = False
 
 
 class Provider(Protocol):

@@ -1,0 +1,138 @@
+"""Pulling from the Google emulator: paging, incremental changes, 410, recurrence, guard, retries."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from rq import Queue
+from sqlalchemy import select
+
+from tests.sync.conftest import google_timed, live_events, soon
+from webapp.models import AuditLog, AuditStatus, CalendarConnection, CalendarEvent, EventStatus
+
+
+def refreshed(db_session, connection):
+    return db_session.get(CalendarConnection, connection.id)
+
+
+def test_first_sync_follows_every_page_and_stores_the_token_from_the_last(google, run_sync, db_session):
+    connection, calendar_id, state = google
+    for index in range(7):
+        state.add_event(calendar_id, google_timed(f"Meeting {index}", soon(days=index + 1)))
+    state.set_page_size(3)
+    counts = run_sync(connection.id)
+    assert counts["created"] == 7 and counts["pages"] == 3 and counts["full_resync"] is True
+    assert [e.title for e in live_events(db_session, connection)] == [f"Meeting {i}" for i in range(7)]
+    connection = refreshed(db_session, connection)
+    assert connection.sync_token and connection.last_synced_at > datetime.now(UTC) - timedelta(minutes=1)
+    sync_requests = [r for r in state.requests if "/events" in r.path]
+    assert "syncToken" not in sync_requests[0].query and sync_requests[0].query.get("showDeleted") == "true"
+    entry = db_session.scalars(select(AuditLog).where(AuditLog.action == "EVENT_SYNC_SUCCESS")).one()
+    assert entry.metadata_["pages"] == 3 and entry.metadata_["created"] == 7 and "duration_ms" in entry.metadata_
+
+
+def test_incremental_sync_applies_adds_changes_and_deletes(google, run_sync, db_session):
+    connection, calendar_id, state = google
+    keep = state.add_event(calendar_id, google_timed("Standup", soon()))
+    gone = state.add_event(calendar_id, google_timed("Retro", soon(days=2)))
+    run_sync(connection.id)
+    state.update_event(calendar_id, keep["id"], {"summary": "Standup (moved)", "location": "Room 4"})
+    state.delete_event(calendar_id, gone["id"])
+    state.add_event(calendar_id, google_timed("Planning", soon(days=3)))
+    counts = run_sync(connection.id)
+    assert (counts["created"], counts["updated"], counts["deleted"], counts["full_resync"]) == (1, 1, 1, False)
+    assert [(e.title, e.location) for e in live_events(db_session, connection)] == [
+        ("Standup (moved)", "Room 4"), ("Planning", None)]
+    assert "syncToken" in [r for r in state.requests if "/events" in r.path][-1].query
+    # Nothing changed: nothing written.
+    assert run_sync(connection.id)["updated"] == 0
+
+
+def test_expired_sync_token_resyncs_in_full_and_reconciles(google, run_sync, db_session):
+    connection, calendar_id, state = google
+    first = state.add_event(calendar_id, google_timed("Stays", soon()))
+    second = state.add_event(calendar_id, google_timed("Vanishes", soon(days=2)))
+    run_sync(connection.id)
+    state.expire_sync_tokens(calendar_id)
+    state.delete_event(calendar_id, second["id"])
+    counts = run_sync(connection.id)
+    assert counts["full_resync"] is True and counts["deleted"] == 1
+    (event,) = live_events(db_session, connection)
+    assert event.provider_event_id == first["id"]
+    assert len(db_session.scalars(select(CalendarEvent)).all()) == 2  # soft-deleted, not duplicated
+
+
+def test_deletion_guard_keeps_events_when_the_calendar_reads_empty(google, run_sync, db_session):
+    connection, calendar_id, state = google
+    events = [state.add_event(calendar_id, google_timed(f"E{i}", soon(days=i % 20 + 1))) for i in range(24)]
+    run_sync(connection.id)
+    state.expire_sync_tokens(calendar_id)
+    for event in events:
+        state.delete_event(calendar_id, event["id"])
+    outcome = run_sync(connection.id)
+    assert "guard" in outcome
+    assert len(live_events(db_session, connection)) == 24
+    connection = refreshed(db_session, connection)
+    assert "would have removed 24 of 24" in connection.attention_reason
+    failure = db_session.scalars(select(AuditLog).where(AuditLog.action == "EVENT_SYNC_FAILURE")).one()
+    assert failure.error_message == "deletion_guard" and failure.metadata_["would_delete"] == 24
+    # A resync the user confirmed goes through.
+    assert run_sync(connection.id, full=True, allow_mass_delete=True)["deleted"] == 24
+
+
+def test_recurring_master_with_exception_and_cancelled_instance(google, run_sync, db_session):
+    connection, calendar_id, state = google
+    start = datetime(2026, 3, 2, 9, 0)  # Monday; New York springs forward on 8 March
+    master = state.add_event(calendar_id, {
+        "summary": "Weekly sync", "start": {"dateTime": start.isoformat(), "timeZone": "America/New_York"},
+        "end": {"dateTime": (start + timedelta(hours=1)).isoformat(), "timeZone": "America/New_York"},
+        "recurrence": ["RRULE:FREQ=WEEKLY;COUNT=6", "EXDATE;TZID=America/New_York:20260316T090000"]})
+    # Another client moves one instance and cancels another, through the instance ids Google hands out.
+    state.update_event(calendar_id, f"{master['id']}_20260323T130000Z", {
+        "summary": "Weekly sync (late)",
+        "start": {"dateTime": "2026-03-23T15:00:00-04:00", "timeZone": "America/New_York"},
+        "end": {"dateTime": "2026-03-23T16:00:00-04:00", "timeZone": "America/New_York"}})
+    state.delete_event(calendar_id, f"{master['id']}_20260330T130000Z")
+    run_sync(connection.id)
+    rows = db_session.scalars(select(CalendarEvent).where(CalendarEvent.calendar_connection_id == connection.id)
+                              .order_by(CalendarEvent.start_time)).all()
+    series = next(r for r in rows if r.is_recurring)
+    assert series.recurrence_rule.startswith("RRULE:FREQ=WEEKLY") and "EXDATE" in series.recurrence_rule
+    assert series.recurrence_frequency.value == "WEEKLY" and series.recurrence_count == 6
+    assert series.timezone == "America/New_York" and series.start_time == datetime(2026, 3, 2, 14, tzinfo=UTC)
+    children = {r.title: r for r in rows if r.parent_event_id == series.id}
+    assert children["Weekly sync (late)"].provider_metadata["original_start_time"].startswith("2026-03-23T13:00")
+    cancelled = [r for r in rows if r.parent_event_id == series.id and r.status == EventStatus.CANCELLED]
+    assert len(cancelled) == 1
+
+
+def test_token_expiring_in_the_middle_of_paging_is_refreshed_once(google, run_sync, db_session):
+    connection, calendar_id, state = google
+    for index in range(4):
+        state.add_event(calendar_id, google_timed(f"M{index}", soon(days=index + 1)))
+    state.set_page_size(2)
+    state.fail_next(f"/calendar/v3/calendars/{calendar_id}/events", 401)
+    counts = run_sync(connection.id)
+    assert counts["created"] == 4
+    assert [r.path for r in state.requests].count("/token") >= 2  # the code exchange, then one refresh
+
+
+def test_rate_limit_backs_off_for_retry_after_and_reschedules(google, run_sync, db_session, redis):
+    connection, calendar_id, state = google
+    state.fail_next(f"/calendar/v3/calendars/{calendar_id}/events", 429, headers={"Retry-After": "120"})
+    outcome = run_sync(connection.id)
+    assert outcome == {"rate_limited": 121}
+    assert 115 <= redis.ttl(f"backoff:sync:connection:{connection.id}") <= 121
+    scheduled = Queue("sync", connection=redis).scheduled_job_registry.get_job_ids()
+    assert scheduled == [f"sync-connection-{connection.id}-after-throttle"]
+    connection = refreshed(db_session, connection)
+    assert connection.sync_failures == 1 and "slow down" in connection.last_sync_error
+    assert db_session.scalars(select(AuditLog).where(AuditLog.action == "EVENT_SYNC_FAILURE")).one().status \
+        == AuditStatus.FAILURE
+
+
+def test_sync_is_skipped_while_another_worker_holds_the_lock(google, run_sync, redis):
+    connection, calendar_id, state = google
+    redis.set(f"lock:sync:connection:{connection.id}", "other-worker", ex=60)
+    before = len(state.requests)
+    assert run_sync(connection.id) is None
+    assert not [r for r in state.requests[before:] if "/events" in r.path]

@@ -1,0 +1,155 @@
+"""Storing provider events: RemoteEvent → calendar_events rows, in bulk, by the natural key."""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, bindparam, literal_column, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from webapp.models import CalendarEvent, EventStatus, RecurrenceFrequency, SyncStatus
+from webapp.providers.base import RemoteEvent
+from webapp.sync.recurrence import parse_rule_summary
+
+TITLE_LIMIT = LOCATION_LIMIT = 500
+UPSERT_BATCH = 500
+
+# Everything a pull may overwrite; local-only state (visibility, created_at, id) stays.
+SYNCED_COLUMNS = (
+    "title", "description", "location", "start_time", "end_time", "is_all_day", "timezone", "status",
+    "sync_status", "is_recurring", "recurrence_rule", "recurrence_frequency", "recurrence_interval",
+    "recurrence_end_date", "recurrence_count", "parent_event_id", "attendees", "reminders", "provider_metadata",
+    "html_link", "last_synced_at", "deleted_at",
+)
+
+
+def safe_link(url: str | None) -> str | None:
+    """Only http(s) links are kept: a provider's `javascript:` URL must never become a link."""
+    if url and url.strip().lower().startswith(("https://", "http://")):
+        return url.strip()
+    return None
+
+
+def as_row(event: RemoteEvent, connection_id: uuid.UUID, parent_id: uuid.UUID | None, now: datetime) -> dict:
+    summary = parse_rule_summary(event.recurrence_rule) if event.recurrence_rule else {}
+    frequency = summary.get("frequency")
+    metadata: dict[str, Any] = {
+        key: value for key, value in {
+            "etag": event.etag, "ical_uid": event.ical_uid, "sequence": event.sequence,
+            "original_timezone": event.timezone,
+            "original_start_time": event.original_start_time.astimezone(UTC).isoformat()
+            if event.original_start_time else None,
+            "parent_provider_event_id": event.parent_provider_event_id,
+        }.items() if value is not None
+    }
+    metadata.update(event.metadata or {})
+    return {
+        "calendar_connection_id": connection_id,
+        "provider_event_id": event.provider_event_id,
+        "title": (event.title or "(No title)")[:TITLE_LIMIT],
+        "description": event.description,
+        "location": event.location[:LOCATION_LIMIT] if event.location else None,
+        "start_time": event.start_time,
+        "end_time": max(event.end_time, event.start_time),  # a provider's negative duration becomes an instant
+        "is_all_day": event.is_all_day,
+        "timezone": (event.timezone or "UTC")[:100],
+        "status": EventStatus(event.status),
+        "sync_status": SyncStatus.SYNCED,
+        "is_recurring": event.is_recurring,
+        "recurrence_rule": event.recurrence_rule,
+        "recurrence_frequency": RecurrenceFrequency(frequency) if frequency else None,
+        "recurrence_interval": summary.get("interval") if event.recurrence_rule else None,
+        "recurrence_end_date": summary.get("until"),
+        "recurrence_count": summary.get("count"),
+        "parent_event_id": parent_id,
+        "attendees": event.attendees,
+        "reminders": event.reminders,
+        "provider_metadata": metadata,
+        "html_link": safe_link(event.html_link),
+        "last_synced_at": now,
+        "deleted_at": None,
+    }
+
+
+def upsert_events(session: Session, connection_id: uuid.UUID, rows: list[dict]) -> tuple[int, int]:
+    """INSERT … ON CONFLICT (connection, provider id) DO UPDATE; returns (created, updated).
+
+    Rows are skipped when nothing changed (same etag, not deleted) and when a local edit is still waiting to be
+    pushed: the push then meets the provider's newer etag and resolves the conflict in the open.
+    """
+    created = updated = 0
+    for offset in range(0, len(rows), UPSERT_BATCH):
+        stmt = insert(CalendarEvent).values(rows[offset:offset + UPSERT_BATCH])
+        table = CalendarEvent.__table__
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.calendar_connection_id, table.c.provider_event_id],
+            set_={column: stmt.excluded[column] for column in SYNCED_COLUMNS},
+            where=and_(
+                table.c.sync_status != SyncStatus.PENDING,
+                or_(
+                    table.c.provider_metadata["etag"].astext.is_distinct_from(
+                        stmt.excluded.provider_metadata["etag"].astext),
+                    table.c.deleted_at.is_not(None),
+                    table.c.parent_event_id.is_distinct_from(stmt.excluded.parent_event_id),
+                ),
+            ),
+        ).returning(literal_column("xmax = 0").label("inserted"))
+        for inserted in session.execute(stmt).scalars():
+            if inserted:
+                created += 1
+            else:
+                updated += 1
+    return created, updated
+
+
+def ids_by_provider_id(session: Session, connection_id: uuid.UUID, provider_ids: set[str]) -> dict[str, uuid.UUID]:
+    if not provider_ids:
+        return {}
+    return dict(session.execute(
+        select(CalendarEvent.provider_event_id, CalendarEvent.id).where(
+            CalendarEvent.calendar_connection_id == connection_id,
+            CalendarEvent.provider_event_id.in_(provider_ids),
+        )
+    ).all())
+
+
+def soft_delete(session: Session, connection_id: uuid.UUID, event_ids: list[uuid.UUID], now: datetime) -> int:
+    """Mark events (and their overrides) deleted at the provider; returns how many were live."""
+    if not event_ids:
+        return 0
+    result = session.execute(
+        update(CalendarEvent)
+        .where(
+            CalendarEvent.calendar_connection_id == connection_id,
+            CalendarEvent.deleted_at.is_(None),
+            or_(CalendarEvent.id.in_(bindparam("ids", expanding=True)),
+                CalendarEvent.parent_event_id.in_(bindparam("ids", expanding=True))),
+        )
+        .values(deleted_at=now, sync_status=SyncStatus.DELETED),
+        {"ids": event_ids},
+    )
+    return result.rowcount
+
+
+def live_event_ids(session: Session, connection_id: uuid.UUID) -> dict[str, uuid.UUID]:
+    """Provider id → row id of every live, already-synced event (local creations not yet pushed excluded)."""
+    return dict(session.execute(
+        select(CalendarEvent.provider_event_id, CalendarEvent.id).where(
+            CalendarEvent.calendar_connection_id == connection_id,
+            CalendarEvent.deleted_at.is_(None),
+            CalendarEvent.sync_status != SyncStatus.PENDING,
+        )
+    ).all())
+
+
+def children_of(session: Session, parent_ids: list[uuid.UUID]) -> list[tuple[uuid.UUID, uuid.UUID, str]]:
+    if not parent_ids:
+        return []
+    return list(session.execute(
+        select(CalendarEvent.id, CalendarEvent.parent_event_id, CalendarEvent.provider_event_id).where(
+            CalendarEvent.parent_event_id.in_(parent_ids), CalendarEvent.deleted_at.is_(None),
+            CalendarEvent.sync_status != SyncStatus.PENDING,
+        )
+    ).all())
