@@ -100,10 +100,10 @@ def sweep() -> dict:
         connections = due.due_connections(db.session, redis_client())
         events = due.events_to_push(db.session)
         db.session.rollback()
-    for connection_id in connections:
-        enqueue_sync(connection_id)
-    for event_id in events:
-        enqueue_push(event_id)
+        for connection_id in connections:
+            enqueue_sync(connection_id)
+        for event_id in events:
+            enqueue_push(event_id)
     log.info("sweep queued connections=%s pushes=%s", len(connections), len(events))
     return {"connections": len(connections), "pushes": len(events)}
 

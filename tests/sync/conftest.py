@@ -74,7 +74,7 @@ def apple(client, db_session, user, login, provider_servers):
     client.post("/connections/apple", data={"apple_id": APPLE_USER[0], "app_password": APPLE_USER[1],
                                             "csrf_token": token})
     connection = db_session.scalars(select(CalendarConnection).where(
-        CalendarConnection.user_id == user.id, CalendarConnection.calendar_id == url)).one()
+        CalendarConnection.user_id == user.id, CalendarConnection.calendar_name == name.title())).one()
     return connection, url
 
 

@@ -83,7 +83,7 @@ def callback(provider: str):
         return render_error(400, failure.message)
     db.session.commit()
     for connection in connections:
-        enqueue_sync(connection.id, full=True)
+        enqueue_sync(connection.id)
     flash(f"Connected {len(connections)} {LABELS[kind]} calendar{'s' if len(connections) != 1 else ''}.", "success")
     return redirect(url_for("connections.index"))
 
@@ -100,7 +100,7 @@ def apple():
         else:
             db.session.commit()
             for connection in connections:
-                enqueue_sync(connection.id, full=True)
+                enqueue_sync(connection.id)
             flash(f"Connected {len(connections)} iCloud calendar{'s' if len(connections) != 1 else ''}.", "success")
             return redirect(url_for("connections.index"))
     status = 422 if form.is_submitted() else 200

@@ -5,7 +5,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, literal_column, or_, select, update
+from sqlalchemy import and_, bindparam, func, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -83,9 +83,13 @@ def upsert_events(session: Session, connection_id: uuid.UUID, rows: list[dict]) 
     for offset in range(0, len(rows), UPSERT_BATCH):
         stmt = insert(CalendarEvent).values(rows[offset:offset + UPSERT_BATCH])
         table = CalendarEvent.__table__
+        updates = {column: stmt.excluded[column] for column in SYNCED_COLUMNS}
+        # A conflict notice on the row outlives the pull that brings the provider's winning version.
+        updates["provider_metadata"] = func.jsonb_strip_nulls(stmt.excluded.provider_metadata.op("||")(
+            func.jsonb_build_object("conflict_notice", table.c.provider_metadata["conflict_notice"])))
         stmt = stmt.on_conflict_do_update(
             index_elements=[table.c.calendar_connection_id, table.c.provider_event_id],
-            set_={column: stmt.excluded[column] for column in SYNCED_COLUMNS},
+            set_=updates,
             where=and_(
                 table.c.sync_status != SyncStatus.PENDING,
                 or_(

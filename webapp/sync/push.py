@@ -111,7 +111,8 @@ def _mark(event: CalendarEvent, status: SyncStatus, metadata: dict) -> None:
 
 def _record_conflict(session: Session, connection: CalendarConnection, event: CalendarEvent) -> None:
     """The provider changed the event since we last saw it: its version wins. Keep the user's attempt in the audit
-    row and a notice on the event, and forget our etag so the next pull overwrites the row."""
+    row and a notice on the event, forget our etag, and drop the cursor: the provider's change was already
+    delivered (and skipped while our edit was pending), so only a full round brings it back."""
     lost = {key: (value.isoformat() if isinstance(value, datetime) else value)
             for key, value in asdict(remote_from_row(event)).items()
             if key in ("title", "start_time", "end_time", "location", "description", "is_all_day")}
@@ -121,3 +122,4 @@ def _record_conflict(session: Session, connection: CalendarConnection, event: Ca
     metadata["etag"] = None
     metadata["conflict_notice"] = "Someone changed this event elsewhere; their version was kept over your edit."
     _mark(event, SyncStatus.SYNCED, metadata)
+    connection.sync_token = None

@@ -1,0 +1,126 @@
+"""Almanac → provider: creates, edits and deletes, idempotent under retries, with etag conflicts resolved."""
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from tests.sync.conftest import google_timed, live_events, soon
+from webapp.extensions import db
+from webapp.models import AuditLog, CalendarEvent, EventStatus, SyncStatus
+from webapp.providers import get_provider
+from webapp.providers.base import ProviderError
+from webapp.sync.pull import remote_from_row
+
+
+def local_event(db_session, connection, title="Dinner", **overrides) -> CalendarEvent:
+    start = soon(days=5, hour=18)
+    event = CalendarEvent(calendar_connection_id=connection.id, provider_event_id=uuid.uuid4().hex, title=title,
+                          start_time=start, end_time=start + timedelta(hours=2), timezone="Europe/Berlin",
+                          status=EventStatus.CONFIRMED, sync_status=SyncStatus.PENDING, **overrides)
+    db_session.add(event)
+    db_session.commit()
+    return event
+
+
+def test_created_event_is_sent_once_and_its_echo_updates_the_same_row(google, run_sync, run_push, db_session):
+    connection, calendar_id, state = google
+    run_sync(connection.id)
+    event = local_event(db_session, connection)
+    assert run_push(event.id) == "created"
+    stored = db_session.get(CalendarEvent, event.id)
+    assert stored.sync_status == SyncStatus.SYNCED and stored.provider_metadata["etag"]
+    remote = [e for e in state.stored_events(calendar_id) if e["summary"] == "Dinner"]
+    assert [e["id"] for e in remote] == [event.provider_event_id]
+    assert run_push(event.id) == "nothing"  # a duplicate job is harmless
+    run_sync(connection.id)
+    assert [e.title for e in live_events(db_session, connection)] == ["Dinner"]
+
+
+def test_push_retried_after_a_lost_response_creates_exactly_one_event(app, google, run_push, db_session):
+    connection, calendar_id, state = google
+    event = local_event(db_session, connection, title="Lost response")
+    with app.app_context():
+        # The first attempt reached Google, but its answer never came back.
+        from webapp.connections.tokens import credentials_for
+
+        credentials = credentials_for(db.session, db.session.get(type(connection), connection.id))
+        get_provider("GOOGLE").create_event(credentials, calendar_id, remote_from_row(event))
+    assert run_push(event.id) == "created"
+    assert len([e for e in state.stored_events(calendar_id) if e["summary"] == "Lost response"]) == 1
+
+
+def test_microsoft_create_is_deduplicated_by_transaction_id(app, microsoft, run_push, db_session):
+    connection, calendar_id, state = microsoft
+    event = local_event(db_session, connection, title="Team lunch")
+    with app.app_context():
+        from webapp.connections.tokens import credentials_for
+
+        credentials = credentials_for(db.session, db.session.get(type(connection), connection.id))
+        get_provider("MICROSOFT").create_event(credentials, calendar_id, remote_from_row(event))
+    assert run_push(event.id) == "created"
+    assert [e["subject"] for e in state.list_events(calendar_id)].count("Team lunch") == 1
+
+
+def test_etag_conflict_keeps_the_providers_version_and_the_users_change_in_audit(google, run_sync, run_push,
+                                                                                db_session):
+    connection, calendar_id, state = google
+    remote = state.add_event(calendar_id, google_timed("Board meeting", soon(days=2)))
+    run_sync(connection.id)
+    state.update_event(calendar_id, remote["id"], {"summary": "Board meeting (moved by Sam)"})
+    (row,) = live_events(db_session, connection)
+    row.title, row.sync_status = "Board meeting (my edit)", SyncStatus.PENDING
+    db_session.commit()
+    run_sync(connection.id)  # a pull never overwrites a pending local edit
+    assert live_events(db_session, connection)[0].title == "Board meeting (my edit)"
+    assert run_push(row.id) == "conflict"
+    conflict = db_session.scalars(select(AuditLog).where(AuditLog.action == "EVENT_PUSH_CONFLICT")).one()
+    assert conflict.metadata_["lost_change"]["title"] == "Board meeting (my edit)"
+    run_sync(connection.id)
+    (row,) = live_events(db_session, connection)
+    assert row.title == "Board meeting (moved by Sam)" and "their version was kept" in \
+        row.provider_metadata["conflict_notice"]
+    assert state.stored_events(calendar_id)[-1]["summary"] == "Board meeting (moved by Sam)"
+
+
+def test_local_delete_reaches_the_provider(google, run_sync, run_push, db_session):
+    connection, calendar_id, state = google
+    remote = state.add_event(calendar_id, google_timed("Cancel me", soon(days=2)))
+    run_sync(connection.id)
+    (row,) = live_events(db_session, connection)
+    row.deleted_at, row.sync_status = row.start_time, SyncStatus.PENDING
+    db_session.commit()
+    assert run_push(row.id) == "deleted"
+    assert next(e for e in state.stored_events(calendar_id) if e["id"] == remote["id"])["status"] == "cancelled"
+    assert db_session.get(CalendarEvent, row.id).sync_status == SyncStatus.DELETED
+
+
+def test_failed_push_is_marked_and_retried_by_the_sweep(app, google, run_push, db_session, redis, monkeypatch):
+    from rq import Queue
+
+    import jobs.sync
+
+    connection, calendar_id, state = google
+    event = local_event(db_session, connection, title="Flaky")
+    state.fail_next(f"/calendar/v3/calendars/{calendar_id}/events", 503)
+    with pytest.raises(ProviderError):
+        run_push(event.id)
+    failed = db_session.get(CalendarEvent, event.id)
+    assert failed.sync_status == SyncStatus.FAILED and failed.provider_metadata["push_error"]
+    Queue("sync", connection=redis).empty()
+    assert jobs.sync.sweep()["pushes"] >= 1
+    assert f"push-event-{event.id}" in Queue("sync", connection=redis).job_ids
+    assert run_push(event.id) == "created"
+
+
+def test_apple_push_names_the_resource_and_the_next_pull_does_not_duplicate(apple, run_sync, run_push, db_session):
+    connection, url = apple
+    run_sync(connection.id)
+    event = local_event(db_session, connection, title="Piano lesson")
+    assert run_push(event.id) == "created"
+    stored = db_session.get(CalendarEvent, event.id)
+    assert stored.provider_event_id.endswith(".ics") and stored.provider_metadata["etag"]
+    run_sync(connection.id)
+    assert [e.title for e in live_events(db_session, connection)] == ["Piano lesson"]
