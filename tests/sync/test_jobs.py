@@ -1,0 +1,100 @@
+"""The jobs as RQ runs them: queued by the connect flow and run by a real worker; a worker SIGKILLed mid-sync."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+from rq import Queue, SimpleWorker
+from sqlalchemy import func, select
+
+from tests.conftest import PASSWORD, csrf_token_from
+from tests.connections.conftest import authorize, new_google_account, start_connect
+from tests.sync.conftest import google_timed, soon
+from webapp.config import PROJECT_ROOT
+from webapp.extensions import db
+from webapp.models import CalendarConnection, CalendarEvent
+
+
+def test_connect_queues_the_first_sync_and_a_worker_runs_it(app, google, redis, monkeypatch, db_session):
+    import jobs.sync
+
+    connection, calendar_id, state = google
+    state.add_event(calendar_id, google_timed("From the worker", soon()))
+    monkeypatch.setattr(jobs.sync, "job_app", lambda: app)
+    queue = Queue("sync", connection=redis)
+    assert queue.job_ids == [f"sync-connection-{connection.id}"]
+    SimpleWorker([queue], connection=redis).work(burst=True)
+    titles = db_session.scalars(select(CalendarEvent.title).where(
+        CalendarEvent.calendar_connection_id == connection.id)).all()
+    assert titles == ["From the worker"]
+
+
+KILLER = textwrap.dedent("""
+    import os, signal, sys
+    import webapp.providers.google as google
+
+    real_fetch = google.GoogleProvider.fetch_changes
+    pages = []
+
+    def fetch_then_die(self, *args, **kwargs):
+        pages.append(1)
+        if len(pages) == 3:  # two pages already upserted inside the open transaction
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_fetch(self, *args, **kwargs)
+
+    google.GoogleProvider.fetch_changes = fetch_then_die
+    import jobs.sync
+    jobs.sync.sync_connection(sys.argv[1])
+""")
+
+
+def worker_environment(app, provider_servers) -> dict:
+    google = provider_servers.settings()["google"]
+    return {
+        **os.environ,
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": app.config["REDIS_URL"],
+        "SECRET_KEY": app.config["SECRET_KEY"], "TOKEN_ENCRYPTION_KEYS": app.config["TOKEN_ENCRYPTION_KEYS"],
+        "GOOGLE_CLIENT_ID": google["client_id"], "GOOGLE_CLIENT_SECRET": google["client_secret"],
+        "GOOGLE_AUTH_URL": google["auth_url"], "GOOGLE_TOKEN_URL": google["token_url"],
+        "GOOGLE_REVOKE_URL": google["revoke_url"], "GOOGLE_CALENDAR_API_URL": google["api_url"],
+        "GOOGLE_USERINFO_URL": google["userinfo_url"], "LOG_LEVEL": "WARNING",
+    }
+
+
+def test_worker_killed_mid_sync_loses_and_duplicates_nothing(app, provider_servers, clean_database, redis,
+                                                            monkeypatch):
+    import jobs.sync
+
+    browser = app.test_client()
+    token = csrf_token_from(browser.get("/register").get_data(as_text=True))
+    browser.post("/register", data={"email": "crash@example.com", "password": PASSWORD, "confirm": PASSWORD,
+                                    "csrf_token": token})
+    email = new_google_account(provider_servers, calendars=(("Work", "#4285f4", True),))
+    browser.get(authorize(start_connect(browser), email))
+    state = provider_servers.google_state
+    for index in range(7):
+        state.add_event(email, google_timed(f"Event {index}", soon(days=index + 1)))
+    state.set_page_size(2)
+    with app.app_context():
+        connection_id = db.session.scalars(select(CalendarConnection.id)).one()
+    try:
+        killed = subprocess.run([sys.executable, "-c", KILLER, str(connection_id)], cwd=PROJECT_ROOT,
+                                env=worker_environment(app, provider_servers), capture_output=True, timeout=60)
+        assert killed.returncode == -9, killed.stderr.decode()[-2000:]
+        with app.app_context():
+            assert db.session.scalar(select(func.count()).select_from(CalendarEvent)) == 0  # rolled back
+            assert db.session.get(CalendarConnection, connection_id).sync_token is None
+        lock = f"lock:sync:connection:{connection_id}"
+        assert 0 < redis.ttl(lock) <= jobs.sync.SYNC_LOCK_SECONDS  # the dead worker's lock expires on its own
+        redis.delete(lock)  # …which we do not wait for
+
+        monkeypatch.setattr(jobs.sync, "job_app", lambda: app)
+        assert jobs.sync.sync_connection(str(connection_id))["created"] == 7
+        assert jobs.sync.sync_connection(str(connection_id))["created"] == 0
+        with app.app_context():
+            titles = db.session.scalars(select(CalendarEvent.title).order_by(CalendarEvent.title)).all()
+        assert titles == [f"Event {index}" for index in range(7)]
+    finally:
+        state.set_page_size(None)
