@@ -129,4 +129,6 @@ def provider_settings(env: Mapping[str, str]) -> dict:
         },
         "apple": {"base_url": env.get("APPLE_CALDAV_URL", "https://caldav.icloud.com/")},
         "sandbox": _bool(env.get("ALMANAC_SANDBOX")),
+        # Shown on the iCloud form in sandbox mode, so a newcomer can try the CalDAV flow.
+        "sandbox_apple_login": (env.get("APPLE_SANDBOX_USER", ""), env.get("APPLE_SANDBOX_PASSWORD", "")),
     }

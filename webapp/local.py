@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from sandbox import run as sandbox
 from webapp.config import INSTANCE_DIR, PROJECT_ROOT, instance_secret
 from webapp.embedded import start_postgres, start_redis
 
@@ -33,6 +34,10 @@ def local_environment(instance_dir: Path = INSTANCE_DIR) -> tuple[dict[str, str]
         redis = start_redis(instance_dir / "redis")
         started.append(redis)
         env["REDIS_URL"] = redis.url
+    if sandbox.is_wanted(env):
+        running = sandbox.start_sandbox(instance_dir)
+        started.append(running)
+        env.update(running.environment)
     env.setdefault("PORT", "5000")
     env.setdefault("HOST", "127.0.0.1")
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
@@ -70,7 +75,11 @@ def run() -> int:
             children[name] = subprocess.Popen(  # noqa: S602 - our own Procfile line
                 command, shell=True, env=env, cwd=PROJECT_ROOT, start_new_session=True
             )
-        print(f"\n  Almanac is running at http://127.0.0.1:{env['PORT']}/  (Ctrl-C stops everything)\n", flush=True)
+        print(f"\n  Almanac is running at http://127.0.0.1:{env['PORT']}/  (Ctrl-C stops everything)", flush=True)
+        if env.get("ALMANAC_SANDBOX"):
+            print("  Sandbox mode: Google, Microsoft and iCloud are local stand-ins with sample calendars.\n"
+                  f"  iCloud sandbox login: {env['APPLE_SANDBOX_USER']} / {env['APPLE_SANDBOX_PASSWORD']}\n",
+                  flush=True)
         while not stopping:
             exited = [name for name, child in children.items() if child.poll() is not None]
             if exited:
