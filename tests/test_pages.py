@@ -13,9 +13,23 @@ TEMPLATES = PROJECT_ROOT / "templates"
 
 
 def assert_security_headers(response):
-    assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    policy = response.headers["Content-Security-Policy"]
+    # Only form-action may name more (the configured OAuth consent origins); everything else is exact.
+    strict = dict(part.strip().split(" ", 1) for part in CONTENT_SECURITY_POLICY.split(";"))
+    sent = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    assert {k: v for k, v in sent.items() if k != "form-action"} == {
+        k: v for k, v in strict.items() if k != "form-action"}
+    assert sent["form-action"].startswith("'self'")
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_form_action_allows_only_the_configured_consent_origins(app, client):
+    policy = client.get("/login").headers["Content-Security-Policy"]
+    form_action = next(part for part in policy.split(";") if part.strip().startswith("form-action"))
+    google = app.config["PROVIDERS"]["google"]["auth_url"].split("/o/")[0]
+    microsoft = app.config["PROVIDERS"]["microsoft"]["authority"].split("/common")[0]
+    assert set(form_action.split()[1:]) == {"'self'", google, microsoft}
 
 
 def test_policy_is_the_strict_one():
@@ -67,7 +81,7 @@ def test_htmx_requests_get_the_partial_and_others_the_page(client, user, login):
 
 def test_navigation_links_keep_href_and_push_url(client, user, login):
     login(user)
-    body = client.get("/").get_data(as_text=True)
+    body = client.get("/settings/sessions").get_data(as_text=True)
     link = re.search(r'<a href="/settings/sessions"[^>]*>', body).group(0)
     assert 'hx-get="/settings/sessions"' in link and 'hx-push-url="true"' in link
     assert re.search(r'<body hx-headers=\'\{"X-CSRFToken": "[^"]+"\}\'>', body)

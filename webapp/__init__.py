@@ -82,10 +82,28 @@ def register_blueprints(app: Flask) -> None:
     app.cli.add_command(jobs_cli)
 
 
+def content_security_policy(form_targets: tuple[str, ...] = ()) -> str:
+    """The strict policy; `form_targets` are origins a form may end up at (Chromium applies form-action to the
+    redirect after a POST, and "Connect" posts to us, then redirects to the provider's consent page)."""
+    if not form_targets:
+        return CONTENT_SECURITY_POLICY
+    return CONTENT_SECURITY_POLICY.replace("form-action 'self'", "form-action 'self' " + " ".join(form_targets))
+
+
+def oauth_origins(providers: dict) -> tuple[str, ...]:
+    from urllib.parse import urlsplit
+
+    urls = [providers.get("google", {}).get("auth_url"), providers.get("microsoft", {}).get("authority")]
+    origins = {f"{parts.scheme}://{parts.netloc}" for parts in map(urlsplit, filter(None, urls)) if parts.netloc}
+    return tuple(sorted(origins))
+
+
 def register_security_headers(app: Flask) -> None:
+    policy = content_security_policy(oauth_origins(app.config["PROVIDERS"]))
+
     @app.after_request
     def add_security_headers(response):
-        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        response.headers["Content-Security-Policy"] = policy
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers["X-Frame-Options"] = "DENY"

@@ -32,21 +32,34 @@ def enqueue_push(event_id: uuid.UUID | str) -> str:
     return _enqueue("jobs.sync.push_event", job_id, str(event_id))
 
 
+PENDING_STATES = ("queued", "started", "scheduled", "deferred")
+
+
 def _enqueue(func: str, job_id: str, *args) -> str:
-    try:
-        sync_queue().enqueue(
-            func, *args, job_id=job_id, unique=True, job_timeout=SYNC_JOB_TIMEOUT, retry=RETRY,
-            result_ttl=600, failure_ttl=7 * 86400,
-        )
-    except DuplicateJobError:
-        log.info("already queued job_id=%s", job_id)
+    queue = sync_queue()
+    for _attempt in range(2):
+        try:
+            queue.enqueue(func, *args, job_id=job_id, unique=True, job_timeout=SYNC_JOB_TIMEOUT, retry=RETRY,
+                          result_ttl=600, failure_ttl=7 * 86400)
+            return job_id
+        except DuplicateJobError:
+            # RQ keeps finished jobs (with their results) under the same id: only a pending one means "queued".
+            existing = queue.fetch_job(job_id)
+            if existing is not None and _state(existing) in PENDING_STATES:
+                log.info("already queued job_id=%s", job_id)
+                return job_id
+            if existing is not None:
+                existing.delete()
     return job_id
+
+
+def _state(job) -> str | None:
+    status = job.get_status(refresh=True)
+    return status.value if status else None
 
 
 def sync_job_state(connection_id: uuid.UUID | str) -> str | None:
     """"queued", "started", or None when no sync job for the connection is pending."""
     job = sync_queue().fetch_job(f"sync-connection-{connection_id}")
-    if job is None:
-        return None
-    status = job.get_status(refresh=True)
-    return status.value if status and status.value in ("queued", "started", "scheduled", "deferred") else None
+    state = _state(job) if job is not None else None
+    return state if state in PENDING_STATES else None

@@ -1,0 +1,64 @@
+"""A person in Chromium connects a Google account (through the consent page) and an iCloud account."""
+from __future__ import annotations
+
+import re
+
+from rq import Queue, SimpleWorker
+
+from tests.conftest import APPLE_USER, screenshot
+from tests.connections.conftest import new_google_account
+
+
+def test_connect_google_and_apple_and_see_the_calendars(app, live_server, page, provider_servers, redis,
+                                                        monkeypatch):
+    import jobs.sync
+    from sandbox.radicale_server import create_calendar
+
+    email = new_google_account(provider_servers, calendars=(("Work", "#4285f4", True), ("Family", "#0b8043", False)))
+    create_calendar(provider_servers.radicale.url, *APPLE_USER, "browser-home", "Home (browser)", "#34a853")
+    base = live_server.url
+
+    page.goto(f"{base}/register")
+    page.fill("#email", "connector@example.com")
+    page.fill("#password", "a very fine passphrase")
+    page.fill("#confirm", "a very fine passphrase")
+    page.click("button[type=submit]")
+    page.click("nav >> text=Connections")
+    page.wait_for_selector("#connections")
+    screenshot(page, "connections-empty")
+
+    page.click("text=Connect Google")
+    page.wait_for_selector("button[value=allow]")  # the provider's consent page
+    page.select_option("select[name=login_hint]", email)
+    screenshot(page, "connections-google-consent")
+    page.click("button[value=allow]")
+    page.wait_for_selector("text=Connected 2 Google calendars.")
+
+    page.click("text=Connect Apple iCloud")
+    page.fill("#apple_id", APPLE_USER[0])
+    page.fill("#app_password", "not-the-right-one")
+    page.click("button:has-text('Connect')")
+    page.wait_for_selector("text=Apple rejected this app-specific password.")
+    screenshot(page, "connections-apple-wrong-password")
+    page.fill("#app_password", APPLE_USER[1])
+    page.click("button:has-text('Connect')")
+    page.wait_for_selector("text=iCloud calendar")
+
+    monkeypatch.setattr(jobs.sync, "job_app", lambda: app)
+    SimpleWorker([Queue("sync", connection=redis)], connection=redis).work(burst=True)
+    page.reload()
+    names = page.locator(".calendar-name").all_inner_texts()
+    assert {"Work", "Family", "Home (browser)"} <= set(names)
+    assert page.locator("text=just now").count() >= 3
+    screenshot(page, "connections-listed")
+
+    # Sync now swaps just that row and polls until the job is done.
+    google_table = page.locator("table", has=page.locator("[data-connection-id]")).first
+    work_row = google_table.locator("tr", has=page.locator(".calendar-name", has_text=re.compile("^Work$")))
+    work_row.locator("text=Sync now").click()
+    page.wait_for_selector("text=Syncing…")
+    screenshot(page, "connections-syncing")
+    SimpleWorker([Queue("sync", connection=redis)], connection=redis).work(burst=True)
+    page.wait_for_selector("text=Syncing…", state="detached", timeout=10_000)
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "connections-phone")
