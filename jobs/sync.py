@@ -115,3 +115,21 @@ def _describe(failure: ProviderError) -> str:
         "auth_rejected": "The provider rejected Almanac's credentials.",
     }
     return messages.get(failure.kind, f"The provider answered with an error ({failure.kind}).")
+
+
+def refresh_expiring_tokens() -> dict:
+    """Hourly: refresh every account whose access token expires within the next hour, one account at a time."""
+    from webapp.connections.tokens import connections_expiring_within, refresh_account
+
+    refreshed = failed = 0
+    with job_app().app_context():
+        for connection in connections_expiring_within(db.session, timedelta(hours=1)):
+            try:
+                refresh_account(db.session, connection)
+                refreshed += 1
+            except (NeedsReconnect, ProviderError) as failure:
+                failed += 1
+                log.warning("token refresh failed connection_id=%s kind=%s", connection.id,
+                            getattr(failure, "kind", "needs_reconnect"))
+            db.session.commit()  # each account on its own: one dead grant must not undo the others
+    return {"refreshed": refreshed, "failed": failed}

@@ -75,11 +75,13 @@ def register_blueprints(app: Flask) -> None:
     from webapp.auth import views as auth_views  # noqa: F401
     from webapp.calendar import views as calendar_views  # noqa: F401
     from webapp.connections import views as connections_views  # noqa: F401
+    from webapp.connections.cli import tokens_cli
     from webapp.settings import views as settings_views  # noqa: F401
 
     for blueprint in (auth.bp, calendar.bp, connections.bp, settings.bp, admin.bp):
         app.register_blueprint(blueprint)
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(tokens_cli)
 
 
 def content_security_policy(form_targets: tuple[str, ...] = ()) -> str:

@@ -154,3 +154,18 @@ def _rotate_row(session, box, row, table: str, columns: tuple[str, ...], counts:
             continue
         setattr(row, column, box.encrypt(plaintext, bound_to=binding(table, column, row.id)))
         counts["rotated"] += 1
+
+
+def connections_expiring_within(session: Session, window: timedelta) -> list[CalendarConnection]:
+    """One row per OAuth account whose access token runs out within `window` (rows of an account share it)."""
+    rows = session.scalars(
+        select(CalendarConnection)
+        .where(CalendarConnection.is_connected.is_(True), CalendarConnection.deleted_at.is_(None),
+               CalendarConnection.provider != CalendarProvider.APPLE,
+               CalendarConnection.token_expires_at < datetime.now(UTC) + window)
+        .order_by(CalendarConnection.user_id, CalendarConnection.provider, CalendarConnection.account_email)
+    ).all()
+    by_account = {}
+    for row in rows:
+        by_account.setdefault((row.user_id, row.provider, row.account_email), row)
+    return list(by_account.values())
