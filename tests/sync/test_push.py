@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.sync.conftest import google_timed, live_events, soon
+from webapp.connections.tokens import credentials_for
 from webapp.extensions import db
 from webapp.models import AuditLog, CalendarEvent, EventStatus, SyncStatus
 from webapp.providers import get_provider
@@ -39,15 +40,17 @@ def test_created_event_is_sent_once_and_its_echo_updates_the_same_row(google, ru
     assert [e.title for e in live_events(db_session, connection)] == ["Dinner"]
 
 
+def send_directly(app, connection, calendar_id, event):
+    """A first push attempt that reached the provider, but whose answer never came back."""
+    with app.app_context():
+        credentials = credentials_for(db.session, db.session.get(type(connection), connection.id))
+        get_provider(connection.provider).create_event(credentials, calendar_id, remote_from_row(event))
+
+
 def test_push_retried_after_a_lost_response_creates_exactly_one_event(app, google, run_push, db_session):
     connection, calendar_id, state = google
     event = local_event(db_session, connection, title="Lost response")
-    with app.app_context():
-        # The first attempt reached Google, but its answer never came back.
-        from webapp.connections.tokens import credentials_for
-
-        credentials = credentials_for(db.session, db.session.get(type(connection), connection.id))
-        get_provider("GOOGLE").create_event(credentials, calendar_id, remote_from_row(event))
+    send_directly(app, connection, calendar_id, event)
     assert run_push(event.id) == "created"
     assert len([e for e in state.stored_events(calendar_id) if e["summary"] == "Lost response"]) == 1
 
@@ -55,11 +58,7 @@ def test_push_retried_after_a_lost_response_creates_exactly_one_event(app, googl
 def test_microsoft_create_is_deduplicated_by_transaction_id(app, microsoft, run_push, db_session):
     connection, calendar_id, state = microsoft
     event = local_event(db_session, connection, title="Team lunch")
-    with app.app_context():
-        from webapp.connections.tokens import credentials_for
-
-        credentials = credentials_for(db.session, db.session.get(type(connection), connection.id))
-        get_provider("MICROSOFT").create_event(credentials, calendar_id, remote_from_row(event))
+    send_directly(app, connection, calendar_id, event)
     assert run_push(event.id) == "created"
     assert [e["subject"] for e in state.list_events(calendar_id)].count("Team lunch") == 1
 
