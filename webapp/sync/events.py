@@ -14,7 +14,6 @@ from webapp.providers.base import RemoteEvent
 from webapp.sync.recurrence import parse_rule_summary
 
 TITLE_LIMIT = LOCATION_LIMIT = 500
-UPSERT_BATCH = 500
 
 # Everything a pull may overwrite; local-only state (visibility, created_at, id) stays.
 SYNCED_COLUMNS = (
@@ -73,39 +72,44 @@ def as_row(event: RemoteEvent, connection_id: uuid.UUID, parent_id: uuid.UUID | 
     }
 
 
-def upsert_events(session: Session, connection_id: uuid.UUID, rows: list[dict]) -> tuple[int, int]:
-    """INSERT … ON CONFLICT (connection, provider id) DO UPDATE; returns (created, updated).
+def upsert_statement():
+    """INSERT … ON CONFLICT (connection, provider id) DO UPDATE, built once and run with many parameter sets.
 
     Rows are skipped when nothing changed (same etag, not deleted) and when a local edit is still waiting to be
     pushed: the push then meets the provider's newer etag and resolves the conflict in the open.
     """
-    created = updated = 0
-    for offset in range(0, len(rows), UPSERT_BATCH):
-        stmt = insert(CalendarEvent).values(rows[offset:offset + UPSERT_BATCH])
-        table = CalendarEvent.__table__
-        updates = {column: stmt.excluded[column] for column in SYNCED_COLUMNS}
-        # A conflict notice on the row outlives the pull that brings the provider's winning version.
-        updates["provider_metadata"] = func.jsonb_strip_nulls(stmt.excluded.provider_metadata.op("||")(
-            func.jsonb_build_object("conflict_notice", table.c.provider_metadata["conflict_notice"])))
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[table.c.calendar_connection_id, table.c.provider_event_id],
-            set_=updates,
-            where=and_(
-                table.c.sync_status != SyncStatus.PENDING,
-                or_(
-                    table.c.provider_metadata["etag"].astext.is_distinct_from(
-                        stmt.excluded.provider_metadata["etag"].astext),
-                    table.c.deleted_at.is_not(None),
-                    table.c.parent_event_id.is_distinct_from(stmt.excluded.parent_event_id),
-                ),
+    table = CalendarEvent.__table__
+    stmt = insert(table)
+    updates = {column: stmt.excluded[column] for column in SYNCED_COLUMNS}
+    # A conflict notice on the row outlives the pull that brings the provider's winning version.
+    updates["provider_metadata"] = func.jsonb_strip_nulls(stmt.excluded.provider_metadata.op("||")(
+        func.jsonb_build_object("conflict_notice", table.c.provider_metadata["conflict_notice"])))
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.calendar_connection_id, table.c.provider_event_id],
+        set_=updates,
+        where=and_(
+            table.c.sync_status != SyncStatus.PENDING,
+            or_(
+                table.c.provider_metadata["etag"].astext.is_distinct_from(
+                    stmt.excluded.provider_metadata["etag"].astext),
+                table.c.deleted_at.is_not(None),
+                table.c.parent_event_id.is_distinct_from(stmt.excluded.parent_event_id),
             ),
-        ).returning(literal_column("xmax = 0").label("inserted"))
-        for inserted in session.execute(stmt).scalars():
-            if inserted:
-                created += 1
-            else:
-                updated += 1
-    return created, updated
+        ),
+    ).returning(literal_column("xmax = 0").label("inserted"))
+
+
+UPSERT = upsert_statement()
+
+
+def upsert_events(session: Session, connection_id: uuid.UUID, rows: list[dict]) -> tuple[int, int]:
+    """Returns (created, updated); unchanged rows count as neither."""
+    if not rows:
+        return 0, 0
+    # executemany with RETURNING: SQLAlchemy batches the rows into multi-row INSERTs ("insertmanyvalues").
+    inserted = session.execute(UPSERT, rows).scalars().all()
+    created = sum(1 for flag in inserted if flag)
+    return created, len(inserted) - created
 
 
 def ids_by_provider_id(session: Session, connection_id: uuid.UUID, provider_ids: set[str]) -> dict[str, uuid.UUID]:
