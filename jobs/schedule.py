@@ -1,8 +1,9 @@
-"""The whole periodic schedule, in one place. `flask jobs schedule` reconciles rq-scheduler with it."""
+"""The whole periodic schedule, in one place (UTC). `flask jobs schedule` reconciles rq-scheduler with it."""
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from redis import Redis
 from rq_scheduler import Scheduler
@@ -14,22 +15,43 @@ QUEUE = "default"
 
 @dataclass(frozen=True)
 class Periodic:
-    id: str  # stable: reconciliation matches on it
+    id: str  # stable: reconciliation matches on it, and `flask maintenance run ID` finds the job by it
     cron: str  # UTC
     func: str  # dotted path, so registering does not import job code
     timeout: int = 600
 
 
 SCHEDULE: tuple[Periodic, ...] = (
+    # Daily
+    Periodic("purge-deleted-events", "0 0 * * *", "jobs.maintenance.purge_deleted_events"),
+    Periodic("vacuum-analyze", "30 0 * * *", "jobs.maintenance.vacuum_analyze", timeout=1800),
+    Periodic("refresh-table-statistics", "0 1 * * *", "jobs.maintenance.refresh_table_statistics", timeout=1800),
+    # Hourly
+    Periodic("refresh-expiring-tokens", "0 * * * *", "jobs.sync.refresh_expiring_tokens"),
+    Periodic("purge-oauth-states", "15 * * * *", "jobs.maintenance.purge_oauth_states"),
     Periodic("purge-expired-sessions", "20 * * * *", "jobs.maintenance.purge_expired_sessions"),
+    Periodic("archive-audit-logs", "30 * * * *", "jobs.maintenance.archive_audit_logs"),
+    Periodic("record-health-metrics", "45 * * * *", "jobs.maintenance.record_health_metrics"),
+    # Every 5 minutes; the timeout keeps one sweep from overlapping the next.
+    Periodic("sync-sweep", "*/5 * * * *", "jobs.sync.sweep", timeout=240),
 )
+
+
+def is_local_time_utc() -> bool:
+    """rq-scheduler (0.14) reads cron strings in the process's local time whatever `use_local_timezone` says,
+    so the schedule is only in UTC when the scheduler process runs in UTC. Checked in winter and summer."""
+    return all(datetime(2026, month, 1).astimezone().utcoffset() == timedelta(0) for month in (1, 7))
+
+
+def find(job_id: str, schedule: tuple[Periodic, ...] = SCHEDULE) -> Periodic | None:
+    return next((job for job in schedule if job.id == job_id), None)
 
 
 def reconcile(redis: Redis, schedule: tuple[Periodic, ...] = SCHEDULE) -> dict[str, list[str]]:
     """Make rq-scheduler hold exactly `schedule`: cancel what is no longer listed or changed, add what is missing.
 
     Safe to run from every scheduler start and from two schedulers at once: ids are stable, so a job that
-    is already registered with the same definition is left alone.
+    is already registered with the same definition is left alone, and re-adding one overwrites it in place.
     """
     scheduler = Scheduler(queue_name=QUEUE, connection=redis)
     wanted = {job.id: job for job in schedule}
@@ -37,7 +59,7 @@ def reconcile(redis: Redis, schedule: tuple[Periodic, ...] = SCHEDULE) -> dict[s
     removed, added = [], []
     for job_id, job in registered.items():
         definition = wanted.get(job_id)
-        if definition is None or job.meta.get("cron_string") != definition.cron or job.func_name != definition.func:
+        if definition is None or _differs(job, definition):
             scheduler.cancel(job)
             job.delete()
             removed.append(job_id)
@@ -55,3 +77,11 @@ def reconcile(redis: Redis, schedule: tuple[Periodic, ...] = SCHEDULE) -> dict[s
         added.append(job_id)
     log.info("schedule reconciled added=%s removed=%s", added, removed)
     return {"added": added, "removed": removed}
+
+
+def _differs(job, definition: Periodic) -> bool:
+    return (
+        job.meta.get("cron_string") != definition.cron
+        or job.func_name != definition.func
+        or job.timeout != definition.timeout
+    )

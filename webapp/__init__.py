@@ -69,19 +69,20 @@ def init_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from jobs.cli import jobs_cli
-    from webapp import admin, auth, calendar, connections, settings
+    from jobs.cli import jobs_cli, maintenance_cli
+    from webapp import admin, auth, calendar, connections, ops, settings
     from webapp.admin import views as admin_views  # noqa: F401  (routes attach to their blueprint)
+    from webapp.admin.cli import users_cli
     from webapp.auth import views as auth_views  # noqa: F401
     from webapp.calendar import views as calendar_views  # noqa: F401
     from webapp.connections import views as connections_views  # noqa: F401
     from webapp.connections.cli import tokens_cli
     from webapp.settings import views as settings_views  # noqa: F401
 
-    for blueprint in (auth.bp, calendar.bp, connections.bp, settings.bp, admin.bp):
+    for blueprint in (auth.bp, calendar.bp, connections.bp, settings.bp, admin.bp, ops.bp):
         app.register_blueprint(blueprint)
-    app.cli.add_command(jobs_cli)
-    app.cli.add_command(tokens_cli)
+    for command_group in (jobs_cli, maintenance_cli, tokens_cli, users_cli):
+        app.cli.add_command(command_group)
 
 
 def content_security_policy(form_targets: tuple[str, ...] = ()) -> str:

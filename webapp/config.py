@@ -102,6 +102,7 @@ class Config:
             "pool_pre_ping": True,
             # One stuck query or forgotten transaction must not hold the app (or its locks) for long.
             "connect_args": {
+                "connect_timeout": 5,  # a database that never answers must not hang requests or /readyz
                 "options": f"-c statement_timeout={self.STATEMENT_TIMEOUT_MS} "
                 f"-c idle_in_transaction_session_timeout={self.IDLE_IN_TRANSACTION_TIMEOUT_MS}"
             },

@@ -1,0 +1,171 @@
+"""Audit log paging over 50,000+ rows: page 1 and page 500, keyset (what the admin page does) against OFFSET.
+
+    python -m bench.audit_log [--rows 50000] [--repeat 15]
+
+Uses BENCH_DATABASE_URL when set (a scratch database: the schema is migrated and rows are added to it),
+otherwise an embedded PostgreSQL in a temporary directory. Prints the median of --repeat runs.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import secrets
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from flask_migrate import upgrade
+from sqlalchemy import select, text
+
+from webapp import create_app
+from webapp.admin.audit_query import PAGE_SIZE, AuditFilters, Cursor, _columns, audit_page
+from webapp.auth.sessions import COOKIE_NAME, start_session
+from webapp.config import Config, normalise_database_url
+from webapp.extensions import db
+from webapp.models import AuditLog, User
+
+DEEP_PAGE = 500
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=50_000)
+    parser.add_argument("--repeat", type=int, default=15)
+    arguments = parser.parse_args()
+    if arguments.rows < DEEP_PAGE * PAGE_SIZE:
+        parser.error(f"--rows must be at least {DEEP_PAGE * PAGE_SIZE} to have a page {DEEP_PAGE}")
+    database_url = os.environ.get("BENCH_DATABASE_URL")
+    if database_url:
+        run(database_url, arguments.rows, arguments.repeat)
+        return
+    from webapp.embedded import start_postgres
+
+    with tempfile.TemporaryDirectory(prefix="almanac-bench-") as root:
+        postgres = start_postgres(Path(root) / "postgres", delete_on_stop=True)
+        try:
+            postgres.create_database("almanac_bench")
+            run(postgres.url("almanac_bench"), arguments.rows, arguments.repeat)
+        finally:
+            postgres.stop()
+
+
+def run(database_url: str, rows: int, repeat: int) -> None:
+    config = Config(
+        SECRET_KEY=secrets.token_urlsafe(32),
+        SQLALCHEMY_DATABASE_URI=normalise_database_url(database_url),
+        REDIS_URL="redis://127.0.0.1:1/0",  # the audit pages never touch Redis
+        TOKEN_ENCRYPTION_KEYS="bench:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        LOG_LEVEL="WARNING",
+        RATELIMIT_ENABLED=False,
+    )
+    app = create_app({"CONFIG": config})
+    with app.app_context():
+        upgrade()
+        fill(rows)
+        session = db.session
+        deep_cursor = cursor_before_page(DEEP_PAGE)
+        filters = AuditFilters()
+        cookie = admin_cookie()
+        results = [
+            ("keyset (admin page query)",
+             time_it(lambda: audit_page(session, filters), repeat),
+             time_it(lambda: audit_page(session, filters, before=deep_cursor), repeat)),
+            ("keyset incl. archive (2x rows)",
+             time_it(lambda: audit_page(session, AuditFilters(include_archived=True)), repeat),
+             time_it(lambda: audit_page(session, AuditFilters(include_archived=True), before=deep_cursor), repeat)),
+            ("OFFSET, for comparison",
+             time_it(lambda: offset_page(1), repeat),
+             time_it(lambda: offset_page(DEEP_PAGE), repeat)),
+        ]
+        session.remove()
+    client = app.test_client()
+    client.set_cookie(COOKIE_NAME, cookie)
+    results.append((
+        "whole page over HTTP (render)",
+        time_it(lambda: get(client, "/admin/audit"), repeat),
+        time_it(lambda: get(client, f"/admin/audit?before={deep_cursor.encode().replace('+', '%2B')}"), repeat),
+    ))
+    print_table(rows, results)
+
+
+def fill(rows: int) -> None:
+    """`rows` live rows, and as many older ones already archived."""
+    for table, offset in (("audit_logs", 0), ("audit_logs_archive", rows)):
+        _fill(table, rows, offset)
+    db.session.commit()
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("VACUUM ANALYZE audit_logs"))
+        connection.execute(text("VACUUM ANALYZE audit_logs_archive"))
+
+
+def _fill(table: str, rows: int, offset: int) -> None:
+    db.session.execute(
+        text(
+            f"INSERT INTO {table} (action, status, resource_type, resource_id, error_message, metadata, created_at)"
+            " SELECT (ARRAY['USER_LOGIN','EVENT_SYNC','EVENT_UPDATE','CONNECTION_ADD','SESSION_REVOKE'])[1 + n % 5],"
+            "  CASE WHEN n % 20 = 0 THEN 'FAILURE' ELSE 'SUCCESS' END::audit_status, 'event', n::text,"
+            "  CASE WHEN n % 20 = 0 THEN 'Provider answered 503' END, jsonb_build_object('n', n),"
+            "  now() - n * interval '7 seconds'"
+            " FROM generate_series(:first, :last) AS n"
+        ),
+        {"first": offset + 1, "last": offset + rows},
+    )
+
+
+def cursor_before_page(page: int) -> Cursor:
+    """The position page `page` starts after (found once with OFFSET; not timed)."""
+    row = db.session.execute(
+        select(AuditLog.created_at, AuditLog.id)
+        .order_by(AuditLog.created_at.desc(), AuditLog.id.desc())
+        .offset((page - 1) * PAGE_SIZE - 1)
+        .limit(1)
+    ).one()
+    return Cursor(row.created_at, row.id)
+
+
+def offset_page(page: int) -> list:
+    """The same columns and join as the admin page, paged with OFFSET instead."""
+    table = AuditLog.__table__
+    return db.session.execute(
+        _columns(table, False).order_by(table.c.created_at.desc(), table.c.id.desc())
+        .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+    ).all()
+
+
+def admin_cookie() -> str:
+    admin = User(email="bench-admin@example.com", password_hash="not-a-hash", is_admin=True)
+    db.session.add(admin)
+    db.session.flush()
+    token = start_session(db.session, admin, absolute_days=1, user_agent="bench", ip_address=None)
+    db.session.commit()
+    return token
+
+
+def get(client, url: str) -> None:
+    response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+
+
+def time_it(call: Callable[[], object], repeat: int) -> float:
+    """Median milliseconds, after one warm-up call."""
+    call()
+    durations = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        durations.append((time.perf_counter() - started) * 1000)
+    return statistics.median(durations)
+
+
+def print_table(rows: int, results: list[tuple[str, float, float]]) -> None:
+    print(f"Audit log, {rows:,} rows, {PAGE_SIZE} per page (median ms)")
+    print(f"{'query':<32} {'page 1':>9} {f'page {DEEP_PAGE}':>9}")
+    for name, first, deep in results:
+        print(f"{name:<32} {first:>9.2f} {deep:>9.2f}")
+
+
+if __name__ == "__main__":
+    main()

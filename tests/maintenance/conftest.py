@@ -1,0 +1,52 @@
+"""Maintenance jobs run against the test app and its rolled-back transaction, with small batches."""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import insert, select
+
+from webapp import maintenance
+from webapp.models import AuditLog, CalendarConnection, CalendarEvent, CalendarProvider, EventStatus, SyncStatus, User
+
+
+@pytest.fixture(autouse=True)
+def jobs_use_the_test_app(app, monkeypatch):
+    monkeypatch.setattr("jobs.maintenance.job_app", lambda: app)
+
+
+@pytest.fixture
+def small_batches(monkeypatch):
+    """Three rows per batch, so a handful of rows already takes several batches."""
+    monkeypatch.setattr(maintenance, "BATCH_SIZE", 3)
+    return 3
+
+
+@pytest.fixture
+def connection_id(db_session) -> uuid.UUID:
+    user_id, connection_id = uuid.uuid4(), uuid.uuid4()
+    db_session.execute(insert(User), [{"id": user_id, "email": f"{user_id.hex}@example.com", "password_hash": "x"}])
+    db_session.execute(insert(CalendarConnection), [{
+        "id": connection_id, "user_id": user_id, "provider": CalendarProvider.GOOGLE, "calendar_id": "primary",
+        "calendar_name": "Work"}])
+    db_session.commit()
+    return connection_id
+
+
+def add_events(session, connection_id: uuid.UUID, deleted_ago: list[timedelta | None]) -> list[uuid.UUID]:
+    """One event per entry, soft-deleted that long ago (None: not deleted). Commits."""
+    now = datetime.now(UTC)
+    rows = [{
+        "id": uuid.uuid4(), "calendar_connection_id": connection_id, "provider_event_id": uuid.uuid4().hex,
+        "title": "Stand-up", "start_time": now, "end_time": now + timedelta(minutes=15), "timezone": "UTC",
+        "status": EventStatus.CONFIRMED, "sync_status": SyncStatus.SYNCED,
+        "deleted_at": now - ago if ago is not None else None,
+    } for ago in deleted_ago]
+    session.execute(insert(CalendarEvent), rows)
+    session.commit()
+    return [row["id"] for row in rows]
+
+
+def audit_rows(session, action: str) -> list[AuditLog]:
+    return list(session.scalars(select(AuditLog).where(AuditLog.action == action).order_by(AuditLog.created_at)))

@@ -1,0 +1,24 @@
+"""Ops tests build their own apps, pointed at dependencies that are up or deliberately down."""
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+from tests.conftest import make_config
+from webapp import create_app
+
+# Nothing listens on port 1 of the loopback interface: connections are refused at once.
+CLOSED_POSTGRES = "postgresql://almanac:secret-password@127.0.0.1:1/almanac"
+CLOSED_REDIS = "redis://127.0.0.1:1/0"
+
+
+def build_app(database_url: str, redis_url: str, **overrides) -> Flask:
+    config = make_config(database_url, redis_url)
+    for name, value in overrides.items():
+        setattr(config, name, value)
+    return create_app({"CONFIG": config})
+
+
+@pytest.fixture(scope="session")
+def ops_app(app):
+    return build_app(app.config["SQLALCHEMY_DATABASE_URI"], app.config["REDIS_URL"])

@@ -1,0 +1,7 @@
+"""Jobs for the worker shutdown tests, imported by a real `rq worker` subprocess."""
+import time
+
+
+def sleep_for(seconds: float) -> str:
+    time.sleep(seconds)
+    return f"slept {seconds}"

@@ -1,0 +1,98 @@
+"""What a real `rq worker` (as the Procfile starts it) does when the platform stops it.
+
+SIGTERM is a warm shutdown: the worker finishes the job in hand, then exits. A worker killed outright
+leaves its job in the started registry; once its heartbeat lapses RQ's registry cleanup (run by every
+worker) re-queues it when it has retries left, or moves it to the failed registry, where the sync-health
+page offers Retry.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+from rq import Queue, Retry
+from rq.job import JobStatus
+from rq.registry import FailedJobRegistry, StartedJobRegistry
+
+RQ = str(Path(sys.executable).with_name("rq"))
+SAMPLE_JOBS = Path(__file__).resolve().parent
+# The worker's heartbeat covers the job for at most this long after the worker dies (RQ: 30 s + 60 s).
+HEARTBEAT_GRACE_SECONDS = 90
+
+
+@pytest.fixture
+def queue(redis):
+    return Queue(f"shutdown-{uuid.uuid4().hex[:8]}", connection=redis)
+
+
+@pytest.fixture
+def start_worker(app, queue):
+    workers = []
+
+    def start() -> subprocess.Popen:
+        env = os.environ | {"PYTHONPATH": str(SAMPLE_JOBS)}
+        worker = subprocess.Popen(
+            [RQ, "worker", "--url", app.config["REDIS_URL"], "--with-scheduler", "--name", uuid.uuid4().hex,
+             queue.name],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        if worker.poll() is None:
+            for child in psutil.Process(worker.pid).children(recursive=True):
+                child.kill()
+            worker.kill()
+            worker.wait()
+
+
+def wait_until_started(job, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while job.get_status(refresh=True) != JobStatus.STARTED:
+        assert time.monotonic() < deadline, "the worker never started the job"
+        time.sleep(0.05)
+
+
+def test_sigterm_lets_the_current_job_finish(queue, start_worker):
+    job = queue.enqueue("rq_sample_jobs.sleep_for", 2)
+    worker = start_worker()
+    wait_until_started(job)
+    stopped_at = time.monotonic()
+    worker.send_signal(signal.SIGTERM)
+    output, _ = worker.communicate(timeout=25)
+    assert worker.returncode == 0, output
+    assert time.monotonic() - stopped_at < 25
+    assert job.get_status(refresh=True) == JobStatus.FINISHED
+    assert job.return_value() == "slept 2"
+    assert output.index("warm shut down requested") < output.index("Successfully completed")
+
+
+@pytest.mark.parametrize("retries", [1, 0])
+def test_a_killed_workers_job_is_requeued_or_failed_for_retry(queue, start_worker, retries):
+    job = queue.enqueue("rq_sample_jobs.sleep_for", 60, retry=Retry(max=retries) if retries else None)
+    worker = start_worker()
+    wait_until_started(job)
+    horse = psutil.Process(worker.pid).children()
+    worker.kill()  # SIGKILL: the platform's answer to a worker that outlived its grace period
+    worker.wait()
+    for process in horse:
+        process.kill()
+
+    started = StartedJobRegistry(queue=queue)
+    assert job.id in started.get_job_ids(cleanup=False)
+    started.cleanup(timestamp=time.time() + HEARTBEAT_GRACE_SECONDS + 1)  # what the next worker does
+    if retries:
+        assert job.get_status(refresh=True) == JobStatus.QUEUED
+        assert queue.job_ids == [job.id]
+    else:
+        assert job.get_status(refresh=True) == JobStatus.FAILED
+        assert job.id in FailedJobRegistry(queue=queue).get_job_ids()
