@@ -138,7 +138,8 @@ def test_deep_pages_use_the_index_over_50000_rows(admin_client, db_session):
     assert entry_ids(response) == [str(row.id) for row in rows[25_000:25_050]]
     plan = explain_page_query(db_session, deep)
     assert "audit_logs_created_at_id_idx" in plan
-    assert "Sort" not in plan and "Seq Scan" not in plan
+    # The 50,000-row table is read in index order; a tiny joined users table may be scanned, that is fine.
+    assert "Sort" not in plan and "Seq Scan on audit_logs" not in plan
 
 
 def explain_page_query(session, cursor: Cursor) -> str:

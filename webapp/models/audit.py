@@ -16,13 +16,8 @@ class AuditStatus(enum.Enum):
     FAILURE = "FAILURE"
 
 
-class AuditLog(UUIDPrimaryKey, CreatedAt, Base):
-    __tablename__ = "audit_logs"
-    __table_args__ = (
-        # The admin log pages newest first with keyset pagination on (created_at, id).
-        Index("audit_logs_created_at_id_idx", "created_at", "id"),
-        Index(None, "action"),
-    )
+class AuditColumns(UUIDPrimaryKey, CreatedAt):
+    """The columns of an audit row, shared by the live log and its archive."""
 
     # The trail outlives the account: deleting a user keeps their rows, unlinked.
     user_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -36,3 +31,12 @@ class AuditLog(UUIDPrimaryKey, CreatedAt, Base):
     ip_address: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(Text)
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB)
+
+
+class AuditLog(AuditColumns, Base):
+    __tablename__ = "audit_logs"
+    __table_args__ = (
+        # The admin log pages newest first with keyset pagination on (created_at, id).
+        Index("audit_logs_created_at_id_idx", "created_at", "id"),
+        Index(None, "action"),
+    )
