@@ -123,3 +123,41 @@ def test_apple_push_names_the_resource_and_the_next_pull_does_not_duplicate(appl
     assert stored.provider_event_id.endswith(".ics") and stored.provider_metadata["etag"]
     run_sync(connection.id)
     assert [e.title for e in live_events(db_session, connection)] == ["Piano lesson"]
+
+
+def test_editing_one_occurrence_edits_googles_instance(google, run_sync, run_push, db_session):
+    connection, calendar_id, state = google
+    start = soon(days=3, hour=9)
+    master = state.add_event(calendar_id, {**google_timed("Yoga", start, zone="UTC"),
+                                           "recurrence": ["RRULE:FREQ=DAILY;COUNT=5"]})
+    run_sync(connection.id)
+    series = live_events(db_session, connection)[0]
+    moved_from = start + timedelta(days=1)
+    override = CalendarEvent(
+        calendar_connection_id=connection.id, provider_event_id=uuid.uuid4().hex, title="Yoga (outdoors)",
+        start_time=moved_from + timedelta(hours=2), end_time=moved_from + timedelta(hours=3), timezone="UTC",
+        status=EventStatus.CONFIRMED, sync_status=SyncStatus.PENDING, parent_event_id=series.id,
+        provider_metadata={"original_start_time": moved_from.isoformat(), "parent_provider_event_id": master["id"]})
+    db_session.add(override)
+    db_session.commit()
+    assert run_push(override.id) == "created"
+    instance_id = f"{master['id']}_{moved_from:%Y%m%dT%H%M%SZ}"
+    assert db_session.get(CalendarEvent, override.id).provider_event_id == instance_id
+    assert next(e for e in state.stored_events(calendar_id) if e["id"] == instance_id)["summary"] == "Yoga (outdoors)"
+    run_sync(connection.id)
+    rows = db_session.scalars(select(CalendarEvent).where(CalendarEvent.parent_event_id == series.id,
+                                                          CalendarEvent.deleted_at.is_(None))).all()
+    assert [(row.id, row.title) for row in rows] == [(override.id, "Yoga (outdoors)")]
+
+
+def test_a_series_created_here_is_represented_by_graphs_occurrences_after_the_pull(microsoft, run_sync, run_push,
+                                                                                   db_session):
+    connection, calendar_id, state = microsoft
+    run_sync(connection.id)
+    series = local_event(db_session, connection, title="Piano practice", is_recurring=True,
+                         recurrence_rule="RRULE:FREQ=DAILY;COUNT=3")
+    assert run_push(series.id) == "created"
+    run_sync(connection.id)
+    practice = [event for event in live_events(db_session, connection) if event.title == "Piano practice"]
+    assert len(practice) == 3 and all(not event.is_recurring for event in practice)
+    assert db_session.get(CalendarEvent, series.id).deleted_at is not None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -156,6 +157,8 @@ class GoogleProvider:
                           sync_token=body.get("nextSyncToken"))
 
     def create_event(self, credentials: Credentials, calendar_id: str, event: RemoteEvent) -> RemoteEvent:
+        if event.parent_provider_event_id and event.original_start_time:
+            return self._override_instance(credentials, calendar_id, event)
         event_id = google_event_id(event.provider_event_id)
         body = without_nulls({**google_event_body(event), "id": event_id})
         response = self._call("POST", self._events_url(calendar_id), "events.insert", credentials,
@@ -164,6 +167,15 @@ class GoogleProvider:
             # An earlier attempt got through; our chosen id makes the retry find it instead of a second copy.
             return self.get_event(credentials, calendar_id, event_id)
         return remote_event(self._checked_json(response, "events.insert"))
+
+    def _override_instance(self, credentials: Credentials, calendar_id: str, event: RemoteEvent) -> RemoteEvent:
+        """A changed or cancelled occurrence: Google already has the instance under an id derived from the series and
+        its original start, so we edit (or cancel) that instance instead of inserting an event of our own."""
+        instance = replace(event, provider_event_id=instance_id(event), etag=None)
+        if event.status == "CANCELLED":
+            self.delete_event(credentials, calendar_id, instance.provider_event_id, None)
+            return instance
+        return self.update_event(credentials, calendar_id, instance)
 
     def get_event(self, credentials: Credentials, calendar_id: str, provider_event_id: str) -> RemoteEvent:
         return remote_event(self._get_json(credentials, self._events_url(calendar_id, provider_event_id), "events.get"))
@@ -306,6 +318,13 @@ def missing_scopes(granted_scope: str | None) -> list[str]:
 
 def if_match(etag: str | None) -> dict[str, str]:
     return {"If-Match": etag} if etag else {}
+
+
+def instance_id(event: RemoteEvent) -> str:
+    """Google's id for one occurrence: `<series id>_<original start>` (UTC basic format, or the date if all-day)."""
+    original = event.original_start_time.astimezone(UTC)
+    stamp = original.strftime("%Y%m%d") if event.is_all_day else original.strftime("%Y%m%dT%H%M%SZ")
+    return f"{event.parent_provider_event_id}_{stamp}"
 
 
 def google_event_id(provider_event_id: str) -> str:

@@ -127,6 +127,10 @@ def apply_page(session: Session, connection: CalendarConnection, page: ChangePag
     result.updated += updated + more_updated
     result.removed.update(page.removed_ids)
     result.seen.update(event.provider_event_id for event in page.events)
+    # Providers that hand out occurrences (Graph) instead of a series we created: the occurrences now stand for
+    # it, so our own series row retires instead of being expanded a second time beside them.
+    series_ids = {event.metadata.get("seriesMasterId") for event in page.events} - {None}
+    result.removed.update(series_ids)
     if page.series_complete:
         listed = {event.provider_event_id for event in page.events}
         master_ids = store.ids_by_provider_id(session, connection.id,
