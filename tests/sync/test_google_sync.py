@@ -136,3 +136,27 @@ def test_sync_is_skipped_while_another_worker_holds_the_lock(google, run_sync, r
     before = len(state.requests)
     assert run_sync(connection.id) is None
     assert not [r for r in state.requests[before:] if "/events" in r.path]
+
+
+def test_user_accepts_the_deletions_from_the_connections_page(google, run_sync, client, db_session, redis):
+    from rq import Queue, SimpleWorker
+
+    from tests.conftest import csrf_token_from
+
+    connection, calendar_id, state = google
+    events = [state.add_event(calendar_id, google_timed(f"E{i}", soon(days=i % 20 + 1))) for i in range(21)]
+    run_sync(connection.id)
+    state.expire_sync_tokens(calendar_id)
+    for event in events:
+        state.delete_event(calendar_id, event["id"])
+    run_sync(connection.id)
+    page = client.get("/connections/").get_data(as_text=True)
+    assert "Needs attention" in page and "Accept the provider's version" in page
+    token = csrf_token_from(page)
+    Queue("sync", connection=redis).empty()
+    response = client.post(f"/connections/{connection.id}/accept-deletions",
+                           headers={"HX-Request": "true", "X-CSRFToken": token})
+    assert response.status_code == 200 and "Syncing…" in response.get_data(as_text=True)
+    SimpleWorker([Queue("sync", connection=redis)], connection=redis).work(burst=True)
+    assert live_events(db_session, connection) == []
+    assert refreshed(db_session, connection).attention_reason is None

@@ -8,6 +8,7 @@ from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from webapp import audit
 from webapp.connections import bp
 from webapp.connections.forms import AppleConnectForm, ColorForm
 from webapp.connections.service import ConnectFailed, begin_oauth, complete_oauth, connect_apple, disconnect
@@ -111,9 +112,22 @@ def apple():
 def sync_now(connection_id: uuid.UUID):
     connection = get_owned_connection(connection_id)
     if not connection.is_connected:
-        abort(409 if is_partial_request() else 400, description="Reconnect this calendar before syncing it.")
+        abort(400, description="Reconnect this calendar before syncing it.")
     enqueue_sync(connection.id)
     return row_response(connection, "Sync started.")
+
+
+@bp.route("/<uuid:connection_id>/accept-deletions", methods=["POST"])
+def accept_deletions(connection_id: uuid.UUID):
+    """After the deletion guard stopped a sync: the user checked the calendar and wants the provider's version."""
+    connection = get_owned_connection(connection_id)
+    if not connection.attention_reason:
+        abort(400, description="This calendar has no stopped sync to resume.")
+    audit.record(db.session, "SYNC_DELETIONS_ACCEPTED", user_id=current_user.id,
+                 resource=("calendar_connection", connection.id))
+    db.session.commit()
+    enqueue_sync(connection.id, accept_deletions=True)
+    return row_response(connection, "Resyncing; the provider's version will replace what is here.")
 
 
 @bp.route("/<uuid:connection_id>/row")

@@ -20,10 +20,15 @@ def sync_queue() -> Queue:
     return Queue(SYNC_QUEUE, connection=redis_client())
 
 
-def enqueue_sync(connection_id: uuid.UUID | str, *, full: bool = False) -> str:
-    """Queue a pull for one connection; returns the job id (also when it was already queued)."""
+def enqueue_sync(connection_id: uuid.UUID | str, *, accept_deletions: bool = False) -> str:
+    """Queue a pull for one connection; returns the job id (also when it was already queued).
+
+    `accept_deletions` is the user's answer to the deletion guard: a full resync that may remove many events.
+    """
     job_id = f"sync-connection-{connection_id}"
-    return _enqueue("jobs.sync.sync_connection", job_id, str(connection_id), full)
+    if accept_deletions:
+        return _enqueue("jobs.sync.sync_connection", job_id, str(connection_id), True, True)
+    return _enqueue("jobs.sync.sync_connection", job_id, str(connection_id))
 
 
 def enqueue_push(event_id: uuid.UUID | str) -> str:
