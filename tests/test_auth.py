@@ -11,6 +11,10 @@ from webapp.auth.sessions import COOKIE_NAME
 from webapp.models import AuditLog, AuditStatus, Session, User
 
 
+# Any page that needs a signed-in user: 200 when the session is live, a redirect to /login when it is not.
+SIGNED_IN_PAGE = "/settings/sessions"
+
+
 def post_form(client, url, data, **kwargs):
     token = csrf_token_from(client.get(url).get_data(as_text=True))
     return client.post(url, data={**data, "csrf_token": token}, **kwargs)
@@ -29,7 +33,7 @@ def test_register_normalises_email_hashes_password_and_logs_in(client, db_sessio
     user = db_session.scalars(select(User).where(User.email == "grace.hopper@example.com")).one()
     assert user.password_hash.startswith("$argon2id$")
     assert "a long passphrase" not in user.password_hash
-    assert client.get("/").status_code == 200
+    assert client.get(SIGNED_IN_PAGE).status_code == 200
     (entry,) = audit_actions(db_session, "USER_REGISTER")
     assert entry.user_id == user.id and entry.user_agent == "pytest-browser" and entry.ip_address
 
@@ -109,11 +113,11 @@ def test_wrong_email_and_wrong_password_read_the_same(client, db_session, user, 
 
 def test_logout_deletes_the_session_row(client, db_session, user, login):
     login(user)
-    token = csrf_token_from(client.get("/").get_data(as_text=True))
+    token = csrf_token_from(client.get(SIGNED_IN_PAGE).get_data(as_text=True))
     response = client.post("/logout", data={"csrf_token": token})
     assert response.status_code == 302 and response.location == "/login"
     assert db_session.scalars(select(Session).where(Session.user_id == user.id)).all() == []
-    assert client.get("/").status_code == 302
+    assert client.get(SIGNED_IN_PAGE).status_code == 302
     assert audit_actions(db_session, "USER_LOGOUT")
 
 
@@ -121,7 +125,7 @@ def test_expired_idle_and_deleted_users_are_logged_out(app, db_session, user, lo
     for change in ("expired", "idle", "deleted", "disabled"):
         browser = app.test_client()
         login(user, test_client=browser)
-        assert browser.get("/").status_code == 200
+        assert browser.get(SIGNED_IN_PAGE).status_code == 200
         row = db_session.scalars(select(Session).where(Session.user_id == user.id)).one()
         user = db_session.get(User, user.id)  # requests closed the session the fixture loaded it in
         now = datetime.now(UTC)
@@ -134,7 +138,7 @@ def test_expired_idle_and_deleted_users_are_logged_out(app, db_session, user, lo
         else:
             user.disabled_at = now
         db_session.commit()
-        assert browser.get("/").status_code == 302, change
+        assert browser.get(SIGNED_IN_PAGE).status_code == 302, change
         db_session.execute(delete(Session).where(Session.user_id == user.id))
         db_session.execute(update(User).where(User.id == user.id).values(deleted_at=None, disabled_at=None))
         db_session.commit()
@@ -142,7 +146,7 @@ def test_expired_idle_and_deleted_users_are_logged_out(app, db_session, user, lo
 
 def test_unknown_token_is_logged_out(client):
     client.set_cookie(COOKIE_NAME, "forged-token")
-    response = client.get("/")
+    response = client.get(SIGNED_IN_PAGE)
     assert response.status_code == 302 and response.location.startswith("/login")
 
 
@@ -196,7 +200,7 @@ def test_htmx_revoke_of_another_session_swaps_the_list(app, db_session, user, lo
     assert body.lstrip().startswith('<section id="sessions"') and "<html" not in body
     assert "Safari on iOS" not in body
     assert "toast" in response.headers["HX-Trigger"]
-    assert phone.get("/").status_code == 302  # the phone is signed out
+    assert phone.get(SIGNED_IN_PAGE).status_code == 302  # the phone is signed out
     assert audit_actions(db_session, "SESSION_REVOKE")[0].resource_id == str(phone_row.id)
 
 
@@ -210,7 +214,7 @@ def test_cannot_revoke_someone_elses_session(app, db_session, user, login):
     token = csrf_token_from(mine.get("/settings/sessions").get_data(as_text=True))
     response = mine.post(f"/settings/sessions/{stranger_session.id}/revoke", data={"csrf_token": token})
     assert response.status_code == 404
-    assert other.get("/").status_code == 200
+    assert other.get(SIGNED_IN_PAGE).status_code == 200
 
 
 def test_sign_out_everywhere_else_keeps_this_session(app, db_session, user, login):
@@ -220,6 +224,6 @@ def test_sign_out_everywhere_else_keeps_this_session(app, db_session, user, logi
     token = csrf_token_from(browsers[0].get("/settings/sessions").get_data(as_text=True))
     response = browsers[0].post("/settings/sessions/revoke-others", data={"csrf_token": token})
     assert response.status_code == 302
-    assert browsers[0].get("/").status_code == 200
-    assert [b.get("/").status_code for b in browsers[1:]] == [302, 302]
+    assert browsers[0].get(SIGNED_IN_PAGE).status_code == 200
+    assert [b.get(SIGNED_IN_PAGE).status_code for b in browsers[1:]] == [302, 302]
     assert audit_actions(db_session, "SESSION_REVOKE")[0].metadata_ == {"revoked": 2}

@@ -1,10 +1,297 @@
-from flask_login import login_required
+"""Calendar pages (week, day, month, agenda), event details, and creating, editing and deleting events."""
+from __future__ import annotations
 
-from webapp.calendar import bp
-from webapp.htmx import render_page
+import uuid
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from flask import abort, current_app, flash, redirect, request, url_for
+from flask_login import current_user, login_required
+
+from webapp import audit
+from webapp.calendar import bp, display, editing
+from webapp.calendar.editing import ALL_EVENTS, THIS_EVENT
+from webapp.calendar.entries import all_day_dates
+from webapp.calendar.forms import (
+    DeleteEventForm,
+    EventForm,
+    VisibilityForm,
+    edit_form_data,
+    new_event_form_data,
+)
+from webapp.calendar.pages import Viewer, calendar_page
+from webapp.calendar.periods import VIEW_KINDS, BadDate, parse_day, parse_month, today_in
+from webapp.calendar.queries import EventDetails, event_details, user_calendars
+from webapp.calendar.urls import event_url, format_at, new_event_url, parse_at, view_kind, view_url
+from webapp.calendar.zones import UTC_NAME
+from webapp.extensions import db
+from webapp.htmx import is_partial_request, render_page, toast
+from webapp.models import SyncStatus
+from webapp.sync.push import retry_push
+from webapp.sync.queue import enqueue_push
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _viewer() -> Viewer:
+    return Viewer.of(current_user)
+
+
+@bp.before_request
+@login_required
+def require_login():
+    """Every calendar page is personal."""
+
+
+@bp.context_processor
+def calendar_helpers():
+    zone = _viewer().zone if current_user.is_authenticated else ZoneInfo(UTC_NAME)
+    return {
+        "view_kinds": VIEW_KINDS,
+        "view_url": view_url,
+        "event_url": event_url,
+        "new_event_url": new_event_url,
+        "clock": lambda instant: display.clock(instant, zone),
+        "iso_instant": lambda instant: display.iso_instant(instant, zone),
+        "local_day": lambda instant: instant.astimezone(zone).date(),
+        "zone_note": lambda start, end, is_all_day, event_zone: display.zone_note(
+            start, end, is_all_day, event_zone, zone),
+        "all_day_dates": all_day_dates,
+        "short_date": display.short_date,
+        "long_date": display.long_date,
+        "linkify": display.linkify,
+        "description_text": display.description_text,
+        "web_url": display.web_url,
+        "link_rel": display.LINK_REL,
+        "reminder_text": display.reminder_text,
+        "response_text": display.response_text,
+        "provider_name": display.provider_name,
+        "push_error_text": display.push_error_text,
+        "series_summary": display.series_summary,
+        "format_at": format_at,
+    }
+
+
+# ---------------------------------------------------------------------------- the four views
 
 
 @bp.route("/")
-@login_required
 def home():
-    return render_page("calendar/home.html", "calendar/_home.html")
+    return redirect(view_url("week", today_in(_viewer().zone, _now())))
+
+
+@bp.route("/calendar/week/<day>")
+def week(day: str):
+    return _render_calendar("week", _day_in_path(parse_day, day))
+
+
+@bp.route("/calendar/day/<day>")
+def day(day: str):
+    return _render_calendar("day", _day_in_path(parse_day, day))
+
+
+@bp.route("/calendar/month/<month>")
+def month(month: str):
+    return _render_calendar("month", _day_in_path(parse_month, month))
+
+
+@bp.route("/calendar/agenda")
+def agenda():
+    start = request.args.get("start")
+    if not start:
+        return _render_calendar("agenda", today_in(_viewer().zone, _now()))
+    try:
+        return _render_calendar("agenda", parse_day(start))
+    except BadDate as error:
+        abort(400, description=str(error))
+
+
+def _day_in_path(parse, text: str) -> date:
+    try:
+        return parse(text)
+    except BadDate as error:
+        abort(404, description=str(error))
+
+
+def _render_calendar(kind: str, anchor: date):
+    page = calendar_page(db.session, _viewer(), kind, anchor, _now())
+    return render_page("calendar/view.html", "calendar/_view.html", calendar_page=page,
+                       connections_url=_connections_url())
+
+
+# ---------------------------------------------------------------------------- calendars
+
+
+@bp.route("/calendar/calendars/<uuid:connection_id>/visibility", methods=["POST"])
+def set_visibility(connection_id: uuid.UUID):
+    form = VisibilityForm()
+    if not form.validate_on_submit():
+        abort(400, description="Choose whether to show or hide the calendar.")
+    if not editing.set_calendar_visibility(db.session, current_user.id, connection_id, form.visible.data == "1"):
+        abort(404)
+    db.session.commit()
+    # htmx follows the redirect with its headers, so it gets the calendar region back; a plain form the page.
+    return redirect(_calendar_path(form.next.data) or view_url("week", today_in(_viewer().zone, _now())), 303)
+
+
+def _calendar_path(target: str | None) -> str | None:
+    """Only our own calendar pages: never another site ("//evil.example") or anything else."""
+    if target and target.startswith("/calendar/") and "\\" not in target and "//" not in target:
+        return target
+    return None
+
+
+# ---------------------------------------------------------------------------- one event
+
+
+@bp.route("/calendar/events/<uuid:event_id>")
+def event(event_id: uuid.UUID):
+    details = _details_or_404(event_id, request.args.get("at"))
+    return _render_event(details, view_kind(request.args.get("view")))
+
+
+@bp.route("/calendar/events/<uuid:event_id>/status")
+def event_status(event_id: uuid.UUID):
+    """Polled by the detail panel while a change is on its way to the provider."""
+    details = _details_or_404(event_id, None)
+    return render_page("calendar/event.html", "calendar/_sync_status.html", details=details, event=details.event,
+                       back_url=_back_url("week", details))
+
+
+@bp.route("/calendar/events/<uuid:event_id>/retry", methods=["POST"])
+def retry_event(event_id: uuid.UUID):
+    details = _writable_details(event_id, None)
+    if details.event.sync_status is SyncStatus.FAILED:  # a double click finds it pending already
+        retry_push(db.session, details.event)
+        db.session.commit()
+        enqueue_push(details.event.id)
+    if is_partial_request():
+        return render_page("calendar/event.html", "calendar/_sync_status.html", details=details,
+                           event=details.event, back_url=_back_url("week", details))
+    flash("Trying again.", "success")
+    return redirect(url_for("calendar.event", event_id=details.event.id))
+
+
+def _details_or_404(event_id: uuid.UUID, at_text: str | None) -> EventDetails:
+    try:
+        at = parse_at(at_text)
+    except ValueError:
+        abort(400, description="That link names an occurrence with an unreadable time.")
+    details = event_details(db.session, current_user.id, event_id, at)
+    if details is None:
+        abort(404)
+    return details
+
+
+def _writable_details(event_id: uuid.UUID, at_text: str | None) -> EventDetails:
+    details = _details_or_404(event_id, at_text)
+    if not details.calendar.is_writable:
+        abort(403, description="This calendar is read-only here: it is disconnected or shared without edit rights.")
+    return details
+
+
+def _back_url(kind: str, details: EventDetails) -> str:
+    return view_url(kind, _local_start_day(details.start, details.event.is_all_day))
+
+
+def _local_start_day(start: datetime, is_all_day: bool) -> date:
+    return start.date() if is_all_day else start.astimezone(_viewer().zone).date()
+
+
+def _render_event(details: EventDetails, kind: str):
+    return render_page("calendar/event.html", "calendar/_event_panel.html", details=details, event=details.event,
+                       kind=kind, back_url=_back_url(kind, details))
+
+
+# ---------------------------------------------------------------------------- creating and editing
+
+
+@bp.route("/calendar/events/new", methods=["GET", "POST"])
+def new_event():
+    viewer = _viewer()
+    kind = view_kind(request.values.get("view"))
+    writable = [calendar for calendar in user_calendars(db.session, viewer.user_id) if calendar.is_writable]
+    initial = None if request.method == "POST" else new_event_form_data(
+        viewer.time_zone, request.args.get("start"), kind, _now())
+    form = EventForm(calendars=writable, current_zone=viewer.time_zone, data=initial)
+    if form.validate_on_submit():
+        event = editing.create_event(db.session, uuid.UUID(form.calendar_id.data), form.event_input())
+        audit.record(db.session, "EVENT_CREATE", user_id=viewer.user_id, resource=("calendar_event", event.id),
+                     calendar_id=event.calendar_connection_id)
+        db.session.commit()
+        enqueue_push(event.id)
+        return _after_change(form.view.data, _local_start_day(event.start_time, event.is_all_day), "Event saved.")
+    return _render_form(form, 422 if form.is_submitted() else 200, kind=kind, heading="New event",
+                        has_calendars=bool(writable))
+
+
+@bp.route("/calendar/events/<uuid:event_id>/edit", methods=["GET", "POST"])
+def edit_event(event_id: uuid.UUID):
+    details = _writable_details(event_id, request.values.get("at"))
+    kind = view_kind(request.values.get("view"))
+    scope = _scope(details, request.values.get("scope"))
+    initial, custom_rule = edit_form_data(details, scope, kind)
+    form = EventForm(calendars=[details.calendar], current_zone=initial["time_zone"], custom_rule=custom_rule,
+                     data=None if request.method == "POST" else initial)
+    form.calendar_id.data = str(details.calendar.id)  # an event stays on its calendar
+    form.scope.data = scope
+    if form.validate_on_submit():
+        event = editing.edit_event(db.session, details, scope, form.event_input())
+        audit.record(db.session, "EVENT_UPDATE", user_id=current_user.id, resource=("calendar_event", event.id),
+                     scope=scope or None)
+        db.session.commit()
+        enqueue_push(event.id)
+        return _after_change(form.view.data, _local_start_day(event.start_time, event.is_all_day), "Event saved.")
+    heading = {THIS_EVENT: "Edit this event", ALL_EVENTS: "Edit all events"}.get(scope, "Edit event")
+    return _render_form(form, 422 if form.is_submitted() else 200, kind=kind, heading=heading, details=details,
+                        has_calendars=True)
+
+
+def _scope(details: EventDetails, value: str | None) -> str:
+    """"" for a plain event; for a series "this" (the default) or "all"."""
+    if details.series is None:
+        return ""
+    return ALL_EVENTS if value == ALL_EVENTS else THIS_EVENT
+
+
+def _render_form(form: EventForm, status: int, *, kind: str, heading: str, has_calendars: bool,
+                 details: EventDetails | None = None):
+    back = _back_url(kind, details) if details else view_url(kind, today_in(_viewer().zone, _now()))
+    return render_page("calendar/event_form.html", "calendar/_event_form.html", status=status, form=form,
+                       heading=heading, details=details, back_url=back, has_calendars=has_calendars,
+                       connections_url=_connections_url())
+
+
+def _connections_url() -> str | None:
+    return url_for("connections.index") if "connections.index" in current_app.view_functions else None
+
+
+@bp.route("/calendar/events/<uuid:event_id>/delete", methods=["POST"])
+def delete_event(event_id: uuid.UUID):
+    form = DeleteEventForm()
+    details = _writable_details(event_id, form.at.data)
+    if details.series is not None and form.scope.data not in (THIS_EVENT, ALL_EVENTS):
+        abort(400, description="Choose whether to delete this event or all events.")
+    scope = _scope(details, form.scope.data)
+    event = editing.delete_event(db.session, details, scope)
+    audit.record(db.session, "EVENT_DELETE", user_id=current_user.id, resource=("calendar_event", event.id),
+                 scope=scope or None)
+    db.session.commit()
+    enqueue_push(event.id)
+    return _after_change(form.view.data, _local_start_day(details.start, details.event.is_all_day), "Event deleted.")
+
+
+def _after_change(kind_text: str | None, day: date, message: str):
+    """Show the page the change happened on, at the event's day: the calendar region for htmx (whichever panel
+    the form sat in), a redirect otherwise."""
+    kind = view_kind(kind_text)
+    if not is_partial_request():
+        flash(message, "success")
+        return redirect(view_url(kind, day), 303)
+    response = _render_calendar(kind, day)
+    response.headers["HX-Retarget"] = "#calendar"
+    response.headers["HX-Reswap"] = "outerHTML"
+    response.headers["HX-Push-Url"] = view_url(kind, day)
+    return toast(response, message)

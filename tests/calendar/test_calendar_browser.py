@@ -1,0 +1,245 @@
+"""The calendar in Chromium: week navigation with the back button, keyboard shortcuts, the event panel,
+creating, editing and deleting an event, the calendar list, and screenshots at desktop and phone widths."""
+from __future__ import annotations
+
+import re
+import time as clock
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from tests.calendar.conftest import make_account, make_all_day, make_connection, make_event, make_series
+from tests.conftest import PASSWORD, screenshot
+from webapp.extensions import db
+from webapp.models import CalendarEvent, EventStatus, SyncStatus, User
+
+BERLIN = ZoneInfo("Europe/Berlin")
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 860}
+
+
+def at(day: date, hour: int, minute: int = 0, zone=BERLIN) -> datetime:
+    return datetime.combine(day, time(hour, minute), zone).astimezone(UTC)
+
+
+def berlin_event(session, connection, start, end=None, **overrides):
+    return make_event(session, connection, start, end, **{"timezone": "Europe/Berlin", **overrides})
+
+
+@pytest.fixture
+def person(app, live_server):
+    """A user with two calendars and a believable week around today (real commits: the browser reads them)."""
+    today = datetime.now(BERLIN).date()
+    monday = today - timedelta(days=today.weekday())
+    with app.app_context():
+        session = db.session
+        account = make_account(session, first_name="Ada", last_name="Lovelace", time_zone="Europe/Berlin")
+        work = make_connection(session, account, calendar_name="Work", calendar_color="#1a73e8", is_primary=True)
+        home = make_connection(session, account, calendar_name="Home", calendar_color="#0b8043")
+        berlin_event(session, work, at(monday, 9), at(monday, 10, 30), title="Planning", location="Room 4")
+        berlin_event(session, home, at(monday, 10), at(monday, 11), title="Dentist")
+        berlin_event(session, work, at(monday + timedelta(days=1), 15), at(monday + timedelta(days=1), 16),
+                   title="Call with New York", timezone="America/New_York",
+                   description="Dial in: https://meet.example/abc\n<b>Not bold</b>",
+                   attendees=[{"email": "grace@example.com", "name": "Grace", "responseStatus": "accepted"}])
+        make_all_day(session, home, monday + timedelta(days=2), monday + timedelta(days=4), title="Family visit")
+        make_series(session, work, at(monday - timedelta(days=14), 8, 30), "RRULE:FREQ=WEEKLY;BYDAY=MO,WE,FR",
+                    minutes=15, title="Standup", timezone="Europe/Berlin")
+        berlin_event(session, work, at(monday + timedelta(days=3), 13), title="Lunch talk",
+                   sync_status=SyncStatus.PENDING)
+        for hour in (9, 11, 14, 16):
+            berlin_event(session, work, at(monday + timedelta(days=4), hour), title=f"Review {hour}")
+        return {"email": account.email, "id": account.id, "monday": monday, "work_id": work.id}
+
+
+def log_in(page, base: str, email: str) -> None:
+    page.set_default_timeout(10_000)
+    page.goto(f"{base}/login")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#calendar")
+    page.wait_for_load_state("load")  # htmx binds the links once the document has loaded
+
+
+def heading(page) -> str:
+    return page.inner_text("#calendar h1")
+
+
+def wait_for_path(page, path: str) -> None:
+    page.wait_for_url(re.compile(re.escape(path) + "$"))
+    page.wait_for_selector(f'#calendar[data-view="{path.split("/")[2].split("?")[0]}"]')
+
+
+def test_weeks_navigate_in_place_and_the_back_button_returns(live_server, page, person):
+    base = live_server.url
+    log_in(page, base, person["email"])
+    page.goto(f"{base}/calendar/week/2024-03-06")
+    page.evaluate("window.stillTheSamePage = true")
+
+    page.click('[data-nav="next"]')
+    wait_for_path(page, "/calendar/week/2024-03-11")
+    assert heading(page) == "11 – 17 Mar 2024"
+    page.keyboard.press("j")
+    wait_for_path(page, "/calendar/week/2024-03-18")
+    page.keyboard.press("k")
+    wait_for_path(page, "/calendar/week/2024-03-11")
+
+    page.go_back()
+    page.wait_for_url(re.compile(r"/calendar/week/2024-03-18$"))
+    expect(page.locator("#calendar h1")).to_have_text("18 – 24 Mar 2024")
+    page.go_back()
+    expect(page.locator("#calendar h1")).to_have_text("11 – 17 Mar 2024")
+    page.go_back()
+    page.wait_for_url(re.compile(r"/calendar/week/2024-03-06$"))
+    expect(page.locator("#calendar h1")).to_have_text("4 – 10 Mar 2024")
+
+    page.keyboard.press("m")
+    wait_for_path(page, "/calendar/month/2024-03")
+    page.keyboard.press("a")
+    wait_for_path(page, "/calendar/agenda?start=2024-03-01")
+    page.keyboard.press("d")
+    wait_for_path(page, "/calendar/day/2024-03-01")
+    page.keyboard.press("t")
+    wait_for_path(page, f"/calendar/day/{datetime.now(BERLIN).date().isoformat()}")
+    assert page.evaluate("window.stillTheSamePage") is True  # every step was an htmx swap, not a page load
+
+
+def test_event_panel_opens_on_click_and_escape_closes_it(live_server, page, person):
+    log_in(page, live_server.url, person["email"])
+
+    page.click(".event:has-text('Call with New York')")
+    panel = page.locator("#event-panel.is-open")
+    panel.wait_for()
+    assert "Call with New York" in panel.inner_text() and "09:00 – 10:00 New York" in panel.inner_text()
+    assert panel.locator("a[href='https://meet.example/abc']").get_attribute("rel") == "noopener noreferrer nofollow"
+    assert "Not bold" in panel.inner_text() and panel.locator("b").count() == 0 and "Grace" in panel.inner_text()
+    assert "/calendar/week/" in page.url  # the panel is an overlay; the week stays in the address bar
+
+    page.keyboard.press("Escape")
+    panel.wait_for(state="detached")
+    assert page.locator("#event-panel").count() == 1 and not page.is_visible("#event-panel")
+
+
+def test_create_edit_and_delete_an_event(app, live_server, page, person):
+    page.on("dialog", lambda dialog: dialog.accept())
+    log_in(page, live_server.url, person["email"])
+
+    page.click("[data-new-event]")
+    page.wait_for_selector("#event-panel form")
+    page.fill("#title", "")
+    page.click("#event-panel button[type=submit]")
+    page.wait_for_selector("#title-errors")
+    assert page.inner_text("#title-errors") == "Give the event a title."
+
+    page.fill("#title", "Piano lesson")
+    page.fill("#start_date", person["monday"].isoformat())
+    page.fill("#start_time", "18:00")
+    page.fill("#end_date", person["monday"].isoformat())
+    page.fill("#end_time", "19:00")
+    page.click("#event-panel button[type=submit]")
+    created = page.locator(".event:has-text('Piano lesson')")
+    created.wait_for()
+    assert "is-pending" in created.get_attribute("class")
+    with app.app_context():
+        event = db.session.scalars(select(CalendarEvent).where(CalendarEvent.title == "Piano lesson")).one()
+        assert event.sync_status == SyncStatus.PENDING and event.start_time == at(person["monday"], 18)
+
+    created.click()
+    page.click("#event-panel >> text=Edit")
+    page.wait_for_selector("#event-panel form")
+    page.fill("#title", "Piano lesson (moved)")
+    page.fill("#start_time", "19:00")
+    page.fill("#end_time", "20:00")
+    page.click("#event-panel button[type=submit]")
+    page.locator(".event:has-text('Piano lesson (moved)')").wait_for()
+    with app.app_context():
+        assert db.session.get(CalendarEvent, event.id).start_time == at(person["monday"], 19)
+
+    page.click(".event:has-text('Piano lesson (moved)')")
+    page.click("#event-panel >> text=Delete")
+    page.locator(".event:has-text('Piano lesson')").wait_for(state="detached")
+    with app.app_context():
+        assert db.session.get(CalendarEvent, event.id).deleted_at is not None
+
+
+def test_deleting_one_standup_keeps_the_rest(app, live_server, page, person):
+    page.on("dialog", lambda dialog: dialog.accept())
+    log_in(page, live_server.url, person["email"])
+    standups = page.locator(".event:has-text('Standup')")
+    assert standups.count() == 3
+
+    standups.first.click()
+    page.click("#event-panel >> text=Delete this event")
+    expect(standups).to_have_count(2)
+    with app.app_context():
+        cancelled = db.session.scalars(select(CalendarEvent).where(CalendarEvent.parent_event_id.is_not(None))).one()
+        assert cancelled.status == EventStatus.CANCELLED
+
+
+def test_hiding_a_calendar_from_the_list(app, live_server, page, person):
+    log_in(page, live_server.url, person["email"])
+    toggle = page.locator(f'[data-calendar-id="{person["work_id"]}"] button')
+    assert page.locator(".event:has-text('Planning')").count() == 1
+
+    toggle.click()
+    page.locator(".event:has-text('Planning')").wait_for(state="detached")
+    assert page.get_attribute(f'[data-calendar-id="{person["work_id"]}"] button', "aria-pressed") == "false"
+    assert page.locator(".event:has-text('Dentist')").count() == 1
+    page.click(f'[data-calendar-id="{person["work_id"]}"] button')
+    page.locator(".event:has-text('Planning')").wait_for()
+
+
+def test_the_browsers_time_zone_is_taken_on_the_first_visit(app, live_server, browser):
+    with app.app_context():
+        email = make_account(db.session).email
+    context = browser.new_context(timezone_id="America/New_York", viewport=DESKTOP)
+    page = context.new_page()
+    try:
+        log_in(page, live_server.url, email)
+        deadline = clock.monotonic() + 5
+        zone = None
+        while zone is None and clock.monotonic() < deadline:
+            with app.app_context():
+                zone = db.session.scalar(select(User.time_zone).where(User.email == email))
+            clock.sleep(0.1)
+        assert zone == "America/New_York"
+        page.wait_for_load_state()
+        page.wait_for_selector("#calendar")
+        assert page.locator("[data-time-zone-guess]").count() == 0  # drawn again in the new zone
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(("width_name", "viewport"), [("desktop", DESKTOP), ("phone", PHONE)])
+def test_screenshots_of_every_view(live_server, page, person, width_name, viewport):
+    page.set_viewport_size(viewport)
+    log_in(page, live_server.url, person["email"])
+    monday = person["monday"]
+    views = {
+        "week": f"/calendar/week/{monday.isoformat()}",
+        "day": f"/calendar/day/{monday.isoformat()}",
+        "month": f"/calendar/month/{monday:%Y-%m}",
+        "agenda": f"/calendar/agenda?start={monday.isoformat()}",
+    }
+    for name, path in views.items():
+        page.goto(live_server.url + path)
+        page.wait_for_selector(f'#calendar[data-view="{name}"]')
+        page.wait_for_load_state("load")
+        assert page.locator("[data-event-id]").count() > 0
+        screenshot(page, f"calendar-{name}-{width_name}")
+
+    page.goto(live_server.url + views["week"])
+    page.wait_for_load_state("load")
+    page.click(".event:has-text('Call with New York')")
+    page.wait_for_selector("#event-panel.is-open")
+    screenshot(page, f"calendar-event-{width_name}")
+    page.keyboard.press("Escape")
+    page.click("[data-new-event]")
+    page.wait_for_selector("#event-panel form")
+    screenshot(page, f"calendar-new-event-{width_name}")
+    # Nothing may stick out sideways on a phone: the grid scrolls inside itself instead.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")

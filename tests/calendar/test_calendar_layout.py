@@ -1,0 +1,94 @@
+"""Placing entries: side by side when they overlap, all-day lanes, month cells with "+N more"."""
+import uuid
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.calendar.conftest import utc
+from webapp.calendar.entries import CalendarInfo, Entry
+from webapp.calendar.layout import MONTH_CELL_LIMIT, month_weeks, time_grid
+from webapp.calendar.periods import make_period
+
+UTC = ZoneInfo("UTC")
+NEW_YORK = ZoneInfo("America/New_York")
+CALENDAR = CalendarInfo(uuid.uuid4(), "Work", "#4285f4", "GOOGLE", True, True, True)
+MONDAY = date(2024, 3, 4)
+WEEK = [MONDAY + timedelta(days=n) for n in range(7)]
+
+
+def entry(title: str, start: datetime, end: datetime, *, all_day: bool = False) -> Entry:
+    return Entry(uuid.uuid4(), None, None, title, None, start, end, all_day, "UTC", "SYNCED", CALENDAR)
+
+
+def placed_by_title(grid, day_index: int) -> dict:
+    return {placed.entry.title: placed for placed in grid.columns[day_index].entries}
+
+
+def test_overlapping_events_share_the_width_and_a_later_one_reuses_a_free_column():
+    entries = [
+        entry("A", utc(2024, 3, 4, 9), utc(2024, 3, 4, 11)),
+        entry("B", utc(2024, 3, 4, 10), utc(2024, 3, 4, 12)),
+        entry("C", utc(2024, 3, 4, 11), utc(2024, 3, 4, 13)),  # overlaps B only: takes A's column
+        entry("D", utc(2024, 3, 4, 14), utc(2024, 3, 4, 15)),  # alone: full width
+    ]
+
+    placed = placed_by_title(time_grid(entries, WEEK, UTC, utc(2024, 3, 4, 12)), 0)
+
+    assert (placed["A"].left, placed["A"].width) == (0, 50)
+    assert (placed["B"].left, placed["B"].width) == (50, 50)
+    assert (placed["C"].left, placed["C"].width) == (0, 50)
+    assert (placed["D"].left, placed["D"].width) == (0, 100)
+    assert placed["A"].top == 9 / 24 * 100 and placed["A"].height == 2 / 24 * 100
+
+
+def test_an_overnight_event_is_drawn_on_both_days():
+    grid = time_grid([entry("Night", utc(2024, 3, 4, 22), utc(2024, 3, 5, 2))], WEEK, UTC, utc(2024, 3, 1))
+
+    monday, tuesday = placed_by_title(grid, 0)["Night"], placed_by_title(grid, 1)["Night"]
+    assert monday.top == 22 / 24 * 100 and monday.top + monday.height == pytest.approx(100) and monday.ends_later
+    assert tuesday.top == 0 and tuesday.height == 2 / 24 * 100 and tuesday.starts_earlier
+    assert grid.banners == []
+
+
+def test_all_day_and_long_events_go_to_lanes_above_the_grid():
+    entries = [
+        entry("Trip", utc(2024, 3, 2), utc(2024, 3, 7), all_day=True),  # Sat..Wed: starts before the week
+        entry("Offsite", utc(2024, 3, 6), utc(2024, 3, 8), all_day=True),  # Wed..Thu: overlaps Trip on Wed
+        entry("Holiday", utc(2024, 3, 8), utc(2024, 3, 9), all_day=True),  # Fri: fits in Trip's lane
+        entry("Conference", utc(2024, 3, 9, 8), utc(2024, 3, 11, 18)),  # timed, 58 hours
+    ]
+
+    grid = time_grid(entries, WEEK, UTC, utc(2024, 3, 1))
+    banners = {banner.entry.title: banner for banner in grid.banners}
+
+    assert (banners["Trip"].column, banners["Trip"].span, banners["Trip"].starts_earlier) == (0, 3, True)
+    assert (banners["Offsite"].column, banners["Offsite"].span, banners["Offsite"].lane) == (2, 2, 1)
+    assert (banners["Holiday"].column, banners["Holiday"].lane) == (4, 0)
+    assert (banners["Conference"].column, banners["Conference"].span, banners["Conference"].ends_later) == (5, 2, True)
+    assert grid.lane_count == 2
+    assert all(column.entries == [] for column in grid.columns)
+
+
+def test_wall_clock_positions_on_the_day_clocks_spring_forward():
+    sunday = date(2024, 3, 10)
+    nine_am = entry("Brunch", datetime(2024, 3, 10, 9, tzinfo=NEW_YORK), datetime(2024, 3, 10, 10, tzinfo=NEW_YORK))
+
+    grid = time_grid([nine_am], [sunday], NEW_YORK, utc(2024, 3, 10, 17))  # 13:00 EDT
+
+    placed = grid.columns[0].entries[0]
+    assert placed.top == 9 / 24 * 100 and placed.height == 1 / 24 * 100
+    assert grid.columns[0].is_today and grid.columns[0].now_top == 13 / 24 * 100
+
+
+def test_month_cells_show_three_and_count_the_rest():
+    period = make_period("month", date(2024, 3, 1), UTC, 1)
+    busy = [entry(f"E{hour}", utc(2024, 3, 12, hour), utc(2024, 3, 12, hour, 30)) for hour in range(8, 13)]
+    busy.append(entry("Day off", utc(2024, 3, 12), utc(2024, 3, 13), all_day=True))
+
+    weeks = month_weeks(busy, period.days, 3, UTC, date(2024, 3, 12))
+
+    cell = next(cell for week in weeks for cell in week if cell.day == date(2024, 3, 12))
+    assert [e.title for e in cell.shown] == ["Day off", "E8", "E9"] and len(cell.shown) == MONTH_CELL_LIMIT
+    assert cell.hidden_count == 3 and cell.is_today and cell.in_month
+    assert not weeks[0][0].in_month  # 26 Feb

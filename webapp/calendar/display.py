@@ -1,0 +1,174 @@
+"""Turning events into text for the page: times in the viewer's zone, and provider text made safe.
+
+Provider content is untrusted. Everything here returns plain strings (escaped by Jinja) except `linkify`,
+which escapes every piece itself and only ever builds links to http(s) URLs.
+"""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import lxml.html
+from lxml.etree import ParserError
+from markupsafe import Markup, escape
+
+from webapp.calendar.zones import city_label, is_valid_zone, zone_or_utc
+from webapp.sync.recurrence import describe
+
+_URL_IN_TEXT = re.compile(r"\bhttps?://[^\s<>\"'`]+", re.IGNORECASE)
+# Punctuation that usually ends the sentence around a URL rather than the URL itself.
+_TRAILING_PUNCTUATION = ".,;:!?)]}"
+_LOOKS_LIKE_HTML = re.compile(r"<(?:[a-zA-Z][a-zA-Z0-9]*[\s/>]|/[a-zA-Z]|!--)")
+_BLOCK_TAGS = ("p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "table", "blockquote")
+LINK_REL = "noopener noreferrer nofollow"
+
+RESPONSES = {
+    "accepted": "Going",
+    "declined": "Not going",
+    "tentative": "Maybe",
+    "needsAction": "Not answered yet",
+}
+
+
+def web_url(url: str | None) -> str | None:
+    """The URL if it is an absolute http(s) URL with a host, else None (no javascript:, data:, relative...)."""
+    if not url:
+        return None
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
+        return None
+    return url
+
+
+def _link(url: str) -> Markup:
+    return Markup('<a href="{}" rel="{}" target="_blank">{}</a>').format(url, LINK_REL, url)
+
+
+def linkify(text: str | None) -> Markup:
+    """Escape `text` and turn the http(s) URLs in it into links; nothing else becomes markup."""
+    if not text:
+        return Markup("")
+    pieces = []
+    position = 0
+    for match in _URL_IN_TEXT.finditer(text):
+        candidate = match.group(0)
+        while candidate and candidate[-1] in _TRAILING_PUNCTUATION:
+            # Keep a closing bracket that the URL itself opened, as in Wikipedia links.
+            if candidate[-1] == ")" and candidate.count("(") >= candidate.count(")"):
+                break
+            candidate = candidate[:-1]
+        url = web_url(candidate)
+        if url is None:
+            continue
+        pieces.append(escape(text[position:match.start()]))
+        pieces.append(_link(url))
+        position = match.start() + len(candidate)
+    pieces.append(escape(text[position:]))
+    return Markup("").join(pieces)
+
+
+def description_text(description: str | None) -> str:
+    """Plain text of a description; providers (Google, Outlook) often send HTML, which we never render.
+
+    Line breaks survive and a link's target is kept next to its label so `linkify` can offer it again.
+    """
+    if not description or not _LOOKS_LIKE_HTML.search(description):
+        return description or ""
+    try:
+        root = lxml.html.fragment_fromstring(description, create_parent="div")
+    except (ParserError, ValueError):
+        return description
+    for hidden in root.xpath("//script|//style|//head|//title"):
+        hidden.drop_tree()
+    for element in root.iter("br", *_BLOCK_TAGS):
+        element.tail = "\n" + (element.tail or "")
+    for anchor in root.iter("a"):
+        target = web_url(anchor.get("href"))
+        if target and target not in anchor.text_content():
+            anchor.tail = f" ({target})" + (anchor.tail or "")
+    text = root.text_content()
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def series_summary(series) -> str:
+    """How a series repeats, in words, on its own clock (all-day series on their dates)."""
+    start = series.start_time.date() if series.is_all_day else series.start_time.astimezone(
+        zone_or_utc(series.timezone))
+    return describe(series.recurrence_rule, start)
+
+
+def clock(instant: datetime, zone: ZoneInfo) -> str:
+    return instant.astimezone(zone).strftime("%H:%M")
+
+
+def iso_instant(instant: datetime, zone: ZoneInfo) -> str:
+    """For <time datetime>: ISO 8601 with the viewer's offset."""
+    return instant.astimezone(zone).isoformat(timespec="seconds")
+
+
+def short_date(day: date) -> str:
+    return f"{day:%a} {day.day} {day:%b}"
+
+
+def long_date(day: date) -> str:
+    return f"{day:%A} {day.day} {day:%B} {day.year}"
+
+
+def zone_note(start: datetime, end: datetime | None, is_all_day: bool, event_zone: str, viewer_zone: ZoneInfo) -> str:
+    """ "09:00 New York" (or "09:00 – 10:00 New York" with an end) when the event keeps another zone's clock
+    than the viewer's; "" when the clocks agree, for all-day events and for zones we do not know."""
+    if is_all_day or not is_valid_zone(event_zone):
+        return ""
+    zone = ZoneInfo(event_zone)
+    if start.astimezone(zone).utcoffset() == start.astimezone(viewer_zone).utcoffset():
+        return ""
+    times = clock(start, zone) if end is None else f"{clock(start, zone)} – {clock(end, zone)}"
+    return f"{times} {city_label(event_zone)}"
+
+
+def reminder_text(reminder: dict) -> str:
+    minutes = reminder.get("minutes")
+    if not isinstance(minutes, int) or minutes < 0:
+        return "Reminder"
+    if minutes == 0:
+        when = "At the start"
+    elif minutes % 1440 == 0:
+        when = _plural(minutes // 1440, "day") + " before"
+    elif minutes % 60 == 0:
+        when = _plural(minutes // 60, "hour") + " before"
+    else:
+        when = _plural(minutes, "minute") + " before"
+    method = reminder.get("method")
+    return f"{when} ({method})" if method in ("email", "popup", "sms") else when
+
+
+def _plural(count: int, unit: str) -> str:
+    return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
+
+
+def response_text(status: str | None) -> str:
+    return RESPONSES.get(status or "needsAction", "Not answered yet")
+
+
+def provider_name(provider: str) -> str:
+    return {"GOOGLE": "Google", "MICROSOFT": "Outlook", "APPLE": "iCloud"}.get(provider, provider.title())
+
+
+_PUSH_ERRORS = {
+    "network_error": "{provider} could not be reached.",
+    "auth_rejected": "{provider} did not accept our access; reconnect the calendar.",
+    "invalid_grant": "{provider} did not accept our access; reconnect the calendar.",
+    "rate_limited": "{provider} asked us to slow down.",
+    "not_found": "{provider} no longer has this event.",
+}
+
+
+def push_error_text(kind: str | None, provider: str) -> str:
+    """Why the last push failed, from the short reason the push job stores (never a provider's response)."""
+    return _PUSH_ERRORS.get(kind or "", "{provider} refused the change.").format(provider=provider_name(provider))

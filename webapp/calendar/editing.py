@@ -1,0 +1,178 @@
+"""Local changes to events. Each function changes rows and flushes; the caller records the audit row, commits,
+and then queues the push (webapp.sync.queue.enqueue_push) that takes the change to the provider."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from webapp.calendar.queries import EventDetails
+from webapp.calendar.repeat import Repeat, other_rule_lines, repeat_from_rule, rule_line
+from webapp.calendar.zones import UTC_NAME, zone_or_utc
+from webapp.models import CalendarConnection, CalendarEvent, EventStatus, RecurrenceFrequency, SyncStatus
+from webapp.sync.recurrence import parse_rule_summary
+
+THIS_EVENT, ALL_EVENTS = "this", "all"
+
+
+@dataclass(frozen=True)
+class EventInput:
+    title: str
+    is_all_day: bool
+    start: datetime  # aware UTC; an all-day event at 00:00 UTC of its first day
+    end: datetime  # exclusive; an all-day event at 00:00 UTC of the day after its last
+    timezone: str
+    location: str | None = None
+    description: str | None = None
+    repeat: Repeat | None = None
+    keep_rule: bool = False  # keep the series' stored rule, which the simple repeat form cannot show
+
+
+def new_provider_event_id() -> str:
+    """A client-chosen id the providers accept: 32 lowercase hex characters (valid base32hex for Google)."""
+    return uuid.uuid4().hex
+
+
+def _apply(event: CalendarEvent, data: EventInput) -> None:
+    event.title = data.title
+    event.is_all_day = data.is_all_day
+    event.start_time = data.start
+    event.end_time = data.end
+    event.timezone = data.timezone
+    event.location = data.location
+    event.description = data.description
+    event.sync_status = SyncStatus.PENDING
+
+
+def _set_rule(event: CalendarEvent, rule: str | None) -> None:
+    summary = parse_rule_summary(rule)
+    event.is_recurring = rule is not None
+    event.recurrence_rule = rule
+    event.recurrence_frequency = RecurrenceFrequency(summary["frequency"]) if summary["frequency"] else None
+    event.recurrence_interval = summary["interval"]
+    event.recurrence_end_date = summary["until"]
+    event.recurrence_count = summary["count"]
+
+
+def _rule_for(data: EventInput, stored_rule: str | None) -> str | None:
+    if data.keep_rule and stored_rule:
+        return stored_rule
+    if data.repeat is None:
+        return None
+    zone = zone_or_utc(UTC_NAME if data.is_all_day else data.timezone)
+    if stored_rule and repeat_from_rule(stored_rule, zone) == data.repeat:
+        return stored_rule  # unchanged: keep its exact text, EXDATEs included
+    start_local = data.start.astimezone(zone)
+    return "\n".join([rule_line(data.repeat, start_local, data.is_all_day), *other_rule_lines(stored_rule)])
+
+
+def create_event(session: Session, connection_id: uuid.UUID, data: EventInput) -> CalendarEvent:
+    event = CalendarEvent(
+        calendar_connection_id=connection_id,
+        provider_event_id=new_provider_event_id(),
+        status=EventStatus.CONFIRMED,
+    )
+    _apply(event, data)
+    _set_rule(event, _rule_for(data, None))
+    session.add(event)
+    session.flush()
+    return event
+
+
+def edit_event(session: Session, details: EventDetails, scope: str, data: EventInput) -> CalendarEvent:
+    """Change a plain event, one instance of a series (an override row), or the whole series (its master).
+    Returns the row whose push carries the change."""
+    if details.series is None:
+        event = details.event
+        _apply(event, data)
+        _set_rule(event, _rule_for(data, event.recurrence_rule))
+    elif scope == ALL_EVENTS:
+        event = details.series
+        _apply(event, data)
+        rule = _rule_for(data, event.recurrence_rule)
+        _set_rule(event, rule)
+        if rule is None:
+            _soft_delete_overrides(session, event.id)  # no series, no instances to override
+    elif details.is_generated_instance:
+        event = _new_override(details)
+        _apply(event, data)
+        session.add(event)
+    else:
+        event = details.event
+        _apply(event, data)
+    session.flush()
+    return event
+
+
+def delete_event(session: Session, details: EventDetails, scope: str) -> CalendarEvent:
+    """Soft-delete a plain event or a whole series, or cancel one instance of a series.
+    Returns the row whose push carries the deletion to the provider."""
+    if details.series is None or scope == ALL_EVENTS:
+        event = details.series or details.event
+        event.deleted_at = datetime.now(UTC)
+        if event.is_recurring:
+            _soft_delete_overrides(session, event.id)
+    else:
+        # One instance: a cancelled override hides it, as a provider's cancelled occurrence does.
+        if details.is_generated_instance:
+            event = _new_override(details)
+            session.add(event)
+        else:
+            event = details.event
+        event.status = EventStatus.CANCELLED
+    event.sync_status = SyncStatus.PENDING
+    session.flush()
+    return event
+
+
+def _new_override(details: EventDetails) -> CalendarEvent:
+    """A child row standing in for one instance of the series, as the providers model a changed occurrence."""
+    master = details.series
+    return CalendarEvent(
+        calendar_connection_id=master.calendar_connection_id,
+        provider_event_id=new_provider_event_id(),
+        parent_event_id=master.id,
+        # What the push needs to address the instance at the provider, as the pull stores it.
+        provider_metadata={
+            "original_start_time": details.original_start.astimezone(UTC).isoformat(),
+            "parent_provider_event_id": master.provider_event_id,
+        },
+        title=master.title,
+        description=master.description,
+        location=master.location,
+        start_time=details.start,
+        end_time=details.end,
+        is_all_day=master.is_all_day,
+        timezone=master.timezone,
+        status=EventStatus.CONFIRMED,
+        sync_status=SyncStatus.PENDING,
+        is_recurring=False,
+    )
+
+
+def _soft_delete_overrides(session: Session, master_id: uuid.UUID) -> None:
+    # Their provider copies go with the master; no push of their own.
+    session.execute(
+        update(CalendarEvent)
+        .where(CalendarEvent.parent_event_id == master_id, CalendarEvent.deleted_at.is_(None))
+        .values(deleted_at=datetime.now(UTC))
+    )
+
+
+def set_calendar_visibility(session: Session, user_id: uuid.UUID, connection_id: uuid.UUID, visible: bool) -> bool:
+    """Show or hide one of the user's calendars; False when it is not theirs."""
+    connection = session.scalar(
+        select(CalendarConnection).where(
+            CalendarConnection.id == connection_id,
+            CalendarConnection.user_id == user_id,
+            CalendarConnection.deleted_at.is_(None),
+        )
+    )
+    if connection is None:
+        return False
+    connection.is_visible = visible
+    session.flush()
+    return True

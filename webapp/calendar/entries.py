@@ -1,0 +1,81 @@
+"""Plain values the calendar pages show: a user's calendars and the event occurrences in a window."""
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+_HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+# Used when a provider gave no colour; picked by position so neighbouring calendars differ.
+FALLBACK_COLOURS = ("#2563eb", "#0f9d58", "#e8710a", "#9334e6", "#d93025", "#129eaf")
+
+
+def safe_colour(value: str | None, position: int = 0) -> str:
+    """A colour fit for an inline style: only #rrggbb ever reaches the page."""
+    if value and _HEX_COLOUR.match(value):
+        return value.lower()
+    return FALLBACK_COLOURS[position % len(FALLBACK_COLOURS)]
+
+
+def all_day_dates(start: datetime, end: datetime) -> tuple[date, date]:
+    """First and last day of an all-day event, stored as 00:00 UTC of its first day to 00:00 UTC after its last."""
+    first = start.date()
+    return first, max(first, (end - timedelta(days=1)).date())
+
+
+@dataclass(frozen=True)
+class CalendarInfo:
+    id: uuid.UUID
+    name: str
+    colour: str  # always #rrggbb
+    provider: str  # "GOOGLE" | "MICROSOFT" | "APPLE"
+    is_visible: bool
+    is_connected: bool
+    can_write: bool
+
+    @property
+    def is_writable(self) -> bool:
+        return self.is_connected and self.can_write
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One occurrence on the calendar: a plain event, an instance of a series, or an override of one."""
+
+    event_id: uuid.UUID  # the row the detail panel opens (the series master for a generated instance)
+    series_id: uuid.UUID | None  # the master, for anything that belongs to a series
+    original_start: datetime | None  # which instance of the series this is
+    title: str
+    location: str | None
+    start: datetime  # aware UTC
+    end: datetime  # exclusive
+    is_all_day: bool
+    timezone: str
+    sync_status: str  # "PENDING" | "SYNCED" | "FAILED" | "DELETED"
+    calendar: CalendarInfo
+
+    @property
+    def is_generated_instance(self) -> bool:
+        """An instance expanded from the master's rule (no row of its own): its URL names it by `at`."""
+        return self.series_id is not None and self.event_id == self.series_id
+
+    @property
+    def spans_days(self) -> bool:
+        """Shown in the all-day row: all-day events and anything lasting a day or more."""
+        return self.is_all_day or self.end - self.start >= timedelta(days=1)
+
+    def day_span(self, zone: ZoneInfo) -> tuple[date, date]:
+        """First and last day (inclusive) the entry touches in `zone`; all-day events keep their own dates."""
+        if self.is_all_day:
+            return all_day_dates(self.start, self.end)
+        first = self.start.astimezone(zone).date()
+        if self.end <= self.start:
+            return first, first
+        # The end is exclusive: an event ending at midnight does not touch the next day.
+        return first, (self.end - timedelta(microseconds=1)).astimezone(zone).date()
+
+    def touches(self, first_day: date, last_day: date, zone: ZoneInfo) -> bool:
+        starts, ends = self.day_span(zone)
+        return starts <= last_day and ends >= first_day

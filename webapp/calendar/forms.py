@@ -1,0 +1,269 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from webapp.calendar.editing import ALL_EVENTS, THIS_EVENT, EventInput
+from webapp.calendar.entries import all_day_dates
+from webapp.calendar.periods import EARLIEST_YEAR, LATEST_YEAR
+from webapp.calendar.queries import EventDetails
+from webapp.calendar.repeat import FREQUENCIES, WEEKDAYS, Repeat, repeat_from_rule
+from webapp.calendar.urls import format_at
+from webapp.calendar.zones import UTC_NAME, is_valid_zone, time_zone_names, zone_or_utc
+from webapp.sync.recurrence import describe
+
+MAX_TITLE_LENGTH = 500
+MAX_LOCATION_LENGTH = 500
+# Google's own limit is about 8 KB; Outlook's is larger. Past this it is not a calendar note any more.
+MAX_DESCRIPTION_LENGTH = 8000
+KEEP_RULE = "KEEP"
+REPEAT_CHOICES = [SelectChoice("", "Does not repeat"), SelectChoice("DAILY", "Daily"), SelectChoice("WEEKLY", "Weekly"),
+                  SelectChoice("MONTHLY", "Monthly"), SelectChoice("YEARLY", "Yearly")]
+WEEKDAY_CHOICES = [SelectChoice(day, label)
+                   for day, label in zip(WEEKDAYS, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), strict=True)]
+TIME_FORMATS = ["%H:%M", "%H:%M:%S"]  # browsers send seconds when the input has a step below a minute
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def _supported_year(form, field):
+    if field.data and not EARLIEST_YEAR <= field.data.year <= LATEST_YEAR:
+        raise ValidationError(f"Pick a date between {EARLIEST_YEAR} and {LATEST_YEAR}.")
+
+
+def zone_choices(current: str | None = None) -> list[SelectChoice]:
+    names = time_zone_names()
+    extra = [current] if current and current not in names else []
+    return [SelectChoice(name, name.replace("_", " ")) for name in (*extra, *names)]
+
+
+class EventForm(FlaskForm):
+    calendar_id = SelectField("Calendar")
+    title = StringField(
+        "Title",
+        filters=[_strip],
+        validators=[
+            DataRequired("Give the event a title."),
+            Length(max=MAX_TITLE_LENGTH, message=f"Keep the title to {MAX_TITLE_LENGTH} characters or fewer."),
+        ],
+    )
+    is_all_day = BooleanField("All day")
+    start_date = DateField("Starts", validators=[InputRequired("Pick the day it starts."), _supported_year])
+    start_time = TimeField("Start time", format=TIME_FORMATS, validators=[Optional()])
+    end_date = DateField("Ends", validators=[InputRequired("Pick the day it ends."), _supported_year])
+    end_time = TimeField("End time", format=TIME_FORMATS, validators=[Optional()])
+    time_zone = SelectField("Time zone")
+    location = StringField(
+        "Location",
+        filters=[_strip],
+        validators=[Length(max=MAX_LOCATION_LENGTH, message=f"Keep it to {MAX_LOCATION_LENGTH} characters.")],
+    )
+    description = TextAreaField(
+        "Description",
+        validators=[Length(max=MAX_DESCRIPTION_LENGTH, message=f"Keep it to {MAX_DESCRIPTION_LENGTH} characters.")],
+    )
+    repeat = SelectField("Repeat", choices=REPEAT_CHOICES, default="")
+    interval = IntegerField(
+        "Every", default=1, validators=[Optional(), NumberRange(min=1, max=99, message="Use a number from 1 to 99.")]
+    )
+    weekdays = SelectMultipleField(
+        "On", choices=WEEKDAY_CHOICES, widget=ListWidget(prefix_label=False), option_widget=CheckboxInput()
+    )
+    ends = SelectField("Ends", default="never", choices=[
+        SelectChoice("never", "Never"), SelectChoice("until", "On a date"), SelectChoice("count", "After")])
+    until = DateField("Last day", validators=[Optional(), _supported_year])
+    count = IntegerField(
+        "Times", validators=[Optional(), NumberRange(min=1, max=999, message="Use a number from 1 to 999.")]
+    )
+    # Where the page was (week/day/month/agenda), which instances the edit applies to, and which instance.
+    view = HiddenField()
+    scope = HiddenField()
+    at = HiddenField()
+
+    def __init__(self, *args, calendars=(), current_zone: str | None = None, custom_rule: str | None = None,
+                 **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calendar_id.choices = [SelectChoice(str(calendar.id), calendar.name) for calendar in calendars]
+        self.time_zone.choices = zone_choices(current_zone)
+        if custom_rule:
+            self.repeat.choices = [SelectChoice(KEEP_RULE, f"As now: {custom_rule}"), *REPEAT_CHOICES]
+
+    @property
+    def is_single_instance(self) -> bool:
+        """Editing one instance of a series: it cannot get a repeat of its own."""
+        return self.scope.data == THIS_EVENT
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        if (self.scope.data or "") not in ("", THIS_EVENT, ALL_EVENTS):
+            self.form_errors.append("Choose whether to change this event or all events.")
+            valid = False
+        if not self.is_all_day.data:
+            for field, message in ((self.start_time, "Pick the time it starts."),
+                                   (self.end_time, "Pick the time it ends.")):
+                if field.data is None and not field.errors:
+                    field.errors.append(message)
+                    valid = False
+        return valid and self._check_order() and self._check_repeat()
+
+    def _check_order(self) -> bool:
+        if self.is_all_day.data:
+            if self.end_date.data < self.start_date.data:
+                self.end_date.errors.append("An all-day event ends on or after the day it starts.")
+                return False
+            return True
+        start, end = self._instants()
+        if end <= start:
+            self.end_time.errors.append("The event must end after it starts.")
+            return False
+        return True
+
+    def _check_repeat(self) -> bool:
+        if self.is_single_instance or self.repeat.data not in FREQUENCIES:
+            return True
+        if self.ends.data == "until":
+            if self.until.data is None:
+                self.until.errors.append("Pick the last day it repeats on.")
+                return False
+            if self.until.data < self.start_date.data:
+                self.until.errors.append("The last day must be on or after the first.")
+                return False
+        if self.ends.data == "count" and self.count.data is None:
+            self.count.errors.append("Say how many times it happens.")
+            return False
+        return True
+
+    def _instants(self) -> tuple[datetime, datetime]:
+        if self.is_all_day.data:
+            # All-day events are dates: 00:00 UTC of the first day to 00:00 UTC after the last, whatever the zone.
+            return (datetime.combine(self.start_date.data, time(), UTC),
+                    datetime.combine(self.end_date.data + timedelta(days=1), time(), UTC))
+        zone = ZoneInfo(self.time_zone.data)
+        return (datetime.combine(self.start_date.data, self.start_time.data, zone).astimezone(UTC),
+                datetime.combine(self.end_date.data, self.end_time.data, zone).astimezone(UTC))
+
+    def event_input(self) -> EventInput:
+        start, end = self._instants()
+        return EventInput(
+            title=self.title.data,
+            is_all_day=self.is_all_day.data,
+            start=start,
+            end=end,
+            timezone=self.time_zone.data,
+            location=self.location.data or None,
+            description=self.description.data or None,
+            repeat=None if self.is_single_instance else self._repeat(),
+            keep_rule=not self.is_single_instance and self.repeat.data == KEEP_RULE,
+        )
+
+    def _repeat(self) -> Repeat | None:
+        if self.repeat.data not in FREQUENCIES:
+            return None
+        weekdays = tuple(day for day in WEEKDAYS if day in (self.weekdays.data or ()))
+        return Repeat(
+            frequency=self.repeat.data,
+            interval=self.interval.data or 1,
+            weekdays=weekdays if self.repeat.data == "WEEKLY" else (),
+            until=self.until.data if self.ends.data == "until" else None,
+            count=self.count.data if self.ends.data == "count" else None,
+        )
+
+
+def event_form_data(start: datetime, end: datetime, is_all_day: bool, zone_name: str, **fields) -> dict:
+    """Initial form values for an event shown on its own clock (all-day events by their dates)."""
+    if is_all_day:
+        first, last = all_day_dates(start, end)
+        return {"start_date": first, "end_date": last, "is_all_day": True, "time_zone": zone_name, **fields}
+    zone = ZoneInfo(zone_name)
+    local_start, local_end = start.astimezone(zone), end.astimezone(zone)
+    return {
+        "start_date": local_start.date(), "start_time": local_start.time(), "end_date": local_end.date(),
+        "end_time": local_end.time(), "is_all_day": False, "time_zone": zone_name, **fields,
+    }
+
+
+def new_event_form_data(zone_name: str | None, start_text: str | None, kind: str, now: datetime) -> dict:
+    """Initial values for a new event: the clicked slot (a local time, or a day for an all-day event), else the
+    next full hour; on the user's clock."""
+    zone = zone_or_utc(zone_name)
+    zone_name = zone.key
+    wanted = parse_new_event_start(start_text)
+    if isinstance(wanted, datetime):
+        start = wanted.replace(tzinfo=zone).astimezone(UTC)
+        return event_form_data(start, start + timedelta(hours=1), False, zone_name, view=kind)
+    if isinstance(wanted, date):
+        start = datetime.combine(wanted, time(), UTC)
+        return event_form_data(start, start + timedelta(days=1), True, zone_name, view=kind)
+    next_hour = now.astimezone(zone).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    return event_form_data(next_hour, next_hour + timedelta(hours=1), False, zone_name, view=kind)
+
+
+def parse_new_event_start(value: str | None) -> date | datetime | None:
+    """The ?start= of a "new event" link: a day (all-day) or a local date and time. None when absent or bad."""
+    if not value:
+        return None
+    try:
+        wanted = date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value).replace(tzinfo=None)
+    except ValueError:
+        return None
+    return wanted if EARLIEST_YEAR <= wanted.year <= LATEST_YEAR else None
+
+
+class DeleteEventForm(FlaskForm):
+    scope = HiddenField()
+    at = HiddenField()
+    view = HiddenField()
+
+
+class VisibilityForm(FlaskForm):
+    visible = SelectField(choices=[SelectChoice("1", "Show"), SelectChoice("0", "Hide")])
+    next = HiddenField()
+
+
+def edit_form_data(details: EventDetails, scope: str, kind: str) -> tuple[dict, str | None]:
+    """Initial values for editing an event, one instance or its whole series; and, when the series' stored rule
+    says more than the simple repeat fields can, its description (the form then offers to keep it)."""
+    if scope == ALL_EVENTS:
+        source, start, end = details.series, details.series.start_time, details.series.end_time
+    else:
+        source, start, end = details.event, details.start, details.end
+    zone_name = source.timezone if is_valid_zone(source.timezone) else UTC_NAME
+    data = event_form_data(
+        start, end, source.is_all_day, zone_name,
+        title=source.title, location=source.location or "", description=source.description or "",
+        view=kind, scope=scope, at=format_at(details.original_start) if details.is_generated_instance else "",
+    )
+    if scope == THIS_EVENT or not source.recurrence_rule:
+        return data, None
+    rule_zone = ZoneInfo(UTC_NAME if source.is_all_day else zone_name)
+    repeat = repeat_from_rule(source.recurrence_rule, rule_zone)
+    if repeat is None:
+        data["repeat"] = KEEP_RULE
+        return data, describe(source.recurrence_rule, start.astimezone(rule_zone))
+    data.update(
+        repeat=repeat.frequency,
+        interval=repeat.interval,
+        weekdays=list(repeat.weekdays) or [WEEKDAYS[start.astimezone(rule_zone).weekday()]],
+        ends="count" if repeat.count else "until" if repeat.until else "never",
+        until=repeat.until,
+        count=repeat.count,
+    )
+    return data, None

@@ -1,0 +1,47 @@
+"""URLs of the calendar pages, shared by the views and the templates."""
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from flask import url_for
+
+from webapp.calendar.entries import Entry
+from webapp.calendar.periods import EARLIEST_YEAR, LATEST_YEAR, VIEW_KINDS
+
+
+def view_kind(value: str | None) -> str:
+    """The page to go back to after a change; anything unknown means the week."""
+    return value if value in VIEW_KINDS else "week"
+
+
+def view_url(kind: str, day: date) -> str:
+    if kind == "month":
+        return url_for("calendar.month", month=f"{day:%Y-%m}")
+    if kind == "agenda":
+        return url_for("calendar.agenda", start=day.isoformat())
+    return url_for(f"calendar.{kind}", day=day.isoformat())
+
+
+def format_at(instant: datetime) -> str:
+    """How a URL names one instance of a series: its original start in UTC."""
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_at(text: str | None) -> datetime | None:
+    """The ?at= of an instance URL; raises ValueError when it is not an instant with a zone."""
+    if not text:
+        return None
+    instant = datetime.fromisoformat(text)
+    if instant.tzinfo is None or not EARLIEST_YEAR <= instant.year <= LATEST_YEAR:
+        raise ValueError("at needs a zone and a year we show")
+    return instant.astimezone(UTC)
+
+
+def event_url(entry: Entry, kind: str) -> str:
+    at = format_at(entry.original_start) if entry.is_generated_instance else None
+    return url_for("calendar.event", event_id=entry.event_id, at=at, view=kind)
+
+
+def new_event_url(kind: str, start: str | None = None) -> str:
+    """`start` is a local "YYYY-MM-DDTHH:MM" (a timed slot) or "YYYY-MM-DD" (an all-day one)."""
+    return url_for("calendar.new_event", view=kind, start=start)
