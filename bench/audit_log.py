@@ -8,22 +8,15 @@ otherwise an embedded PostgreSQL in a temporary directory. Prints the median of 
 from __future__ import annotations
 
 import argparse
-import base64
-import os
-import secrets
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-from flask_migrate import upgrade
 from sqlalchemy import select, text
 
-from webapp import create_app
+from bench.harness import bench_app
 from webapp.admin.audit_query import PAGE_SIZE, AuditFilters, Cursor, _columns, audit_page
 from webapp.auth.sessions import COOKIE_NAME, start_session
-from webapp.config import Config, normalise_database_url
 from webapp.extensions import db
 from webapp.models import AuditLog, User
 
@@ -37,50 +30,28 @@ def main() -> None:
     arguments = parser.parse_args()
     if arguments.rows < DEEP_PAGE * PAGE_SIZE:
         parser.error(f"--rows must be at least {DEEP_PAGE * PAGE_SIZE} to have a page {DEEP_PAGE}")
-    database_url = os.environ.get("BENCH_DATABASE_URL")
-    if database_url:
-        run(database_url, arguments.rows, arguments.repeat)
-        return
-    from webapp.embedded import start_postgres
-
-    with tempfile.TemporaryDirectory(prefix="almanac-bench-") as root:
-        postgres = start_postgres(Path(root) / "postgres", delete_on_stop=True)
-        try:
-            postgres.create_database("almanac_bench")
-            run(postgres.url("almanac_bench"), arguments.rows, arguments.repeat)
-        finally:
-            postgres.stop()
+    with bench_app() as app:
+        run(app, arguments.rows, arguments.repeat)
 
 
-def run(database_url: str, rows: int, repeat: int) -> None:
-    config = Config(
-        SECRET_KEY=secrets.token_urlsafe(32),
-        SQLALCHEMY_DATABASE_URI=normalise_database_url(database_url),
-        REDIS_URL="redis://127.0.0.1:1/0",  # the audit pages never touch Redis
-        TOKEN_ENCRYPTION_KEYS="bench:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-        LOG_LEVEL="WARNING",
-        RATELIMIT_ENABLED=False,
-    )
-    app = create_app({"CONFIG": config})
-    with app.app_context():
-        upgrade()
-        fill(rows)
-        session = db.session
-        deep_cursor = cursor_before_page(DEEP_PAGE)
-        filters = AuditFilters()
-        cookie = admin_cookie()
-        results = [
-            ("keyset (admin page query)",
-             time_it(lambda: audit_page(session, filters), repeat),
-             time_it(lambda: audit_page(session, filters, before=deep_cursor), repeat)),
-            ("keyset incl. archive (2x rows)",
-             time_it(lambda: audit_page(session, AuditFilters(include_archived=True)), repeat),
-             time_it(lambda: audit_page(session, AuditFilters(include_archived=True), before=deep_cursor), repeat)),
-            ("OFFSET, for comparison",
-             time_it(lambda: offset_page(1), repeat),
-             time_it(lambda: offset_page(DEEP_PAGE), repeat)),
-        ]
-        session.remove()
+def run(app, rows: int, repeat: int) -> None:
+    fill(rows)
+    session = db.session
+    deep_cursor = cursor_before_page(DEEP_PAGE)
+    filters = AuditFilters()
+    cookie = admin_cookie()
+    results = [
+        ("keyset (admin page query)",
+         time_it(lambda: audit_page(session, filters), repeat),
+         time_it(lambda: audit_page(session, filters, before=deep_cursor), repeat)),
+        ("keyset incl. archive (2x rows)",
+         time_it(lambda: audit_page(session, AuditFilters(include_archived=True)), repeat),
+         time_it(lambda: audit_page(session, AuditFilters(include_archived=True), before=deep_cursor), repeat)),
+        ("OFFSET, for comparison",
+         time_it(lambda: offset_page(1), repeat),
+         time_it(lambda: offset_page(DEEP_PAGE), repeat)),
+    ]
+    session.remove()
     client = app.test_client()
     client.set_cookie(COOKIE_NAME, cookie)
     results.append((

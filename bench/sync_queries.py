@@ -4,13 +4,16 @@ Run: `python -m bench.sync_queries` (a throwaway embedded PostgreSQL; nothing el
 """
 from __future__ import annotations
 
-import statistics
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import select, text
+
+from bench.harness import bench_app, percentile
+from webapp.extensions import db
+from webapp.models import CalendarConnection, CalendarEvent, OAuthState, SyncStatus
+from webapp.providers.base import RemoteEvent
+from webapp.sync.events import as_row, upsert_events
 
 SEED_TARGETS = {"pending sync (Query 2)": "2-5 ms", "OAuth state (Query 3)": "<1 ms"}
 
@@ -21,24 +24,7 @@ def timed(action, runs: int) -> tuple[float, float]:
         started = time.perf_counter()
         action()
         samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
-    return statistics.median(samples), samples[int(len(samples) * 0.95) - 1]
-
-
-def build_app(tmp: Path):
-    from flask_migrate import upgrade
-
-    from webapp import create_app
-    from webapp.config import Config, normalise_database_url
-    from webapp.embedded import start_postgres
-
-    postgres = start_postgres(tmp / "pg", delete_on_stop=True)
-    config = Config(SECRET_KEY="bench", SQLALCHEMY_DATABASE_URI=normalise_database_url(postgres.url()),
-                    REDIS_URL="redis://127.0.0.1:1/0", TOKEN_ENCRYPTION_KEYS="bench:" + "A" * 43, LOG_LEVEL="WARNING")
-    app = create_app({"CONFIG": config})
-    with app.app_context():
-        upgrade()
-    return app, postgres
+    return percentile(samples, 0.5), percentile(samples, 0.95)
 
 
 def seed(session) -> None:
@@ -62,9 +48,7 @@ def seed(session) -> None:
     session.execute(text("ANALYZE"))
 
 
-def remote_events(count: int, version: str):
-    from webapp.providers.base import RemoteEvent
-
+def remote_events(count: int, version: str) -> list[RemoteEvent]:
     start = datetime.now(UTC).replace(microsecond=0)
     return [RemoteEvent(provider_event_id=f"bench-{n}", title=f"Bench {n}", start_time=start + timedelta(hours=n),
                         end_time=start + timedelta(hours=n, minutes=30), etag=f'"{version}-{n}"')
@@ -72,49 +56,38 @@ def remote_events(count: int, version: str):
 
 
 def main() -> None:
-    from webapp.extensions import db
-    from webapp.models import CalendarConnection, CalendarEvent, OAuthState, SyncStatus
-    from webapp.sync.events import as_row, upsert_events
+    with bench_app():
+        seed(db.session)
+        connections = db.session.scalars(select(CalendarConnection.id)).all()
+        states = db.session.scalars(select(OAuthState.state)).all()
+        rows = []
 
-    with tempfile.TemporaryDirectory() as tmp:
-        app, postgres = build_app(Path(tmp))
-        try:
-            with app.app_context():
-                seed(db.session)
-                connections = db.session.scalars(select(CalendarConnection.id)).all()
-                states = db.session.scalars(select(OAuthState.state)).all()
-                rows = []
+        def pending():
+            connection_id = connections[len(rows) % len(connections)]
+            rows.append(db.session.scalars(select(CalendarEvent.id).where(
+                CalendarEvent.calendar_connection_id == connection_id,
+                CalendarEvent.sync_status.in_([SyncStatus.PENDING, SyncStatus.FAILED]))
+                .order_by(CalendarEvent.created_at)).all())
 
-                def pending():
-                    connection_id = connections[len(rows) % len(connections)]
-                    rows.append(db.session.scalars(select(CalendarEvent.id).where(
-                        CalendarEvent.calendar_connection_id == connection_id,
-                        CalendarEvent.sync_status.in_([SyncStatus.PENDING, SyncStatus.FAILED]))
-                        .order_by(CalendarEvent.created_at)).all())
+        def state_lookup():
+            db.session.execute(select(OAuthState).where(
+                OAuthState.state == states[len(rows) % len(states)], OAuthState.consumed.is_(False),
+                OAuthState.expires_at > datetime.now(UTC))).first()
+            rows.append(1)
 
-                def state_lookup():
-                    db.session.execute(select(OAuthState).where(
-                        OAuthState.state == states[len(rows) % len(states)], OAuthState.consumed.is_(False),
-                        OAuthState.expires_at > datetime.now(UTC))).first()
-                    rows.append(1)
-
-                results = [("pending sync (Query 2)", *timed(pending, 500)),
-                           ("OAuth state (Query 3)", *timed(state_lookup, 500))]
-                target = connections[0]
-                now = datetime.now(UTC)
-                for label, version in (("upsert 1,000 new events", "v1"), ("upsert 1,000 unchanged", "v1"),
-                                       ("upsert 1,000 changed", "v2")):
-                    batch = [as_row(event, target, None, now) for event in remote_events(1000, version)]
-                    started = time.perf_counter()
-                    upsert_events(db.session, target, batch)
-                    db.session.commit()
-                    elapsed = (time.perf_counter() - started) * 1000
-                    results.append((label, elapsed, elapsed))
-                total = db.session.scalar(text("SELECT count(*) FROM calendar_events"))
-        finally:
-            with app.app_context():
-                db.engine.dispose()
-            postgres.stop()
+        results = [("pending sync (Query 2)", *timed(pending, 500)),
+                   ("OAuth state (Query 3)", *timed(state_lookup, 500))]
+        target = connections[0]
+        now = datetime.now(UTC)
+        for label, version in (("upsert 1,000 new events", "v1"), ("upsert 1,000 unchanged", "v1"),
+                               ("upsert 1,000 changed", "v2")):
+            batch = [as_row(event, target, None, now) for event in remote_events(1000, version)]
+            started = time.perf_counter()
+            upsert_events(db.session, target, batch)
+            db.session.commit()
+            elapsed = (time.perf_counter() - started) * 1000
+            results.append((label, elapsed, elapsed))
+        total = db.session.scalar(text("SELECT count(*) FROM calendar_events"))
     print(f"\nSync queries at {total:,} events and {len(connections):,} connections (embedded PostgreSQL)\n")
     print(f"{'query':<28} {'p50 ms':>8} {'p95 ms':>8}  seed target")
     for label, median, p95 in results:

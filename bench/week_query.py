@@ -8,23 +8,17 @@ app (statement building, driver and row handling included); EXPLAIN ANALYZE show
 from __future__ import annotations
 
 import random
-import secrets
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import date, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from flask_migrate import upgrade
 from sqlalchemy import event, select, text
 
-from webapp import create_app
+from bench.harness import bench_app, percentile
 from webapp.calendar.periods import make_period
 from webapp.calendar.queries import entries_between, window_statement
-from webapp.config import Config, normalise_database_url
-from webapp.embedded import start_postgres
 from webapp.extensions import db
 from webapp.models import User
 
@@ -88,17 +82,6 @@ DATASET = [
 ]
 
 
-def _config(database_url: str) -> Config:
-    return Config(
-        SECRET_KEY=secrets.token_urlsafe(32),
-        SQLALCHEMY_DATABASE_URI=normalise_database_url(database_url),
-        REDIS_URL="redis://localhost:6379/15",  # never contacted: no page is served
-        TOKEN_ENCRYPTION_KEYS="bench:" + secrets.token_urlsafe(32),
-        LOG_LEVEL="WARNING",
-        STATEMENT_TIMEOUT_MS=600_000,  # the bulk inserts take longer than a request may
-    )
-
-
 def build_dataset(session) -> None:
     parameters = {"users": USERS, "calendars": CALENDARS_PER_USER, "events": EVENTS_PER_CALENDAR, "year": YEAR}
     for name, statement in DATASET:
@@ -111,11 +94,6 @@ def build_dataset(session) -> None:
         connection.exec_driver_sql("VACUUM ANALYZE")
 
 
-def _percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
 def measure(read: Callable[[], object]) -> tuple[float, float, float]:
     """p50, p95 and mean in milliseconds over SAMPLES runs, after a warm-up."""
     for _ in range(WARM_UP):
@@ -125,7 +103,7 @@ def measure(read: Callable[[], object]) -> tuple[float, float, float]:
         started = time.perf_counter()
         read()
         timings.append((time.perf_counter() - started) * 1000)
-    return _percentile(timings, 0.5), _percentile(timings, 0.95), statistics.fmean(timings)
+    return percentile(timings, 0.5), percentile(timings, 0.95), statistics.fmean(timings)
 
 
 def run_benchmarks(session) -> list[tuple[str, float, float, float, float]]:
@@ -194,20 +172,11 @@ def print_table(rows) -> None:
 def main() -> None:
     print(f"week_query: {USERS} users x {CALENDARS_PER_USER} calendars x {EVENTS_PER_CALENDAR} events, "
           f"2 weekly series per user; {SAMPLES} random users and dates per read")
-    with tempfile.TemporaryDirectory(prefix="almanac-bench-") as root:
-        postgres = start_postgres(Path(root) / "postgres", delete_on_stop=True)
-        try:
-            app = create_app({"CONFIG": _config(postgres.url())})
-            with app.app_context():
-                upgrade()
-                build_dataset(db.session)
-                print("\n  plan of one week (EXPLAIN ANALYZE):")
-                print(explain_week(db.session))
-                print_table(run_benchmarks(db.session))
-                db.session.remove()
-                db.engine.dispose()
-        finally:
-            postgres.stop()
+    with bench_app():
+        build_dataset(db.session)
+        print("\n  plan of one week (EXPLAIN ANALYZE):")
+        print(explain_week(db.session))
+        print_table(run_benchmarks(db.session))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ from tests.conftest import PASSWORD, csrf_token_from, make_user
 from webapp.auth.sessions import COOKIE_NAME
 from webapp.models import AuditLog, AuditStatus, Session, User
 
-
 # Any page that needs a signed-in user: 200 when the session is live, a redirect to /login when it is not.
 SIGNED_IN_PAGE = "/settings/sessions"
 
