@@ -1,6 +1,7 @@
 """What a real `rq worker` (as the Procfile starts it) does when the platform stops it.
 
-SIGTERM is a warm shutdown: the worker finishes the job in hand, then exits. A worker killed outright
+SIGTERM is a warm shutdown: the worker lets the job in hand run for up to 20 s, then stops it and re-queues it
+through its retries, and exits within the platform's grace period. A worker killed outright
 leaves its job in the started registry; once its heartbeat lapses RQ's registry cleanup (run by every
 worker) re-queues it when it has retries left, or moves it to the failed registry, where the sync-health
 page offers Retry.
@@ -21,6 +22,8 @@ from rq import Queue, Retry
 from rq.job import JobStatus
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
+from webapp.config import PROJECT_ROOT
+
 RQ = str(Path(sys.executable).with_name("rq"))
 SAMPLE_JOBS = Path(__file__).resolve().parent
 # The worker's heartbeat covers the job for at most this long after the worker dies (RQ: 30 s + 60 s).
@@ -37,11 +40,11 @@ def start_worker(app, queue):
     workers = []
 
     def start() -> subprocess.Popen:
-        env = os.environ | {"PYTHONPATH": str(SAMPLE_JOBS)}
+        env = os.environ | {"PYTHONPATH": os.pathsep.join((str(SAMPLE_JOBS), str(PROJECT_ROOT)))}
         worker = subprocess.Popen(
-            [RQ, "worker", "--url", app.config["REDIS_URL"], "--with-scheduler", "--name", uuid.uuid4().hex,
-             queue.name],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [RQ, "worker", "--url", app.config["REDIS_URL"], "--worker-class", "jobs.worker.GracefulWorker",
+             "--with-scheduler", "--name", uuid.uuid4().hex, queue.name],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=PROJECT_ROOT,
         )
         workers.append(worker)
         return worker
@@ -74,6 +77,19 @@ def test_sigterm_lets_the_current_job_finish(queue, start_worker):
     assert job.get_status(refresh=True) == JobStatus.FINISHED
     assert job.return_value() == "slept 2"
     assert output.index("warm shut down requested") < output.index("Successfully completed")
+
+
+def test_sigterm_stops_a_long_job_in_time_and_requeues_it(queue, start_worker):
+    job = queue.enqueue("rq_sample_jobs.sleep_for", 120, retry=Retry(max=2))
+    worker = start_worker()
+    wait_until_started(job)
+    stopped_at = time.monotonic()
+    worker.send_signal(signal.SIGTERM)
+    output, _ = worker.communicate(timeout=40)
+    assert worker.returncode == 0, output
+    assert time.monotonic() - stopped_at < 25  # inside a 30-second platform grace period
+    assert job.get_status(refresh=True) == JobStatus.QUEUED and queue.job_ids == [job.id]
+    assert "ShutDownImminentException" in output
 
 
 @pytest.mark.parametrize("retries", [1, 0])
