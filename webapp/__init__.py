@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, request
 
@@ -94,8 +95,6 @@ def content_security_policy(form_targets: tuple[str, ...] = ()) -> str:
 
 
 def oauth_origins(providers: dict) -> tuple[str, ...]:
-    from urllib.parse import urlsplit
-
     urls = [providers.get("google", {}).get("auth_url"), providers.get("microsoft", {}).get("authority")]
     origins = {f"{parts.scheme}://{parts.netloc}" for parts in map(urlsplit, filter(None, urls)) if parts.netloc}
     return tuple(sorted(origins))

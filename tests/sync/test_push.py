@@ -13,7 +13,7 @@ from webapp.extensions import db
 from webapp.models import AuditLog, CalendarEvent, EventStatus, SyncStatus
 from webapp.providers import get_provider
 from webapp.providers.base import ProviderError
-from webapp.sync.pull import remote_from_row
+from webapp.sync.events import remote_from_row
 
 
 def local_event(db_session, connection, title="Dinner", **overrides) -> CalendarEvent:

@@ -7,8 +7,9 @@ import logging
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
+from itertools import groupby
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import Row, and_, select, update
 from sqlalchemy.orm import Session
 
 from webapp import audit
@@ -57,19 +58,16 @@ def begin_oauth(session: Session, user_id: uuid.UUID, kind: CalendarProvider, re
     )
 
 
-def consume_state(session: Session, user_id: uuid.UUID, kind: CalendarProvider, state: str) -> OAuthState | None:
+def consume_state(session: Session, user_id: uuid.UUID, kind: CalendarProvider, state: str) -> Row | None:
     """Steps 9-10 in one statement: only an unexpired, unconsumed state of this user and provider matches,
-    and it is marked consumed as it is read, so a replayed callback finds nothing."""
-    row = session.execute(
+    and it is marked consumed as it is read, so a replayed callback finds nothing. Returns (id, code_verifier)."""
+    return session.execute(
         update(OAuthState)
         .where(OAuthState.state == state, OAuthState.user_id == user_id, OAuthState.provider == kind,
                OAuthState.consumed.is_(False), OAuthState.expires_at > datetime.now(UTC))
         .values(consumed=True)
         .returning(OAuthState.id, OAuthState.code_verifier)
     ).first()
-    if row is None:
-        return None
-    return OAuthState(id=row.id, code_verifier=row.code_verifier)
 
 
 def _state_failure_kind(session: Session, user_id: uuid.UUID, kind: CalendarProvider, state: str) -> str:
@@ -146,6 +144,17 @@ def connect_apple(session: Session, user_id: uuid.UUID, apple_id: str, password:
     audit.record(session, "APPLE_CONNECT", user_id=user_id, provider="APPLE", account=apple_id,
                  calendars=len(connections))
     return connections
+
+
+def calendars_by_account(session: Session, user_id: uuid.UUID) -> list[tuple[tuple, list[CalendarConnection]]]:
+    """The user's live calendars grouped by (provider, account), primary calendar first."""
+    rows = session.scalars(
+        select(CalendarConnection)
+        .where(CalendarConnection.user_id == user_id, CalendarConnection.deleted_at.is_(None))
+        .order_by(CalendarConnection.provider, CalendarConnection.account_email, CalendarConnection.is_primary.desc(),
+                  CalendarConnection.calendar_name)
+    ).all()
+    return [(key, list(group)) for key, group in groupby(rows, key=lambda row: (row.provider, row.account_email))]
 
 
 def upsert_calendars(

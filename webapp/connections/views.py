@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import uuid
-from itertools import groupby
 
 from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
@@ -11,7 +10,14 @@ from sqlalchemy import select
 from webapp import audit
 from webapp.connections import bp
 from webapp.connections.forms import AppleConnectForm, ColorForm
-from webapp.connections.service import ConnectFailed, begin_oauth, complete_oauth, connect_apple, disconnect
+from webapp.connections.service import (
+    ConnectFailed,
+    begin_oauth,
+    calendars_by_account,
+    complete_oauth,
+    connect_apple,
+    disconnect,
+)
 from webapp.errors import render_error
 from webapp.extensions import db
 from webapp.htmx import is_partial_request, render_page, toast
@@ -44,13 +50,7 @@ def parse_provider(name: str) -> CalendarProvider:
 
 @bp.route("/")
 def index():
-    rows = db.session.scalars(
-        select(CalendarConnection)
-        .where(CalendarConnection.user_id == current_user.id, CalendarConnection.deleted_at.is_(None))
-        .order_by(CalendarConnection.provider, CalendarConnection.account_email, CalendarConnection.is_primary.desc(),
-                  CalendarConnection.calendar_name)
-    ).all()
-    accounts = [(key, list(group)) for key, group in groupby(rows, key=lambda c: (c.provider, c.account_email))]
+    accounts = calendars_by_account(db.session, current_user.id)
     providers = [(kind, LABELS[kind], is_configured(kind)) for kind in CalendarProvider]
     return render_page("connections/index.html", "connections/_index.html", accounts=accounts, providers=providers,
                        labels=LABELS, color_form=ColorForm(), job_state=None)

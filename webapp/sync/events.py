@@ -1,4 +1,4 @@
-"""Storing provider events: RemoteEvent → calendar_events rows, in bulk, by the natural key."""
+"""Provider events ↔ calendar_events rows: the mapping both ways, and bulk writes by the natural key."""
 from __future__ import annotations
 
 import uuid
@@ -70,6 +70,22 @@ def as_row(event: RemoteEvent, connection_id: uuid.UUID, parent_id: uuid.UUID | 
         "last_synced_at": now,
         "deleted_at": None,
     }
+
+
+def remote_from_row(row: CalendarEvent) -> RemoteEvent:
+    """Our row as the provider-neutral value a push sends."""
+    metadata = row.provider_metadata or {}
+    original = metadata.get("original_start_time")
+    return RemoteEvent(
+        provider_event_id=row.provider_event_id, title=row.title, start_time=row.start_time, end_time=row.end_time,
+        is_all_day=row.is_all_day, timezone=row.timezone, status=row.status.value, description=row.description,
+        location=row.location, recurrence_rule=row.recurrence_rule,
+        parent_provider_event_id=metadata.get("parent_provider_event_id"),
+        original_start_time=datetime.fromisoformat(original) if original else None,
+        attendees=row.attendees, reminders=row.reminders, html_link=row.html_link, etag=metadata.get("etag"),
+        ical_uid=metadata.get("ical_uid"), sequence=metadata.get("sequence"),
+        metadata={key: value for key, value in metadata.items() if key == "href"},
+    )
 
 
 def upsert_statement():
@@ -152,11 +168,12 @@ def live_event_ids(session: Session, connection_id: uuid.UUID) -> dict[str, uuid
     ).all())
 
 
-def children_of(session: Session, parent_ids: list[uuid.UUID]) -> list[tuple[uuid.UUID, uuid.UUID, str]]:
+def children_of(session: Session, parent_ids: list[uuid.UUID]) -> list[tuple[uuid.UUID, str]]:
+    """(row id, provider id) of the live, synced overrides of these series."""
     if not parent_ids:
         return []
     return list(session.execute(
-        select(CalendarEvent.id, CalendarEvent.parent_event_id, CalendarEvent.provider_event_id).where(
+        select(CalendarEvent.id, CalendarEvent.provider_event_id).where(
             CalendarEvent.parent_event_id.in_(parent_ids), CalendarEvent.deleted_at.is_(None),
             CalendarEvent.sync_status != SyncStatus.PENDING,
         )

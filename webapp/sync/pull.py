@@ -18,7 +18,7 @@ from webapp import audit
 from webapp.connections.tokens import credentials_for, refresh_account
 from webapp.models import AuditStatus, CalendarConnection, CalendarEvent
 from webapp.providers import get_provider
-from webapp.providers.base import AuthRejected, ChangePage, Credentials, RemoteEvent, SyncTokenExpired
+from webapp.providers.base import AuthRejected, ChangePage, Credentials, SyncTokenExpired
 from webapp.sync import events as store
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ def apply_page(session: Session, connection: CalendarConnection, page: ChangePag
         listed = {event.provider_event_id for event in page.events}
         master_ids = store.ids_by_provider_id(session, connection.id,
                                               {event.provider_event_id for event in masters if event.is_recurring})
-        for child_id, _parent, provider_id in store.children_of(session, list(master_ids.values())):
+        for child_id, provider_id in store.children_of(session, list(master_ids.values())):
             if provider_id not in listed:
                 result.stale_overrides.add(child_id)
 
@@ -171,19 +171,3 @@ def record_failure(session: Session, connection: CalendarConnection, kind: str, 
     audit.record(session, "EVENT_SYNC_FAILURE", user_id=connection.user_id, status=AuditStatus.FAILURE,
                  error=kind, resource=("calendar_connection", connection.id), failures=connection.sync_failures)
     session.flush()
-
-
-def remote_from_row(row: CalendarEvent) -> RemoteEvent:
-    """Our row as the provider-neutral value a push sends."""
-    metadata = row.provider_metadata or {}
-    original = metadata.get("original_start_time")
-    return RemoteEvent(
-        provider_event_id=row.provider_event_id, title=row.title, start_time=row.start_time, end_time=row.end_time,
-        is_all_day=row.is_all_day, timezone=row.timezone, status=row.status.value, description=row.description,
-        location=row.location, recurrence_rule=row.recurrence_rule,
-        parent_provider_event_id=metadata.get("parent_provider_event_id"),
-        original_start_time=datetime.fromisoformat(original) if original else None,
-        attendees=row.attendees, reminders=row.reminders, html_link=row.html_link, etag=metadata.get("etag"),
-        ical_uid=metadata.get("ical_uid"), sequence=metadata.get("sequence"),
-        metadata={key: value for key, value in metadata.items() if key == "href"},
-    )

@@ -19,7 +19,7 @@ from webapp.connections.tokens import credentials_for
 from webapp.models import AuditStatus, CalendarConnection, CalendarEvent, SyncStatus
 from webapp.providers import get_provider
 from webapp.providers.base import NotFound, PreconditionFailed, ProviderError, RemoteEvent
-from webapp.sync.pull import remote_from_row
+from webapp.sync.events import remote_from_row
 
 log = logging.getLogger(__name__)
 
