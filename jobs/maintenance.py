@@ -7,9 +7,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from jobs import job_app
-from webapp import audit, maintenance
+from webapp import audit
 from webapp.auth.sessions import delete_expired_sessions
 from webapp.extensions import db, redis_client
+from webapp.maintenance import ACTIONS, database, purge, queues
+from webapp.maintenance.metrics import store_measurements
 from webapp.models import AuditStatus
 
 log = logging.getLogger(__name__)
@@ -24,7 +26,7 @@ LOCK_SECONDS = 3600
 def purge_deleted_events() -> dict:
     def work():
         cutoff = _now() - EVENT_RETENTION
-        return {"deleted": _drain(maintenance.purge_deleted_events_batch, deleted_before=cutoff)}
+        return {"deleted": _drain(purge.purge_deleted_events_batch, deleted_before=cutoff)}
 
     return _run("purge-deleted-events", work)
 
@@ -32,7 +34,7 @@ def purge_deleted_events() -> dict:
 def vacuum_analyze() -> dict:
     def work():
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            return {"tables": len(maintenance.vacuum_analyze(connection))}
+            return {"tables": len(database.vacuum_analyze(connection))}
 
     return _run("vacuum-analyze", work)
 
@@ -40,9 +42,9 @@ def vacuum_analyze() -> dict:
 def refresh_table_statistics() -> dict:
     def work():
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            tables = maintenance.analyze(connection)
-        samples = maintenance.store_measurements(
-            db.session, maintenance.table_size_measurements(db.session), recorded_at=_now()
+            tables = database.analyze(connection)
+        samples = store_measurements(
+            db.session, database.table_size_measurements(db.session), recorded_at=_now()
         )
         db.session.commit()
         return {"tables": len(tables), "samples": samples}
@@ -51,13 +53,13 @@ def refresh_table_statistics() -> dict:
 
 
 def purge_oauth_states() -> dict:
-    return _run("purge-oauth-states", lambda: {"deleted": _drain(maintenance.purge_oauth_states_batch, now=_now())})
+    return _run("purge-oauth-states", lambda: {"deleted": _drain(purge.purge_oauth_states_batch, now=_now())})
 
 
 def archive_audit_logs() -> dict:
     def work():
         cutoff = _now() - AUDIT_LOG_RETENTION
-        return {"archived": _drain(maintenance.archive_audit_logs_batch, created_before=cutoff)}
+        return {"archived": _drain(purge.archive_audit_logs_batch, created_before=cutoff)}
 
     return _run("archive-audit-logs", work)
 
@@ -65,11 +67,11 @@ def archive_audit_logs() -> dict:
 def record_health_metrics() -> dict:
     def work():
         now = _now()
-        measurements = maintenance.database_health_measurements(db.session)
-        measurements += maintenance.queue_measurements(redis_client())
-        samples = maintenance.store_measurements(db.session, measurements, recorded_at=now)
+        measurements = database.database_health_measurements(db.session)
+        measurements += queues.queue_measurements(redis_client())
+        samples = store_measurements(db.session, measurements, recorded_at=now)
         db.session.commit()
-        pruned = _drain(maintenance.prune_health_samples_batch, recorded_before=now - HEALTH_SAMPLE_RETENTION)
+        pruned = _drain(purge.prune_health_samples_batch, recorded_before=now - HEALTH_SAMPLE_RETENTION)
         return {"samples": samples, "pruned": pruned}
 
     return _run("record-health-metrics", work)
@@ -93,10 +95,10 @@ def _drain(batch: Callable[..., int], **arguments) -> int:
     """Run `batch` and commit until a batch comes back short; returns the total handled."""
     total = 0
     while True:
-        handled = batch(db.session, limit=maintenance.BATCH_SIZE, **arguments)
+        handled = batch(db.session, limit=purge.BATCH_SIZE, **arguments)
         db.session.commit()
         total += handled
-        if handled < maintenance.BATCH_SIZE:
+        if handled < purge.BATCH_SIZE:
             return total
 
 
@@ -128,7 +130,7 @@ def _run(name: str, work: Callable[[], dict]) -> dict:
 def _audit(name: str, started: float, status: AuditStatus = AuditStatus.SUCCESS, error: str | None = None, **counts):
     duration_ms = round((time.monotonic() - started) * 1000)
     audit.record(
-        db.session, maintenance.ACTIONS[name], user_id=None, resource=("maintenance", name), status=status,
+        db.session, ACTIONS[name], user_id=None, resource=("maintenance", name), status=status,
         error=error, duration_ms=duration_ms, **counts,
     )
     db.session.commit()

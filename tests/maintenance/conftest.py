@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import insert, select
 
-from webapp import maintenance
+from webapp.maintenance import purge
 from webapp.models import AuditLog, CalendarConnection, CalendarEvent, CalendarProvider, EventStatus, SyncStatus, User
 
 
@@ -19,7 +19,7 @@ def jobs_use_the_test_app(app, monkeypatch):
 @pytest.fixture
 def small_batches(monkeypatch):
     """Three rows per batch, so a handful of rows already takes several batches."""
-    monkeypatch.setattr(maintenance, "BATCH_SIZE", 3)
+    monkeypatch.setattr(purge, "BATCH_SIZE", 3)
     return 3
 
 

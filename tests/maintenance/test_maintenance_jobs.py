@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, select, text
 
 from jobs import maintenance as jobs
 from tests.maintenance.conftest import add_events, audit_rows
-from webapp import maintenance
+from webapp.maintenance import database, purge
 from webapp.models import AuditLog, AuditStatus, CalendarConnection, CalendarEvent, CalendarProvider, OAuthState
 from webapp.models.maintenance import AuditLogArchive, HealthSample
 
@@ -63,7 +63,7 @@ def test_archive_audit_logs_at_the_90_day_boundary_keeps_every_column(db_session
 
 def test_an_interrupted_archive_run_neither_loses_nor_duplicates_rows(db_session, redis, small_batches, monkeypatch):
     old = add_audit_rows_aged(db_session, [100 * DAY + minute * timedelta(minutes=1) for minute in range(10)])
-    real_batch, calls = maintenance.archive_audit_logs_batch, []
+    real_batch, calls = purge.archive_audit_logs_batch, []
 
     def killed_during_third_batch(session, **arguments):
         calls.append(arguments)
@@ -72,7 +72,7 @@ def test_an_interrupted_archive_run_neither_loses_nor_duplicates_rows(db_session
             raise SystemExit("worker killed")
         return real_batch(session, **arguments)
 
-    monkeypatch.setattr(maintenance, "archive_audit_logs_batch", killed_during_third_batch)
+    monkeypatch.setattr(purge, "archive_audit_logs_batch", killed_during_third_batch)
     with pytest.raises(SystemExit):
         jobs.archive_audit_logs()
 
@@ -85,7 +85,7 @@ def test_an_interrupted_archive_run_neither_loses_nor_duplicates_rows(db_session
     assert len(live) == 4 and len(archived) == 6  # two whole batches moved, the third rolled back
     assert sorted(live + archived) == sorted(old)
 
-    monkeypatch.setattr(maintenance, "archive_audit_logs_batch", real_batch)
+    monkeypatch.setattr(purge, "archive_audit_logs_batch", real_batch)
     assert jobs.archive_audit_logs() == {"archived": 4}
     live, archived = where_are(old)
     assert live == [] and sorted(archived) == sorted(old)
@@ -123,11 +123,11 @@ def test_purge_oauth_states_removes_expired_and_consumed(db_session, redis, conn
 
 
 def test_vacuum_analyze_runs_outside_a_transaction(db_session, redis):
-    assert jobs.vacuum_analyze() == {"tables": len(maintenance.MAIN_TABLES)}
+    assert jobs.vacuum_analyze() == {"tables": len(database.MAIN_TABLES)}
     db_session.execute(text("SELECT pg_stat_clear_snapshot()"))
     vacuumed = db_session.scalars(text(
         "SELECT relname FROM pg_stat_user_tables WHERE last_vacuum IS NOT NULL AND last_analyze IS NOT NULL"))
-    assert set(maintenance.MAIN_TABLES) <= set(vacuumed)
+    assert set(database.MAIN_TABLES) <= set(vacuumed)
     assert audit_rows(db_session, "MAINTENANCE_VACUUM_ANALYZE")[0].status == AuditStatus.SUCCESS
 
 
@@ -135,7 +135,7 @@ def test_refresh_table_statistics_records_table_and_index_sizes(db_session, redi
     assert jobs.refresh_table_statistics() == {"tables": 8, "samples": 24}
     samples = db_session.execute(select(HealthSample.metric, HealthSample.subject, HealthSample.value)).all()
     table_bytes = {subject: value for metric, subject, value in samples if metric == "table_bytes"}
-    assert set(table_bytes) == set(maintenance.MAIN_TABLES)
+    assert set(table_bytes) == set(database.MAIN_TABLES)
     assert {metric for metric, _, _ in samples} == {"table_bytes", "index_bytes", "live_rows"}
     assert all(value > 0 for metric, _, value in samples if metric == "index_bytes")  # every table has a key
 
@@ -172,7 +172,7 @@ def test_a_failing_job_is_audited_and_raises(db_session, redis, monkeypatch):
     def broken(session, **arguments):
         session.execute(text("SELECT 1 / 0"))
 
-    monkeypatch.setattr(maintenance, "purge_oauth_states_batch", broken)
+    monkeypatch.setattr(purge, "purge_oauth_states_batch", broken)
     with pytest.raises(Exception, match="division by zero"):
         jobs.purge_oauth_states()
     [entry] = audit_rows(db_session, "MAINTENANCE_PURGE_OAUTH_STATES")

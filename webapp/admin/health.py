@@ -14,7 +14,8 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from webapp.admin import charts
-from webapp.maintenance import ACTIONS, QUEUES, QueueStats, queue_stats
+from webapp.maintenance import ACTIONS
+from webapp.maintenance.queues import QUEUES, QueueStats, queue_stats
 from webapp.models import AuditLog, AuditStatus, CalendarConnection, CalendarProvider, User
 from webapp.models.maintenance import HealthSample
 
