@@ -2,6 +2,7 @@ import importlib
 import logging
 
 import click
+from flask import Flask
 from flask.cli import AppGroup
 
 from jobs.schedule import SCHEDULE, find, is_local_time_utc, reconcile
@@ -11,6 +12,12 @@ log = logging.getLogger(__name__)
 
 jobs_cli = AppGroup("jobs", help="Background jobs.")
 maintenance_cli = AppGroup("maintenance", help="Run scheduled jobs by hand.")
+
+
+def register_commands(app: Flask) -> None:
+    """`flask jobs …` and `flask maintenance …`; the web app itself never imports the jobs package."""
+    app.cli.add_command(jobs_cli)
+    app.cli.add_command(maintenance_cli)
 
 
 @jobs_cli.command("schedule")

@@ -70,7 +70,6 @@ def init_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from jobs.cli import jobs_cli, maintenance_cli
     from webapp import admin, auth, calendar, connections, ops, settings
     from webapp.admin import views as admin_views  # noqa: F401  (routes attach to their blueprint)
     from webapp.admin.cli import users_cli
@@ -82,7 +81,7 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (auth.bp, calendar.bp, connections.bp, settings.bp, admin.bp, ops.bp):
         app.register_blueprint(blueprint)
-    for command_group in (jobs_cli, maintenance_cli, tokens_cli, users_cli):
+    for command_group in (tokens_cli, users_cli):
         app.cli.add_command(command_group)
 
 
