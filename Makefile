@@ -5,20 +5,36 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint bench chromium
+# requirements*.txt are pinned with hashes from requirements*.in: production (what the Procfile runs), the local
+# default (embedded PostgreSQL and Redis, Radicale for the sandbox) and development (tests, lint).
+RUN_REQUIREMENTS := requirements.txt requirements-local.txt
+DEV_REQUIREMENTS := $(RUN_REQUIREMENTS) requirements-dev.txt
+PIP_VERSION := 26.3
+
+.PHONY: run test lint bench chromium lock
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required (python3.11 not found)."; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet pip==$(PIP_VERSION)
 
-$(VENV)/.installed-run: requirements.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements.txt
+$(VENV)/.installed-run: $(RUN_REQUIREMENTS) | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes $(addprefix -r ,$(RUN_REQUIREMENTS))
 	@touch $@
 
-$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+$(VENV)/.installed-dev: $(DEV_REQUIREMENTS) | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes $(addprefix -r ,$(DEV_REQUIREMENTS))
 	@touch $@ $(VENV)/.installed-run
+
+# After editing a requirements*.in: re-pin every requirements*.txt (pip-tools in a throwaway venv).
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet pip==25.0.1 pip-tools==7.6.2
+	for name in requirements requirements-local requirements-dev; do \
+		.venv-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+			--no-emit-find-links --output-file $$name.txt $$name.in || exit 1; \
+	done
+	rm -rf .venv-lock
 
 run: $(VENV)/.installed-run
 	$(BIN)/python -m webapp.local
