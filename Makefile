@@ -53,8 +53,9 @@ chromium:
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 
+# One pytest-xdist worker per core; `pytest -m "not slow"` skips browsers and real-process tests while iterating.
 test: $(VENV)/.installed-dev chromium lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --dist worksteal
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench

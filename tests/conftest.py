@@ -77,14 +77,28 @@ def database_server(tmp_root):
     postgres.stop()
 
 
+def pytest_collection_modifyitems(items):
+    """Browser tests are slow by nature: mark them so `pytest -m "not slow"` gives a quick loop."""
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
+def xdist_worker_number() -> int:
+    """0 for a serial run or the first pytest-xdist worker ("gw0"), 1 for "gw1", and so on."""
+    return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_root):
+    # Each xdist worker flushes its own database number, so parallel workers never flush each other's keys.
+    database = 1 + xdist_worker_number()
     external = os.environ.get("TEST_REDIS_URL")
     if external:
-        yield external
+        yield re.sub(r"/\d*$", "", external.split("?")[0]) + f"/{database}"
         return
     redis = start_redis(tmp_root / "redis", persist=False)
-    yield redis.url + "?db=1"
+    yield redis.url + f"?db={database}"
     redis.stop()
 
 

@@ -10,9 +10,12 @@ import sys
 import time
 
 import psutil
+import pytest
 import requests
 
 from webapp.config import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow
 
 
 def free_port() -> int:

@@ -24,6 +24,8 @@ from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from webapp.config import PROJECT_ROOT
 
+pytestmark = pytest.mark.slow
+
 RQ = str(Path(sys.executable).with_name("rq"))
 SAMPLE_JOBS = Path(__file__).resolve().parent
 # The worker's heartbeat covers the job for at most this long after the worker dies (RQ: 30 s + 60 s).
