@@ -2,10 +2,12 @@
 TEST_REDIS_URL are set), the schema built by the migrations, and one rolled-back transaction per test."""
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
 import secrets
+import socket
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -282,6 +284,19 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
+
+
+@contextlib.contextmanager
+def loopback_names(monkeypatch, *names: str):
+    """Resolve these host names to 127.0.0.1 in this process: several names for servers on loopback, as a
+    provider spreads over hosts of one domain (no DNS is available here)."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        return real("127.0.0.1" if host in names else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield
 
 
 def screenshot(page, name: str) -> Path:
