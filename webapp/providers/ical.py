@@ -468,8 +468,11 @@ def _add_times(vevent: Event, event: RemoteEvent) -> None:
         vevent.add("DTEND", max(event.end_time.date(), start + timedelta(days=1)))
         return
     zone = _event_zone(event)
-    vevent.add("DTSTART", event.start_time.astimezone(zone))
-    vevent.add("DTEND", max(event.end_time, event.start_time).astimezone(zone))
+    start, end = event.start_time.astimezone(zone), max(event.end_time, event.start_time).astimezone(zone)
+    if event.metadata.get("floating"):  # written without a zone, as it came: the same wall clock goes back
+        start, end = start.replace(tzinfo=None), end.replace(tzinfo=None)
+    vevent.add("DTSTART", start)
+    vevent.add("DTEND", end)
 
 
 def _instant_line(name: str, instant: datetime, master: RemoteEvent) -> str:
