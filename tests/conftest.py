@@ -104,6 +104,8 @@ class ProviderServers:
     microsoft: object
     microsoft_state: object
     radicale: object
+    google_faults: object  # sandbox.faults.FaultPlan in front of each emulator
+    microsoft_faults: object
 
     def settings(self) -> dict:
         return {
@@ -124,6 +126,7 @@ class ProviderServers:
 
 @pytest.fixture(scope="session")
 def provider_servers(tmp_root):
+    from sandbox.faults import FaultInjector, FaultPlan, listing_key
     from sandbox.google_emulator import GoogleState, create_google_emulator
     from sandbox.microsoft_emulator import MicrosoftState, create_microsoft_emulator
     from sandbox.radicale_server import start_radicale
@@ -133,10 +136,12 @@ def provider_servers(tmp_root):
     google_state.add_client(*GOOGLE_CLIENT)
     microsoft_state = MicrosoftState()
     microsoft_state.add_client(*MICROSOFT_CLIENT)
-    google = serve_in_thread(create_google_emulator(google_state))
-    microsoft = serve_in_thread(create_microsoft_emulator(microsoft_state))
+    google_faults, microsoft_faults = FaultPlan(listing_key), FaultPlan(listing_key)
+    google = serve_in_thread(FaultInjector(create_google_emulator(google_state), google_faults))
+    microsoft = serve_in_thread(FaultInjector(create_microsoft_emulator(microsoft_state), microsoft_faults))
     radicale = start_radicale(tmp_root / "radicale", {APPLE_USER[0]: APPLE_USER[1]})
-    yield ProviderServers(google, google_state, microsoft, microsoft_state, radicale)
+    yield ProviderServers(google, google_state, microsoft, microsoft_state, radicale, google_faults,
+                          microsoft_faults)
     radicale.stop()
     microsoft.stop()
     google.stop()

@@ -60,6 +60,7 @@ def google(client, db_session, user, login, provider_servers):
     client.get(authorize(start_connect(client), email))
     yield only_connection(db_session, user), email, provider_servers.google_state
     provider_servers.google_state.set_page_size(None)
+    provider_servers.google_faults.calm()
 
 
 @pytest.fixture
