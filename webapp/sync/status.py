@@ -81,7 +81,8 @@ def sync_state(connection: CalendarConnection, *, now: datetime, zone: str | Non
         return SyncState("behind", "Needs attention", "warn",
                          f"No sync has finished since {time_ago(synced, now)}; Almanac's sync workers may be "
                          "stopped.", synced)
-    return SyncState("synced", "Synced", "ok", _skipped_note(connection.skipped_events), synced)
+    return SyncState("synced", f"Synced {time_ago(synced, now)}", "ok", _skipped_note(connection.skipped_events),
+                     synced)
 
 
 def _skipped_note(skipped: list[dict] | None) -> str | None:
