@@ -119,9 +119,10 @@ class FaultInjector:
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/")
         if path.startswith("/_emulator/"):
             return self.app(environ, start_response)
-        key = self.plan.enter(method, path)
+        fault = self.plan.take(method, path)
+        # A stalled or dropped request has a client that gives up: it does not count as a sync in flight.
+        key = self.plan.enter(method, path) if fault is None or fault.kind not in ("stall", "reset") else None
         try:
-            fault = self.plan.take(method, path)
             if fault is None or fault.kind == "cookie":
                 return self._passed_through(environ, start_response, fault)
             if fault.kind == "status":

@@ -25,21 +25,23 @@ def get_provider(kind: CalendarProvider | str) -> Provider:
     Use it as a context manager (or call close()) so its connections are released."""
     kind = CalendarProvider(kind)
     settings = provider_settings(kind)
+    timeout = current_app.config["PROVIDERS"].get("timeout")
+    options = {"timeout": timeout} if timeout else {}
     if kind == CalendarProvider.GOOGLE:
         from webapp.providers.google import GoogleProvider
 
         return GoogleProvider(
             settings["client_id"], settings["client_secret"], auth_url=settings["auth_url"],
             token_url=settings["token_url"], revoke_url=settings["revoke_url"], api_url=settings["api_url"],
-            userinfo_url=settings["userinfo_url"],
+            userinfo_url=settings["userinfo_url"], **options,
         )
     if kind == CalendarProvider.MICROSOFT:
         from webapp.providers.microsoft import MicrosoftProvider
 
         return MicrosoftProvider(
             settings["client_id"], settings["client_secret"], authority=settings["authority"],
-            graph_url=settings["graph_url"],
+            graph_url=settings["graph_url"], **options,
         )
     from webapp.providers.apple import AppleProvider
 
-    return AppleProvider(settings["base_url"])
+    return AppleProvider(settings["base_url"], **options)

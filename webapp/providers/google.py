@@ -67,7 +67,7 @@ class GoogleProvider(HttpClient):
 
     def __init__(self, client_id: str, client_secret: str, auth_url: str = AUTH_URL, token_url: str = TOKEN_URL,
                  revoke_url: str = REVOKE_URL, api_url: str = API_URL, userinfo_url: str = USERINFO_URL,
-                 session: requests.Session | None = None):
+                 session: requests.Session | None = None, timeout: float = TIMEOUT_SECONDS):
         self.client_id = client_id
         self.client_secret = client_secret
         self.auth_url = auth_url
@@ -76,6 +76,7 @@ class GoogleProvider(HttpClient):
         self.api_url = api_url.rstrip("/")
         self.userinfo_url = userinfo_url
         self.session = session or new_session()
+        self.timeout = timeout
 
     # ---- OAuth --------------------------------------------------------------------------------------------------
 
@@ -223,7 +224,7 @@ class GoogleProvider(HttpClient):
 
     def _send(self, method: str, url: str, operation: str, **kwargs: Any) -> requests.Response:
         try:
-            return self.session.request(method, url, timeout=TIMEOUT_SECONDS, **kwargs)
+            return self.session.request(method, url, timeout=self.timeout, **kwargs)
         except requests.RequestException as exc:
             log.warning("google request failed operation=%s error=%s", operation, type(exc).__name__)
             raise ProviderUnreachable(f"Google {operation}: {type(exc).__name__}") from exc

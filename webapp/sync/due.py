@@ -28,11 +28,11 @@ def due_connections(session: Session, now: datetime | None = None) -> list[uuid.
     ))
 
 
-def events_to_push(session: Session) -> list[uuid.UUID]:
-    """Local changes still waiting (a push job that died, or FAILED ones), less those waiting on the user's
-    choice in a conflict."""
-    return list(session.scalars(
-        select(CalendarEvent.id)
+def events_to_push(session: Session) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(event id, connection id) of local changes still waiting (a push job that died, or FAILED ones), less
+    those waiting on the user's choice in a conflict."""
+    return list(session.execute(
+        select(CalendarEvent.id, CalendarEvent.calendar_connection_id)
         .join(CalendarConnection, CalendarConnection.id == CalendarEvent.calendar_connection_id)
         .where(CalendarEvent.sync_status.in_([SyncStatus.PENDING, SyncStatus.FAILED]),
                or_(CalendarEvent.provider_metadata.is_(None), ~CalendarEvent.provider_metadata.has_key("conflict")),

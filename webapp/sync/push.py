@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import literal_column, select
+from sqlalchemy import literal_column, select, update
 from sqlalchemy.orm import Session
 
 from webapp.credentials import credentials_for
@@ -125,7 +125,9 @@ def _write_result(session: Session, snapshot: Snapshot, outcome: str, remote: Re
         metadata.update({"etag": remote.etag, "pushed": True, **(remote.metadata or {})})
         if remote.ical_uid:
             metadata["ical_uid"] = remote.ical_uid
-        event.provider_event_id = remote.provider_event_id or event.provider_event_id
+        if remote.provider_event_id and remote.provider_event_id != event.provider_event_id:
+            _absorb_echo(session, event, remote.provider_event_id)
+            event.provider_event_id = remote.provider_event_id
         if remote.html_link and remote.html_link.startswith(("https://", "http://")):
             event.html_link = remote.html_link
     event.provider_metadata = metadata
@@ -135,6 +137,22 @@ def _write_result(session: Session, snapshot: Snapshot, outcome: str, remote: Re
     else:
         log.info("event changed while its push travelled; pushing again event_id=%s", snapshot.event_id)
     session.commit()
+
+
+def _absorb_echo(session: Session, event: CalendarEvent, provider_event_id: str) -> None:
+    """An earlier attempt of this push got through but died before writing its answer, and a pull has since
+    stored the provider's copy as a row of its own: that row is this event, so it goes (its overrides move
+    over), and the event takes the provider's id."""
+    echo = session.scalar(select(CalendarEvent).where(
+        CalendarEvent.calendar_connection_id == event.calendar_connection_id,
+        CalendarEvent.provider_event_id == provider_event_id, CalendarEvent.id != event.id))
+    if echo is None:
+        return
+    log.info("merging the pulled copy of a pushed event event_id=%s copy_id=%s", event.id, echo.id)
+    session.execute(update(CalendarEvent).where(CalendarEvent.parent_event_id == echo.id)
+                    .values(parent_event_id=event.id))
+    session.delete(echo)
+    session.flush()
 
 
 def _write_conflict(session: Session, snapshot: Snapshot, *, remote_deleted: bool) -> str:

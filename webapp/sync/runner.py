@@ -42,7 +42,7 @@ def run_sync(session: Session, connection_id: uuid.UUID, *, full: bool = False,
     if result is None:
         return None
     for event_id in push.pending_events(session, connection_id):
-        enqueue_push(event_id)
+        enqueue_push(event_id, connection_id)
     session.rollback()
     return result.counts()
 
@@ -77,7 +77,7 @@ def run_push(session: Session, event_id: uuid.UUID, connection_id: uuid.UUID) ->
     if outcome == "conflict":
         enqueue_sync(connection_id)  # the pull brings their version for the user to compare
     elif push.needs_push(session, event_id):
-        enqueue_push(event_id)
+        enqueue_push(event_id, connection_id)
     return outcome
 
 
@@ -89,7 +89,7 @@ def sweep(session: Session) -> dict:
     session.rollback()
     for connection_id in connections:
         enqueue_sync(connection_id)
-    for event_id in events:
-        enqueue_push(event_id)
+    for event_id, connection_id in events:
+        enqueue_push(event_id, connection_id)
     log.info("sweep queued connections=%s pushes=%s", len(connections), len(events))
     return {"connections": len(connections), "pushes": len(events)}
