@@ -109,7 +109,7 @@ class Stack:
 
     def __init__(self, root: Path, stack: ExitStack):
         self.root, self.exit = root, stack
-        self.postgres = start_postgres(root / "postgres", delete_on_stop=True)
+        self.postgres = start_postgres(root / "postgres")  # its data must outlive a restart
         stack.callback(lambda: self.postgres.stop())
         self.redis = start_redis(root / "redis", persist=True)
         stack.callback(lambda: self.redis.stop())
@@ -157,7 +157,7 @@ class Stack:
     def restart_postgres(self, down_seconds: float) -> None:
         self.postgres.stop()
         time.sleep(down_seconds)
-        self.postgres = start_postgres(self.root / "postgres", delete_on_stop=True)
+        self.postgres = start_postgres(self.root / "postgres")
 
 
 class Workers:
@@ -620,11 +620,17 @@ def run(mode: Mode, seed: int = 7) -> Report:
         report.max_concurrent_syncs = max(plan.max_in_flight for plan in stack.faults.values())
         report.local_creations = len(mutator.local_titles)
         report.provider_changes = mutator.changes
+        report.seconds = time.monotonic() - started
+        print(table(report, "chaos phase"), flush=True)  # noqa: T201 - kept even if an outage goes wrong
         if mode.restarts:
             stop_load = threading.Event()
             load = scheduler_loops(stack, stop_load, interval=1.0, count=1)
-            report.outages.append(outage(stack, "redis"))
-            report.outages.append(outage(stack, "postgres"))
+            for what in ("redis", "postgres"):
+                try:
+                    report.outages.append(outage(stack, what))
+                except Exception as error:  # noqa: BLE001 - reported in the table, not raised
+                    report.outages.append({"what": what, "statuses": {}, "tracebacks": 0,
+                                           "recovered_s": f"failed ({type(error).__name__})"})
             stop_load.set()
             for thread in load:
                 thread.join(timeout=30)
@@ -640,13 +646,19 @@ def _kill_loop(stack: Stack, stop: threading.Event, rng: random.Random, interval
 
 
 def _stuck_syncing(stack: Stack) -> int:
-    """Connections the page would show as "Syncing…" with nothing running: must be none."""
+    """Connections the page shows as "Syncing…" once the load stopped and the queue drained: must be none."""
+    from webapp.locks import running_syncs
     from webapp.models import CalendarConnection
-    from webapp.sync.queue import sync_job_state
+    from webapp.sync.queue import is_sync_queued
+    from webapp.sync.status import sync_state
 
     with stack.app.app_context():
-        ids = db.session.scalars(select(CalendarConnection.id)).all()
-        stuck = sum(1 for connection_id in ids if sync_job_state(connection_id) == "started")
+        connections = db.session.scalars(select(CalendarConnection)).all()
+        running = running_syncs(db.session, [connection.id for connection in connections])
+        now = datetime.now(UTC)
+        stuck = sum(1 for connection in connections if sync_state(
+            connection, now=now, is_running=connection.id in running,
+            is_queued=is_sync_queued(connection.id)).kind == "syncing")
         db.session.remove()
     return stuck
 

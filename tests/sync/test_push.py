@@ -75,14 +75,14 @@ def edit_locally(db_session, row, **changes):
 def test_a_provider_change_to_a_pending_edit_is_a_conflict_and_keep_mine_wins(google, run_sync, run_push,
                                                                              db_session, client, login, user):
     connection, calendar_id, state = google
-    connection = connection.id
+    connection_id = connection.id
     remote = state.add_event(calendar_id, google_timed("Board meeting", soon(days=2)))
-    run_sync(connection)
+    run_sync(connection_id)
     state.update_event(calendar_id, remote["id"], {"summary": "Board meeting (moved by Sam)"})
-    (row,) = live_events(db_session, connection)
+    (row,) = live_events(db_session, connection_id)
     edit_locally(db_session, row, title="Board meeting (my edit)")
 
-    run_sync(connection)  # a pull never overwrites a pending local edit: it records the conflict
+    run_sync(connection_id)  # a pull never overwrites a pending local edit: it records the conflict
     row = db_session.get(CalendarEvent, row.id)
     assert row.title == "Board meeting (my edit)" and row.sync_status == SyncStatus.PENDING
     conflict = row.provider_metadata["conflict"]
@@ -97,8 +97,8 @@ def test_a_provider_change_to_a_pending_edit_is_a_conflict_and_keep_mine_wins(go
     assert run_push(row.id) == "updated"
     assert next(e for e in state.stored_events(calendar_id) if e["id"] == remote["id"])["summary"] \
         == "Board meeting (my edit)"
-    run_sync(connection)
-    (row,) = live_events(db_session, connection)
+    run_sync(connection_id)
+    (row,) = live_events(db_session, connection_id)
     assert (row.title, row.sync_status) == ("Board meeting (my edit)", SyncStatus.SYNCED)
     assert "conflict" not in row.provider_metadata
 
@@ -106,15 +106,15 @@ def test_a_provider_change_to_a_pending_edit_is_a_conflict_and_keep_mine_wins(go
 def test_take_theirs_replaces_the_local_edit_and_keeps_it_in_the_audit_log(google, run_sync, run_push, db_session,
                                                                          client, login, user):
     connection, calendar_id, state = google
-    connection = connection.id
+    connection_id = connection.id
     remote = state.add_event(calendar_id, google_timed("Lunch", soon(days=2)))
-    run_sync(connection)
-    (row,) = live_events(db_session, connection)
+    run_sync(connection_id)
+    (row,) = live_events(db_session, connection_id)
     edit_locally(db_session, row, title="Lunch (mine)")
     state.update_event(calendar_id, remote["id"], {"summary": "Lunch (theirs)"})
     assert run_push(row.id) == "conflict"  # the push met their newer etag before any pull did
 
-    run_sync(connection)  # queued by the conflict: brings their version for the comparison
+    run_sync(connection_id)  # queued by the conflict: brings their version for the comparison
     row = db_session.get(CalendarEvent, row.id)
     assert row.provider_metadata["conflict"]["remote"]["title"] == "Lunch (theirs)"
     token = csrf_token_from(client.get(f"/calendar/events/{row.id}").get_data(as_text=True))
@@ -208,3 +208,18 @@ def test_a_series_created_here_is_represented_by_graphs_occurrences_after_the_pu
     practice = [event for event in live_events(db_session, connection) if event.title == "Piano practice"]
     assert len(practice) == 3 and all(not event.is_recurring for event in practice)
     assert db_session.get(CalendarEvent, series.id).deleted_at is not None
+
+
+def test_a_push_whose_answer_was_lost_absorbs_the_copy_a_pull_stored_meanwhile(app, apple, run_sync, run_push,
+                                                                               db_session):
+    connection, url = apple
+    connection_id = connection.id
+    event = local_event(db_session, connection, title="Choir")
+    send_directly(app, connection, url, event)  # the first attempt got through; its worker died before writing
+    run_sync(connection_id)  # the pull meets the provider's copy and stores it as a row of its own
+    assert [e.title for e in live_events(db_session, connection_id)] == ["Choir", "Choir"]
+
+    assert run_push(event.id) == "created"  # the retry finds the resource it made (If-None-Match: *)
+
+    (row,) = live_events(db_session, connection_id)
+    assert row.id == event.id and row.sync_status == SyncStatus.SYNCED and row.provider_event_id.endswith(".ics")

@@ -27,7 +27,7 @@ from webapp.locks import running_syncs
 from webapp.models import CalendarConnection, CalendarEvent, CalendarProvider
 from webapp.providers import LABELS, OAUTH_PROVIDERS, is_configured
 from webapp.sync import conflicts
-from webapp.sync.queue import enqueue_push, enqueue_sync, sync_job_state
+from webapp.sync.queue import enqueue_push, enqueue_sync, is_sync_queued
 from webapp.sync.status import sync_state
 
 
@@ -62,7 +62,7 @@ def index():
     now = datetime.now(UTC)
     states = {connection.id: sync_state(connection, now=now, zone=current_user.time_zone,
                                         is_running=connection.id in running,
-                                        is_queued=sync_job_state(connection.id) is not None)
+                                        is_queued=is_sync_queued(connection.id))
               for connection in connections}
     polling = {connection_id for connection_id, state in states.items() if state.kind == "syncing"}
     return render_page("connections/index.html", "connections/_index.html", accounts=accounts, providers=providers,
@@ -232,7 +232,7 @@ def row_response(connection: CalendarConnection, message: str | None = None, *, 
         if message:
             flash(message, "success")
         return redirect(url_for("connections.index"))
-    is_queued = sync_job_state(connection.id) is not None
+    is_queued = is_sync_queued(connection.id)
     is_running = connection.id in running_syncs(db.session, [connection.id])
     state = sync_state(connection, now=datetime.now(UTC), zone=current_user.time_zone, is_running=is_running,
                        is_queued=is_queued)

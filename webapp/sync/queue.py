@@ -109,8 +109,8 @@ def _is_abandoned(job: Job, connection_id: uuid.UUID | str) -> bool:
     return uuid.UUID(str(connection_id)) not in running_syncs(db.session, [uuid.UUID(str(connection_id))])
 
 
-def sync_job_state(connection_id: uuid.UUID | str) -> str | None:
-    """"queued" or "started" while a pull of the connection is on its way, else None."""
+def is_sync_queued(connection_id: uuid.UUID | str) -> bool:
+    """A pull of the connection waits in the queue. (One that runs holds the connection's lock: see
+    webapp.locks.running_syncs, which also forgets a pull whose worker died.)"""
     job = sync_queue().fetch_job(sync_job_id(connection_id))
-    state = _state(job) if job is not None else None
-    return state if state in ("queued", "started") else None
+    return job is not None and _state(job) == "queued"
