@@ -489,15 +489,18 @@ def compare(stack: Stack, calendars: list[Calendar], mutator: Mutator, report: R
             with get_provider(kind) as provider:
                 while True:
                     listing = provider.fetch_changes(credentials, calendar_id, None, page)
-                    theirs |= {event.provider_event_id: (event.title, event.start_time, event.status)
+                    theirs |= {event.provider_event_id: (event.title or "(No title)", event.start_time, event.status)
                                for event in listing.events}
                     skipped |= {skip.provider_event_id for skip in listing.skipped}
                     if not listing.next_page:
                         break
                     page = listing.next_page
             ours_rows = db.session.scalars(select(CalendarEvent).where(
-                CalendarEvent.calendar_connection_id == calendar.connection_id, CalendarEvent.deleted_at.is_(None)))
+                CalendarEvent.calendar_connection_id == calendar.connection_id,
+                CalendarEvent.deleted_at.is_(None))).all()
             ours = {row.provider_event_id: (row.title, row.start_time, row.status.value) for row in ours_rows}
+            states = {row.title: f"{row.sync_status.value} {(row.provider_metadata or {}).get('push_error', '')}"
+                      for row in ours_rows}
             lost = set(theirs) - set(ours) - skipped
             ghosts = set(ours) - set(theirs)
             changed = {pid for pid in set(theirs) & set(ours) if theirs[pid] != ours[pid]}
@@ -509,7 +512,8 @@ def compare(stack: Stack, calendars: list[Calendar], mutator: Mutator, report: R
             for _, title in [key for key in mutator.local_titles if key[0] == calendar.connection_id]:
                 if titles[title] == 0:
                     counts["lost"] += 1
-                    details.append(f"{calendar.kind}: local creation {title!r} never reached the provider")
+                    details.append(f"{calendar.kind}: local creation {title!r} never reached the provider "
+                                   f"(here: {states.get(title, 'no row')})")
                 counts["duplicated"] += max(0, titles[title] - 1)
             for pid in sorted(lost)[:3]:
                 details.append(f"{calendar.kind}: lost {pid}")

@@ -55,6 +55,13 @@ def test_one_bad_event_is_skipped_and_the_rest_of_the_calendar_arrives(google, r
     sync_queue(redis).empty()
     row = connection_row(client, connection_id)
     assert 'data-sync-state="synced"' in row and f"1 event could not be stored: {broken}" in row
+    # The next, incremental round does not see it again: the page keeps saying so until it is fixed or gone.
+    state.add_event(calendar_id, google_timed("Later", soon(days=4)))
+    assert run_sync(connection_id)["created"] == 1
+    assert f"1 event could not be stored: {broken}" in connection_row(client, connection_id)
+    state.delete_event(calendar_id, broken)
+    run_sync(connection_id)
+    assert "could not be stored" not in connection_row(client, connection_id)
 
 
 def test_any_exception_is_recorded_in_plain_words_retried_then_stopped_with_a_retry_button(
@@ -236,6 +243,26 @@ def test_a_cookie_one_users_provider_sets_never_travels_with_another_users_sync(
 
     theirs = [r for r in state.requests[before:] if r.path == EVENTS.format(other_email)]
     assert theirs and all("Cookie" not in r.headers for r in theirs)
+
+
+def test_a_series_rewritten_as_a_single_event_loses_its_overrides(apple, run_sync, db_session, provider_servers):
+    from tests.sync.test_microsoft_and_apple_sync import ics, put
+
+    connection, url = apple
+    connection_id = connection.id
+    master = ["BEGIN:VEVENT", "UID:s", "DTSTAMP:20260101T000000Z", "SUMMARY:Class", "DTSTART:20260302T090000Z",
+              "DTEND:20260302T100000Z"]
+    moved = ["BEGIN:VEVENT", "UID:s", "DTSTAMP:20260101T000000Z", "SUMMARY:Class (moved)",
+             "RECURRENCE-ID:20260309T090000Z", "DTSTART:20260309T110000Z", "DTEND:20260309T120000Z", "END:VEVENT"]
+    put(provider_servers, url, "s.ics", ics("\r\n".join([*master, "RRULE:FREQ=WEEKLY;COUNT=3", "END:VEVENT"]),
+                                            "\r\n".join(moved)))
+    run_sync(connection_id)
+    assert sorted(e.title for e in live_events(db_session, connection_id)) == ["Class", "Class (moved)"]
+
+    put(provider_servers, url, "s.ics", ics("\r\n".join([*master, "END:VEVENT"])))  # no longer a series
+    run_sync(connection_id)
+
+    assert [e.title for e in live_events(db_session, connection_id)] == ["Class"]
 
 
 # ---------------------------------------------------------------------------- 7. floating times, end to end

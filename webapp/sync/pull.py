@@ -206,9 +206,10 @@ def _database_reason(error: StatementError) -> str:
 
 def _find_stale_overrides(session: Session, target: Target, events: list[RemoteEvent], masters: list[RemoteEvent],
                           result: SyncResult) -> None:
+    # Every master, recurring or no longer: a resource rewritten without its overrides (or its rule) drops them.
     listed = {event.provider_event_id for event in events}
     master_ids = store.ids_by_provider_id(session, target.connection_id,
-                                          {event.provider_event_id for event in masters if event.is_recurring})
+                                          {event.provider_event_id for event in masters})
     for child_id, provider_id in store.children_of(session, list(master_ids.values())):
         if provider_id not in listed:
             result.stale_overrides.add(child_id)
@@ -224,7 +225,7 @@ def finish(session: Session, target: Target, result: SyncResult, new_cursor: str
     now = datetime.now(UTC)
     apply_deletions(session, connection, result, allow_mass_delete=allow_mass_delete, now=now)
     connection.sync_token = new_cursor
-    record_success(connection, result.skipped_details(), now)
+    record_success(connection, _still_skipped(connection, result), now)
     result.duration_ms = int((time.monotonic() - started) * 1000)
     details = result.counts()
     if result.skipped:
@@ -233,6 +234,15 @@ def finish(session: Session, target: Target, result: SyncResult, new_cursor: str
                  resource=("calendar_connection", connection.id), **details)
     session.commit()
     return result
+
+
+def _still_skipped(connection: CalendarConnection, result: SyncResult) -> list[dict]:
+    """What the page keeps listing as not stored: this round's skips, plus (after an incremental round) earlier
+    ones the provider has not changed or removed since."""
+    earlier = [] if result.full_resync else [
+        entry for entry in connection.skipped_events or []
+        if entry.get("id") and entry["id"] not in result.seen | result.removed]
+    return earlier + result.skipped_details()
 
 
 def apply_deletions(session: Session, connection: CalendarConnection, result: SyncResult, *,

@@ -68,14 +68,16 @@ def cancel_retry(connection_id: uuid.UUID | str) -> None:
 
 
 def enqueue_push(event_id: uuid.UUID | str, connection_id: uuid.UUID | str | None = None) -> str:
-    """Queue sending one locally changed event to its provider (of `connection_id`, when the caller knows it: a
-    push left "started" by a dead worker is then replaced too)."""
+    """Queue sending one locally changed event to its provider now, replacing a retry that waits; with
+    `connection_id`, a push left "started" by a worker that died is replaced too."""
     job_id = f"push-event-{event_id}"
-    if connection_id is not None:
-        existing = sync_queue().fetch_job(job_id)
-        if existing is not None and _state(existing) == "started" and _is_abandoned(existing, connection_id):
-            log.warning("replacing a push whose worker died job_id=%s", job_id)
-            existing.delete()
+    existing = sync_queue().fetch_job(job_id)
+    state = _state(existing) if existing is not None else None
+    if state in ("scheduled", "deferred"):
+        existing.delete()  # a retry waiting its turn: the sweep (or the user) sends it now instead
+    elif state == "started" and connection_id is not None and _is_abandoned(existing, connection_id):
+        log.warning("replacing a push whose worker died job_id=%s", job_id)
+        existing.delete()
     return _enqueue("jobs.sync.push_event", job_id, str(event_id), retry=PUSH_RETRY)
 
 
