@@ -683,7 +683,7 @@ def table(report: Report, mode_name: str) -> str:
         ("sync cycles to converge", report.cycles_to_converge if report.cycles_to_converge else "did not converge"),
     ]
     for outage_result in report.outages:
-        rows.append((f"{outage_result['what']} restart: answers while down",
+        rows.append((f"{outage_result['what']} restart: answers (1 s before, down, back)",
                      ", ".join(f"{status}×{count}" for status, count in outage_result["statuses"].items())))
         rows.append((f"{outage_result['what']} restart: tracebacks / recovered in",
                      f"{outage_result['tracebacks']} / {outage_result['recovered_s']} s"))

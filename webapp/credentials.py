@@ -28,6 +28,7 @@ REFRESH_MARGIN = timedelta(minutes=5)
 REFRESH_LOCK_WAIT_SECONDS = 45
 UNDECRYPTABLE_REASON = "Almanac could not read the stored credentials (key missing or data altered). Reconnect."
 REVOKED_REASON = "The provider no longer accepts Almanac's access (revoked or expired). Reconnect to resume syncing."
+PASSWORD_REJECTED_REASON = "iCloud no longer accepts the app-specific password. Reconnect to resume syncing."  # noqa: S105
 
 
 class NeedsReconnect(Exception):
@@ -62,6 +63,16 @@ def mark_needs_reconnect(session: Session, connections: list[CalendarConnection]
         audit.record(session, "CONNECTION_NEEDS_RECONNECT", user_id=connection.user_id,
                      resource=("calendar_connection", connection.id), status=AuditStatus.FAILURE, error=kind)
     session.flush()
+
+
+def reject_access(session: Session, connection_id: uuid.UUID) -> NeedsReconnect:
+    """The provider refused credentials that were just fresh (a new token, or the stored iCloud password): every
+    calendar of the account needs a reconnect. Commits; returns the exception to raise."""
+    connection = session.get(CalendarConnection, connection_id)
+    reason = PASSWORD_REJECTED_REASON if connection.provider == CalendarProvider.APPLE else REVOKED_REASON
+    mark_needs_reconnect(session, account_rows(session, connection), reason, "auth_rejected")
+    session.commit()
+    return NeedsReconnect(reason)
 
 
 def account_rows(session: Session, connection: CalendarConnection) -> list[CalendarConnection]:

@@ -265,6 +265,24 @@ def test_a_series_rewritten_as_a_single_event_loses_its_overrides(apple, run_syn
     assert [e.title for e in live_events(db_session, connection_id)] == ["Class"]
 
 
+def test_a_rejected_icloud_password_asks_for_a_reconnect(app, apple, run_sync, db_session, client, redis):
+    from webapp.credentials import seal
+
+    connection, url = apple
+    connection_id = connection.id
+    with app.app_context():  # as after the user revoked the app-specific password at Apple
+        sealed = seal(connection_id, "calendar_connections", "access_token", "revoked-password")
+    db_session.execute(update(CalendarConnection).where(CalendarConnection.id == connection_id)
+                       .values(access_token=sealed))
+    db_session.commit()
+
+    assert run_sync(connection_id) == {"needs_reconnect": True}
+
+    sync_queue(redis).empty()
+    page = connection_row(client, connection_id)
+    assert 'data-sync-state="needs_reconnect"' in page and "app-specific password" in page and "Reconnect" in page
+
+
 # ---------------------------------------------------------------------------- 7. floating times, end to end
 
 

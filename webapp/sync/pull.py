@@ -21,7 +21,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
 from sqlalchemy.orm import Session
 
 from webapp import audit
-from webapp.credentials import credentials_for, refresh_account
+from webapp.credentials import credentials_for, refresh_account, reject_access
 from webapp.models import CalendarConnection, CalendarEvent, CalendarProvider, User
 from webapp.providers import get_provider
 from webapp.providers.base import AuthRejected, ChangePage, RemoteEvent, SkippedEvent, SyncTokenExpired
@@ -93,7 +93,7 @@ def pull_changes(session: Session, connection_id: uuid.UUID, *, full: bool = Fal
                                               time_zone=target.time_zone)
             except AuthRejected:
                 if refreshed or target.provider == CalendarProvider.APPLE:
-                    raise
+                    raise reject_access(session, connection_id) from None
                 # An access token can die early (revoked session, clock skew): refresh once and retry the page.
                 credentials = type(credentials)(access_token=refresh_account(
                     session, connection_id, rejected_access_token=credentials.access_token))
