@@ -83,7 +83,7 @@ def main() -> None:
                                ("upsert 1,000 changed", "v2")):
             batch = [as_row(event, target, None, now) for event in remote_events(1000, version)]
             started = time.perf_counter()
-            upsert_events(db.session, target, batch)
+            upsert_events(db.session, batch)
             db.session.commit()
             elapsed = (time.perf_counter() - started) * 1000
             results.append((label, elapsed, elapsed))

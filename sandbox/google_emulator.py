@@ -398,6 +398,17 @@ class GoogleState:
         return self._render(calendar, stored.resource)
 
     @locked
+    def add_raw_event(self, calendar_id: str, resource: dict[str, Any]) -> str:
+        """Store an event exactly as given, unvalidated: hostile or broken content a real calendar can hold
+        (a start that is not a date, a huge guest list, control characters). Returns its id."""
+        calendar = self._calendars[calendar_id]
+        resource = {"kind": "calendar#event", "status": "confirmed", **copy.deepcopy(resource)}
+        resource.setdefault("id", base32hex_id())
+        stored = StoredEvent(resource, 0, 0)
+        self._touch(calendar, stored)
+        return resource["id"]
+
+    @locked
     def update_event(self, calendar_id: str, event_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         """Patch an event as another client would (null clears a field)."""
         calendar = self._calendars[calendar_id]
@@ -817,7 +828,10 @@ class GoogleState:
 
     def _list_item(self, stored: StoredEvent, zone: ZoneInfo) -> dict[str, Any]:
         if not stored.is_cancelled:
-            return self._render_in_zone(stored.resource, zone)
+            try:
+                return self._render_in_zone(stored.resource, zone)
+            except (TypeError, ValueError, AttributeError):
+                return copy.deepcopy(stored.resource)  # a raw event too broken to render: served as stored
         tombstone = {"kind": "calendar#event", "id": stored.resource["id"], "status": "cancelled"}
         if "recurringEventId" in stored.resource:
             tombstone["recurringEventId"] = stored.resource["recurringEventId"]
@@ -1084,7 +1098,8 @@ AUTH_PARAMS = (
     "access_type", "prompt", "include_granted_scopes",
 )
 CONTROL_ACTIONS = frozenset({
-    "add_client", "add_account", "add_calendar", "add_event", "update_event", "delete_event", "stored_events",
+    "add_client", "add_account", "add_calendar", "add_event", "add_raw_event", "update_event", "delete_event",
+    "stored_events",
     "fail_next", "expire_sync_tokens", "expire_access_tokens", "revoke_refresh_tokens", "set_page_size",
     "advance_clock",
 })
@@ -1128,7 +1143,7 @@ def create_google_emulator(state: GoogleState | None = None) -> Flask:
     def record_and_inject_faults():
         if request.path.startswith("/_emulator/"):
             return None
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("authorization", "cookie")}
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
         state.record(RecordedRequest(request.method, request.path, request.args.to_dict(), headers,
                                      request.get_json(silent=True)))
         fault = state.take_fault(request.method, request.path)

@@ -2,10 +2,12 @@
 TEST_REDIS_URL are set), the schema built by the migrations, and one rolled-back transaction per test."""
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
 import secrets
+import socket
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -116,6 +118,8 @@ class ProviderServers:
     microsoft: object
     microsoft_state: object
     radicale: object
+    google_faults: object  # sandbox.faults.FaultPlan in front of each emulator
+    microsoft_faults: object
 
     def settings(self) -> dict:
         return {
@@ -136,6 +140,7 @@ class ProviderServers:
 
 @pytest.fixture(scope="session")
 def provider_servers(tmp_root):
+    from sandbox.faults import FaultInjector, FaultPlan, listing_key
     from sandbox.google_emulator import GoogleState, create_google_emulator
     from sandbox.microsoft_emulator import MicrosoftState, create_microsoft_emulator
     from sandbox.radicale_server import start_radicale
@@ -145,10 +150,12 @@ def provider_servers(tmp_root):
     google_state.add_client(*GOOGLE_CLIENT)
     microsoft_state = MicrosoftState()
     microsoft_state.add_client(*MICROSOFT_CLIENT)
-    google = serve_in_thread(create_google_emulator(google_state))
-    microsoft = serve_in_thread(create_microsoft_emulator(microsoft_state))
+    google_faults, microsoft_faults = FaultPlan(listing_key), FaultPlan(listing_key)
+    google = serve_in_thread(FaultInjector(create_google_emulator(google_state), google_faults))
+    microsoft = serve_in_thread(FaultInjector(create_microsoft_emulator(microsoft_state), microsoft_faults))
     radicale = start_radicale(tmp_root / "radicale", {APPLE_USER[0]: APPLE_USER[1]})
-    yield ProviderServers(google, google_state, microsoft, microsoft_state, radicale)
+    yield ProviderServers(google, google_state, microsoft, microsoft_state, radicale, google_faults,
+                          microsoft_faults)
     radicale.stop()
     microsoft.stop()
     google.stop()
@@ -296,6 +303,19 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
+
+
+@contextlib.contextmanager
+def loopback_names(monkeypatch, *names: str):
+    """Resolve these host names to 127.0.0.1 in this process: several names for servers on loopback, as a
+    provider spreads over hosts of one domain (no DNS is available here)."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        return real("127.0.0.1" if host in names else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield
 
 
 def screenshot(page, name: str) -> Path:

@@ -129,6 +129,8 @@ def provider_settings(env: Mapping[str, str]) -> dict:
             "graph_url": env.get("MICROSOFT_GRAPH_URL", "https://graph.microsoft.com/v1.0"),
         },
         "apple": {"base_url": env.get("APPLE_CALDAV_URL", "https://caldav.icloud.com/")},
+        # Seconds a provider may stay silent before a call fails; unset: each provider's own default.
+        "timeout": float(env["PROVIDER_TIMEOUT_SECONDS"]) if env.get("PROVIDER_TIMEOUT_SECONDS") else None,
         "sandbox": _bool(env.get("ALMANAC_SANDBOX")),
         # Shown on the iCloud form in sandbox mode, so a newcomer can try the CalDAV flow.
         "sandbox_apple_login": (env.get("APPLE_SANDBOX_USER", ""), env.get("APPLE_SANDBOX_PASSWORD", "")),

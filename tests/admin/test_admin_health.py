@@ -10,7 +10,7 @@ from sqlalchemy import insert, select
 
 from tests.admin.conftest import add_audit_rows, add_users, make_connection
 from tests.conftest import csrf_token_from
-from webapp.admin.health import connection_state_counts, sync_age_distribution
+from webapp.admin.health import connection_health, connection_state_counts, sync_age_distribution
 from webapp.models import AuditLog, AuditStatus
 from webapp.models.maintenance import HealthSample
 
@@ -33,23 +33,30 @@ def test_connection_states_and_failing_connections(admin_client, db_session):
     now = datetime.now(UTC)
     [user_id] = add_users(db_session, ["owner@example.com"])
     make_connection(db_session, user_id, last_synced_at=now)
-    make_connection(db_session, user_id, last_synced_at=now - timedelta(hours=2), sync_failures=3,
-                    last_sync_error="Provider answered 503")
+    make_connection(db_session, user_id, last_synced_at=now - timedelta(hours=2), sync_failures=4,
+                    last_sync_error="Google had a temporary problem (HTTP 503).")  # retries exhausted: stopped
+    make_connection(db_session, user_id, last_synced_at=now - timedelta(minutes=3), sync_failures=1,
+                    last_sync_error="Google asked Almanac to slow down.", next_attempt_at=now + timedelta(minutes=2),
+                    retry_after_until=now + timedelta(minutes=2))
     make_connection(db_session, user_id, is_connected=False, disconnect_reason="Access was revoked at Google")
     make_connection(db_session, user_id, attention_reason="Sync paused: 80% of events would be deleted",
                     last_synced_at=now)
+    make_connection(db_session, user_id, last_synced_at=now - timedelta(hours=3))  # nothing failing, yet stale
     make_connection(db_session, user_id)  # never synced
     make_connection(db_session, user_id, deleted_at=now, sync_failures=9)  # gone: not counted
 
-    assert connection_state_counts(db_session) == {
-        "healthy": 1, "failing": 1, "needs attention": 1, "disconnected": 1, "never synced": 1}
+    health = connection_health(db_session, now)
+    assert connection_state_counts(health) == {
+        "synced": 1, "syncing": 0, "retrying": 1, "stopped": 1, "needs_reconnect": 1, "needs_attention": 1,
+        "behind": 1, "waiting": 1}
     html = admin_client.get("/admin/health").get_data(as_text=True)
     failing = section(html, "failing-connections")
-    assert failing.count("<tr data-connection-id") == 3
-    for text in ("Provider answered 503", "Access was revoked at Google", "80% of events would be deleted"):
+    assert failing.count("<tr data-connection-id") == 5
+    for text in ("HTTP 503", "Sync stopped after 4 failed attempts", "Access was revoked at Google",
+                 "80% of events would be deleted", "asked us to wait until", "workers may be stopped"):
         assert text in failing
-    # Worst first: the one with three failures leads.
-    assert failing.index("Provider answered 503") < failing.index("Access was revoked")
+    # Worst first: the stopped one leads.
+    assert failing.index("HTTP 503") < failing.index("Access was revoked")
 
 
 def test_time_since_last_sync_buckets(admin_client, db_session):

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from tests.conftest import APPLE_USER, csrf_token_from
 from tests.connections.conftest import authorize, new_google_account, start_connect
-from webapp.connections.tokens import unseal
+from webapp.credentials import unseal
 from webapp.models import AuditLog, AuditStatus, CalendarConnection, CalendarEvent, EventStatus, SyncStatus
 
 
@@ -104,8 +104,11 @@ def test_disconnect_last_calendar_revokes_and_soft_deletes(client, db_session, u
     work = db_session.get(CalendarConnection, work.id)
     assert work.deleted_at and not work.is_connected and work.access_token is None
     assert db_session.get(CalendarEvent, event.id).deleted_at is not None
-    entries = db_session.scalars(select(AuditLog).where(AuditLog.action == "CONNECTION_DISCONNECT")).all()
-    assert [e.metadata_["revoked_at_provider"] for e in entries] == [False, True]
+    entries = db_session.scalars(select(AuditLog).where(AuditLog.action == "CONNECTION_DISCONNECT")
+                                 .order_by(AuditLog.created_at)).all()
+    assert [e.metadata_["revokes_grant"] for e in entries] == [False, True]
+    (revoked,) = db_session.scalars(select(AuditLog).where(AuditLog.action == "TOKEN_REVOKE")).all()
+    assert revoked.status.value == "SUCCESS" and revoked.resource_id == str(work.id)
     assert f"connection-{work.id}" not in client.get("/connections/").get_data(as_text=True)
     assert email  # the account stays in the emulator; only our access ended
 
@@ -127,7 +130,7 @@ def test_sync_now_queues_and_the_row_polls_until_done(client, db_session, user, 
     assert Queue("sync", connection=redis).count == 1
     Queue("sync", connection=redis).empty()
     done = client.get(f"/connections/{work.id}/row", headers={"HX-Request": "true"}).get_data(as_text=True)
-    assert "hx-trigger" not in done and "Connected" in done
+    assert "hx-trigger" not in done and "Waiting for the first sync" in done
 
 
 def test_colour_is_validated_and_saved(client, db_session, user, login, provider_servers):

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from tests.conftest import make_user
 from tests.connections.conftest import authorize, new_google_account, new_microsoft_account, query_of, start_connect
-from webapp.connections.tokens import seal, unseal
+from webapp.credentials import seal, unseal
 from webapp.models import AuditLog, AuditStatus, CalendarConnection, OAuthState
 
 

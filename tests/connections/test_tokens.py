@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, text, update
 
 from tests.connections.conftest import authorize, new_google_account, new_microsoft_account, start_connect
-from webapp.connections.tokens import NeedsReconnect, credentials_for, rotate_keys, unseal
+from webapp.credentials import NeedsReconnect, credentials_for, rotate_keys, unseal
 from webapp.crypto import SecretBox
 from webapp.extensions import db
 from webapp.models import AuditLog, AuditStatus, CalendarConnection, CalendarProvider
@@ -41,7 +41,7 @@ def test_refresh_before_expiry_updates_every_calendar_of_the_account(app, client
     first, second = rows(db_session, user)
     with app.app_context():
         old_access = unseal(first.id, "calendar_connections", "access_token", first.access_token)
-        credentials = credentials_for(db.session, db.session.get(CalendarConnection, first.id))
+        credentials = credentials_for(db.session, first.id)
         db.session.commit()
     assert credentials.access_token != old_access
     for row in rows(db_session, user):
@@ -61,14 +61,14 @@ def test_microsoft_rotation_always_stores_the_newest_refresh_token(app, client, 
     for _ in range(2):
         expire_access(db_session, user)
         with app.app_context():
-            credentials_for(db.session, db.session.get(CalendarConnection, row.id))
+            credentials_for(db.session, row.id)
             db.session.commit()
     (row,) = rows(db_session, user)
     with app.app_context():
         newest = unseal(row.id, "calendar_connections", "refresh_token", row.refresh_token)
         assert newest != original
         expire_access(db_session, user)
-        credentials_for(db.session, db.session.get(CalendarConnection, row.id))  # the stored token still works
+        credentials_for(db.session, row.id)  # the stored token still works
 
 
 def test_invalid_grant_marks_the_account_for_reconnect(app, client, db_session, user, login, provider_servers):
@@ -78,7 +78,7 @@ def test_invalid_grant_marks_the_account_for_reconnect(app, client, db_session, 
     expire_access(db_session, user)
     with app.app_context():
         with pytest.raises(NeedsReconnect):
-            credentials_for(db.session, db.session.get(CalendarConnection, rows(db_session, user)[0].id))
+            credentials_for(db.session, rows(db_session, user)[0].id)
         db.session.commit()
     assert all(not row.is_connected and "Reconnect" in row.disconnect_reason for row in rows(db_session, user))
     failure = db_session.scalars(select(AuditLog).where(AuditLog.action == "TOKEN_REFRESH")).one()
@@ -102,7 +102,7 @@ def test_tampered_token_needs_reconnect_and_pages_keep_working(app, client, db_s
     db_session.commit()
     with app.app_context():
         with pytest.raises(NeedsReconnect):
-            credentials_for(db.session, db.session.get(CalendarConnection, work.id))
+            credentials_for(db.session, work.id)
         db.session.commit()
     response = client.get("/connections/")
     assert response.status_code == 200 and "could not read the stored credentials" in response.get_data(as_text=True)
@@ -145,7 +145,7 @@ def test_no_plaintext_token_reaches_database_logs_or_audit(app, client, db_sessi
     secrets = set()
     with app.app_context():
         for row in db.session.scalars(select(CalendarConnection).where(CalendarConnection.user_id == user.id)):
-            credentials_for(db.session, row)
+            credentials_for(db.session, row.id)
             db.session.commit()
         for row in db.session.scalars(select(CalendarConnection).where(CalendarConnection.user_id == user.id)):
             secrets.add(unseal(row.id, "calendar_connections", "access_token", row.access_token))

@@ -11,7 +11,8 @@ import requests
 
 from sandbox.radicale_server import create_calendar, put_event, seed_sample_calendars, start_radicale
 from sandbox.serve import serve_in_thread
-from webapp.providers.apple import ETAG_TOKEN_PREFIX, AppleProvider
+from tests.conftest import loopback_names
+from webapp.providers.apple import ETAG_TOKEN_PREFIX, AppleProvider, ForeignHost
 from webapp.providers.base import (
     AuthRejected,
     Credentials,
@@ -281,9 +282,16 @@ class ICloudLikeProxy:
         self.first_page_href = b""
         self.truncate_sync = False
         self.sync_unsupported = False
+        self.home_url = ""  # where the home set points; empty: the partition host
+        self.redirect_to = ""  # answer the first request with a redirect here
+        self.requests: list[tuple[str, bool]] = []  # (Host header, whether credentials came with it)
 
     def __call__(self, environ, start_response):
         method = environ["REQUEST_METHOD"]
+        self.requests.append((environ.get("HTTP_HOST", ""), bool(environ.get("HTTP_AUTHORIZATION"))))
+        if self.redirect_to:
+            target, self.redirect_to = self.redirect_to, ""
+            return self._reply(start_response, 301, {"Location": target}, b"")
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         is_sync = method == "REPORT" and b"sync-collection" in body
         if is_sync and self.sync_unsupported:
@@ -302,7 +310,8 @@ class ICloudLikeProxy:
             reply_headers["WWW-Authenticate"] = 'X-MobileMe-AuthToken realm="Newcastle", Basic realm="Newcastle"'
         if method == "PUT":
             reply_headers.pop("ETag", None)
-        content = re.sub(rb"(calendar-home-set><href>)(/[^<]*)", rb"\1" + self.partition_url.encode() + rb"\2", content)
+        home = (self.home_url or self.partition_url).encode()
+        content = re.sub(rb"(calendar-home-set><href>)(/[^<]*)", rb"\1" + home + rb"\2", content)
         if is_sync:
             content = self._rewrite_sync(content, page)
         return self._reply(start_response, upstream.status_code, reply_headers, content)
@@ -332,13 +341,23 @@ class ICloudLikeProxy:
         return [content]
 
 
+# Names under one registrable domain, as iCloud's caldav.icloud.com and pNN-caldav.icloud.com, plus one outside it.
+ICLOUD_LIKE = "caldav.icloud-like.localhost"
+PARTITION = "p42-caldav.icloud-like.localhost"
+ELSEWHERE = "caldav.elsewhere.localhost"
+
+
 @pytest.fixture(scope="module")
 def proxy_server(radicale):
     proxy = ICloudLikeProxy(radicale.url)
     running = serve_in_thread(proxy)
-    # "localhost" instead of 127.0.0.1: the home set names another host, as iCloud's partition hosts do.
-    proxy.partition_url = running.url.replace("127.0.0.1", "localhost")
-    yield proxy, running
+    port = urlsplit(running.url).port
+    with pytest.MonkeyPatch.context() as patch, loopback_names(patch, ICLOUD_LIKE, PARTITION, ELSEWHERE):
+        # The home set names another host of the same domain, as iCloud's partition hosts do.
+        proxy.partition_url = f"http://{PARTITION}:{port}"
+        proxy.base_url = f"http://{ICLOUD_LIKE}:{port}"
+        proxy.elsewhere_url = f"http://{ELSEWHERE}:{port}"
+        yield proxy, running
     running.stop()
 
 
@@ -346,7 +365,7 @@ def proxy_server(radicale):
 def icloud(proxy_server):
     proxy, running = proxy_server
     proxy.reset()
-    yield proxy, AppleProvider(base_url=running.url, timeout=5)
+    yield proxy, AppleProvider(base_url=proxy.base_url, timeout=5)
     proxy.reset()
 
 
@@ -356,6 +375,28 @@ def test_icloud_like_home_on_another_host(icloud):
     assert provider.discover(BOB) == f"{proxy.partition_url}/bob/"
     assert {c.calendar_id for c in provider.list_calendars(BOB)} == {
         f"{proxy.partition_url}/bob/{name}/" for name in ("home", "trips", "work")}
+
+
+def test_a_home_set_on_another_domain_gets_no_credentials(icloud):
+    proxy, provider = icloud
+    proxy.home_url = proxy.elsewhere_url
+
+    with pytest.raises(ForeignHost):
+        provider.list_calendars(BOB)
+
+    assert proxy.requests and all(not host.startswith(ELSEWHERE) for host, _ in proxy.requests)
+
+
+def test_a_redirect_is_followed_within_the_domain_and_refused_outside_it(icloud):
+    proxy, provider = icloud
+    proxy.redirect_to = f"{proxy.partition_url}/.well-known/caldav"
+    assert provider.discover(BOB) == f"{proxy.partition_url}/bob/"
+
+    proxy.reset()
+    proxy.redirect_to = f"{proxy.elsewhere_url}/.well-known/caldav"
+    with pytest.raises(ForeignHost):
+        provider.discover(BOB)
+    assert [host for host, _ in proxy.requests if host.startswith(ELSEWHERE)] == []
 
 
 def test_icloud_like_401_with_non_basic_challenge(icloud):
@@ -382,7 +423,7 @@ def test_icloud_like_missing_etag_after_put_is_read_back(icloud, radicale, calen
 
     created = provider.create_event(ALICE, via_proxy, new_event(str(uuid.uuid4())))
 
-    (listed,) = provider.fetch_changes(ALICE, calendar, None, None).events
+    (listed,) = provider.fetch_changes(ALICE, via_proxy, None, None).events
     assert created.etag == listed.etag
     provider.update_event(ALICE, via_proxy, RemoteEvent(**{**vars(created), "title": "Renamed"}))
 

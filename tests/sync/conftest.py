@@ -10,9 +10,18 @@ from sqlalchemy import select
 
 from tests.conftest import APPLE_USER, csrf_token_from
 from tests.connections.conftest import authorize, new_google_account, new_microsoft_account, start_connect
+from webapp.extensions import db
 from webapp.models import CalendarConnection, CalendarEvent
 
 _names = itertools.count(1)
+
+
+def in_test_session(job):
+    """Run a job on the test's session and keep it open afterwards: the job ends transactions (and rolls back
+    after failures, which expires objects), and the test goes on reading the objects it holds."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(db.session, "remove", lambda: None)
+        return job()
 
 
 @pytest.fixture
@@ -23,7 +32,7 @@ def run_sync(app, db_session, redis, monkeypatch):
     monkeypatch.setattr(jobs.sync, "job_app", lambda: app)
 
     def run(connection_id, **options):
-        return jobs.sync.sync_connection(str(connection_id), **options)
+        return in_test_session(lambda: jobs.sync.sync_connection(str(connection_id), **options))
 
     return run
 
@@ -33,7 +42,7 @@ def run_push(app, db_session, redis, monkeypatch):
     import jobs.sync
 
     monkeypatch.setattr(jobs.sync, "job_app", lambda: app)
-    return lambda event_id: jobs.sync.push_event(str(event_id))
+    return lambda event_id: in_test_session(lambda: jobs.sync.push_event(str(event_id)))
 
 
 def only_connection(db_session, user, name=None) -> CalendarConnection:
@@ -51,6 +60,7 @@ def google(client, db_session, user, login, provider_servers):
     client.get(authorize(start_connect(client), email))
     yield only_connection(db_session, user), email, provider_servers.google_state
     provider_servers.google_state.set_page_size(None)
+    provider_servers.google_faults.calm()
 
 
 @pytest.fixture
@@ -79,8 +89,10 @@ def apple(client, db_session, user, login, provider_servers):
 
 
 def live_events(db_session, connection) -> list[CalendarEvent]:
+    """`connection` is the row or its id (a test that makes requests holds ids: each request closes the session)."""
+    connection_id = getattr(connection, "id", connection)
     return db_session.scalars(select(CalendarEvent).where(
-        CalendarEvent.calendar_connection_id == connection.id, CalendarEvent.deleted_at.is_(None))
+        CalendarEvent.calendar_connection_id == connection_id, CalendarEvent.deleted_at.is_(None))
         .order_by(CalendarEvent.start_time, CalendarEvent.title)).all()
 
 

@@ -116,25 +116,34 @@ def test_token_expiring_in_the_middle_of_paging_is_refreshed_once(google, run_sy
     assert [r.path for r in state.requests].count("/token") >= 2  # the code exchange, then one refresh
 
 
-def test_rate_limit_backs_off_for_retry_after_and_reschedules(google, run_sync, db_session, redis):
+def test_rate_limit_waits_for_retry_after_and_reschedules(google, run_sync, db_session, redis):
     connection, calendar_id, state = google
     state.fail_next(f"/calendar/v3/calendars/{calendar_id}/events", 429, headers={"Retry-After": "120"})
     outcome = run_sync(connection.id)
-    assert outcome == {"rate_limited": 121}
-    assert 115 <= redis.ttl(f"backoff:sync:connection:{connection.id}") <= 121
-    scheduled = Queue("sync", connection=redis).scheduled_job_registry.get_job_ids()
-    assert scheduled == [f"sync-connection-{connection.id}-after-throttle"]
+    assert outcome == {"rate_limited": 120}
     connection = refreshed(db_session, connection)
+    wait = connection.retry_after_until - datetime.now(UTC)
+    assert timedelta(seconds=115) < wait <= timedelta(seconds=120)
+    assert connection.next_attempt_at == connection.retry_after_until
+    registry = Queue("sync", connection=redis).scheduled_job_registry
+    assert registry.get_job_ids() == [f"sync-retry-{connection.id}"]
+    assert abs(registry.get_scheduled_time(f"sync-retry-{connection.id}") - connection.next_attempt_at) \
+        < timedelta(seconds=1)
     assert connection.sync_failures == 1 and "slow down" in connection.last_sync_error
     assert db_session.scalars(select(AuditLog).where(AuditLog.action == "EVENT_SYNC_FAILURE")).one().status \
         == AuditStatus.FAILURE
 
 
-def test_sync_is_skipped_while_another_worker_holds_the_lock(google, run_sync, redis):
+def test_sync_is_skipped_while_another_worker_holds_the_lock(app, google, run_sync, monkeypatch):
+    import jobs.sync
+    from webapp.locks import connection_lock
+
     connection, calendar_id, state = google
-    redis.set(f"lock:sync:connection:{connection.id}", "other-worker", ex=60)
+    monkeypatch.setattr(jobs.sync, "SYNC_LOCK_WAIT_SECONDS", 0)
     before = len(state.requests)
-    assert run_sync(connection.id) is None
+    with app.app_context(), connection_lock(connection.id) as held:
+        assert held
+        assert run_sync(connection.id) is None
     assert not [r for r in state.requests[before:] if "/events" in r.path]
 
 
@@ -150,10 +159,10 @@ def test_user_accepts_the_deletions_from_the_connections_page(google, run_sync, 
     for event in events:
         state.delete_event(calendar_id, event["id"])
     run_sync(connection.id)
+    Queue("sync", connection=redis).empty()  # the connect flow's first sync, which run_sync stood in for
     page = client.get("/connections/").get_data(as_text=True)
     assert "Needs attention" in page and "Accept the provider's version" in page
     token = csrf_token_from(page)
-    Queue("sync", connection=redis).empty()
     response = client.post(f"/connections/{connection.id}/accept-deletions",
                            headers={"HX-Request": "true", "X-CSRFToken": token})
     assert response.status_code == 200 and "Syncing…" in response.get_data(as_text=True)

@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from tests.conftest import csrf_token_from
 from tests.sync.conftest import google_timed, live_events, soon
-from webapp.connections.tokens import credentials_for
+from webapp.credentials import credentials_for
 from webapp.extensions import db
 from webapp.models import AuditLog, CalendarEvent, EventStatus, SyncStatus
 from webapp.providers import get_provider
@@ -43,8 +44,9 @@ def test_created_event_is_sent_once_and_its_echo_updates_the_same_row(google, ru
 def send_directly(app, connection, calendar_id, event):
     """A first push attempt that reached the provider, but whose answer never came back."""
     with app.app_context():
-        credentials = credentials_for(db.session, db.session.get(type(connection), connection.id))
-        get_provider(connection.provider).create_event(credentials, calendar_id, remote_from_row(event))
+        credentials = credentials_for(db.session, connection.id)
+        with get_provider(connection.provider) as provider:
+            provider.create_event(credentials, calendar_id, remote_from_row(event))
 
 
 def test_push_retried_after_a_lost_response_creates_exactly_one_event(app, google, run_push, db_session):
@@ -63,25 +65,69 @@ def test_microsoft_create_is_deduplicated_by_transaction_id(app, microsoft, run_
     assert [e["subject"] for e in state.list_events(calendar_id)].count("Team lunch") == 1
 
 
-def test_etag_conflict_keeps_the_providers_version_and_the_users_change_in_audit(google, run_sync, run_push,
-                                                                                db_session):
-    connection, calendar_id, state = google
-    remote = state.add_event(calendar_id, google_timed("Board meeting", soon(days=2)))
-    run_sync(connection.id)
-    state.update_event(calendar_id, remote["id"], {"summary": "Board meeting (moved by Sam)"})
-    (row,) = live_events(db_session, connection)
-    row.title, row.sync_status = "Board meeting (my edit)", SyncStatus.PENDING
+def edit_locally(db_session, row, **changes):
+    for name, value in changes.items():
+        setattr(row, name, value)
+    row.sync_status = SyncStatus.PENDING
     db_session.commit()
-    run_sync(connection.id)  # a pull never overwrites a pending local edit
-    assert live_events(db_session, connection)[0].title == "Board meeting (my edit)"
-    assert run_push(row.id) == "conflict"
-    conflict = db_session.scalars(select(AuditLog).where(AuditLog.action == "EVENT_PUSH_CONFLICT")).one()
-    assert conflict.metadata_["lost_change"]["title"] == "Board meeting (my edit)"
-    run_sync(connection.id)
-    (row,) = live_events(db_session, connection)
-    assert row.title == "Board meeting (moved by Sam)" and "their version was kept" in \
-        row.provider_metadata["conflict_notice"]
-    assert state.stored_events(calendar_id)[-1]["summary"] == "Board meeting (moved by Sam)"
+
+
+def test_a_provider_change_to_a_pending_edit_is_a_conflict_and_keep_mine_wins(google, run_sync, run_push,
+                                                                             db_session, client, login, user):
+    connection, calendar_id, state = google
+    connection_id = connection.id
+    remote = state.add_event(calendar_id, google_timed("Board meeting", soon(days=2)))
+    run_sync(connection_id)
+    state.update_event(calendar_id, remote["id"], {"summary": "Board meeting (moved by Sam)"})
+    (row,) = live_events(db_session, connection_id)
+    edit_locally(db_session, row, title="Board meeting (my edit)")
+
+    run_sync(connection_id)  # a pull never overwrites a pending local edit: it records the conflict
+    row = db_session.get(CalendarEvent, row.id)
+    assert row.title == "Board meeting (my edit)" and row.sync_status == SyncStatus.PENDING
+    conflict = row.provider_metadata["conflict"]
+    assert conflict["remote"]["title"] == "Board meeting (moved by Sam)" and not conflict["remote_deleted"]
+    assert run_push(row.id) == "held"  # nothing goes out until the user picks a side
+    assert db_session.scalars(select(AuditLog).where(AuditLog.action == "EVENT_SYNC_CONFLICT")).one()
+
+    page = client.get(f"/calendar/events/{row.id}").get_data(as_text=True)
+    assert "Board meeting (moved by Sam)" in page and "Keep mine" in page and "Take theirs" in page
+    token = csrf_token_from(page)
+    client.post(f"/connections/events/{row.id}/conflict", data={"choice": "mine", "csrf_token": token})
+    assert run_push(row.id) == "updated"
+    assert next(e for e in state.stored_events(calendar_id) if e["id"] == remote["id"])["summary"] \
+        == "Board meeting (my edit)"
+    run_sync(connection_id)
+    (row,) = live_events(db_session, connection_id)
+    assert (row.title, row.sync_status) == ("Board meeting (my edit)", SyncStatus.SYNCED)
+    assert "conflict" not in row.provider_metadata
+
+
+def test_take_theirs_replaces_the_local_edit_and_keeps_it_in_the_audit_log(google, run_sync, run_push, db_session,
+                                                                         client, login, user):
+    connection, calendar_id, state = google
+    connection_id = connection.id
+    remote = state.add_event(calendar_id, google_timed("Lunch", soon(days=2)))
+    run_sync(connection_id)
+    (row,) = live_events(db_session, connection_id)
+    edit_locally(db_session, row, title="Lunch (mine)")
+    state.update_event(calendar_id, remote["id"], {"summary": "Lunch (theirs)"})
+    assert run_push(row.id) == "conflict"  # the push met their newer etag before any pull did
+
+    run_sync(connection_id)  # queued by the conflict: brings their version for the comparison
+    row = db_session.get(CalendarEvent, row.id)
+    assert row.provider_metadata["conflict"]["remote"]["title"] == "Lunch (theirs)"
+    token = csrf_token_from(client.get(f"/calendar/events/{row.id}").get_data(as_text=True))
+    client.post(f"/connections/events/{row.id}/conflict", data={"choice": "theirs", "csrf_token": token})
+
+    row = db_session.get(CalendarEvent, row.id)
+    assert (row.title, row.sync_status) == ("Lunch (theirs)", SyncStatus.SYNCED)
+    resolved = db_session.scalars(select(AuditLog).where(AuditLog.action == "EVENT_SYNC_CONFLICT_RESOLVED")).one()
+    assert resolved.metadata_["choice"] == "take_theirs" and resolved.metadata_["discarded"]["title"] == \
+        "Lunch (mine)"
+    assert run_push(row.id) == "nothing"
+    assert next(e for e in state.stored_events(calendar_id) if e["id"] == remote["id"])["summary"] == \
+        "Lunch (theirs)"
 
 
 def test_local_delete_reaches_the_provider(google, run_sync, run_push, db_session):
@@ -103,6 +149,7 @@ def test_failed_push_is_marked_and_retried_by_the_sweep(app, google, run_push, d
 
     connection, calendar_id, state = google
     event = local_event(db_session, connection, title="Flaky")
+    event_id = event.id
     state.fail_next(f"/calendar/v3/calendars/{calendar_id}/events", 503)
     with pytest.raises(ProviderError):
         run_push(event.id)
@@ -110,8 +157,8 @@ def test_failed_push_is_marked_and_retried_by_the_sweep(app, google, run_push, d
     assert failed.sync_status == SyncStatus.FAILED and failed.provider_metadata["push_error"]
     Queue("sync", connection=redis).empty()
     assert jobs.sync.sweep()["pushes"] >= 1
-    assert f"push-event-{event.id}" in Queue("sync", connection=redis).job_ids
-    assert run_push(event.id) == "created"
+    assert f"push-event-{event_id}" in Queue("sync", connection=redis).job_ids
+    assert run_push(event_id) == "created"
 
 
 def test_apple_push_names_the_resource_and_the_next_pull_does_not_duplicate(apple, run_sync, run_push, db_session):
@@ -161,3 +208,18 @@ def test_a_series_created_here_is_represented_by_graphs_occurrences_after_the_pu
     practice = [event for event in live_events(db_session, connection) if event.title == "Piano practice"]
     assert len(practice) == 3 and all(not event.is_recurring for event in practice)
     assert db_session.get(CalendarEvent, series.id).deleted_at is not None
+
+
+def test_a_push_whose_answer_was_lost_absorbs_the_copy_a_pull_stored_meanwhile(app, apple, run_sync, run_push,
+                                                                               db_session):
+    connection, url = apple
+    connection_id = connection.id
+    event = local_event(db_session, connection, title="Choir")
+    send_directly(app, connection, url, event)  # the first attempt got through; its worker died before writing
+    run_sync(connection_id)  # the pull meets the provider's copy and stores it as a row of its own
+    assert [e.title for e in live_events(db_session, connection_id)] == ["Choir", "Choir"]
+
+    assert run_push(event.id) == "created"  # the retry finds the resource it made (If-None-Match: *)
+
+    (row,) = live_events(db_session, connection_id)
+    assert row.id == event.id and row.sync_status == SyncStatus.SYNCED and row.provider_event_id.endswith(".ics")

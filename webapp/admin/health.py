@@ -10,14 +10,16 @@ from rq import Queue
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from webapp.admin import charts
+from webapp.locks import running_syncs
 from webapp.maintenance import ACTIONS
 from webapp.maintenance.queues import QUEUES, QueueStats, queue_stats
 from webapp.models import AuditLog, AuditStatus, CalendarConnection, CalendarProvider, User
 from webapp.models.maintenance import HealthSample
+from webapp.sync.status import SyncState, sync_state
 
 CHART_WINDOW = timedelta(days=7)
 FAILING_LIMIT = 50
@@ -35,7 +37,9 @@ SYNC_AGE_BUCKETS = (
 OLDER_BUCKET = "over 24 h"
 NEVER_BUCKET = "never"
 
-CONNECTION_STATES = ("healthy", "failing", "needs attention", "disconnected", "never synced")
+# The states of webapp.sync.status, in the order the page lists them.
+CONNECTION_STATES = ("synced", "syncing", "retrying", "stopped", "needs_reconnect", "needs_attention", "behind",
+                     "waiting")
 
 # (metric, title, unit) for the charts; per-table and per-queue samples are summed.
 CHARTS = (
@@ -49,68 +53,46 @@ CHARTS = (
 )
 
 
-def _state():
-    return case(
-        (CalendarConnection.is_connected.is_(False), "disconnected"),
-        (CalendarConnection.attention_reason.is_not(None), "needs attention"),
-        (CalendarConnection.sync_failures > 0, "failing"),
-        (CalendarConnection.last_synced_at.is_(None), "never synced"),
-        else_="healthy",
-    )
-
-
-def connection_state_counts(session: Session) -> dict[str, int]:
-    state = _state().label("state")
-    counts = dict.fromkeys(CONNECTION_STATES, 0)
-    rows = session.execute(
-        select(state, func.count()).where(CalendarConnection.deleted_at.is_(None)).group_by(state)
-    )
-    counts.update({name: count for name, count in rows})
-    return counts
-
-
 @dataclass(frozen=True)
-class FailingConnection:
+class ConnectionHealth:
     id: uuid.UUID
     user_email: str
     provider: CalendarProvider
     calendar_name: str
-    state: str
+    state: SyncState
     sync_failures: int
-    last_sync_error: str | None
-    attention_reason: str | None
-    disconnect_reason: str | None
     last_synced_at: datetime | None
 
 
-def failing_connections(session: Session, limit: int = FAILING_LIMIT) -> list[FailingConnection]:
-    """Connections that are disconnected, waiting for attention or failing, worst first."""
+def connection_health(session: Session, now: datetime) -> list[ConnectionHealth]:
+    """Every live connection with its sync state, as the user's own page words it (one query, plus one for the
+    locks of running syncs)."""
     rows = session.execute(
-        select(
-            CalendarConnection.id,
-            User.email.label("user_email"),
-            CalendarConnection.provider,
-            CalendarConnection.calendar_name,
-            _state().label("state"),
-            CalendarConnection.sync_failures,
-            CalendarConnection.last_sync_error,
-            CalendarConnection.attention_reason,
-            CalendarConnection.disconnect_reason,
-            CalendarConnection.last_synced_at,
-        )
+        select(CalendarConnection, User.email)
         .join(User, User.id == CalendarConnection.user_id)
-        .where(
-            CalendarConnection.deleted_at.is_(None),
-            or_(
-                CalendarConnection.is_connected.is_(False),
-                CalendarConnection.attention_reason.is_not(None),
-                CalendarConnection.sync_failures > 0,
-            ),
-        )
-        .order_by(CalendarConnection.sync_failures.desc(), CalendarConnection.last_synced_at.asc().nulls_first())
-        .limit(limit)
-    ).mappings()
-    return [FailingConnection(**row) for row in rows]
+        .where(CalendarConnection.deleted_at.is_(None))
+    ).all()
+    running = running_syncs(session, [connection.id for connection, _ in rows])
+    return [ConnectionHealth(connection.id, email, connection.provider, connection.calendar_name,
+                             sync_state(connection, now=now, is_running=connection.id in running),
+                             connection.sync_failures, connection.last_synced_at)
+            for connection, email in rows]
+
+
+def connection_state_counts(health: list[ConnectionHealth]) -> dict[str, int]:
+    counts = dict.fromkeys(CONNECTION_STATES, 0)
+    for connection in health:
+        counts[connection.state.kind] += 1
+    return counts
+
+
+def failing_connections(health: list[ConnectionHealth], limit: int = FAILING_LIMIT) -> list[ConnectionHealth]:
+    """Connections that need someone or are failing, worst first (stopped, then the most failures)."""
+    troubled = [c for c in health if c.state.kind in ("stopped", "needs_reconnect", "needs_attention", "behind",
+                                                      "retrying")]
+    troubled.sort(key=lambda c: (c.state.severity, -c.sync_failures,
+                                 c.last_synced_at.timestamp() if c.last_synced_at else 0))
+    return troubled[:limit]
 
 
 def sync_age_distribution(session: Session, now: datetime) -> list[tuple[str, int]]:
@@ -238,7 +220,7 @@ def retry_failed_job(redis: Redis, queue_name: str, job_id: str) -> bool:
 @dataclass(frozen=True)
 class SyncHealthReport:
     states: dict[str, int]
-    failing: list[FailingConnection]
+    failing: list[ConnectionHealth]
     sync_ages: list[charts.Bar]
     queues: list[QueueStats]
     failed_jobs: list[FailedJob]
@@ -254,9 +236,10 @@ def sync_health_report(session: Session, redis: Redis, now: datetime) -> SyncHea
     since = now - CHART_WINDOW
     series = metric_series(session, since)
     sizes_recorded_at, table_sizes = latest_table_sizes(session)
+    health = connection_health(session, now)
     return SyncHealthReport(
-        states=connection_state_counts(session),
-        failing=failing_connections(session),
+        states=connection_state_counts(health),
+        failing=failing_connections(health),
         sync_ages=charts.bars(sync_age_distribution(session, now)),
         queues=queue_stats(redis),
         failed_jobs=failed_jobs(redis),

@@ -1,7 +1,7 @@
 import click
 from flask.cli import AppGroup
 
-from webapp.connections.tokens import rotate_keys
+from webapp.credentials import rotate_keys
 from webapp.extensions import db
 
 tokens_cli = AppGroup("tokens", help="Provider secrets at rest.")

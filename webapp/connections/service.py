@@ -1,4 +1,8 @@
-"""Connecting calendars: the seed's OAuth flow (steps 2-3 and 9-13), Apple over CalDAV, and disconnecting."""
+"""Connecting calendars: the seed's OAuth flow (steps 2-3 and 9-13), Apple over CalDAV, and disconnecting.
+
+Functions that call a provider end the caller's transaction before the call and write in a new one after it:
+no transaction (and no row lock) is open while a provider answers.
+"""
 from __future__ import annotations
 
 import base64
@@ -6,6 +10,7 @@ import hashlib
 import logging
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
 
@@ -13,7 +18,7 @@ from sqlalchemy import Row, and_, select, update
 from sqlalchemy.orm import Session
 
 from webapp import audit
-from webapp.connections.tokens import seal, store_password, store_tokens, unseal
+from webapp.credentials import seal, store_password, store_tokens, unseal
 from webapp.crypto import UndecryptableSecret
 from webapp.models import AuditStatus, CalendarConnection, CalendarEvent, CalendarProvider, OAuthState
 from webapp.providers import LABELS, get_provider
@@ -107,12 +112,13 @@ def complete_oauth(
     except UndecryptableSecret:
         _fail(session, user_id, kind, "undecryptable_verifier")
         raise ConnectFailed("undecryptable_verifier", "This sign-in could not be verified. Start again.") from None
-    provider = get_provider(kind)
+    session.commit()  # the state is used up for good, and nothing stays open while the provider answers
     try:
-        tokens = provider.exchange_code(code=code, code_verifier=verifier, redirect_uri=redirect_uri)
-        credentials = Credentials(access_token=tokens.access_token)
-        account = provider.account_email(credentials)
-        calendars = provider.list_calendars(credentials)
+        with get_provider(kind) as provider:
+            tokens = provider.exchange_code(code=code, code_verifier=verifier, redirect_uri=redirect_uri)
+            credentials = Credentials(access_token=tokens.access_token)
+            account = provider.account_email(credentials)
+            calendars = provider.list_calendars(credentials)
     except ProviderUnreachable:
         _fail(session, user_id, kind, "network_error")
         raise ConnectFailed("network_error", f"Almanac could not reach {label}. Try again in a moment.") from None
@@ -128,8 +134,10 @@ def complete_oauth(
 
 def connect_apple(session: Session, user_id: uuid.UUID, apple_id: str, password: str) -> list[CalendarConnection]:
     credentials = Credentials(username=apple_id, password=password)
+    session.commit()  # nothing stays open while iCloud answers
     try:
-        calendars = get_provider(CalendarProvider.APPLE).list_calendars(credentials)
+        with get_provider(CalendarProvider.APPLE) as provider:
+            calendars = provider.list_calendars(credentials)
     except AuthRejected:
         _fail(session, user_id, CalendarProvider.APPLE, "auth_rejected", action="APPLE_CONNECT")
         raise ConnectFailed("auth_rejected", "Apple rejected this app-specific password.") from None
@@ -192,18 +200,33 @@ def upsert_calendars(
     return rows
 
 
-def disconnect(session: Session, connection: CalendarConnection) -> None:
-    """Forget one calendar: revoke the grant when it was the account's last calendar, soft-delete the row and its
-    events. The provider call is best effort: a provider that is down must not keep the user connected."""
+@dataclass(frozen=True)
+class Revocation:
+    """A grant to revoke at the provider once the disconnect is committed."""
+
+    user_id: uuid.UUID
+    connection_id: uuid.UUID
+    provider: CalendarProvider
+    token: str
+
+
+def disconnect(session: Session, connection: CalendarConnection) -> Revocation | None:
+    """Forget one calendar: soft-delete the row and its events. When it was the account's last calendar, returns
+    the grant to revoke: the caller commits, then calls revoke() (the provider call is best effort: a provider
+    that is down must not keep the user connected)."""
     now = datetime.now(UTC)
     siblings = session.scalar(select(CalendarConnection.id).where(
         CalendarConnection.user_id == connection.user_id, CalendarConnection.provider == connection.provider,
         CalendarConnection.account_email.is_not_distinct_from(connection.account_email),
         CalendarConnection.id != connection.id, CalendarConnection.deleted_at.is_(None),
     ).limit(1))
-    revoked = False
+    revocation = None
     if siblings is None and connection.provider != CalendarProvider.APPLE and connection.refresh_token:
-        revoked = _revoke(connection)
+        try:
+            token = unseal(connection.id, "calendar_connections", "refresh_token", connection.refresh_token)
+            revocation = Revocation(connection.user_id, connection.id, connection.provider, token)
+        except UndecryptableSecret:
+            log.warning("cannot revoke an undecryptable grant connection_id=%s", connection.id)
     session.execute(update(CalendarEvent).where(and_(
         CalendarEvent.calendar_connection_id == connection.id, CalendarEvent.deleted_at.is_(None),
     )).values(deleted_at=now))
@@ -212,18 +235,26 @@ def disconnect(session: Session, connection: CalendarConnection) -> None:
     connection.sync_token = None
     audit.record(session, "CONNECTION_DISCONNECT", user_id=connection.user_id,
                  resource=("calendar_connection", connection.id), provider=connection.provider.value,
-                 revoked_at_provider=revoked)
+                 revokes_grant=revocation is not None)
     session.flush()
+    return revocation
 
 
-def _revoke(connection: CalendarConnection) -> bool:
+def revoke(session: Session, revocation: Revocation) -> bool:
+    """Revoke the grant at the provider (no transaction open meanwhile) and record the outcome."""
+    session.commit()
     try:
-        token = unseal(connection.id, "calendar_connections", "refresh_token", connection.refresh_token)
-        get_provider(connection.provider).revoke(token)
-        return True
-    except (UndecryptableSecret, ProviderError) as failure:
-        log.warning("revoke failed connection_id=%s kind=%s", connection.id, getattr(failure, "kind", "undecryptable"))
-        return False
+        with get_provider(revocation.provider) as provider:
+            provider.revoke(revocation.token)
+        failure = None
+    except ProviderError as error:
+        failure = error.kind
+        log.warning("revoke failed connection_id=%s kind=%s", revocation.connection_id, failure)
+    audit.record(session, "TOKEN_REVOKE", user_id=revocation.user_id, error=failure,
+                 status=AuditStatus.FAILURE if failure else AuditStatus.SUCCESS,
+                 resource=("calendar_connection", revocation.connection_id), provider=revocation.provider.value)
+    session.flush()
+    return failure is None
 
 
 def _fail(session: Session, user_id: uuid.UUID, kind: CalendarProvider, reason: str,

@@ -1,7 +1,8 @@
-"""Connections page: connect, reconnect, sync now, recolour and disconnect calendars."""
+"""Connections page: connect, reconnect, sync now, recolour and disconnect calendars; settle sync conflicts."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
@@ -17,13 +18,17 @@ from webapp.connections.service import (
     complete_oauth,
     connect_apple,
     disconnect,
+    revoke,
 )
 from webapp.errors import render_error
 from webapp.extensions import db
 from webapp.htmx import is_partial_request, render_page, toast
-from webapp.models import CalendarConnection, CalendarProvider
+from webapp.locks import running_syncs
+from webapp.models import CalendarConnection, CalendarEvent, CalendarProvider
 from webapp.providers import LABELS, OAUTH_PROVIDERS, is_configured
-from webapp.sync.queue import enqueue_sync, sync_job_state
+from webapp.sync import conflicts
+from webapp.sync.queue import enqueue_push, enqueue_sync, is_sync_queued
+from webapp.sync.status import sync_state
 
 
 @bp.before_request
@@ -52,8 +57,16 @@ def parse_provider(name: str) -> CalendarProvider:
 def index():
     accounts = calendars_by_account(db.session, current_user.id)
     providers = [(kind, LABELS[kind], is_configured(kind)) for kind in CalendarProvider]
+    connections = [connection for _, rows in accounts for connection in rows]
+    running = running_syncs(db.session, [connection.id for connection in connections])
+    now = datetime.now(UTC)
+    states = {connection.id: sync_state(connection, now=now, zone=current_user.time_zone,
+                                        is_running=connection.id in running,
+                                        is_queued=is_sync_queued(connection.id))
+              for connection in connections}
+    polling = {connection_id for connection_id, state in states.items() if state.kind == "syncing"}
     return render_page("connections/index.html", "connections/_index.html", accounts=accounts, providers=providers,
-                       labels=LABELS, color_form=ColorForm(), job_state=None)
+                       labels=LABELS, color_form=ColorForm(), states=states, polling=polling)
 
 
 @bp.route("/<provider>/connect", methods=["POST"])
@@ -110,9 +123,14 @@ def apple():
 
 @bp.route("/<uuid:connection_id>/sync", methods=["POST"])
 def sync_now(connection_id: uuid.UUID):
+    """Sync now (or Retry, after the sync stopped): replaces a waiting retry, except while the provider's own
+    Retry-After runs, which the row states instead."""
     connection = get_owned_connection(connection_id)
     if not connection.is_connected:
         abort(400, description="Reconnect this calendar before syncing it.")
+    wait_until = connection.retry_after_until
+    if wait_until and wait_until > datetime.now(UTC):
+        return row_response(connection, f"{LABELS[connection.provider]} asked us to wait; the sync runs then.")
     enqueue_sync(connection.id)
     return row_response(connection, "Sync started.")
 
@@ -153,13 +171,58 @@ def recolor(connection_id: uuid.UUID):
 @bp.route("/<uuid:connection_id>/disconnect", methods=["POST"])
 def disconnect_calendar(connection_id: uuid.UUID):
     connection = get_owned_connection(connection_id)
-    disconnect(db.session, connection)
-    db.session.commit()
     message = f"Disconnected {connection.calendar_name}."
+    revocation = disconnect(db.session, connection)
+    db.session.commit()
+    if revocation is not None:
+        revoke(db.session, revocation)
+        db.session.commit()
     if is_partial_request():
         return toast(render_page("connections/index.html", "connections/_removed.html"), message)
     flash(message, "success")
     return redirect(url_for("connections.index"))
+
+
+def get_owned_event(event_id: uuid.UUID) -> CalendarEvent:
+    event = db.session.scalar(
+        select(CalendarEvent).join(CalendarConnection, CalendarConnection.id == CalendarEvent.calendar_connection_id)
+        .where(CalendarEvent.id == event_id, CalendarConnection.user_id == current_user.id,
+               CalendarConnection.deleted_at.is_(None)))
+    if event is None:
+        abort(404)
+    return event
+
+
+@bp.route("/events/<uuid:event_id>/conflict", methods=["POST"])
+def resolve_conflict(event_id: uuid.UUID):
+    """The user's side in a conflict shown on the event panel: keep mine (push ours) or take theirs."""
+    event = get_owned_event(event_id)
+    choice = request.form.get("choice")
+    if choice not in ("mine", "theirs"):
+        abort(400, description="Choose to keep your version or take theirs.")
+    if conflicts.conflict_of(event) is None:
+        message = "This event has no conflict any more."
+    elif choice == "mine":
+        conflicts.keep_mine(db.session, event, current_user.id)
+        db.session.commit()
+        enqueue_push(event.id)
+        message = "Keeping your version; sending it now."
+    else:
+        needs_pull = conflicts.take_theirs(db.session, event, current_user.id)
+        db.session.commit()
+        if needs_pull:
+            enqueue_sync(event.calendar_connection_id)
+        message = "Took their version."
+    if is_partial_request():
+        return toast(render_page("calendar/event.html", "calendar/_sync_conflict.html", event=event), message)
+    flash(message, "success")
+    return redirect(url_for("calendar.event", event_id=event.id))
+
+
+@bp.app_template_global()
+def sync_conflict(event: CalendarEvent) -> conflicts.ConflictView | None:
+    """The event panel's view of a conflict on this event, times in the viewer's zone."""
+    return conflicts.describe(db.session, event, current_user.time_zone if current_user.is_authenticated else None)
 
 
 def row_response(connection: CalendarConnection, message: str | None = None, *, color_form: ColorForm | None = None,
@@ -169,8 +232,13 @@ def row_response(connection: CalendarConnection, message: str | None = None, *, 
         if message:
             flash(message, "success")
         return redirect(url_for("connections.index"))
+    is_queued = is_sync_queued(connection.id)
+    is_running = connection.id in running_syncs(db.session, [connection.id])
+    state = sync_state(connection, now=datetime.now(UTC), zone=current_user.time_zone, is_running=is_running,
+                       is_queued=is_queued)
     response = render_page("connections/index.html", "connections/_row.html", status=status, connection=connection,
-                           color_form=color_form or ColorForm(), job_state=sync_job_state(connection.id))
+                           color_form=color_form or ColorForm(), states={connection.id: state},
+                           polling={connection.id} if state.kind == "syncing" else set())
     return toast(response, message) if message else response
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import (
     text,
     true,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.models.base import Base, CreatedAt, Timestamp, Timestamps, UUIDPrimaryKey, pg_enum
@@ -69,6 +69,14 @@ class CalendarConnection(UUIDPrimaryKey, Timestamps, Base):
     attention_reason: Mapped[str | None] = mapped_column(Text)
     last_sync_error: Mapped[str | None] = mapped_column(Text)
     sync_failures: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # What the sync status shows (see webapp.sync.status): when the last attempt ended, when the next is due
+    # (None after a failure: retries are exhausted), the provider's Retry-After deadline, and the last failure's
+    # kind; the events the last successful sync could not store, as [{id, reason}].
+    last_attempt_at: Mapped[datetime | None] = mapped_column(Timestamp())
+    next_attempt_at: Mapped[datetime | None] = mapped_column(Timestamp())
+    retry_after_until: Mapped[datetime | None] = mapped_column(Timestamp())
+    last_failure_kind: Mapped[str | None] = mapped_column(String(64))
+    skipped_events: Mapped[list[dict] | None] = mapped_column(JSONB)
 
 
 class OAuthState(UUIDPrimaryKey, CreatedAt, Base):

@@ -21,27 +21,27 @@ def is_configured(kind: CalendarProvider) -> bool:
 
 
 def get_provider(kind: CalendarProvider | str) -> Provider:
+    """A new provider with its own HTTP session, for one job or one request: never shared across users or threads.
+    Use it as a context manager (or call close()) so its connections are released."""
     kind = CalendarProvider(kind)
-    cache = current_app.extensions.setdefault("almanac_providers", {})
-    if kind not in cache:
-        settings = provider_settings(kind)
-        if kind == CalendarProvider.GOOGLE:
-            from webapp.providers.google import GoogleProvider
+    settings = provider_settings(kind)
+    timeout = current_app.config["PROVIDERS"].get("timeout")
+    options = {"timeout": timeout} if timeout else {}
+    if kind == CalendarProvider.GOOGLE:
+        from webapp.providers.google import GoogleProvider
 
-            cache[kind] = GoogleProvider(
-                settings["client_id"], settings["client_secret"], auth_url=settings["auth_url"],
-                token_url=settings["token_url"], revoke_url=settings["revoke_url"], api_url=settings["api_url"],
-                userinfo_url=settings["userinfo_url"],
-            )
-        elif kind == CalendarProvider.MICROSOFT:
-            from webapp.providers.microsoft import MicrosoftProvider
+        return GoogleProvider(
+            settings["client_id"], settings["client_secret"], auth_url=settings["auth_url"],
+            token_url=settings["token_url"], revoke_url=settings["revoke_url"], api_url=settings["api_url"],
+            userinfo_url=settings["userinfo_url"], **options,
+        )
+    if kind == CalendarProvider.MICROSOFT:
+        from webapp.providers.microsoft import MicrosoftProvider
 
-            cache[kind] = MicrosoftProvider(
-                settings["client_id"], settings["client_secret"], authority=settings["authority"],
-                graph_url=settings["graph_url"],
-            )
-        else:
-            from webapp.providers.apple import AppleProvider
+        return MicrosoftProvider(
+            settings["client_id"], settings["client_secret"], authority=settings["authority"],
+            graph_url=settings["graph_url"], **options,
+        )
+    from webapp.providers.apple import AppleProvider
 
-            cache[kind] = AppleProvider(settings["base_url"])
-    return cache[kind]
+    return AppleProvider(settings["base_url"], **options)

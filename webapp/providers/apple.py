@@ -4,6 +4,9 @@ Event ids are resource hrefs (see webapp.providers.ical): a master is its resour
 "path::<original start>". Writes are conditional on etags; iCloud quirks handled here: Basic auth sent up
 front (its 401 challenge is not Basic), the calendar home on another host, per-href 404s inside a multiget,
 and a missing ETag after PUT.
+
+Credentials go only to the configured server's registrable domain (iCloud answers from pNN-caldav.icloud.com):
+hrefs and redirects that point anywhere else are refused before a request is sent.
 """
 from __future__ import annotations
 
@@ -11,8 +14,6 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from urllib.parse import unquote, urljoin, urlsplit
 from xml.sax.saxutils import escape
 
@@ -23,6 +24,7 @@ from webapp.providers.base import (
     AuthRejected,
     ChangePage,
     Credentials,
+    HttpClient,
     NotFound,
     PreconditionFailed,
     ProviderError,
@@ -30,10 +32,13 @@ from webapp.providers.base import (
     RateLimited,
     RemoteCalendar,
     RemoteEvent,
+    SkippedEvent,
     SyncTokenExpired,
 )
+from webapp.providers.http import is_within, new_session, parse_retry_after
 from webapp.providers.ical import (
     build_calendar_resource,
+    calendar_timezone_name,
     override_event_id,
     parse_calendar_resource,
     parse_recurrence_key,
@@ -59,6 +64,7 @@ _XMLNS = " ".join(f'xmlns:{prefix}="{uri}"' for prefix, uri in _NS.items())
 _PRINCIPAL_BODY = f'<d:propfind {_XMLNS}><d:prop><d:current-user-principal/></d:prop></d:propfind>'
 _HOME_SET_BODY = f'<d:propfind {_XMLNS}><d:prop><c:calendar-home-set/></d:prop></d:propfind>'
 _ETAG_BODY = f'<d:propfind {_XMLNS}><d:prop><d:getetag/><d:resourcetype/></d:prop></d:propfind>'
+_ZONE_BODY = f'<d:propfind {_XMLNS}><d:prop><c:calendar-timezone/></d:prop></d:propfind>'
 _CALENDARS_BODY = (
     f"<d:propfind {_XMLNS}><d:prop><d:resourcetype/><d:displayname/><ic:calendar-color/><ic:calendar-order/>"
     "<c:supported-calendar-component-set/><d:current-user-privilege-set/></d:prop></d:propfind>"
@@ -83,13 +89,28 @@ class _DavResponse:
         return element.text.strip() if element is not None and element.text else None
 
 
-class AppleProvider:
+@dataclass(frozen=True)
+class _Zones:
+    """Where floating times belong: the collection's calendar-timezone, else (after X-WR-TIMEZONE) the user's."""
+
+    calendar: str | None
+    user: str
+
+
+class ForeignHost(ProviderError):
+    """The server pointed us (an href or a redirect) outside its own registrable domain."""
+
+    kind = "foreign_host"
+
+
+class AppleProvider(HttpClient):
     kind = "APPLE"
 
     def __init__(self, base_url: str = ICLOUD_URL, session: requests.Session | None = None, timeout: float = 30.0):
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
-        self.session = session or requests.Session()
+        self.session = session or new_session()
         self.timeout = timeout
+        self._collection_zones: dict[str, str | None] = {}
 
     # ------------------------------------------------------------------ discovery
 
@@ -108,17 +129,11 @@ class AppleProvider:
         return [replace(calendar, is_primary=index == 0) for index, (_, calendar) in enumerate(found)]
 
     def _context_url(self, credentials: Credentials) -> str:
-        url = urljoin(self.base_url, "/.well-known/caldav")
-        for _ in range(_MAX_REDIRECTS):
-            response = self._request(credentials, "PROPFIND", url, _PRINCIPAL_BODY, depth="0",
-                                     ok=range(200, 600), allow_redirects=False)
-            if response.status_code == 401:
-                _raise_for(response, "PROPFIND")
-            if response.status_code in _REDIRECTS and response.headers.get("Location"):
-                url = urljoin(url, response.headers["Location"])
-                continue
-            return url if response.status_code == 207 else self.base_url
-        return self.base_url
+        response = self._request(credentials, "PROPFIND", urljoin(self.base_url, "/.well-known/caldav"),
+                                 _PRINCIPAL_BODY, depth="0", ok=range(200, 600))
+        if response.status_code == 401:
+            _raise_for(response, "PROPFIND")
+        return response.url if response.status_code == 207 else self.base_url
 
     def _href_property(self, credentials: Credentials, url: str, body: str, name: str) -> str:
         responses, _ = _multistatus(self._request(credentials, "PROPFIND", url, body, depth="0"))
@@ -132,25 +147,29 @@ class AppleProvider:
     # ------------------------------------------------------------------ reading
 
     def fetch_changes(
-        self, credentials: Credentials, calendar_id: str, sync_token: str | None, page: str | None
+        self, credentials: Credentials, calendar_id: str, sync_token: str | None, page: str | None, *,
+        time_zone: str | None = None,
     ) -> ChangePage:
         """RFC 6578 sync-collection, then calendar-multiget of what changed.
 
         A 507 in the response means the server truncated the round: we return its intermediate token as
         `next_page` and the real `sync_token` only on the last page. Servers without sync-collection get a
         full listing each time with a synthetic "etags:<hash>" token; the engine reconciles removals itself.
+        Floating times belong to the collection's calendar-timezone, else the resource's X-WR-TIMEZONE, else
+        `time_zone` (the user's).
         """
         collection = _collection_url(calendar_id)
+        zone = _Zones(self._collection_zone(credentials, collection), time_zone or "UTC")
         token = page or sync_token or ""
         if token.startswith(ETAG_TOKEN_PREFIX):
-            return self._full_listing(credentials, collection, token)
+            return self._full_listing(credentials, collection, token, zone)
         response = self._request(credentials, "REPORT", collection, _sync_collection_body(token), depth="0",
                                  ok=(207, *_SYNC_UNSUPPORTED))
         if response.status_code != 207:
             if _is_token_error(response):
                 raise SyncTokenExpired("CalDAV sync token is no longer valid", status=response.status_code)
             log.info("sync-collection unsupported (HTTP %s); listing the collection", response.status_code)
-            return self._full_listing(credentials, collection, None)
+            return self._full_listing(credentials, collection, None, zone)
         responses, new_token = _multistatus(response)
         if not new_token:
             raise ProviderError("CalDAV server sent no sync token")
@@ -159,23 +178,38 @@ class AppleProvider:
         members = [r for r in responses if r.href.rstrip("/") != collection_path.rstrip("/")]
         changed = [r.href for r in members if r.status in (None, 200)]
         removed = [r.href for r in members if r.status == 404]
-        events = self._multiget(credentials, collection, changed)
+        events, skipped = self._multiget(credentials, collection, changed, zone)
         if truncated:
-            return ChangePage(events=events, removed_ids=removed, next_page=new_token, series_complete=True)
-        return ChangePage(events=events, removed_ids=removed, sync_token=new_token, series_complete=True)
+            return ChangePage(events=events, removed_ids=removed, next_page=new_token, series_complete=True,
+                              skipped=skipped)
+        return ChangePage(events=events, removed_ids=removed, sync_token=new_token, series_complete=True,
+                          skipped=skipped)
 
-    def _full_listing(self, credentials: Credentials, collection: str, previous_token: str | None) -> ChangePage:
+    def _collection_zone(self, credentials: Credentials, collection: str) -> str | None:
+        """The TZID of the collection's calendar-timezone property (RFC 4791), read once per provider instance."""
+        if collection not in self._collection_zones:
+            response = self._request(credentials, "PROPFIND", collection, _ZONE_BODY, depth="0")
+            text = next((r.text("c:calendar-timezone") for r in _multistatus(response)[0]
+                         if r.text("c:calendar-timezone")), None)
+            self._collection_zones[collection] = calendar_timezone_name(text) if text else None
+        return self._collection_zones[collection]
+
+    def _full_listing(self, credentials: Credentials, collection: str, previous_token: str | None,
+                      zone: _Zones) -> ChangePage:
         responses, _ = _multistatus(self._request(credentials, "PROPFIND", collection, _ETAG_BODY, depth="1"))
         etags = {r.href: r.text("d:getetag") or "" for r in responses if not _is_collection(r)}
         digest = hashlib.sha256("\n".join(f"{href} {etags[href]}" for href in sorted(etags)).encode()).hexdigest()
         token = ETAG_TOKEN_PREFIX + digest
         if token == previous_token:
             return ChangePage(events=[], removed_ids=[], sync_token=token)
-        return ChangePage(events=self._multiget(credentials, collection, sorted(etags)), removed_ids=[],
-                          sync_token=token, is_full_listing=True, series_complete=True)
+        events, skipped = self._multiget(credentials, collection, sorted(etags), zone)
+        return ChangePage(events=events, removed_ids=[], sync_token=token, is_full_listing=True,
+                          series_complete=True, skipped=skipped)
 
-    def _multiget(self, credentials: Credentials, collection: str, hrefs: list[str]) -> list[RemoteEvent]:
-        events = []
+    def _multiget(self, credentials: Credentials, collection: str, hrefs: list[str],
+                  zone: _Zones | None = None) -> tuple[list[RemoteEvent], list[SkippedEvent]]:
+        zone = zone or _Zones(None, "UTC")
+        events, skipped = [], []
         for offset in range(0, len(hrefs), MULTIGET_BATCH_SIZE):
             batch = hrefs[offset:offset + MULTIGET_BATCH_SIZE]
             # Keep the href spelling sync-collection used, whatever encoding the multiget answers with.
@@ -187,8 +221,13 @@ class AppleProvider:
                     log.info("multiget skipped a member that is gone or empty status=%s", item.status)
                     continue
                 href = requested.get(unquote(item.href), item.href)
-                events += _parse_resource(data, href, item.text("d:getetag"))
-        return events
+                try:
+                    events += parse_calendar_resource(data, href, item.text("d:getetag"), zone.user, zone.calendar)
+                except ValueError as error:
+                    # One unreadable resource must not block the whole calendar's sync.
+                    log.warning("skipping unparsable calendar resource href=%s", href)
+                    skipped.append(SkippedEvent(href, f"unreadable iCalendar data ({type(error).__name__})"))
+        return events, skipped
 
     def _get_resource(self, credentials: Credentials, collection: str, href: str) -> tuple[list[RemoteEvent], str]:
         url = urljoin(collection, href)
@@ -292,8 +331,8 @@ class AppleProvider:
     # ------------------------------------------------------------------ HTTP
 
     def _request(self, credentials: Credentials, method: str, url: str, body: str | None = None, *,
-                 depth: str | None = None, headers: dict[str, str] | None = None, ok=(200, 207),
-                 allow_redirects: bool = False) -> requests.Response:
+                 depth: str | None = None, headers: dict[str, str] | None = None, ok=(200, 207)) -> requests.Response:
+        """One CalDAV call, following redirects only inside the server's registrable domain."""
         if not (credentials.username and credentials.password):
             raise AuthRejected("An Apple ID and app-specific password are required")
         headers = dict(headers or {})
@@ -301,18 +340,29 @@ class AppleProvider:
             headers["Content-Type"] = "application/xml; charset=utf-8"
         if depth is not None:
             headers["Depth"] = depth
-        try:
-            # auth=(user, password) sends Basic on every request: iCloud's 401 challenge is not Basic.
-            response = self.session.request(
-                method, url, data=body.encode() if body is not None else None, headers=headers,
-                auth=(credentials.username, credentials.password), timeout=self.timeout,
-                allow_redirects=allow_redirects,
-            )
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise ProviderUnreachable(f"CalDAV server unreachable ({type(exc).__name__})") from exc
+        for _ in range(_MAX_REDIRECTS + 1):
+            self._require_home_domain(url)
+            try:
+                # auth=(user, password) sends Basic on every request: iCloud's 401 challenge is not Basic.
+                response = self.session.request(
+                    method, url, data=body.encode() if body is not None else None, headers=headers,
+                    auth=(credentials.username, credentials.password), timeout=self.timeout, allow_redirects=False,
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise ProviderUnreachable(f"CalDAV server unreachable ({type(exc).__name__})") from exc
+            if response.status_code not in _REDIRECTS or not response.headers.get("Location"):
+                break
+            url = urljoin(url, response.headers["Location"])
+        else:
+            raise ProviderError(f"CalDAV {method}: too many redirects")
         if response.status_code not in ok:
             _raise_for(response, method)
         return response
+
+    def _require_home_domain(self, url: str) -> None:
+        if not is_within(url, self.base_url):
+            log.warning("refused a CalDAV request outside the server's domain host=%s", urlsplit(url).hostname)
+            raise ForeignHost("The calendar server pointed Almanac at another site; nothing was sent there")
 
 
 # ---------------------------------------------------------------------- helpers
@@ -328,7 +378,7 @@ def _raise_for(response: requests.Response, method: str) -> None:
         raise PreconditionFailed("The event changed on the server since we last read it", status=status)
     if status in (429, 503):
         raise RateLimited(f"CalDAV server is throttling (HTTP {status})", status=status,
-                          retry_after=_retry_after(response.headers.get("Retry-After")))
+                          retry_after=parse_retry_after(response.headers.get("Retry-After")))
     if status == 404:
         raise NotFound(f"CalDAV {method}: not found", status=status)
     raise ProviderError(f"CalDAV {method} failed with HTTP {status}", status=status)
@@ -336,17 +386,6 @@ def _raise_for(response: requests.Response, method: str) -> None:
 
 def _is_token_error(response: requests.Response) -> bool:
     return b"valid-sync-token" in response.content
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value.strip())
-    try:
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
-    except (TypeError, ValueError):
-        return None
 
 
 def _multistatus(response: requests.Response) -> tuple[list[_DavResponse], str | None]:
@@ -409,15 +448,6 @@ def _normalise_color(value: str | None) -> str | None:
 def _is_collection(response: _DavResponse) -> bool:
     resource_type = response.props.get(_clark("d:resourcetype"))
     return resource_type is not None and resource_type.find(_clark("d:collection")) is not None
-
-
-def _parse_resource(ics_text: str, href: str, etag: str | None) -> list[RemoteEvent]:
-    try:
-        return parse_calendar_resource(ics_text, href, etag)
-    except ValueError:
-        # One unreadable resource must not block the whole calendar's sync.
-        log.warning("skipping unparsable calendar resource href=%s", href)
-        return []
 
 
 def _collection_url(calendar_id: str) -> str:

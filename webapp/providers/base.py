@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from webapp.providers.content import clean_event
+
 
 class ProviderError(Exception):
     """A provider call failed; `kind` is a short machine-readable reason safe to store and audit."""
@@ -114,9 +116,21 @@ class RemoteEvent:
         return bool(self.recurrence_rule)
 
 
+@dataclass(frozen=True)
+class SkippedEvent:
+    """An event of a page that cannot be read or stored: its id (None when even that is unknown) and why."""
+
+    provider_event_id: str | None
+    reason: str
+
+
 @dataclass
 class ChangePage:
-    """One page of changes. `next_page` continues this round; `sync_token` is set only on the last page."""
+    """One page of changes. `next_page` continues this round; `sync_token` is set only on the last page.
+
+    Building a page cleans its events (see webapp.providers.content): what leaves a provider is safe to store,
+    and an event that is not moves to `skipped` instead of stopping the page.
+    """
 
     events: list[RemoteEvent]
     removed_ids: list[str]
@@ -127,6 +141,32 @@ class ChangePage:
     # Each series master arrives together with all its overrides (one CalDAV resource), so a stored override
     # that is missing beside its master was removed.
     series_complete: bool = False
+    skipped: list[SkippedEvent] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        usable = []
+        for event in self.events:
+            reason = clean_event(event)
+            if reason:
+                self.skipped.append(SkippedEvent(event.provider_event_id or None, reason))
+            else:
+                usable.append(event)
+        self.events = usable
+
+
+class HttpClient:
+    """Session lifetime shared by the provider classes: `with get_provider(kind) as provider: ...`."""
+
+    session: Any
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
 
 class Provider(Protocol):
@@ -135,8 +175,10 @@ class Provider(Protocol):
     def list_calendars(self, credentials: Credentials) -> list[RemoteCalendar]: ...
 
     def fetch_changes(
-        self, credentials: Credentials, calendar_id: str, sync_token: str | None, page: str | None
-    ) -> ChangePage: ...
+        self, credentials: Credentials, calendar_id: str, sync_token: str | None, page: str | None, *,
+        time_zone: str | None = None,
+    ) -> ChangePage:
+        """`time_zone` (the user's) gives floating times a meaning when the calendar names no zone of its own."""
 
     def create_event(self, credentials: Credentials, calendar_id: str, event: RemoteEvent) -> RemoteEvent: ...
 
@@ -145,6 +187,9 @@ class Provider(Protocol):
     def delete_event(
         self, credentials: Credentials, calendar_id: str, provider_event_id: str, etag: str | None
     ) -> None: ...
+
+    def close(self) -> None:
+        """Close the HTTP session; an instance serves one job or one request, never several users."""
 
 
 class OAuthProvider(Provider, Protocol):

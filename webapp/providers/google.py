@@ -11,7 +11,6 @@ import logging
 import re
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,6 +21,7 @@ from webapp.providers.base import (
     AuthRejected,
     ChangePage,
     Credentials,
+    HttpClient,
     InvalidGrant,
     NotFound,
     PreconditionFailed,
@@ -30,9 +30,11 @@ from webapp.providers.base import (
     RateLimited,
     RemoteCalendar,
     RemoteEvent,
+    SkippedEvent,
     SyncTokenExpired,
     TokenSet,
 )
+from webapp.providers.http import new_session, parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +62,12 @@ STATUS_FROM_GOOGLE = {"confirmed": "CONFIRMED", "tentative": "TENTATIVE", "cance
 WRITE_PARAMS = {"sendUpdates": "none"}
 
 
-class GoogleProvider:
+class GoogleProvider(HttpClient):
     kind = "GOOGLE"
 
     def __init__(self, client_id: str, client_secret: str, auth_url: str = AUTH_URL, token_url: str = TOKEN_URL,
                  revoke_url: str = REVOKE_URL, api_url: str = API_URL, userinfo_url: str = USERINFO_URL,
-                 session: requests.Session | None = None):
+                 session: requests.Session | None = None, timeout: float = TIMEOUT_SECONDS):
         self.client_id = client_id
         self.client_secret = client_secret
         self.auth_url = auth_url
@@ -73,7 +75,8 @@ class GoogleProvider:
         self.revoke_url = revoke_url
         self.api_url = api_url.rstrip("/")
         self.userinfo_url = userinfo_url
-        self.session = session or requests.Session()
+        self.session = session or new_session()
+        self.timeout = timeout
 
     # ---- OAuth --------------------------------------------------------------------------------------------------
 
@@ -138,7 +141,7 @@ class GoogleProvider:
                 return calendars
 
     def fetch_changes(self, credentials: Credentials, calendar_id: str, sync_token: str | None,
-                      page: str | None) -> ChangePage:
+                      page: str | None, *, time_zone: str | None = None) -> ChangePage:
         # No singleEvents: masters and their exceptions come as they are. A full round asks for deletions too, so
         # the cancelled occurrences of a series are known from the start; an incremental round always has them.
         params: dict[str, Any] = {"maxResults": EVENTS_PAGE_SIZE}
@@ -147,14 +150,19 @@ class GoogleProvider:
             params["pageToken"] = page  # Google wants the round's syncToken again alongside it
         body = self._get_json(credentials, self._events_url(calendar_id), "events.list", params=params,
                               gone=SyncTokenExpired)
-        events, removed_ids = [], []
+        events, removed_ids, skipped = [], [], []
         for item in body.get("items", []):
-            if item.get("status") == "cancelled" and not item.get("recurringEventId"):
-                removed_ids.append(item["id"])
-            else:
-                events.append(remote_event(item, calendar_zone=body.get("timeZone")))
+            item_id = item.get("id") if isinstance(item, dict) else None
+            try:
+                if item.get("status") == "cancelled" and not item.get("recurringEventId"):
+                    removed_ids.append(str(item["id"]))
+                else:
+                    events.append(remote_event(item, calendar_zone=body.get("timeZone")))
+            except (KeyError, TypeError, ValueError, AttributeError, ProviderError) as error:
+                # One unreadable event must not stop the calendar; the reason names the problem, not the content.
+                skipped.append(SkippedEvent(str(item_id) if item_id else None, unreadable_reason(error)))
         return ChangePage(events, removed_ids, next_page=body.get("nextPageToken"),
-                          sync_token=body.get("nextSyncToken"))
+                          sync_token=body.get("nextSyncToken"), skipped=skipped)
 
     def create_event(self, credentials: Credentials, calendar_id: str, event: RemoteEvent) -> RemoteEvent:
         if event.parent_provider_event_id and event.original_start_time:
@@ -216,7 +224,7 @@ class GoogleProvider:
 
     def _send(self, method: str, url: str, operation: str, **kwargs: Any) -> requests.Response:
         try:
-            return self.session.request(method, url, timeout=TIMEOUT_SECONDS, **kwargs)
+            return self.session.request(method, url, timeout=self.timeout, **kwargs)
         except requests.RequestException as exc:
             log.warning("google request failed operation=%s error=%s", operation, type(exc).__name__)
             raise ProviderUnreachable(f"Google {operation}: {type(exc).__name__}") from exc
@@ -270,7 +278,7 @@ def api_error(response: requests.Response, operation: str, gone: type[ProviderEr
         return AuthRejected(message, status=status)
     # Google throttles with either status; 403 is also used for real permission problems, hence the reason check.
     if status == 429 or (status == 403 and (reason in RATE_LIMIT_REASONS or domain == "usageLimits")):
-        return RateLimited(message, status=status, retry_after=retry_after_seconds(response))
+        return RateLimited(message, status=status, retry_after=parse_retry_after(response.headers.get("Retry-After")))
     if status == 404:
         return NotFound(message, status=status)
     if status == 410:
@@ -282,19 +290,12 @@ def api_error(response: requests.Response, operation: str, gone: type[ProviderEr
     return ProviderError(message, status=status)
 
 
-def retry_after_seconds(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+def unreadable_reason(error: Exception) -> str:
+    if isinstance(error, KeyError):
+        return f"unreadable event: the field {str(error.args[0])[:40]!r} is missing"
+    if isinstance(error, ProviderError):
+        return f"unreadable event: {error}"
+    return f"unreadable event ({type(error).__name__})"
 
 
 def token_set(body: dict[str, Any], previous_refresh_token: str | None) -> TokenSet:

@@ -17,6 +17,7 @@ from icalendar.timezone import tzp
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from webapp.providers.base import RemoteEvent
+from webapp.providers.windows_zones import WINDOWS_TO_IANA, windows_to_iana
 
 log = logging.getLogger(__name__)
 
@@ -61,21 +62,27 @@ def _recurrence_key(original_start: datetime, is_all_day: bool) -> str:
 
 
 def parse_calendar_resource(
-    ics_text: str, href: str, etag: str | None, default_timezone: str = "UTC"
+    ics_text: str, href: str, etag: str | None, default_timezone: str = "UTC",
+    calendar_timezone: str | None = None,
 ) -> list[RemoteEvent]:
     """Parse one calendar object resource into its master (first) and overrides.
 
-    `default_timezone` (the calendar's zone) gives floating times a meaning; such events carry
-    metadata["floating"] = True. VEVENTs without a usable DTSTART are skipped; text that is not
-    iCalendar at all raises ValueError.
+    Floating times belong to `calendar_timezone` (the collection's calendar-timezone), else the resource's
+    X-WR-TIMEZONE, else `default_timezone` (the user's); such events carry metadata["floating"] = True and the
+    zone chosen, so an edit writes the same wall clock back. VEVENTs without a usable DTSTART are skipped; text
+    that is not iCalendar at all raises ValueError.
     """
     calendar = Calendar.from_ical(ics_text)
-    zones = _ZoneResolver(calendar, default_timezone)
+    floating_zone = next((name for name in (calendar_timezone, str(calendar.get("X-WR-TIMEZONE", "")).strip())
+                          if name and _iana_zone(name, exact=True)), default_timezone)
+    zones = _ZoneResolver(calendar, floating_zone)
     vevents = calendar.walk("VEVENT")
     masters = [vevent for vevent in vevents if "RECURRENCE-ID" not in vevent]
-    master = _parse_vevent(masters[0], href, etag, zones) if masters else None
     if len(masters) > 1:
-        log.warning("calendar resource has %d master VEVENTs; keeping the first href=%s", len(masters), href)
+        # A client saved a newer copy beside the old one: the highest SEQUENCE, then the latest change, wins.
+        log.warning("calendar resource has %d master VEVENTs; keeping the newest href=%s", len(masters), href)
+        masters.sort(key=_revision, reverse=True)
+    master = _parse_vevent(masters[0], href, etag, zones) if masters else None
     events = [master] if master else []
     for vevent in vevents:
         if "RECURRENCE-ID" in vevent:
@@ -121,13 +128,36 @@ def _parse_vevent(vevent: Component, href: str, etag: str | None, zones: _ZoneRe
     )
 
 
+def _revision(vevent: Component) -> tuple[int, datetime, datetime]:
+    def stamp(name: str) -> datetime:
+        try:
+            value = vevent[name].dt
+        except (KeyError, AttributeError):
+            return datetime.min.replace(tzinfo=UTC)
+        if not isinstance(value, datetime):
+            value = datetime.combine(value, datetime.min.time())
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+    try:
+        sequence = int(vevent.get("SEQUENCE", 0))
+    except (TypeError, ValueError):
+        sequence = 0
+    return sequence, stamp("LAST-MODIFIED"), stamp("DTSTAMP")
+
+
 def _parse_override(
     vevent: Component, href: str, etag: str | None, zones: _ZoneResolver, master: RemoteEvent | None
 ) -> RemoteEvent | None:
     event = _parse_vevent(vevent, href, etag, zones)
     if event is None:
         return None
-    original = zones.moment(vevent["RECURRENCE-ID"])
+    recurrence_id = vevent["RECURRENCE-ID"]
+    if master and master.is_all_day and isinstance(recurrence_id.dt, datetime):
+        # A date series whose override names its instance with a date-time (often midnight, in some zone):
+        # the instance is the date as written.
+        original = zones.resolve(recurrence_id.dt.date(), None)
+    else:
+        original = zones.moment(recurrence_id)
     event.provider_event_id = override_event_id(href, original.utc, original.is_date)
     event.parent_provider_event_id = href
     event.original_start_time = original.utc
@@ -286,6 +316,10 @@ class _ZoneResolver:
         name = _iana_zone(tzid)
         if name:
             return ZoneInfo(name), name
+        # A Windows name means its zone, whatever (often partial) VTIMEZONE the exporter wrote beside it.
+        name = _windows_zone(tzid)
+        if name and _iana_zone(name, exact=True):
+            return ZoneInfo(name), name
         if tzid in self._vtimezones:
             component = self._vtimezones[tzid]
             hint = _iana_zone(str(component.get("X-LIC-LOCATION", "")), exact=True)
@@ -294,9 +328,6 @@ class _ZoneResolver:
             custom = tzp.create_timezone(component)
             equivalent = _equivalent_iana_zone(component.to_ical(), near.year)
             return (ZoneInfo(equivalent), equivalent) if equivalent else (custom, "UTC")
-        name = _windows_zone(tzid)
-        if name and _iana_zone(name, exact=True):
-            return ZoneInfo(name), name
         log.warning("unknown TZID %r; reading it as %s", tzid, self.default_name)
         return self.default, self.default_name
 
@@ -317,11 +348,22 @@ def _iana_zone(tzid: str, exact: bool = False) -> str | None:
 
 
 def _windows_zone(name: str) -> str | None:
+    return windows_to_iana(name) if name in WINDOWS_TO_IANA else None
+
+
+def calendar_timezone_name(vcalendar_text: str) -> str | None:
+    """The IANA zone a CalDAV calendar-timezone property (a VCALENDAR holding one VTIMEZONE) stands for."""
     try:
-        from webapp.providers.windows_zones import windows_to_iana
-    except ImportError:
-        return WINDOWS_TO_OLSON.get(name)
-    return windows_to_iana(name)
+        calendar = Calendar.from_ical(vcalendar_text)
+    except ValueError:
+        return None
+    for component in calendar.walk("VTIMEZONE"):
+        tzid = str(component.get("TZID", ""))
+        resolver = _ZoneResolver(calendar, "UTC")
+        tz, name = resolver.zone(tzid, datetime.now(UTC).replace(tzinfo=None))
+        if name != "UTC" or tzid in ("UTC", "Etc/UTC"):
+            return name
+    return None
 
 
 @functools.lru_cache(maxsize=64)
@@ -426,8 +468,11 @@ def _add_times(vevent: Event, event: RemoteEvent) -> None:
         vevent.add("DTEND", max(event.end_time.date(), start + timedelta(days=1)))
         return
     zone = _event_zone(event)
-    vevent.add("DTSTART", event.start_time.astimezone(zone))
-    vevent.add("DTEND", max(event.end_time, event.start_time).astimezone(zone))
+    start, end = event.start_time.astimezone(zone), max(event.end_time, event.start_time).astimezone(zone)
+    if event.metadata.get("floating"):  # written without a zone, as it came: the same wall clock goes back
+        start, end = start.replace(tzinfo=None), end.replace(tzinfo=None)
+    vevent.add("DTSTART", start)
+    vevent.add("DTEND", end)
 
 
 def _instant_line(name: str, instant: datetime, master: RemoteEvent) -> str:

@@ -10,7 +10,6 @@ import logging
 import re
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 from zoneinfo import ZoneInfo
@@ -21,6 +20,7 @@ from webapp.providers.base import (
     AuthRejected,
     ChangePage,
     Credentials,
+    HttpClient,
     InvalidGrant,
     NotFound,
     PreconditionFailed,
@@ -29,9 +29,11 @@ from webapp.providers.base import (
     RateLimited,
     RemoteCalendar,
     RemoteEvent,
+    SkippedEvent,
     SyncTokenExpired,
     TokenSet,
 )
+from webapp.providers.http import new_session, parse_retry_after
 from webapp.providers.windows_zones import windows_to_iana
 
 log = logging.getLogger(__name__)
@@ -50,7 +52,7 @@ _RESPONSE_STATUS = {"accepted": "accepted", "tentativelyAccepted": "tentative", 
 _HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
-class MicrosoftProvider:
+class MicrosoftProvider(HttpClient):
     kind = "MICROSOFT"
 
     def __init__(self, client_id: str, client_secret: str, authority: str = DEFAULT_AUTHORITY,
@@ -63,7 +65,7 @@ class MicrosoftProvider:
         self.graph_url = graph_url.rstrip("/")
         self.window_past = window_past
         self.window_future = window_future
-        self.session = session or requests.Session()
+        self.session = session or new_session()
         self.page_size = page_size
         self.timeout = timeout
 
@@ -128,17 +130,18 @@ class MicrosoftProvider:
         return calendars
 
     def fetch_changes(self, credentials: Credentials, calendar_id: str, sync_token: str | None,
-                      page: str | None) -> ChangePage:
+                      page: str | None, *, time_zone: str | None = None) -> ChangePage:
         """One page of a delta round. `page` is the nextLink to continue, `sync_token` the previous deltaLink."""
         url = page or sync_token or self._first_delta_url(calendar_id)
         # UTC keeps dateTime unambiguous; the event's own zone still comes from originalStartTimeZone.
         prefer = f'odata.maxpagesize={self.page_size}, outlook.timezone="UTC"'
         body = _json(self._graph("GET", url, credentials, headers={"Prefer": prefer}))
-        events, removed_ids = _changes(body.get("value", []))
+        events, removed_ids, skipped = _changes(body.get("value", []))
         next_page, delta_link = body.get("@odata.nextLink"), body.get("@odata.deltaLink")
         if not next_page and not delta_link:
             raise ProviderError("Microsoft Graph delta page carried neither a nextLink nor a deltaLink")
-        return ChangePage(events, removed_ids, next_page=next_page, sync_token=None if next_page else delta_link)
+        return ChangePage(events, removed_ids, next_page=next_page, sync_token=None if next_page else delta_link,
+                          skipped=skipped)
 
     def _first_delta_url(self, calendar_id: str) -> str:
         now = datetime.now(UTC).replace(microsecond=0)
@@ -211,18 +214,6 @@ def _json(response: requests.Response) -> dict[str, Any]:
     return body
 
 
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value)
-    try:
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
-    except (TypeError, ValueError):
-        return None
-
-
 def _token_failure(response: requests.Response) -> ProviderError:
     """Name the error and its AADSTS code; the description is not kept (it can echo request details)."""
     try:
@@ -236,7 +227,8 @@ def _token_failure(response: requests.Response) -> ProviderError:
     if error in _REAUTH_ERRORS:
         return InvalidGrant(f"Microsoft rejected the grant: {detail}", status=status)
     if status == 429 or status >= 500 or error == "temporarily_unavailable":
-        return RateLimited(f"Microsoft login busy: {detail}", status=status, retry_after=_retry_after(response))
+        return RateLimited(f"Microsoft login busy: {detail}", status=status,
+                           retry_after=parse_retry_after(response.headers.get("Retry-After")))
     return ProviderError(f"Microsoft login refused the request: {detail}", status=status)
 
 
@@ -256,7 +248,7 @@ def _graph_failure(response: requests.Response) -> ProviderError:
     if status == 410 or code.lower() in _SYNC_STATE_CODES:
         return SyncTokenExpired(message, status=status)
     if status in (429, 503, 504):
-        return RateLimited(message, status=status, retry_after=_retry_after(response))
+        return RateLimited(message, status=status, retry_after=parse_retry_after(response.headers.get("Retry-After")))
     if status == 412:
         return PreconditionFailed(message, status=status)
     if status == 404:
@@ -278,12 +270,29 @@ def _remote_calendar(item: dict[str, Any]) -> RemoteCalendar:
     )
 
 
-def _changes(items: list[dict[str, Any]]) -> tuple[list[RemoteEvent], list[str]]:
-    """Split a delta page into upserts and removals; an id seen twice counts as its last appearance."""
-    latest = {item["id"]: item for item in items}
-    events = [_remote_event(item) for item in latest.values() if "@removed" not in item]
-    removed = [item["id"] for item in latest.values() if "@removed" in item]
-    return events, removed
+def _changes(items: list[dict[str, Any]]) -> tuple[list[RemoteEvent], list[str], list[SkippedEvent]]:
+    """Split a delta page into upserts, removals and unreadable items; an id seen twice counts as its last
+    appearance."""
+    latest: dict[Any, dict[str, Any]] = {}
+    skipped = []
+    for item in items:
+        if isinstance(item, dict) and isinstance(item.get("id"), str):
+            latest[item["id"]] = item
+        else:
+            skipped.append(SkippedEvent(None, "unreadable event: it has no id"))
+    events, removed = [], []
+    for item_id, item in latest.items():
+        if "@removed" in item:
+            removed.append(item_id)
+            continue
+        try:
+            events.append(_remote_event(item))
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            # One unreadable event must not stop the calendar; the reason names the problem, not the content.
+            name = f"the field {str(error.args[0])[:40]!r} is missing" if isinstance(error, KeyError) else \
+                type(error).__name__
+            skipped.append(SkippedEvent(item_id, f"unreadable event: {name}"))
+    return events, removed, skipped
 
 
 def _remote_event(item: dict[str, Any]) -> RemoteEvent:

@@ -5,7 +5,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, literal_column, or_, select, update
+from sqlalchemy import and_, bindparam, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -14,6 +14,9 @@ from webapp.providers.base import RemoteEvent
 from webapp.sync.recurrence import parse_rule_summary
 
 TITLE_LIMIT = LOCATION_LIMIT = 500
+# What a push hands back to the provider module from the stored metadata: the CalDAV href, whether the times
+# float, the X- properties to keep, Outlook's body type and free/busy.
+PROVIDER_FACTS_SENT_BACK = ("href", "floating", "x_props", "bodyContentType", "showAs")
 
 # Everything a pull may overwrite; local-only state (visibility, created_at, id) stays.
 SYNCED_COLUMNS = (
@@ -84,27 +87,26 @@ def remote_from_row(row: CalendarEvent) -> RemoteEvent:
         original_start_time=datetime.fromisoformat(original) if original else None,
         attendees=row.attendees, reminders=row.reminders, html_link=row.html_link, etag=metadata.get("etag"),
         ical_uid=metadata.get("ical_uid"), sequence=metadata.get("sequence"),
-        metadata={key: value for key, value in metadata.items() if key == "href"},
+        metadata={key: value for key, value in metadata.items() if key in PROVIDER_FACTS_SENT_BACK},
     )
+
+
+LOCAL_CHANGES = (SyncStatus.PENDING, SyncStatus.FAILED)
 
 
 def upsert_statement():
     """INSERT … ON CONFLICT (connection, provider id) DO UPDATE, built once and run with many parameter sets.
 
-    Rows are skipped when nothing changed (same etag, not deleted) and when a local edit is still waiting to be
-    pushed: the push then meets the provider's newer etag and resolves the conflict in the open.
+    Rows are skipped when nothing changed (same etag, not deleted) and, always, when a local change has not
+    reached the provider yet (PENDING or FAILED): the pull records a conflict for those instead.
     """
     table = CalendarEvent.__table__
     stmt = insert(table)
-    updates = {column: stmt.excluded[column] for column in SYNCED_COLUMNS}
-    # A conflict notice on the row outlives the pull that brings the provider's winning version.
-    updates["provider_metadata"] = func.jsonb_strip_nulls(stmt.excluded.provider_metadata.op("||")(
-        func.jsonb_build_object("conflict_notice", table.c.provider_metadata["conflict_notice"])))
     return stmt.on_conflict_do_update(
         index_elements=[table.c.calendar_connection_id, table.c.provider_event_id],
-        set_=updates,
+        set_={column: stmt.excluded[column] for column in SYNCED_COLUMNS},
         where=and_(
-            table.c.sync_status != SyncStatus.PENDING,
+            table.c.sync_status.not_in(LOCAL_CHANGES),
             or_(
                 table.c.provider_metadata["etag"].astext.is_distinct_from(
                     stmt.excluded.provider_metadata["etag"].astext),
@@ -118,7 +120,7 @@ def upsert_statement():
 UPSERT = upsert_statement()
 
 
-def upsert_events(session: Session, connection_id: uuid.UUID, rows: list[dict]) -> tuple[int, int]:
+def upsert_events(session: Session, rows: list[dict]) -> tuple[int, int]:
     """Returns (created, updated); unchanged rows count as neither."""
     if not rows:
         return 0, 0
@@ -140,7 +142,8 @@ def ids_by_provider_id(session: Session, connection_id: uuid.UUID, provider_ids:
 
 
 def soft_delete(session: Session, connection_id: uuid.UUID, event_ids: list[uuid.UUID], now: datetime) -> int:
-    """Mark events (and their overrides) deleted at the provider; returns how many were live."""
+    """Mark events (and their overrides) deleted at the provider; returns how many were live. A local change
+    that has not reached the provider is never among them."""
     if not event_ids:
         return 0
     result = session.execute(
@@ -148,6 +151,7 @@ def soft_delete(session: Session, connection_id: uuid.UUID, event_ids: list[uuid
         .where(
             CalendarEvent.calendar_connection_id == connection_id,
             CalendarEvent.deleted_at.is_(None),
+            CalendarEvent.sync_status.not_in(LOCAL_CHANGES),
             or_(CalendarEvent.id.in_(bindparam("ids", expanding=True)),
                 CalendarEvent.parent_event_id.in_(bindparam("ids", expanding=True))),
         )
@@ -158,14 +162,25 @@ def soft_delete(session: Session, connection_id: uuid.UUID, event_ids: list[uuid
 
 
 def live_event_ids(session: Session, connection_id: uuid.UUID) -> dict[str, uuid.UUID]:
-    """Provider id → row id of every live, already-synced event (local creations not yet pushed excluded)."""
+    """Provider id → row id of every live event a pull may delete: local changes not yet pushed excluded."""
     return dict(session.execute(
         select(CalendarEvent.provider_event_id, CalendarEvent.id).where(
             CalendarEvent.calendar_connection_id == connection_id,
             CalendarEvent.deleted_at.is_(None),
-            CalendarEvent.sync_status != SyncStatus.PENDING,
+            CalendarEvent.sync_status.not_in(LOCAL_CHANGES),
         )
     ).all())
+
+
+def local_changes(session: Session, connection_id: uuid.UUID, provider_ids: set[str]) -> list[CalendarEvent]:
+    """The rows among these provider ids whose local change has not reached the provider (PENDING or FAILED)."""
+    if not provider_ids:
+        return []
+    return list(session.scalars(select(CalendarEvent).where(
+        CalendarEvent.calendar_connection_id == connection_id,
+        CalendarEvent.provider_event_id.in_(provider_ids),
+        CalendarEvent.sync_status.in_(LOCAL_CHANGES),
+    )))
 
 
 def children_of(session: Session, parent_ids: list[uuid.UUID]) -> list[tuple[uuid.UUID, str]]:
@@ -175,6 +190,6 @@ def children_of(session: Session, parent_ids: list[uuid.UUID]) -> list[tuple[uui
     return list(session.execute(
         select(CalendarEvent.id, CalendarEvent.provider_event_id).where(
             CalendarEvent.parent_event_id.in_(parent_ids), CalendarEvent.deleted_at.is_(None),
-            CalendarEvent.sync_status != SyncStatus.PENDING,
+            CalendarEvent.sync_status.not_in(LOCAL_CHANGES),
         )
     ).all())

@@ -1,7 +1,12 @@
-"""Provider → Almanac: the seed's incremental event sync, made safe to retry and to crash in the middle.
+"""Provider → Almanac: one round of the incremental event sync, with no transaction open while a provider answers.
 
-Everything one run writes (events, the new cursor, last_synced_at, the audit row) is flushed into the caller's
-transaction, so a run killed at any point leaves the previous state and simply runs again.
+A round reads what it needs and ends the transaction. Then, page by page: fetch the page (nothing open), store it
+in one short transaction (upserts only: a page never deletes) and go on. Removals wait for the end: the last
+short transaction applies them behind the deletion guard, stores the new cursor and records the outcome. A round
+killed at any point keeps the previous cursor and simply runs again over pages it already stored.
+
+Local changes win until pushed: rows PENDING or FAILED are never overwritten or deleted here. When the provider
+changed or removed such an event, the conflict is recorded on the row and the user picks a side.
 """
 from __future__ import annotations
 
@@ -12,14 +17,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
 from sqlalchemy.orm import Session
 
 from webapp import audit
-from webapp.connections.tokens import credentials_for, refresh_account
-from webapp.models import AuditStatus, CalendarConnection, CalendarEvent
+from webapp.credentials import credentials_for, refresh_account, reject_access
+from webapp.models import CalendarConnection, CalendarEvent, CalendarProvider, User
 from webapp.providers import get_provider
-from webapp.providers.base import AuthRejected, ChangePage, Credentials, SyncTokenExpired
+from webapp.providers.base import AuthRejected, ChangePage, RemoteEvent, SkippedEvent, SyncTokenExpired
+from webapp.sync import conflicts
 from webapp.sync import events as store
+from webapp.sync.policy import DeletionGuardTripped, ListingIncomplete, record_success
 
 log = logging.getLogger(__name__)
 
@@ -27,18 +35,19 @@ log = logging.getLogger(__name__)
 GUARD_SHARE = 0.5
 GUARD_MINIMUM = 20
 MAX_PAGES = 1000
+MAX_SKIPPED_AUDITED = 50
 
 
-class DeletionGuardTripped(Exception):
-    def __init__(self, would_delete: int, existing: int):
-        super().__init__(f"would delete {would_delete} of {existing} events")
-        self.would_delete = would_delete
-        self.existing = existing
+@dataclass(frozen=True)
+class Target:
+    """What a round needs from the connection, read once before the first provider call."""
 
-    @property
-    def reason(self) -> str:
-        return (f"Sync stopped: the provider's answer would have removed {self.would_delete} of "
-                f"{self.existing} events. Nothing was deleted. Check the calendar, then resync.")
+    connection_id: uuid.UUID
+    user_id: uuid.UUID
+    provider: CalendarProvider
+    calendar_id: str
+    cursor: str | None
+    time_zone: str | None  # the user's: floating CalDAV times fall back to it
 
 
 @dataclass
@@ -47,127 +56,214 @@ class SyncResult:
     updated: int = 0
     deleted: int = 0
     pages: int = 0
+    conflicts: int = 0
     full_resync: bool = False
     duration_ms: int = 0
     removed: set[str] = field(default_factory=set)  # provider ids the provider said are gone
     seen: set[str] = field(default_factory=set)  # provider ids a full listing returned
     stale_overrides: set[uuid.UUID] = field(default_factory=set)
+    skipped: list[SkippedEvent] = field(default_factory=list)
 
     def counts(self) -> dict:
         return {"created": self.created, "updated": self.updated, "deleted": self.deleted, "pages": self.pages,
-                "full_resync": self.full_resync, "duration_ms": self.duration_ms}
+                "full_resync": self.full_resync, "duration_ms": self.duration_ms, "skipped": len(self.skipped),
+                "conflicts": self.conflicts}
+
+    def skipped_details(self) -> list[dict]:
+        return [{"id": skip.provider_event_id, "reason": skip.reason} for skip in self.skipped]
 
 
 def pull_changes(session: Session, connection_id: uuid.UUID, *, full: bool = False,
                  allow_mass_delete: bool = False) -> SyncResult | None:
-    """One round for one connection. Returns None when the connection is gone or disconnected."""
+    """One round for one connection. Returns None when the connection is gone or disconnected (also when that
+    happens in the middle of the round)."""
     started = time.monotonic()
-    connection = session.get(CalendarConnection, connection_id, with_for_update=True)
-    if connection is None or connection.deleted_at is not None or not connection.is_connected:
+    target = read_target(session, connection_id)
+    if target is None:
         return None
-    provider = get_provider(connection.provider)
-    credentials = credentials_for(session, connection)
-    result = SyncResult(full_resync=full or connection.sync_token is None)
-    cursor = None if result.full_resync else connection.sync_token
+    credentials = credentials_for(session, connection_id)
+    result = SyncResult(full_resync=full or target.cursor is None)
+    cursor = None if result.full_resync else target.cursor
     page_token: str | None = None
     refreshed = False
-    while True:
-        try:
-            page = provider.fetch_changes(credentials, connection.calendar_id, cursor, page_token)
-        except AuthRejected:
-            if refreshed or connection.refresh_token is None:
-                raise
-            # An access token can die early (revoked session, clock skew): refresh once and retry the page.
-            credentials, refreshed = Credentials(access_token=refresh_account(session, connection)), True
-            continue
-        except SyncTokenExpired:
-            if cursor is None:
-                raise
-            log.info("sync token expired, resyncing in full connection_id=%s", connection_id)
-            cursor, page_token, result = None, None, SyncResult(full_resync=True, pages=result.pages)
-            continue
-        result.pages += 1
-        if page.is_full_listing:
-            result.full_resync = True
-        apply_page(session, connection, page, result)
-        if page.next_page and result.pages < MAX_PAGES:
+    with get_provider(target.provider) as provider:
+        while True:
+            try:
+                page = provider.fetch_changes(credentials, target.calendar_id, cursor, page_token,
+                                              time_zone=target.time_zone)
+            except AuthRejected:
+                if refreshed or target.provider == CalendarProvider.APPLE:
+                    raise reject_access(session, connection_id) from None
+                # An access token can die early (revoked session, clock skew): refresh once and retry the page.
+                credentials = type(credentials)(access_token=refresh_account(
+                    session, connection_id, rejected_access_token=credentials.access_token))
+                refreshed = True
+                continue
+            except SyncTokenExpired:
+                if cursor is None:
+                    raise
+                log.info("sync token expired, resyncing in full connection_id=%s", connection_id)
+                cursor, page_token, result = None, None, SyncResult(full_resync=True, pages=result.pages)
+                continue
+            result.pages += 1
+            result.full_resync = result.full_resync or page.is_full_listing
+            if not store_page(session, target, page, result):
+                return None
+            if not page.next_page:
+                break
+            if result.pages >= MAX_PAGES:
+                # Reconciling against part of a listing would delete the rest: keep everything, say so.
+                log.warning("listing cut short connection_id=%s pages=%s", connection_id, result.pages)
+                raise ListingIncomplete(result.pages)
             page_token = page.next_page
-            continue
-        new_cursor = page.sync_token
-        break
-    apply_deletions(session, connection, result, allow_mass_delete=allow_mass_delete)
-    now = datetime.now(UTC)
-    connection.sync_token = new_cursor
-    connection.last_synced_at = now
-    connection.sync_failures = 0
-    connection.last_sync_error = connection.attention_reason = None
-    result.duration_ms = int((time.monotonic() - started) * 1000)
-    audit.record(session, "EVENT_SYNC_SUCCESS", user_id=connection.user_id,
-                 resource=("calendar_connection", connection.id), **result.counts())
-    session.flush()
-    return result
+    return finish(session, target, result, page.sync_token, allow_mass_delete=allow_mass_delete, started=started)
 
 
-def apply_page(session: Session, connection: CalendarConnection, page: ChangePage, result: SyncResult) -> None:
+def read_target(session: Session, connection_id: uuid.UUID) -> Target | None:
+    row = session.execute(
+        select(CalendarConnection.id, CalendarConnection.user_id, CalendarConnection.provider,
+               CalendarConnection.calendar_id, CalendarConnection.sync_token, User.time_zone)
+        .join(User, User.id == CalendarConnection.user_id)
+        .where(CalendarConnection.id == connection_id, CalendarConnection.deleted_at.is_(None),
+               CalendarConnection.is_connected.is_(True))
+    ).first()
+    session.commit()
+    return Target(*row) if row else None
+
+
+def store_page(session: Session, target: Target, page: ChangePage, result: SyncResult) -> bool:
+    """One page in one short transaction; False when the connection went away meanwhile."""
+    alive = session.scalar(select(CalendarConnection.id).where(
+        CalendarConnection.id == target.connection_id, CalendarConnection.deleted_at.is_(None),
+        CalendarConnection.is_connected.is_(True)).with_for_update(read=True))
+    if alive is None:
+        session.rollback()
+        return False
     now = datetime.now(UTC)
-    masters = [event for event in page.events if not event.parent_provider_event_id]
-    children = [event for event in page.events if event.parent_provider_event_id]
-    created, updated = store.upsert_events(
-        session, connection.id, [store.as_row(event, connection.id, None, now) for event in masters])
-    parent_ids = store.ids_by_provider_id(session, connection.id,
+    result.skipped += page.skipped
+    result.seen.update(skip.provider_event_id for skip in page.skipped if skip.provider_event_id)
+    held = conflicts.record_pull_conflicts(
+        session, target.connection_id, {event.provider_event_id: event for event in page.events}, now)
+    result.conflicts += len(held)
+    incoming = [event for event in page.events if event.provider_event_id not in held]
+    masters = [event for event in incoming if not event.parent_provider_event_id]
+    children = [event for event in incoming if event.parent_provider_event_id]
+    _upsert(session, result, [store.as_row(event, target.connection_id, None, now) for event in masters])
+    parent_ids = store.ids_by_provider_id(session, target.connection_id,
                                           {event.parent_provider_event_id for event in children})
     child_rows = []
     for event in children:
         parent_id = parent_ids.get(event.parent_provider_event_id)
         if parent_id is None and event.status == "CANCELLED":
             continue  # a cancelled instance of a series we do not have: nothing to show or hide
-        child_rows.append(store.as_row(event, connection.id, parent_id, now))
-    more_created, more_updated = store.upsert_events(session, connection.id, child_rows)
-    result.created += created + more_created
-    result.updated += updated + more_updated
+        child_rows.append(store.as_row(event, target.connection_id, parent_id, now))
+    _upsert(session, result, child_rows)
     result.removed.update(page.removed_ids)
     result.seen.update(event.provider_event_id for event in page.events)
     # Providers that hand out occurrences (Graph) instead of a series we created: the occurrences now stand for
     # it, so our own series row retires instead of being expanded a second time beside them.
-    series_ids = {event.metadata.get("seriesMasterId") for event in page.events} - {None}
-    result.removed.update(series_ids)
+    result.removed.update({event.metadata.get("seriesMasterId") for event in page.events} - {None})
     if page.series_complete:
-        listed = {event.provider_event_id for event in page.events}
-        master_ids = store.ids_by_provider_id(session, connection.id,
-                                              {event.provider_event_id for event in masters if event.is_recurring})
-        for child_id, provider_id in store.children_of(session, list(master_ids.values())):
-            if provider_id not in listed:
-                result.stale_overrides.add(child_id)
+        _find_stale_overrides(session, target, page.events, masters, result)
+    session.commit()
+    return True
+
+
+def _upsert(session: Session, result: SyncResult, rows: list[dict]) -> None:
+    """All rows in one statement; if the database refuses one, row by row, skipping (and noting) the refused."""
+    if not rows:
+        return
+    try:
+        with session.begin_nested():
+            created, updated = store.upsert_events(session, rows)
+    except StatementError as error:
+        if isinstance(error, OperationalError | InterfaceError):
+            raise
+        created = updated = 0
+        for row in rows:
+            try:
+                with session.begin_nested():
+                    one_created, one_updated = store.upsert_events(session, [row])
+            except StatementError as row_error:
+                if isinstance(row_error, OperationalError | InterfaceError):
+                    raise
+                reason = f"could not be stored ({_database_reason(row_error)})"
+                log.warning("skipping an event the database refused provider_event_id=%s reason=%s",
+                            row["provider_event_id"], reason)
+                result.skipped.append(SkippedEvent(row["provider_event_id"], reason))
+                continue
+            created, updated = created + one_created, updated + one_updated
+    result.created += created
+    result.updated += updated
+
+
+def _database_reason(error: StatementError) -> str:
+    """The kind of refusal and the constraint, never the values."""
+    original = getattr(error, "orig", None)
+    constraint = getattr(getattr(original, "diag", None), "constraint_name", None)
+    return type(original or error).__name__ + (f" on {constraint}" if constraint else "")
+
+
+def _find_stale_overrides(session: Session, target: Target, events: list[RemoteEvent], masters: list[RemoteEvent],
+                          result: SyncResult) -> None:
+    # Every master, recurring or no longer: a resource rewritten without its overrides (or its rule) drops them.
+    listed = {event.provider_event_id for event in events}
+    master_ids = store.ids_by_provider_id(session, target.connection_id,
+                                          {event.provider_event_id for event in masters})
+    for child_id, provider_id in store.children_of(session, list(master_ids.values())):
+        if provider_id not in listed:
+            result.stale_overrides.add(child_id)
+
+
+def finish(session: Session, target: Target, result: SyncResult, new_cursor: str | None, *,
+           allow_mass_delete: bool, started: float) -> SyncResult | None:
+    """The round's last short transaction: removals behind the guard, the cursor, the outcome, the audit row."""
+    connection = session.get(CalendarConnection, target.connection_id, with_for_update=True, populate_existing=True)
+    if connection is None or connection.deleted_at is not None or not connection.is_connected:
+        session.rollback()
+        return None
+    now = datetime.now(UTC)
+    apply_deletions(session, connection, result, allow_mass_delete=allow_mass_delete, now=now)
+    connection.sync_token = new_cursor
+    record_success(connection, _still_skipped(connection, result), now)
+    result.duration_ms = int((time.monotonic() - started) * 1000)
+    details = result.counts()
+    if result.skipped:
+        details["skipped_events"] = result.skipped_details()[:MAX_SKIPPED_AUDITED]
+    audit.record(session, "EVENT_SYNC_SUCCESS", user_id=connection.user_id,
+                 resource=("calendar_connection", connection.id), **details)
+    session.commit()
+    return result
+
+
+def _still_skipped(connection: CalendarConnection, result: SyncResult) -> list[dict]:
+    """What the page keeps listing as not stored: this round's skips, plus (after an incremental round) earlier
+    ones the provider has not changed or removed since."""
+    earlier = [] if result.full_resync else [
+        entry for entry in connection.skipped_events or []
+        if entry.get("id") and entry["id"] not in result.seen | result.removed]
+    return earlier + result.skipped_details()
 
 
 def apply_deletions(session: Session, connection: CalendarConnection, result: SyncResult, *,
-                    allow_mass_delete: bool) -> None:
-    """Removals the provider announced, plus (after a full listing) what it no longer has — behind the guard."""
+                    allow_mass_delete: bool, now: datetime) -> None:
+    """Removals the provider announced, plus (after a complete full listing) what it no longer has — behind the
+    guard. Local changes are never deleted: an announced removal of one becomes a conflict."""
     live = store.live_event_ids(session, connection.id)
     doomed = {provider_id for provider_id in result.removed if provider_id in live}
     if result.full_resync:
-        doomed |= {provider_id for provider_id in live if provider_id not in result.seen}
+        unidentified = any(skip.provider_event_id is None for skip in result.skipped)
+        if unidentified:
+            log.warning("not reconciling: the listing had an event without an id connection_id=%s", connection.id)
+        else:
+            skipped_resources = {skip.provider_event_id for skip in result.skipped}
+            doomed |= {provider_id for provider_id in live if provider_id not in result.seen
+                       and provider_id.split("::")[0] not in skipped_resources}
+    result.conflicts += conflicts.record_remote_removals(session, connection.id, result.removed - set(live), now)
     doomed_ids = [live[provider_id] for provider_id in doomed] + list(result.stale_overrides)
     existing = session.scalar(select(func.count()).select_from(CalendarEvent).where(
         CalendarEvent.calendar_connection_id == connection.id, CalendarEvent.deleted_at.is_(None)))
     if (not allow_mass_delete and len(doomed_ids) >= GUARD_MINIMUM
             and len(doomed_ids) > GUARD_SHARE * existing):
         raise DeletionGuardTripped(len(doomed_ids), existing)
-    result.deleted = store.soft_delete(session, connection.id, doomed_ids, datetime.now(UTC))
-
-
-def record_guard(session: Session, connection: CalendarConnection, tripped: DeletionGuardTripped) -> None:
-    """After the run's own writes were rolled back: park the connection until someone looks."""
-    connection.attention_reason = tripped.reason
-    audit.record(session, "EVENT_SYNC_FAILURE", user_id=connection.user_id, status=AuditStatus.FAILURE,
-                 error="deletion_guard", resource=("calendar_connection", connection.id),
-                 would_delete=tripped.would_delete, existing=tripped.existing)
-    session.flush()
-
-
-def record_failure(session: Session, connection: CalendarConnection, kind: str, message: str) -> None:
-    connection.sync_failures += 1
-    connection.last_sync_error = message
-    audit.record(session, "EVENT_SYNC_FAILURE", user_id=connection.user_id, status=AuditStatus.FAILURE,
-                 error=kind, resource=("calendar_connection", connection.id), failures=connection.sync_failures)
-    session.flush()
+    result.deleted = store.soft_delete(session, connection.id, doomed_ids, now)

@@ -1,76 +1,189 @@
-"""Almanac → provider: send one locally created, edited or deleted event, exactly once under retries.
+"""Almanac → provider: send one locally created, edited or deleted event, exactly once under retries, with no
+transaction open while the provider answers.
 
-Idempotency comes from the providers: Google inserts use the id we chose, Graph dedupes on transactionId,
-CalDAV creates with If-None-Match: *. Updates and deletes carry the etag we last saw; on a 412 the provider's
-version wins and the user's lost change is kept in the audit row.
+A push reads the row and its version (PostgreSQL's xmin) and ends the transaction, calls the provider, then writes
+the answer in a fresh transaction. If the user changed the row meanwhile, the provider's facts (id, etag) are kept
+but the row stays PENDING, and the newer change is pushed next.
+
+Idempotency comes from the providers: Google inserts use the id we chose, Graph dedupes on transactionId, CalDAV
+creates with If-None-Match: *. Updates and deletes carry the etag we last saw; a 412 (or a 404 on an update) is
+a conflict the user settles (webapp.sync.conflicts).
 """
 from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import asdict
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import literal_column, select, update
 from sqlalchemy.orm import Session
 
-from webapp import audit
-from webapp.connections.tokens import credentials_for
-from webapp.models import AuditStatus, CalendarConnection, CalendarEvent, SyncStatus
+from webapp.credentials import credentials_for
+from webapp.models import CalendarConnection, CalendarEvent, CalendarProvider, SyncStatus
 from webapp.providers import get_provider
 from webapp.providers.base import NotFound, PreconditionFailed, ProviderError, RemoteEvent
-from webapp.sync.events import remote_from_row
+from webapp.sync import conflicts
+from webapp.sync.events import LOCAL_CHANGES, remote_from_row
 
 log = logging.getLogger(__name__)
 
-PUSHABLE = (SyncStatus.PENDING, SyncStatus.FAILED)
+ROW_VERSION = literal_column("calendar_events.xmin::text")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The row as it was read before the provider call."""
+
+    event_id: uuid.UUID
+    version: str
+    connection_id: uuid.UUID
+    provider: CalendarProvider
+    calendar_id: str
+    remote: RemoteEvent
+    is_deleted: bool
+    has_reached_provider: bool
+    etag: str | None
+
+
+def connection_of(session: Session, event_id: uuid.UUID) -> uuid.UUID | None:
+    connection_id = session.scalar(select(CalendarEvent.calendar_connection_id).where(CalendarEvent.id == event_id))
+    session.rollback()
+    return connection_id
 
 
 def push_event(session: Session, event_id: uuid.UUID) -> str:
-    """Returns what happened: "created", "updated", "deleted", "conflict", or "nothing" (already in sync)."""
-    event = session.get(CalendarEvent, event_id, with_for_update=True)
-    if event is None or event.sync_status not in PUSHABLE:
-        return "nothing"
-    connection = session.get(CalendarConnection, event.calendar_connection_id)
-    provider = get_provider(connection.provider)
-    credentials = credentials_for(session, connection)
-    metadata = dict(event.provider_metadata or {})
+    """Returns what happened: "created", "updated", "deleted", "conflict", "held" (a conflict waits for the
+    user) or "nothing" (already in sync)."""
+    snapshot = _read(session, event_id)
+    if isinstance(snapshot, str):
+        return snapshot
+    credentials = credentials_for(session, snapshot.connection_id)
+    remote = None
     try:
-        if event.deleted_at is not None:
-            if metadata.get("etag") or metadata.get("pushed"):
-                provider.delete_event(credentials, connection.calendar_id, event.provider_event_id,
-                                      metadata.get("etag"))
-            _mark(event, SyncStatus.DELETED, metadata)
-            outcome = "deleted"
-        elif metadata.get("pushed") or metadata.get("etag"):
-            _store_remote(event, provider.update_event(credentials, connection.calendar_id, remote_from_row(event)))
-            outcome = "updated"
-        else:
-            _store_remote(event, provider.create_event(credentials, connection.calendar_id, remote_from_row(event)))
-            outcome = "created"
+        with get_provider(snapshot.provider) as provider:
+            if snapshot.is_deleted:
+                if snapshot.has_reached_provider:
+                    provider.delete_event(credentials, snapshot.calendar_id, snapshot.remote.provider_event_id,
+                                          snapshot.etag)
+                outcome = "deleted"
+            elif snapshot.has_reached_provider:
+                remote, outcome = provider.update_event(credentials, snapshot.calendar_id, snapshot.remote), "updated"
+            else:
+                remote, outcome = provider.create_event(credentials, snapshot.calendar_id, snapshot.remote), "created"
     except PreconditionFailed:
-        _record_conflict(session, connection, event)
-        outcome = "conflict"
+        return _write_conflict(session, snapshot, remote_deleted=False)
     except NotFound:
-        if event.deleted_at is None:
-            raise
-        _mark(event, SyncStatus.DELETED, metadata)  # already gone at the provider: what we wanted
-        outcome = "deleted"
-    session.flush()
+        if not snapshot.is_deleted:
+            return _write_conflict(session, snapshot, remote_deleted=True)
+        outcome = "deleted"  # already gone at the provider: what we wanted
+    _write_result(session, snapshot, outcome, remote)
     log.info("pushed event_id=%s outcome=%s", event_id, outcome)
     return outcome
 
 
-def record_push_failure(session: Session, event_id: uuid.UUID, failure: ProviderError | Exception) -> None:
-    event = session.get(CalendarEvent, event_id)
+def _read(session: Session, event_id: uuid.UUID) -> Snapshot | str:
+    row = session.execute(
+        select(CalendarEvent, ROW_VERSION, CalendarConnection.provider, CalendarConnection.calendar_id)
+        .join(CalendarConnection, CalendarConnection.id == CalendarEvent.calendar_connection_id)
+        .where(CalendarEvent.id == event_id)
+    ).first()
+    if row is None or row[0].sync_status not in LOCAL_CHANGES:
+        session.rollback()
+        return "nothing"
+    event, version, provider, calendar_id = row
+    if conflicts.conflict_of(event):
+        session.rollback()
+        return "held"
+    metadata = event.provider_metadata or {}
+    snapshot = Snapshot(event.id, version, event.calendar_connection_id, provider, calendar_id, remote_from_row(event),
+                        event.deleted_at is not None, bool(metadata.get("etag") or metadata.get("pushed")),
+                        metadata.get("etag"))
+    session.commit()
+    return snapshot
+
+
+def _locked_row(session: Session, snapshot: Snapshot) -> tuple[CalendarEvent | None, bool]:
+    """The row again, locked for this short transaction, and whether the user changed it since the read."""
+    row = session.execute(select(CalendarEvent, ROW_VERSION).where(CalendarEvent.id == snapshot.event_id)
+                          .with_for_update()).first()
+    if row is None:
+        return None, False
+    return row[0], row[1] != snapshot.version
+
+
+def _write_result(session: Session, snapshot: Snapshot, outcome: str, remote: RemoteEvent | None) -> None:
+    event, changed = _locked_row(session, snapshot)
     if event is None:
+        session.rollback()
         return
     metadata = dict(event.provider_metadata or {})
-    metadata["push_error"] = getattr(failure, "kind", "error")
+    metadata.pop("push_error", None)
+    metadata.pop("push_attempts", None)
+    if remote is not None:
+        # What the provider answered: its id (CalDAV names the resource), etag and link.
+        metadata.update({"etag": remote.etag, "pushed": True, **(remote.metadata or {})})
+        if remote.ical_uid:
+            metadata["ical_uid"] = remote.ical_uid
+        if remote.provider_event_id and remote.provider_event_id != event.provider_event_id:
+            _absorb_echo(session, event, remote.provider_event_id)
+            event.provider_event_id = remote.provider_event_id
+        if remote.html_link and remote.html_link.startswith(("https://", "http://")):
+            event.html_link = remote.html_link
+    event.provider_metadata = metadata
+    if not changed:
+        event.sync_status = SyncStatus.DELETED if outcome == "deleted" else SyncStatus.SYNCED
+        event.last_synced_at = datetime.now(UTC)
+    else:
+        log.info("event changed while its push travelled; pushing again event_id=%s", snapshot.event_id)
+    session.commit()
+
+
+def _absorb_echo(session: Session, event: CalendarEvent, provider_event_id: str) -> None:
+    """An earlier attempt of this push got through but died before writing its answer, and a pull has since
+    stored the provider's copy as a row of its own: that row is this event, so it goes (its overrides move
+    over), and the event takes the provider's id."""
+    echo = session.scalar(select(CalendarEvent).where(
+        CalendarEvent.calendar_connection_id == event.calendar_connection_id,
+        CalendarEvent.provider_event_id == provider_event_id, CalendarEvent.id != event.id))
+    if echo is None:
+        return
+    log.info("merging the pulled copy of a pushed event event_id=%s copy_id=%s", event.id, echo.id)
+    session.execute(update(CalendarEvent).where(CalendarEvent.parent_event_id == echo.id)
+                    .values(parent_event_id=event.id))
+    session.delete(echo)
+    session.flush()
+
+
+def _write_conflict(session: Session, snapshot: Snapshot, *, remote_deleted: bool) -> str:
+    event, _ = _locked_row(session, snapshot)
+    if event is None:
+        session.rollback()
+        return "nothing"
+    conflicts.record_push_conflict(session, event, remote_deleted=remote_deleted, now=datetime.now(UTC))
+    session.commit()
+    return "conflict"
+
+
+def record_push_failure(session: Session, event_id: uuid.UUID, failure: Exception) -> None:
+    """The change did not reach the provider: FAILED, with the kind of failure the event panel explains."""
+    event = session.get(CalendarEvent, event_id)
+    if event is None or event.sync_status not in LOCAL_CHANGES:
+        return
+    metadata = dict(event.provider_metadata or {})
+    metadata["push_error"] = failure.kind if isinstance(failure, ProviderError) else "error"
     metadata["push_attempts"] = metadata.get("push_attempts", 0) + 1
     event.provider_metadata = metadata
     event.sync_status = SyncStatus.FAILED
     session.flush()
+
+
+def needs_push(session: Session, event_id: uuid.UUID) -> bool:
+    """Still a local change to send (the user changed it again while the last push travelled)."""
+    event = session.get(CalendarEvent, event_id)
+    waiting = event is not None and event.sync_status == SyncStatus.PENDING and not conflicts.conflict_of(event)
+    session.rollback()
+    return waiting
 
 
 def retry_push(session: Session, event: CalendarEvent) -> None:
@@ -87,39 +200,3 @@ def pending_events(session: Session, connection_id: uuid.UUID) -> list[uuid.UUID
                CalendarEvent.sync_status.in_([SyncStatus.PENDING, SyncStatus.FAILED]))
         .order_by(CalendarEvent.created_at)
     ))
-
-
-def _store_remote(event: CalendarEvent, remote: RemoteEvent) -> None:
-    """What the provider answered: its id (CalDAV names the resource), etag and link."""
-    metadata = dict(event.provider_metadata or {})
-    metadata.pop("push_error", None)
-    metadata.pop("push_attempts", None)
-    metadata.update({"etag": remote.etag, "pushed": True, **(remote.metadata or {})})
-    if remote.ical_uid:
-        metadata["ical_uid"] = remote.ical_uid
-    event.provider_event_id = remote.provider_event_id or event.provider_event_id
-    if remote.html_link and remote.html_link.startswith(("https://", "http://")):
-        event.html_link = remote.html_link
-    _mark(event, SyncStatus.SYNCED, metadata)
-
-
-def _mark(event: CalendarEvent, status: SyncStatus, metadata: dict) -> None:
-    event.provider_metadata = metadata
-    event.sync_status = status
-    event.last_synced_at = datetime.now(UTC)
-
-
-def _record_conflict(session: Session, connection: CalendarConnection, event: CalendarEvent) -> None:
-    """The provider changed the event since we last saw it: its version wins. Keep the user's attempt in the audit
-    row and a notice on the event, forget our etag, and drop the cursor: the provider's change was already
-    delivered (and skipped while our edit was pending), so only a full round brings it back."""
-    lost = {key: (value.isoformat() if isinstance(value, datetime) else value)
-            for key, value in asdict(remote_from_row(event)).items()
-            if key in ("title", "start_time", "end_time", "location", "description", "is_all_day")}
-    audit.record(session, "EVENT_PUSH_CONFLICT", user_id=connection.user_id, status=AuditStatus.FAILURE,
-                 error="precondition_failed", resource=("calendar_event", event.id), lost_change=lost)
-    metadata = dict(event.provider_metadata or {})
-    metadata["etag"] = None
-    metadata["conflict_notice"] = "Someone changed this event elsewhere; their version was kept over your edit."
-    _mark(event, SyncStatus.SYNCED, metadata)
-    connection.sync_token = None

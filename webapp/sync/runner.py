@@ -1,0 +1,95 @@
+"""What the sync jobs run: one pull or one push under the failure policy, and the 5-minute sweep.
+
+The jobs (jobs/sync.py) only open an app context, take the connection's lock and call these. Whatever goes wrong
+is recorded on the connection (or the event) with a plain reason and an audit row before the exception goes on
+to RQ, and the next attempt is scheduled here.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from webapp.credentials import NeedsReconnect
+from webapp.sync import due, policy, pull, push
+from webapp.sync.queue import enqueue_push, enqueue_sync, schedule_retry
+
+log = logging.getLogger(__name__)
+
+
+def run_sync(session: Session, connection_id: uuid.UUID, *, full: bool = False,
+             allow_mass_delete: bool = False) -> dict | None:
+    try:
+        result = pull.pull_changes(session, connection_id, full=full, allow_mass_delete=allow_mass_delete)
+    except policy.DeletionGuardTripped as tripped:
+        session.rollback()
+        policy.record_guard(session, connection_id, tripped)
+        session.commit()
+        log.warning("deletion guard tripped connection_id=%s %s", connection_id, tripped)
+        return {"guard": str(tripped)}
+    except NeedsReconnect:
+        session.rollback()  # the reason and its audit row are already committed
+        return {"needs_reconnect": True}
+    except Exception as error:
+        outcome = _record(session, connection_id, error)
+        if outcome is not None and outcome.retry_after_until is not None:
+            # The provider said when to come back: not an error of ours, nothing for RQ to record.
+            return {"rate_limited": math.ceil(outcome.failure.retry_after or 0)}
+        raise
+    if result is None:
+        return None
+    for event_id in push.pending_events(session, connection_id):
+        enqueue_push(event_id, connection_id)
+    session.rollback()
+    return result.counts()
+
+
+def _record(session: Session, connection_id: uuid.UUID, error: Exception) -> policy.Outcome | None:
+    """The failure on the connection, then the retry; a database too broken to record it leaves the original
+    error to RQ, and the page shows the calendar as behind."""
+    try:
+        session.rollback()
+        outcome = policy.record_failure(session, connection_id, error)
+        session.commit()
+    except Exception:
+        log.exception("could not record a sync failure connection_id=%s", connection_id)
+        session.rollback()
+        return None
+    if outcome is not None and outcome.next_attempt_at is not None:
+        schedule_retry(connection_id, outcome.next_attempt_at)
+    return outcome
+
+
+def run_push(session: Session, event_id: uuid.UUID, connection_id: uuid.UUID) -> str:
+    try:
+        outcome = push.push_event(session, event_id)
+    except NeedsReconnect:
+        session.rollback()
+        return "needs_reconnect"
+    except Exception as error:
+        session.rollback()
+        push.record_push_failure(session, event_id, error)
+        session.commit()
+        raise
+    if outcome == "conflict":
+        enqueue_sync(connection_id)  # the pull brings their version for the user to compare
+    elif push.needs_push(session, event_id):
+        enqueue_push(event_id, connection_id)
+    return outcome
+
+
+def sweep(session: Session) -> dict:
+    """Every 5 minutes: queue a pull for each due connection (replacing a waiting retry) and a push for each
+    waiting local change."""
+    connections = due.due_connections(session, datetime.now(UTC))
+    events = due.events_to_push(session)
+    session.rollback()
+    for connection_id in connections:
+        enqueue_sync(connection_id)
+    for event_id, connection_id in events:
+        enqueue_push(event_id, connection_id)
+    log.info("sweep queued connections=%s pushes=%s", len(connections), len(events))
+    return {"connections": len(connections), "pushes": len(events)}
