@@ -1,0 +1,166 @@
+"""Acting quickly in Chromium: dragging an event to move or resize it, dragging over empty time to create one,
+moving from the keyboard, the mini-month and "Go to date", and the progress bar on a slow response."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from tests.calendar.conftest import at, log_in
+from tests.conftest import screenshot
+from webapp.extensions import db
+from webapp.models import AuditLog, CalendarEvent, SyncStatus
+
+
+def event_row(app, title: str) -> CalendarEvent:
+    with app.app_context():
+        return db.session.scalars(select(CalendarEvent).where(CalendarEvent.title == title)).one()
+
+
+def open_week(page, live_server, person):
+    log_in(page, live_server.url, person["email"])
+    page.goto(f"{live_server.url}/calendar/week/{person['monday'].isoformat()}")
+    page.wait_for_load_state("load")
+
+
+def hour_height(page) -> float:
+    return page.locator(".day-column").first.bounding_box()["height"] / 24
+
+
+def drag(page, start: tuple[float, float], end: tuple[float, float]) -> None:
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(start[0] + 2, start[1] + 6, steps=2)
+    page.mouse.move(*end, steps=8)
+    page.mouse.up()
+
+
+def test_dragging_an_event_moves_it_through_the_normal_edit_path(app, live_server, page, person, redis):
+    open_week(page, live_server, person)
+    card = page.locator(".event:has-text('Planning')")
+    box = card.bounding_box()
+    tuesday = page.locator('.day-column[data-day="%s"]' % (person["monday"] + timedelta(days=1))).bounding_box()
+
+    # One column to the right and one hour down: Tuesday 10:00–11:30.
+    grab = (box["x"] + 10, box["y"] + 10)
+    drag(page, grab, (tuesday["x"] + 20, grab[1] + hour_height(page)))
+
+    expect(page.locator(".toast")).to_have_text("Event moved.")
+    moved = page.locator(f'.day-column[data-day="{person["monday"] + timedelta(days=1)}"] .event:has-text("Planning")')
+    expect(moved).to_have_class(re.compile(r"\bis-pending\b"))
+    expect(page.locator("#event-panel")).not_to_have_class(re.compile("is-open"))  # the drop did not open it
+    event = event_row(app, "Planning")
+    assert (event.start_time, event.end_time) == (at(person["monday"] + timedelta(days=1), 10),
+                                                  at(person["monday"] + timedelta(days=1), 11, 30))
+    assert event.sync_status == SyncStatus.PENDING and event.location == "Room 4"
+    assert redis.exists(f"rq:job:push-event-{event.id}")  # on its way to the provider
+    with app.app_context():
+        assert db.session.scalars(select(AuditLog.action).where(AuditLog.resource_id == str(event.id))).all() == [
+            "EVENT_UPDATE"]
+    screenshot(page, "drag-move-desktop")
+
+
+def test_dragging_the_bottom_edge_resizes_in_quarter_hours(app, live_server, page, person):
+    open_week(page, live_server, person)
+    card = page.locator(".event:has-text('Review 14')")  # Friday 14:00–15:00
+    box = card.bounding_box()
+
+    bottom = (box["x"] + box["width"] / 2, box["y"] + box["height"] - 2)
+    drag(page, bottom, (bottom[0], bottom[1] + hour_height(page) * 0.55))  # half an hour and a bit: snaps to 15:30
+
+    expect(page.locator(".toast")).to_have_text("Event moved.")
+    expect(page.locator(".event:has-text('Review 14')")).to_have_class(re.compile(r"\bis-pending\b"))
+    event = event_row(app, "Review 14")
+    friday = person["monday"] + timedelta(days=4)
+    assert (event.start_time, event.end_time) == (at(friday, 14), at(friday, 15, 30))
+
+
+def test_dragging_over_empty_time_opens_a_new_event_with_that_range(live_server, page, person):
+    open_week(page, live_server, person)
+    saturday = page.locator(f'.day-column[data-day="{person["monday"] + timedelta(days=5)}"]').bounding_box()
+    hour = hour_height(page)
+    top = saturday["y"] + 13 * hour + 2  # just after 13:00
+
+    drag(page, (saturday["x"] + 30, top), (saturday["x"] + 30, top + 1.5 * hour))  # to about 14:30
+    screenshot(page, "drag-create-desktop")
+
+    page.wait_for_selector("#event-panel form")
+    assert page.input_value("#start_date") == (person["monday"] + timedelta(days=5)).isoformat()
+    assert (page.input_value("#start_time"), page.input_value("#end_time")) == ("13:00", "14:45")
+
+
+def test_an_event_moves_from_the_keyboard(app, live_server, page, person):
+    open_week(page, live_server, person)
+    page.locator(".event:has-text('Review 11')").focus()  # Friday 11:00–12:00
+    page.keyboard.press("ArrowDown")  # plain arrows go from event to event
+    expect(page.locator(".event:has-text('Review 14')")).to_be_focused()
+    page.keyboard.press("ArrowUp")
+
+    page.keyboard.press("Shift+ArrowDown")  # 11:15
+    page.keyboard.press("Shift+ArrowDown")  # 11:30
+    page.keyboard.press("Shift+ArrowLeft")  # Thursday
+    page.keyboard.press("Alt+Shift+ArrowDown")  # 75 minutes long
+    expect(page.locator("#calendar-announcer")).to_contain_text("11:30 to 12:45")
+
+    expect(page.locator(".toast")).to_have_text("Event moved.")
+    thursday = person["monday"] + timedelta(days=3)
+    moved = page.locator(f'.day-column[data-day="{thursday}"] .event:has-text("Review 11")')
+    expect(moved).to_have_class(re.compile(r"\bis-pending\b"))
+    expect(moved).to_be_focused()  # focus stays on the event after the page region is redrawn
+    event = event_row(app, "Review 11")
+    assert (event.start_time, event.end_time) == (at(thursday, 11, 30), at(thursday, 12, 45))
+
+
+def test_the_mini_month_and_go_to_date_jump_anywhere(live_server, page, person):
+    open_week(page, live_server, person)
+    page.evaluate("window.stillTheSamePage = true")
+    month = page.locator("#mini-month .mini-title")
+    first_month = month.inner_text()
+
+    page.click("#mini-month [aria-label='Next month']")
+    expect(month).not_to_have_text(first_month)
+    assert "/calendar/week/" + person["monday"].isoformat() in page.url  # only the mini-month moved
+    page.locator("#mini-month td:not(.is-other-month) a").nth(14).click()
+    expect(page).to_have_url(re.compile(r"/calendar/week/\d{4}-\d{2}-15$"))
+    expect(page.locator("#mini-month .is-shown")).to_have_count(7)
+    screenshot(page, "mini-month-desktop")
+
+    page.keyboard.press("g")
+    expect(page.locator("#go-to-date")).to_be_focused()
+    page.fill("#go-to-date", "2031-02-14")
+    page.click(".go-to-date button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/calendar/week/2031-02-14$"))
+    expect(page.locator("#calendar h1")).to_have_text("10 – 16 Feb 2031")
+    assert page.evaluate("window.stillTheSamePage") is True
+
+
+def test_a_slow_response_shows_the_progress_bar_and_a_busy_button(live_server, page, person):
+    open_week(page, live_server, person)
+    held = []
+    page.route(re.compile(r"/calendar/week/"), lambda route: held.append(route))
+    progress = page.locator("#progress")
+    expect(progress).to_have_css("opacity", "0")
+
+    page.click('[data-nav="next"]')
+    page.wait_for_timeout(400)  # the bar waits 150 ms before it shows, so quick answers never flicker
+    expect(progress).to_have_class(re.compile(r"\bhtmx-request\b"))
+    expect(progress).to_have_css("opacity", "1")
+    screenshot(page, "progress-bar-desktop")
+    toolbar_before = page.locator(".calendar-toolbar").bounding_box()
+    held[0].continue_()
+    page.unroute(re.compile(r"/calendar/week/"))
+    expect(progress).not_to_have_class(re.compile(r"\bhtmx-request\b"))
+    assert page.locator(".calendar-toolbar").bounding_box() == toolbar_before  # no layout shift
+
+    page.click("[data-new-event]")
+    page.wait_for_selector("#event-panel form")
+    page.fill("#title", "Slow save")
+    page.route(re.compile(r"/calendar/events/new"), lambda route: held.append(route))
+    page.click("#event-panel button[type=submit]")
+    save = page.locator("#event-panel button[type=submit]")
+    expect(save).to_be_disabled()
+    expect(save).to_have_text("Saving…")
+    held[-1].continue_()
+    page.locator(".event:has-text('Slow save')").wait_for()
