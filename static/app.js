@@ -95,5 +95,18 @@
     });
   });
 
+  // A table too wide for a phone scrolls inside itself; keyboard users must be able to scroll it too.
+  function focusableScrollers(root) {
+    (root.querySelectorAll ? root : document).querySelectorAll(".table").forEach(function (table) {
+      if (table.scrollWidth > table.clientWidth + 1) {
+        table.setAttribute("tabindex", "0");
+      } else {
+        table.removeAttribute("tabindex");
+      }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { focusableScrollers(document); });
+  document.body.addEventListener("htmx:load", function (event) { focusableScrollers(event.target); });
+
   window.Almanac = { showToast: showToast };
 })();

@@ -148,6 +148,7 @@
       var mark = document.createElement("span");
       mark.className = "sync-mark";
       mark.textContent = "Saving…";
+      mark.setAttribute("aria-hidden", "true");
       card.insertBefore(mark, card.querySelector(".resize-handle"));
     }
     var title = card.querySelector(".event-title");

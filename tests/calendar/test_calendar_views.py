@@ -105,7 +105,8 @@ def test_week_events_carry_their_id_times_with_offset_and_colour(signed_in, user
     assert '<time datetime="2024-03-06T16:00:00+01:00">16:00</time>' in events[str(meeting.id)]
     assert "New York" not in events[str(meeting.id)]  # the other zone's clock is for the panel only
     assert "--event-colour: #4285f4; --event-text: #1f1f1f;" in events[str(meeting.id)]
-    assert 'aria-label="Planning, Wednesday 6 March, 15:00 to 16:00, Work calendar"' in events[str(meeting.id)]
+    label = "Planning, Wednesday 6 March, 15:00 to 16:00, Work calendar"
+    assert f'<span class="event-label visually-hidden">{label}</span>' in events[str(meeting.id)]
     assert '<time datetime="2024-03-08">' in events[str(holiday.id)] and "T00:00" not in events[str(holiday.id)]
     assert 'hx-target="#event-panel"' in events[str(meeting.id)]
 
