@@ -11,7 +11,7 @@ from sqlalchemy import select
 from tests.calendar.conftest import at, log_in
 from tests.conftest import screenshot
 from webapp.extensions import db
-from webapp.models import AuditLog, CalendarEvent, SyncStatus
+from webapp.models import AuditLog, CalendarConnection, CalendarEvent, SyncStatus
 
 
 def event_row(app, title: str) -> CalendarEvent:
@@ -164,3 +164,32 @@ def test_a_slow_response_shows_the_progress_bar_and_a_busy_button(live_server, p
     expect(save).to_have_text("Saving…")
     held[-1].continue_()
     page.locator(".event:has-text('Slow save')").wait_for()
+
+
+def test_a_calendar_colour_saves_as_soon_as_it_is_picked(app, live_server, browser, person):
+    for scripts in (True, False):
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, java_script_enabled=scripts)
+        page = context.new_page()
+        try:
+            page.set_default_timeout(10_000)
+            page.goto(f"{live_server.url}/login")
+            page.fill("#email", person["email"])
+            page.fill("#password", "correct horse battery")
+            page.click("button[type=submit]")
+            page.goto(f"{live_server.url}/connections/")
+            row = page.locator(f'[data-connection-id="{person["work_id"]}"]')
+            save = row.locator(".color-form button[type=submit]")
+            colour = "#d50000" if scripts else "#0b8043"
+            if scripts:
+                expect(save).to_be_hidden()  # nothing to click: the change is the save
+                with page.expect_response(re.compile(r"/color$")) as answer:
+                    row.locator("input[type=color]").fill(colour)
+                assert answer.value.status == 200
+            else:
+                row.locator("input[type=color]").evaluate(f"input => input.value = '{colour}'")
+                save.click()  # the plain form post
+            expect(page.locator(f'[data-connection-id="{person["work_id"]}"] input[type=color]')).to_have_value(colour)
+            with app.app_context():
+                assert db.session.get(CalendarConnection, person["work_id"]).calendar_color == colour
+        finally:
+            context.close()
