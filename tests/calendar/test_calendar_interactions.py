@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from tests.calendar.conftest import at, log_in
+from tests.calendar.conftest import DESKTOP, PHONE, at, berlin_event, log_in
 from tests.conftest import screenshot
 from webapp.extensions import db
 from webapp.models import AuditLog, CalendarConnection, CalendarEvent, SyncStatus
@@ -193,3 +194,63 @@ def test_a_calendar_colour_saves_as_soon_as_it_is_picked(app, live_server, brows
                 assert db.session.get(CalendarConnection, person["work_id"]).calendar_color == colour
         finally:
             context.close()
+
+
+@pytest.mark.parametrize(("width_name", "viewport"), [("desktop", DESKTOP), ("phone", PHONE)])
+def test_overlaps_fold_into_plus_n_and_markers_point_to_events_out_of_view(app, live_server, page, person,
+                                                                          width_name, viewport):
+    monday = person["monday"]
+    with app.app_context():
+        work = db.session.get(CalendarConnection, person["work_id"])
+        for n in range(5):
+            berlin_event(db.session, work, at(monday, 11, 5 * n), at(monday, 12, 30), title=f"Overlap {n + 1}")
+        berlin_event(db.session, work, at(monday + timedelta(days=2), 22), at(monday + timedelta(days=2), 23),
+                     title="Late call")
+        berlin_event(db.session, work, at(monday + timedelta(days=1), 5, 30), title="Early run")
+    page.set_viewport_size(viewport)
+    log_in(page, live_server.url, person["email"])
+    kind = "week" if width_name == "desktop" else "3day"
+    page.goto(f"{live_server.url}/calendar/{kind}/{monday}")
+    page.wait_for_load_state("load")
+
+    # Two readable columns in a week (or three days), the rest behind "+4".
+    more = page.locator(f'.day-column[data-day="{monday}"] .more-events')
+    expect(more.locator("summary")).to_have_text("+4")
+    assert page.locator(f'.day-column[data-day="{monday}"] .event:has-text("Overlap")').count() == 1 + 4
+    more.locator("summary").click()
+    expect(more.locator("ul .event")).to_have_count(4)
+    for card in more.locator("ul .event").all():
+        expect(card).to_be_visible()
+    screenshot(page, f"overlap-plus-n-{width_name}")
+    more.locator("summary").click()
+
+    # The grid opened at the first event (05:30); the late call is below the fold, and a marker says so.
+    scroller = page.locator(".time-grid-scroll")
+    late = page.locator(".event:has-text('Late call')")
+    assert not late.evaluate("(card, box) => card.getBoundingClientRect().top < box.getBoundingClientRect().bottom",
+                             scroller.element_handle())
+    below = page.locator(".edge-markers.is-bottom .edge-marker")
+    expect(below).to_have_text("▼ 1")
+    screenshot(page, f"edge-markers-{width_name}")
+    below.click()
+    expect(late).to_be_in_viewport()
+    expect(page.locator(".edge-markers.is-top .edge-marker").first).to_be_visible()  # now others are above
+
+
+def test_the_phone_header_is_compact_and_its_menu_holds_the_sidebar(live_server, page, person):
+    page.set_viewport_size(PHONE)
+    log_in(page, live_server.url, person["email"])
+    page.goto(f"{live_server.url}/calendar/3day/{person['monday']}")
+    page.wait_for_load_state("load")
+
+    grid_top = page.locator(".calendar-main").bounding_box()["y"]
+    assert grid_top < 170  # the header and the toolbar; the issue measured 410 px before the grid
+    expect(page.locator("#mini-month")).to_be_hidden()
+    page.click("[data-menu-button]")
+    expect(page.locator("[data-menu-button]")).to_have_attribute("aria-expanded", "true")
+    expect(page.locator("#main-nav")).to_be_visible()
+    expect(page.locator("#mini-month")).to_be_visible()
+    screenshot(page, "menu-open-phone")
+    page.locator("#mini-month td:not(.is-other-month) a").nth(0).click()
+    expect(page).to_have_url(re.compile(r"/calendar/3day/\d{4}-\d{2}-01$"))
+    expect(page.locator("#mini-month")).to_be_hidden()  # the menu closes after the jump
