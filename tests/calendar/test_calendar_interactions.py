@@ -235,6 +235,8 @@ def test_overlaps_fold_into_plus_n_and_markers_point_to_events_out_of_view(app, 
     below.click()
     expect(late).to_be_in_viewport()
     expect(page.locator(".edge-markers.is-top .edge-marker").first).to_be_visible()  # now others are above
+    scroller.evaluate("box => box.scrollTo({top: box.scrollHeight})")
+    expect(page.locator(".hour-label", has_text="23:00")).to_be_in_viewport()  # all 24 hours can be reached
 
 
 def test_the_phone_header_is_compact_and_its_menu_holds_the_sidebar(live_server, page, person):
@@ -254,3 +256,14 @@ def test_the_phone_header_is_compact_and_its_menu_holds_the_sidebar(live_server,
     page.locator("#mini-month td:not(.is-other-month) a").nth(0).click()
     expect(page).to_have_url(re.compile(r"/calendar/3day/\d{4}-\d{2}-01$"))
     expect(page.locator("#mini-month")).to_be_hidden()  # the menu closes after the jump
+    first = page.locator("#calendar h1").inner_text()
+
+    # A swipe to the left is "next".
+    page.locator(".calendar-main").evaluate("""main => {
+        const touch = (x) => new Touch({identifier: 1, target: main, clientX: x, clientY: 400});
+        const start = touch(300);
+        main.dispatchEvent(new TouchEvent("touchstart", {bubbles: true, touches: [start], changedTouches: [start]}));
+        main.dispatchEvent(new TouchEvent("touchend", {bubbles: true, touches: [], changedTouches: [touch(120)]}));
+    }""")
+    expect(page.locator("#calendar h1")).not_to_have_text(first)
+    expect(page).to_have_url(re.compile(r"/calendar/3day/\d{4}-\d{2}-04$"))
