@@ -32,6 +32,7 @@ from webapp.models import SyncStatus
 from webapp.sync.push import retry_push
 from webapp.sync.queue import enqueue_push
 
+HOUR_LABELS = tuple(f"{hour:02d}:00" for hour in range(24))
 VIEW_LABELS = {"day": "Day", "3day": "3 days", "week": "Week", "month": "Month", "agenda": "Agenda"}
 
 
@@ -55,6 +56,7 @@ def calendar_helpers():
     return {
         "view_kinds": VIEW_KINDS,
         "view_labels": VIEW_LABELS,
+        "hour_labels": HOUR_LABELS,
         "view_url": view_url,
         "day_urls": day_urls,
         "event_label": lambda entry: display.event_label(entry, zone),
