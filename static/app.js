@@ -43,5 +43,70 @@
   document.body.addEventListener("htmx:pushedIntoHistory", markCurrentNav);
   window.addEventListener("popstate", markCurrentNav);
 
+  // The phone header's menu button opens the navigation (and, on calendar pages, the sidebar under it).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-menu-button]");
+    if (!button) return;
+    var open = document.documentElement.classList.toggle("menu-open");
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+  });
+  document.body.addEventListener("htmx:afterSwap", function () {
+    document.documentElement.classList.remove("menu-open");
+    var button = document.querySelector("[data-menu-button]");
+    if (button) button.setAttribute("aria-expanded", "false");
+  });
+
+  // Feedback while a request is on its way: the top bar, and the form's submit buttons disabled (with
+  // "Saving…" where the button asks for it) so a second click cannot send it twice.
+  var progress = document.getElementById("progress");
+
+  function setBusy(form, busy) {
+    if (!form || form.tagName !== "FORM") return;
+    form.querySelectorAll("button[type=submit], button:not([type])").forEach(function (button) {
+      button.disabled = busy;
+      if (busy) { button.setAttribute("aria-busy", "true"); } else { button.removeAttribute("aria-busy"); }
+      var label = button.getAttribute("data-busy-label");
+      if (!label) return;
+      if (busy) {
+        button.setAttribute("data-idle-label", button.textContent);
+        button.textContent = label;
+      } else if (button.hasAttribute("data-idle-label")) {
+        button.textContent = button.getAttribute("data-idle-label");
+        button.removeAttribute("data-idle-label");
+      }
+    });
+  }
+
+  document.body.addEventListener("htmx:beforeRequest", function (event) { setBusy(event.detail.elt, true); });
+  document.body.addEventListener("htmx:afterRequest", function (event) { setBusy(event.detail.elt, false); });
+
+  // Plain form posts and page loads (no htmx) get the same bar; the page that arrives starts without it.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (event.defaultPrevented || form.hasAttribute("hx-post") || form.hasAttribute("hx-get")) return;
+    if (progress) progress.classList.add("is-busy");
+    // After this turn, so the clicked button's name and value still go with the form.
+    setTimeout(function () { setBusy(form, true); }, 0);
+  });
+  window.addEventListener("pageshow", function () {
+    if (progress) progress.classList.remove("is-busy");
+    document.querySelectorAll("form button[aria-busy]").forEach(function (button) {
+      setBusy(button.form, false);
+    });
+  });
+
+  // A table too wide for a phone scrolls inside itself; keyboard users must be able to scroll it too.
+  function focusableScrollers(root) {
+    (root.querySelectorAll ? root : document).querySelectorAll(".table").forEach(function (table) {
+      if (table.scrollWidth > table.clientWidth + 1) {
+        table.setAttribute("tabindex", "0");
+      } else {
+        table.removeAttribute("tabindex");
+      }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { focusableScrollers(document); });
+  document.body.addEventListener("htmx:load", function (event) { focusableScrollers(event.target); });
+
   window.Almanac = { showToast: showToast };
 })();

@@ -84,7 +84,7 @@ def test_navigation_links_keep_href_and_push_url(client, user, login):
     body = client.get("/settings/sessions").get_data(as_text=True)
     link = re.search(r'<a href="/settings/sessions"[^>]*>', body).group(0)
     assert 'hx-get="/settings/sessions"' in link and 'hx-push-url="true"' in link
-    assert re.search(r'<body hx-headers=\'\{"X-CSRFToken": "[^"]+"\}\'>', body)
+    assert re.search(r'<body hx-headers=\'\{"X-CSRFToken": "[^"]+"\}\'[ >]', body)
 
 
 def test_not_found_page_is_friendly(client):

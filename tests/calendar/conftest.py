@@ -5,12 +5,14 @@ import itertools
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from tests.conftest import PASSWORD, csrf_token_from
 from webapp.auth.accounts import hash_password
 from webapp.auth.sessions import COOKIE_NAME, start_session
+from webapp.extensions import db
 from webapp.models import CalendarConnection, CalendarEvent, CalendarProvider, EventStatus, SyncStatus, User
 
 _accounts = itertools.count(1)
@@ -133,3 +135,56 @@ def signed_in(client, db_session, user):
 def csrf(signed_in):
     """The session's CSRF token, as a page hands it out."""
     return csrf_token_from(signed_in.get("/settings/profile").get_data(as_text=True))
+
+
+# ---------------------------------------------------------------------------------------------- in the browser
+
+BERLIN = ZoneInfo("Europe/Berlin")
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+
+
+def at(day: date, hour: int, minute: int = 0, zone=BERLIN) -> datetime:
+    return datetime.combine(day, time(hour, minute), zone).astimezone(UTC)
+
+
+def berlin_event(session, connection, start, end=None, **overrides):
+    return make_event(session, connection, start, end, **{"timezone": "Europe/Berlin", **overrides})
+
+
+@pytest.fixture
+def person(app, live_server):
+    """A user with two calendars and a believable week around today (real commits: the browser reads them)."""
+    today = datetime.now(BERLIN).date()
+    monday = today - timedelta(days=today.weekday())
+    with app.app_context():
+        session = db.session
+        account = make_account(session, first_name="Ada", last_name="Lovelace", time_zone="Europe/Berlin")
+        work = make_connection(session, account, calendar_name="Work", calendar_color="#1a73e8", is_primary=True)
+        home = make_connection(session, account, calendar_name="Home", calendar_color="#0b8043")
+        berlin_event(session, work, at(monday, 9), at(monday, 10, 30), title="Planning", location="Room 4")
+        berlin_event(session, home, at(monday, 10), at(monday, 11), title="Dentist")
+        berlin_event(session, work, at(monday + timedelta(days=1), 15), at(monday + timedelta(days=1), 16),
+                   title="Call with New York", timezone="America/New_York",
+                   description="Dial in: https://meet.example/abc\n<b>Not bold</b>",
+                   attendees=[{"email": "grace@example.com", "name": "Grace", "responseStatus": "accepted"}])
+        make_all_day(session, home, monday + timedelta(days=2), monday + timedelta(days=4), title="Family visit")
+        make_series(session, work, at(monday - timedelta(days=14), 8, 30), "RRULE:FREQ=WEEKLY;BYDAY=MO,WE,FR",
+                    minutes=15, title="Standup", timezone="Europe/Berlin")
+        berlin_event(session, work, at(monday + timedelta(days=3), 13), title="Lunch talk",
+                   sync_status=SyncStatus.PENDING)
+        for hour in (9, 11, 14, 16):
+            berlin_event(session, work, at(monday + timedelta(days=4), hour), title=f"Review {hour}")
+        return {"email": account.email, "id": account.id, "monday": monday, "work_id": work.id}
+
+
+def log_in(page, base: str, email: str) -> None:
+    page.set_default_timeout(10_000)
+    page.goto(f"{base}/login")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#calendar")
+    page.wait_for_load_state("load")  # htmx binds the links once the document has loaded
+
+

@@ -92,3 +92,42 @@ def test_month_cells_show_three_and_count_the_rest():
     assert [e.title for e in cell.shown] == ["Day off", "E8", "E9"] and len(cell.shown) == MONTH_CELL_LIMIT
     assert cell.hidden_count == 3 and cell.is_today and cell.in_month
     assert not weeks[0][0].in_month  # 26 Feb
+
+
+def test_five_overlapping_events_keep_a_readable_width_and_fold_the_rest_into_plus_n():
+    entries = [entry(f"O{n}", utc(2024, 3, 4, 9, 5 * n), utc(2024, 3, 4, 10, 30)) for n in range(5)]
+
+    week = time_grid(entries, WEEK, UTC, utc(2024, 3, 1), max_columns=2).columns[0]
+    day = time_grid(entries, [MONDAY], UTC, utc(2024, 3, 1), max_columns=6).columns[0]
+
+    assert [(p.entry.title, p.left, p.width) for p in week.entries] == [("O0", 0, 50)]
+    assert len(week.overflows) == 1 and [e.title for e in week.overflows[0].entries] == ["O1", "O2", "O3", "O4"]
+    assert (week.overflows[0].left, week.overflows[0].width) == (50, 50)
+    assert week.overflows[0].top == (9 * 60 + 5) / 1440 * 100
+    assert [p.width for p in day.entries] == [20] * 5 and day.overflows == []
+
+
+def test_a_block_widens_over_columns_free_for_its_whole_length():
+    entries = [
+        entry("Long", utc(2024, 3, 4, 9), utc(2024, 3, 4, 12)),
+        entry("Early", utc(2024, 3, 4, 9), utc(2024, 3, 4, 10)),
+        entry("Middle", utc(2024, 3, 4, 9, 30), utc(2024, 3, 4, 10, 30)),
+        entry("Late", utc(2024, 3, 4, 11), utc(2024, 3, 4, 11, 30)),  # only Long overlaps it
+    ]
+
+    placed = placed_by_title(time_grid(entries, [MONDAY], UTC, utc(2024, 3, 1), max_columns=6), 0)
+
+    assert (placed["Long"].left, placed["Long"].width) == (0, pytest.approx(100 / 3))
+    assert (placed["Late"].left, placed["Late"].width) == (pytest.approx(100 / 3), pytest.approx(200 / 3))
+    assert placed["Late"].is_one_line and not placed["Long"].is_one_line
+
+
+def test_short_events_are_one_line_and_hour_long_ones_have_room_for_the_location():
+    with_room = Entry(uuid.uuid4(), None, None, "Review", "Room 4", utc(2024, 3, 4, 9), utc(2024, 3, 4, 10), False,
+                      "UTC", "SYNCED", CALENDAR)
+    standup = entry("Standup", utc(2024, 3, 4, 11), utc(2024, 3, 4, 11, 15))
+
+    placed = placed_by_title(time_grid([with_room, standup], [MONDAY], UTC, utc(2024, 3, 1)), 0)
+
+    assert placed["Standup"].is_one_line and not placed["Standup"].shows_location
+    assert not placed["Review"].is_one_line and placed["Review"].shows_location

@@ -9,7 +9,7 @@ from webapp.models import AuditLog, User
 
 def settings_form(csrf, **fields) -> dict:
     values = {"csrf_token": csrf, "first_name": "Grace", "last_name": "Hopper", "time_zone": "Europe/Paris",
-              "week_start": "7"}
+              "week_start": "7", "work_day_start": "07:30", "work_day_end": "16:00"}
     values.update(fields)
     return values
 
@@ -29,6 +29,7 @@ def test_saving_settings_changes_the_user_and_the_calendar(signed_in, db_session
     assert response.status_code == 303 and response.headers["Location"] == "/settings/profile"
     assert (stored.first_name, stored.last_name, stored.time_zone, stored.week_start) == (
         "Grace", "Hopper", "Europe/Paris", 7)
+    assert (stored.work_day_start, stored.work_day_end) == (450, 960)
     assert db_session.scalars(select(AuditLog.action).where(AuditLog.user_id == user.id)).all() == ["PROFILE_UPDATE"]
     html = signed_in.get("/settings/profile").get_data(as_text=True)
     assert "Settings saved." in html and "data-guess-time-zone" not in html
@@ -79,3 +80,18 @@ def test_calendar_pages_carry_the_zone_guess_only_while_none_is_set(signed_in, d
 
     assert re.search(r'<form class="time-zone-guess" method="post" action="/settings/time-zone"', unset)
     assert "data-time-zone-guess" not in chosen
+
+
+def test_working_hours_default_to_eight_to_six_and_must_end_after_they_start(signed_in, db_session, user, csrf):
+    html = signed_in.get("/settings/profile").get_data(as_text=True)
+    assert re.search(r'<input[^>]*name="work_day_start"[^>]*value="08:00"', html)
+    assert re.search(r'<input[^>]*name="work_day_end"[^>]*value="18:00"', html)
+
+    response = signed_in.post("/settings/profile", data=settings_form(csrf, work_day_start="17:00",
+                                                                      work_day_end="09:00"))
+
+    assert response.status_code == 422
+    assert re.search(r'id="work_day_end-errors">\s*<li>The working day must end after it starts.',
+                     response.get_data(as_text=True))
+    stored = db_session.get(User, user.id)
+    assert (stored.work_day_start, stored.work_day_end) == (480, 1080)

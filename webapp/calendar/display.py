@@ -6,7 +6,7 @@ which escapes every piece itself and only ever builds links to http(s) URLs.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -14,6 +14,7 @@ import lxml.html
 from lxml.etree import ParserError
 from markupsafe import Markup, escape
 
+from webapp.calendar.entries import all_day_dates
 from webapp.calendar.zones import city_label, is_valid_zone, zone_or_utc
 from webapp.sync.recurrence import describe
 
@@ -23,6 +24,7 @@ _TRAILING_PUNCTUATION = ".,;:!?)]}"
 _LOOKS_LIKE_HTML = re.compile(r"<(?:[a-zA-Z][a-zA-Z0-9]*[\s/>]|/[a-zA-Z]|!--)")
 _BLOCK_TAGS = ("p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "table", "blockquote")
 LINK_REL = "noopener noreferrer nofollow"
+_MOMENT = timedelta(microseconds=1)
 
 RESPONSES = {
     "accepted": "Going",
@@ -101,6 +103,45 @@ def series_summary(series) -> str:
     start = series.start_time.date() if series.is_all_day else series.start_time.astimezone(
         zone_or_utc(series.timezone))
     return describe(series.recurrence_rule, start)
+
+
+UNTITLED = "(No title)"
+
+
+def is_untitled(title: str | None) -> bool:
+    """Providers send untitled events as ""; our sync stores them as the placeholder. Both mean no title."""
+    return not title or not title.strip() or title.strip() == UNTITLED
+
+
+def shown_title(title: str | None) -> str:
+    return UNTITLED if is_untitled(title) else title
+
+
+def editable_title(title: str | None) -> str:
+    """What an edit starts from and writes back: never the placeholder, which is not the event's title."""
+    return "" if is_untitled(title) else title
+
+
+def _day_words(day: date) -> str:
+    return f"{day:%A} {day.day} {day:%B}"
+
+
+def event_label(entry, zone: ZoneInfo) -> str:
+    """The accessible name of an event card: "Standup, Monday 30 November, 09:00 to 09:15, Work calendar"."""
+    if entry.is_all_day:
+        first, last = all_day_dates(entry.start, entry.end)
+        days = _day_words(first) if first == last else f"{_day_words(first)} to {_day_words(last)}"
+        when = f"{days}, all day"
+    else:
+        start, end = entry.start.astimezone(zone), entry.end.astimezone(zone)
+        if start.date() == (end - _MOMENT).date():  # ending at midnight is still the same day
+            when = f"{_day_words(start.date())}, {start:%H:%M} to {end:%H:%M}"
+        else:
+            when = f"{_day_words(start.date())} {start:%H:%M} to {_day_words(end.date())} {end:%H:%M}"
+    name = entry.calendar.name
+    calendar = name if name.lower().endswith("calendar") else f"{name} calendar"
+    state = {"PENDING": ", saving", "FAILED": ", not saved"}.get(entry.sync_status, "")
+    return f"{shown_title(entry.title)}, {when}, {calendar}{state}"
 
 
 def clock(instant: datetime, zone: ZoneInfo) -> str:

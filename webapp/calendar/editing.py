@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from webapp.calendar.display import editable_title
 from webapp.calendar.queries import EventDetails
 from webapp.calendar.repeat import Repeat, other_rule_lines, repeat_from_rule, rule_line
 from webapp.calendar.zones import UTC_NAME, zone_or_utc
@@ -67,6 +68,23 @@ def _rule_for(data: EventInput, stored_rule: str | None) -> str | None:
         return stored_rule  # unchanged: keep its exact text, EXDATEs included
     start_local = data.start.astimezone(zone)
     return "\n".join([rule_line(data.repeat, start_local, data.is_all_day), *other_rule_lines(stored_rule)])
+
+
+def moved_input(details: EventDetails, scope: str, start: datetime, end: datetime) -> EventInput:
+    """The event (or, for `scope` "all", its series) as it is, at a new time: what a drag or a keyboard move saves.
+
+    An untitled event stays untitled: the placeholder we show is never written back as its title."""
+    source = details.series if scope == ALL_EVENTS else details.event
+    return EventInput(
+        title=editable_title(source.title),
+        is_all_day=False,
+        start=start,
+        end=end,
+        timezone=source.timezone,
+        location=source.location,
+        description=source.description,
+        keep_rule=scope == ALL_EVENTS,
+    )
 
 
 def create_event(session: Session, connection_id: uuid.UUID, data: EventInput) -> CalendarEvent:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from webapp.calendar.colours import text_colour_on
+
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 # Used when a provider gave no colour; picked by position so neighbouring calendars differ.
 FALLBACK_COLOURS = ("#2563eb", "#0f9d58", "#e8710a", "#9334e6", "#d93025", "#129eaf")
@@ -38,6 +40,11 @@ class CalendarInfo:
     @property
     def is_writable(self) -> bool:
         return self.is_connected and self.can_write
+
+    @property
+    def text_colour(self) -> str:
+        """Text on a card filled with the calendar's colour, at 4.5:1 or better."""
+        return text_colour_on(self.colour)
 
 
 @dataclass(frozen=True)

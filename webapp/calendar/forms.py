@@ -7,6 +7,8 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
+    DateTimeLocalField,
+    Form,
     HiddenField,
     IntegerField,
     SelectField,
@@ -16,9 +18,10 @@ from wtforms import (
     TimeField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from webapp.calendar.display import editable_title
 from webapp.calendar.editing import ALL_EVENTS, THIS_EVENT, EventInput
 from webapp.calendar.entries import all_day_dates
 from webapp.calendar.periods import EARLIEST_YEAR, LATEST_YEAR
@@ -38,6 +41,7 @@ REPEAT_CHOICES = [SelectChoice("", "Does not repeat"), SelectChoice("DAILY", "Da
 WEEKDAY_CHOICES = [SelectChoice(day, label)
                    for day, label in zip(WEEKDAYS, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), strict=True)]
 TIME_FORMATS = ["%H:%M", "%H:%M:%S"]  # browsers send seconds when the input has a step below a minute
+LOCAL_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 
 
 def _strip(value):
@@ -57,11 +61,11 @@ def zone_choices(current: str | None = None) -> list[SelectChoice]:
 
 class EventForm(FlaskForm):
     calendar_id = SelectField("Calendar")
+    # Required for new events; an existing event may stay untitled, as the providers allow (see __init__).
     title = StringField(
         "Title",
         filters=[_strip],
         validators=[
-            DataRequired("Give the event a title."),
             Length(max=MAX_TITLE_LENGTH, message=f"Keep the title to {MAX_TITLE_LENGTH} characters or fewer."),
         ],
     )
@@ -99,8 +103,9 @@ class EventForm(FlaskForm):
     at = HiddenField()
 
     def __init__(self, *args, calendars=(), current_zone: str | None = None, custom_rule: str | None = None,
-                 **kwargs):
+                 title_required: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
+        self.title_required = title_required
         self.calendar_id.choices = [SelectChoice(str(calendar.id), calendar.name) for calendar in calendars]
         self.time_zone.choices = zone_choices(current_zone)
         if custom_rule:
@@ -113,6 +118,9 @@ class EventForm(FlaskForm):
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
+        if self.title_required and not self.title.data and not self.title.errors:
+            self.title.errors.append("Give the event a title.")
+            valid = False
         if (self.scope.data or "") not in ("", THIS_EVENT, ALL_EVENTS):
             self.form_errors.append("Choose whether to change this event or all events.")
             valid = False
@@ -200,15 +208,20 @@ def event_form_data(start: datetime, end: datetime, is_all_day: bool, zone_name:
     }
 
 
-def new_event_form_data(zone_name: str | None, start_text: str | None, kind: str, now: datetime) -> dict:
-    """Initial values for a new event: the clicked slot (a local time, or a day for an all-day event), else the
-    next full hour; on the user's clock."""
+def new_event_form_data(zone_name: str | None, start_text: str | None, kind: str, now: datetime,
+                        end_text: str | None = None) -> dict:
+    """Initial values for a new event: the clicked slot or dragged range (local times, or a day for an all-day
+    event), else the next full hour; on the user's clock."""
     zone = zone_or_utc(zone_name)
     zone_name = zone.key
     wanted = parse_new_event_start(start_text)
     if isinstance(wanted, datetime):
         start = wanted.replace(tzinfo=zone).astimezone(UTC)
-        return event_form_data(start, start + timedelta(hours=1), False, zone_name, view=kind)
+        until = parse_new_event_start(end_text)
+        end = until.replace(tzinfo=zone).astimezone(UTC) if isinstance(until, datetime) else None
+        if end is None or end <= start:
+            end = start + timedelta(hours=1)
+        return event_form_data(start, end, False, zone_name, view=kind)
     if isinstance(wanted, date):
         start = datetime.combine(wanted, time(), UTC)
         return event_form_data(start, start + timedelta(days=1), True, zone_name, view=kind)
@@ -225,6 +238,30 @@ def parse_new_event_start(value: str | None) -> date | datetime | None:
     except ValueError:
         return None
     return wanted if EARLIEST_YEAR <= wanted.year <= LATEST_YEAR else None
+
+
+def _local_minute(form, field):
+    if field.data is not None and not EARLIEST_YEAR <= field.data.year <= LATEST_YEAR:
+        raise ValidationError(f"Pick a date between {EARLIEST_YEAR} and {LATEST_YEAR}.")
+
+
+class MoveEventForm(FlaskForm):
+    """A dragged (or keyboard-moved) event: its new start and end on the viewer's clock, and which page it was on."""
+
+    start = DateTimeLocalField(format=LOCAL_FORMATS, validators=[InputRequired(), _local_minute])
+    end = DateTimeLocalField(format=LOCAL_FORMATS, validators=[InputRequired(), _local_minute])
+    at = HiddenField()
+    view = HiddenField()
+    anchor = HiddenField()
+
+    def validate_end(self, field):
+        if self.start.data and field.data and field.data <= self.start.data:
+            raise ValidationError("The event must end after it starts.")
+
+
+class GoToDateForm(Form):
+    date = DateField(validators=[InputRequired(), _supported_year])
+    view = HiddenField()
 
 
 class DeleteEventForm(FlaskForm):
@@ -248,7 +285,7 @@ def edit_form_data(details: EventDetails, scope: str, kind: str) -> tuple[dict, 
     zone_name = source.timezone if is_valid_zone(source.timezone) else UTC_NAME
     data = event_form_data(
         start, end, source.is_all_day, zone_name,
-        title=source.title, location=source.location or "", description=source.description or "",
+        title=editable_title(source.title), location=source.location or "", description=source.description or "",
         view=kind, scope=scope, at=format_at(details.original_start) if details.is_generated_instance else "",
     )
     if scope == THIS_EVENT or not source.recurrence_rule:

@@ -15,6 +15,11 @@ MINUTES_PER_DAY = 24 * 60
 # Short events still get a block tall enough to read and to click.
 MIN_BLOCK_MINUTES = 20
 MONTH_CELL_LIMIT = 3
+# Below this an event is one line ("Standup · 09:00"); from an hour on its location fits as a third line.
+ONE_LINE_BELOW_MINUTES = 45
+LOCATION_FROM_MINUTES = 60
+# Side-by-side columns per day before the rest fold into "+N": about 60 px each, the least that reads.
+MAX_COLUMNS = {"day": 6, "3day": 2, "week": 2}
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,25 @@ class PlacedEntry:
     width: float
     starts_earlier: bool  # began on a previous day
     ends_later: bool  # goes on into the next day
+    minutes: int  # drawn length on this day
+
+    @property
+    def is_one_line(self) -> bool:
+        return self.minutes < ONE_LINE_BELOW_MINUTES
+
+    @property
+    def shows_location(self) -> bool:
+        return self.minutes >= LOCATION_FROM_MINUTES and bool(self.entry.location)
+
+
+@dataclass(frozen=True)
+class Overflow:
+    """Overlapping events beyond the readable columns: a "+N" that opens their list."""
+
+    entries: list[Entry]
+    top: float  # percent of the day column, where the first of them starts
+    left: float
+    width: float
 
 
 @dataclass(frozen=True)
@@ -34,6 +58,7 @@ class DayColumn:
     is_today: bool
     entries: list[PlacedEntry]
     now_top: float | None  # percent; only in today's column
+    overflows: list[Overflow]
 
 
 @dataclass(frozen=True)
@@ -81,7 +106,8 @@ def _wall_minutes(instant: datetime, zone: ZoneInfo) -> int:
     return local.hour * 60 + local.minute
 
 
-def time_grid(entries: list[Entry], days: list[date], zone: ZoneInfo, now: datetime) -> TimeGrid:
+def time_grid(entries: list[Entry], days: list[date], zone: ZoneInfo, now: datetime,
+              max_columns: int = MAX_COLUMNS["week"]) -> TimeGrid:
     today = now.astimezone(zone).date()
     banners = _banners([entry for entry in entries if entry.spans_days], days, zone)
     timed = [entry for entry in entries if not entry.spans_days]
@@ -89,7 +115,8 @@ def time_grid(entries: list[Entry], days: list[date], zone: ZoneInfo, now: datet
     for day in days:
         blocks = _day_blocks([entry for entry in timed if entry.touches(day, day, zone)], day, zone)
         now_top = _wall_minutes(now, zone) / MINUTES_PER_DAY * 100 if day == today else None
-        columns.append(DayColumn(day, day == today, _side_by_side(blocks), now_top))
+        placed, overflows = _side_by_side(blocks, max_columns)
+        columns.append(DayColumn(day, day == today, placed, now_top, overflows))
     return TimeGrid(columns, banners, max((banner.lane + 1 for banner in banners), default=0))
 
 
@@ -116,26 +143,33 @@ def _day_blocks(entries: list[Entry], day: date, zone: ZoneInfo) -> list[_Block]
     return blocks
 
 
-def _side_by_side(blocks: list[_Block]) -> list[PlacedEntry]:
-    """Overlapping blocks share the width: each group of transitively overlapping blocks is split into as few
-    columns as needed, each block taking the first column free at its start."""
+def _side_by_side(blocks: list[_Block], max_columns: int) -> tuple[list[PlacedEntry], list[Overflow]]:
+    """Overlapping blocks share the width, as Google lays them out: each group of transitively overlapping
+    blocks is split into as few columns as needed (each block takes the first column free at its start) and a
+    block widens to the right over columns that are free for its whole length. Past `max_columns` the last
+    readable column becomes a "+N" for everything that does not fit."""
     placed: list[PlacedEntry] = []
+    overflows: list[Overflow] = []
     group: list[_Block] = []
     group_bottom = -1
     for block in sorted(blocks, key=lambda b: (b.top, -b.bottom, b.entry.title)):
         if group and block.top >= group_bottom:
-            placed += _place_group(group)
+            _place_group(group, max_columns, placed, overflows)
             group = []
         group.append(block)
         group_bottom = max(group_bottom, block.bottom)
     if group:
-        placed += _place_group(group)
-    return placed
+        _place_group(group, max_columns, placed, overflows)
+    return placed, overflows
 
 
-def _place_group(group: list[_Block]) -> list[PlacedEntry]:
+def _overlaps(first: _Block, second: _Block) -> bool:
+    return first.top < second.bottom and second.top < first.bottom
+
+
+def _place_group(group: list[_Block], max_columns: int, placed: list[PlacedEntry], overflows: list[Overflow]):
     column_bottoms: list[int] = []
-    columns = []
+    column_of = []
     for block in group:
         free = next((index for index, bottom in enumerate(column_bottoms) if bottom <= block.top), None)
         if free is None:
@@ -143,20 +177,44 @@ def _place_group(group: list[_Block]) -> list[PlacedEntry]:
             column_bottoms.append(block.bottom)
         else:
             column_bottoms[free] = block.bottom
-        columns.append(free)
-    width = 100 / len(column_bottoms)
-    return [
-        PlacedEntry(
+        column_of.append(free)
+    # With too many columns, everything from the last readable one on folds into that one column's "+N".
+    visible = len(column_bottoms) if len(column_bottoms) <= max_columns else max_columns - 1
+    shown_columns = len(column_bottoms) if visible == len(column_bottoms) else max_columns
+    width = 100 / shown_columns
+    by_column: dict[int, list[_Block]] = {}
+    for block, column in zip(group, column_of, strict=True):
+        by_column.setdefault(min(column, visible), []).append(block)
+    for block, column in zip(group, column_of, strict=True):
+        if column >= visible:
+            continue
+        span = 1
+        while column + span < shown_columns and not any(
+                _overlaps(block, other) for other in by_column.get(column + span, ())):
+            span += 1
+        placed.append(PlacedEntry(
             entry=block.entry,
             top=block.top / MINUTES_PER_DAY * 100,
             height=(block.bottom - block.top) / MINUTES_PER_DAY * 100,
             left=column * width,
-            width=width,
+            width=span * width,
             starts_earlier=block.starts_earlier,
             ends_later=block.ends_later,
-        )
-        for block, column in zip(group, columns, strict=True)
-    ]
+            minutes=block.bottom - block.top,
+        ))
+    hidden = sorted(by_column.get(visible, []) if visible < shown_columns else [], key=lambda b: (b.top, b.bottom))
+    cluster: list[_Block] = []
+    for block in hidden:
+        if cluster and block.top >= max(other.bottom for other in cluster):
+            overflows.append(_overflow(cluster, visible * width, width))
+            cluster = []
+        cluster.append(block)
+    if cluster:
+        overflows.append(_overflow(cluster, visible * width, width))
+
+
+def _overflow(cluster: list[_Block], left: float, width: float) -> Overflow:
+    return Overflow([block.entry for block in cluster], cluster[0].top / MINUTES_PER_DAY * 100, left, width)
 
 
 def _banners(entries: list[Entry], days: list[date], zone: ZoneInfo) -> list[Banner]:

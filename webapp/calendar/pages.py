@@ -3,13 +3,22 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from webapp.calendar.entries import CalendarInfo
-from webapp.calendar.layout import AgendaDay, MonthCell, TimeGrid, agenda_days, month_weeks, time_grid
-from webapp.calendar.periods import Period, make_period, today_in
+from webapp.calendar.layout import (
+    MAX_COLUMNS,
+    MINUTES_PER_DAY,
+    AgendaDay,
+    MonthCell,
+    TimeGrid,
+    agenda_days,
+    month_weeks,
+    time_grid,
+)
+from webapp.calendar.periods import GRID_KINDS, Period, make_period, today_in
 from webapp.calendar.queries import entries_between, user_calendars
 from webapp.calendar.zones import zone_or_utc
 
@@ -19,10 +28,11 @@ class Viewer:
     user_id: uuid.UUID
     time_zone: str | None  # None until the browser's zone is known or the user picks one
     week_start: int  # ISO weekday
+    work_day: tuple[int, int] = (8 * 60, 18 * 60)  # minutes after local midnight
 
     @classmethod
     def of(cls, user) -> Viewer:
-        return cls(user.id, user.time_zone, user.week_start or 1)
+        return cls(user.id, user.time_zone, user.week_start or 1, (user.work_day_start, user.work_day_end))
 
     @property
     def zone(self):
@@ -37,6 +47,31 @@ class CalendarPage:
     grid: TimeGrid | None = None  # day and week
     month: list[list[MonthCell]] | None = None
     agenda: list[AgendaDay] | None = None
+    work_day: tuple[int, int] = (8 * 60, 18 * 60)
+    week_start: int = 1
+
+    @property
+    def scroll_minute(self) -> int:
+        """Where the time grid opens: the working day, or earlier when the page's first timed event is earlier
+        (markers in the grid point to anything still out of view)."""
+        first = min((placed.top for column in self.grid.columns for placed in column.entries), default=None)
+        start = self.work_day[0]
+        if first is not None:
+            start = min(start, int(first * MINUTES_PER_DAY / 100))
+        return max(0, start - 15)
+
+    @property
+    def work_day_percent(self) -> tuple[float, float]:
+        return self.work_day[0] / MINUTES_PER_DAY * 100, self.work_day[1] / MINUTES_PER_DAY * 100
+
+    @property
+    def mini_month(self) -> MiniMonth:
+        return mini_month(self.focus_day if self.period.kind != "month" else self.period.anchor, self.today,
+                          self.period, self.week_start)
+
+    @property
+    def weekday_initials(self) -> list[str]:
+        return weekday_initials(self.week_start)
 
     @property
     def focus_day(self) -> date:
@@ -60,9 +95,41 @@ def calendar_page(session: Session, viewer: Viewer, kind: str, anchor: date, now
     entries = entries_between(session, viewer.user_id, period.window_start, period.window_end)
     # The UTC window also catches all-day events dated just outside the page; keep what is dated on it.
     entries = [entry for entry in entries if entry.touches(period.first_day, period.last_day, zone)]
-    if kind in ("day", "week"):
-        return CalendarPage(period, today, calendars, grid=time_grid(entries, period.days, zone, now))
+    common = {"period": period, "today": today, "calendars": calendars, "work_day": viewer.work_day,
+              "week_start": viewer.week_start}
+    if kind in GRID_KINDS:
+        return CalendarPage(**common, grid=time_grid(entries, period.days, zone, now, MAX_COLUMNS[kind]))
     if kind == "month":
-        return CalendarPage(period, today, calendars,
-                            month=month_weeks(entries, period.days, period.anchor.month, zone, today))
-    return CalendarPage(period, today, calendars, agenda=agenda_days(entries, period.days, zone, today))
+        return CalendarPage(**common, month=month_weeks(entries, period.days, period.anchor.month, zone, today))
+    return CalendarPage(**common, agenda=agenda_days(entries, period.days, zone, today))
+
+
+@dataclass(frozen=True)
+class MiniDay:
+    day: date
+    in_month: bool
+    is_today: bool
+    is_shown: bool  # on the page the calendar shows now
+
+
+@dataclass(frozen=True)
+class MiniMonth:
+    """The sidebar's small month for jumping to any date."""
+
+    first: date  # the 1st of the month
+    weeks: list[list[MiniDay]]
+    previous: date
+    next: date
+
+
+def mini_month(day: date, today: date, period: Period, week_start: int) -> MiniMonth:
+    first = day.replace(day=1)
+    grid = make_period("month", first, period.zone, week_start)
+    days = [MiniDay(d, d.month == first.month, d == today, period.first_day <= d <= period.last_day and
+                    period.kind != "month") for d in grid.days]
+    return MiniMonth(first, [days[i:i + 7] for i in range(0, len(days), 7)], grid.previous, grid.next)
+
+
+def weekday_initials(week_start: int) -> list[str]:
+    monday = date(2024, 1, 1)
+    return [f"{monday + timedelta(days=(week_start - 1 + n) % 7):%a}"[:2] for n in range(7)]

@@ -6,7 +6,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-VIEW_KINDS = ("day", "week", "month", "agenda")
+VIEW_KINDS = ("day", "3day", "week", "month", "agenda")
+# Views drawn as a time grid, and the days the three-day view moves by.
+GRID_KINDS = ("day", "3day", "week")
+THREE_DAYS = 3
 AGENDA_DAYS = 30
 # Far enough for any real calendar, near enough that previous/next arithmetic never leaves `date`'s range.
 EARLIEST_YEAR, LATEST_YEAR = 1900, 2500
@@ -102,6 +105,9 @@ def date_range_label(first: date, last: date) -> str:
 def make_period(kind: str, anchor: date, zone: ZoneInfo, week_start: int) -> Period:
     if kind == "day":
         return Period(kind, anchor, anchor, anchor, anchor - timedelta(days=1), anchor + timedelta(days=1), zone)
+    if kind == "3day":
+        span = timedelta(days=THREE_DAYS)
+        return Period(kind, anchor, anchor, anchor + span - timedelta(days=1), anchor - span, anchor + span, zone)
     if kind == "week":
         first = week_start_of(anchor, week_start)
         return Period(kind, anchor, first, first + timedelta(days=6), first - timedelta(days=7),

@@ -1,5 +1,7 @@
-"""A user's profile and calendar preferences: name, time zone and first day of the week."""
+"""A user's profile and calendar preferences: name, time zone, first day of the week and working hours."""
 from __future__ import annotations
+
+from datetime import time
 
 from sqlalchemy.orm import Session
 
@@ -8,13 +10,24 @@ from webapp.models import User
 
 
 def save_preferences(
-    session: Session, user: User, *, first_name: str | None, last_name: str | None, time_zone: str, week_start: int
+    session: Session, user: User, *, first_name: str | None, last_name: str | None, time_zone: str, week_start: int,
+    work_day: tuple[time, time] | None = None,
 ) -> None:
     user.first_name = first_name or None
     user.last_name = last_name or None
     user.time_zone = time_zone
     user.week_start = week_start
+    if work_day is not None:
+        user.work_day_start, user.work_day_end = minutes_of(work_day[0]), minutes_of(work_day[1])
     session.flush()
+
+
+def minutes_of(moment: time) -> int:
+    return moment.hour * 60 + moment.minute
+
+
+def time_of(minutes: int) -> time:
+    return time(minutes // 60, minutes % 60) if minutes < 1440 else time(23, 59)
 
 
 def adopt_browser_time_zone(session: Session, user: User, time_zone: str) -> bool:

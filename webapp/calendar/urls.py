@@ -1,6 +1,7 @@
 """URLs of the calendar pages, shared by the views and the templates."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 from flask import url_for
@@ -20,6 +21,19 @@ def view_url(kind: str, day: date) -> str:
     if kind == "agenda":
         return url_for("calendar.agenda", start=day.isoformat())
     return url_for(f"calendar.{kind}", day=day.isoformat())
+
+
+_DAY_PLACEHOLDER = "2000-01-01"
+
+
+def day_urls(kind: str) -> Callable[[date], str]:
+    """view_url(kind, day) for many days at the cost of one url_for (grids draw dozens of day links)."""
+    if kind == "month":
+        prefix = url_for("calendar.month", month="2000-01")[:-len("2000-01")]
+        return lambda day: f"{prefix}{day:%Y-%m}"
+    pattern = view_url(kind, date.fromisoformat(_DAY_PLACEHOLDER))
+    head, tail = pattern.split(_DAY_PLACEHOLDER, 1)
+    return lambda day: f"{head}{day.isoformat()}{tail}"
 
 
 def format_at(instant: datetime) -> str:
@@ -43,5 +57,6 @@ def event_url(entry: Entry, kind: str) -> str:
 
 
 def new_event_url(kind: str, start: str | None = None) -> str:
-    """`start` is a local "YYYY-MM-DDTHH:MM" (a timed slot) or "YYYY-MM-DD" (an all-day one)."""
+    """`start` is a local "YYYY-MM-DDTHH:MM" (a timed slot) or "YYYY-MM-DD" (an all-day one). A dragged range
+    adds `end` (calendar.js appends it)."""
     return url_for("calendar.new_event", view=kind, start=start)

@@ -5,30 +5,35 @@ import uuid
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from webapp import audit
-from webapp.calendar import bp, display, editing
+from webapp.calendar import bp, display, editing, pages
 from webapp.calendar.editing import ALL_EVENTS, THIS_EVENT
 from webapp.calendar.entries import all_day_dates
 from webapp.calendar.forms import (
     DeleteEventForm,
     EventForm,
+    GoToDateForm,
+    MoveEventForm,
     VisibilityForm,
     edit_form_data,
     new_event_form_data,
 )
 from webapp.calendar.pages import Viewer, calendar_page
-from webapp.calendar.periods import VIEW_KINDS, BadDate, parse_day, parse_month, today_in
+from webapp.calendar.periods import VIEW_KINDS, BadDate, make_period, parse_day, parse_month, today_in
 from webapp.calendar.queries import EventDetails, event_details, user_calendars
-from webapp.calendar.urls import event_url, format_at, new_event_url, parse_at, view_kind, view_url
+from webapp.calendar.urls import day_urls, event_url, format_at, new_event_url, parse_at, view_kind, view_url
 from webapp.calendar.zones import UTC_NAME
 from webapp.extensions import db
 from webapp.htmx import is_partial_request, render_page, toast
 from webapp.models import SyncStatus
 from webapp.sync.push import retry_push
 from webapp.sync.queue import enqueue_push
+
+HOUR_LABELS = tuple(f"{hour:02d}:00" for hour in range(24))
+VIEW_LABELS = {"day": "Day", "3day": "3 days", "week": "Week", "month": "Month", "agenda": "Agenda"}
 
 
 def _now() -> datetime:
@@ -50,7 +55,14 @@ def calendar_helpers():
     zone = _viewer().zone if current_user.is_authenticated else ZoneInfo(UTC_NAME)
     return {
         "view_kinds": VIEW_KINDS,
+        "view_labels": VIEW_LABELS,
+        "hour_labels": HOUR_LABELS,
         "view_url": view_url,
+        "day_urls": day_urls,
+        "event_label": lambda entry: display.event_label(entry, zone),
+        "shown_title": display.shown_title,
+        "is_untitled": display.is_untitled,
+        "local_iso": lambda instant: instant.astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
         "event_url": event_url,
         "new_event_url": new_event_url,
         "clock": lambda instant: display.clock(instant, zone),
@@ -92,6 +104,12 @@ def day(day: str):
     return _render_calendar("day", _day_in_path(parse_day, day))
 
 
+@bp.route("/calendar/3day/<day>", endpoint="3day")
+def three_days(day: str):
+    """Three days from the one in the URL: the week on a phone."""
+    return _render_calendar("3day", _day_in_path(parse_day, day))
+
+
 @bp.route("/calendar/month/<month>")
 def month(month: str):
     return _render_calendar("month", _day_in_path(parse_month, month))
@@ -106,6 +124,41 @@ def agenda():
         return _render_calendar("agenda", parse_day(start))
     except BadDate as error:
         abort(400, description=str(error))
+
+
+@bp.route("/calendar/go")
+def go_to_date():
+    """The "Go to date" form: the current view at the chosen day."""
+    form = GoToDateForm(request.args)
+    if not form.validate():
+        abort(400, description="Pick a date to go to.")
+    kind = view_kind(form.view.data)
+    if not is_partial_request():
+        return redirect(view_url(kind, form.date.data), 303)
+    response = _render_calendar(kind, form.date.data)
+    response.headers["HX-Push-Url"] = view_url(kind, form.date.data)
+    return response
+
+
+@bp.route("/calendar/mini-month/<month>")
+def mini_month(month: str):
+    """Another month in the sidebar's mini-month, without moving the calendar (htmx); else that month's page."""
+    first = _day_in_path(parse_month, month)
+    kind = view_kind(request.args.get("view"))
+    if not is_partial_request():
+        return redirect(view_url(kind, first), 303)
+    try:
+        anchor = parse_day(request.args.get("anchor"))
+    except BadDate:
+        anchor = first
+    viewer = _viewer()
+    period = make_period(kind, anchor, viewer.zone, viewer.week_start)
+    response = make_response(render_template(
+        "calendar/_mini_month.html", mini=pages.mini_month(first, today_in(viewer.zone, _now()), period,
+                                                           viewer.week_start),
+        kind=kind, anchor=anchor, weekday_initials=pages.weekday_initials(viewer.week_start)))
+    response.vary.add("HX-Request")
+    return response
 
 
 def _day_in_path(parse, text: str) -> date:
@@ -214,7 +267,7 @@ def new_event():
     kind = view_kind(request.values.get("view"))
     writable = [calendar for calendar in user_calendars(db.session, viewer.user_id) if calendar.is_writable]
     initial = None if request.method == "POST" else new_event_form_data(
-        viewer.time_zone, request.args.get("start"), kind, _now())
+        viewer.time_zone, request.args.get("start"), kind, _now(), request.args.get("end"))
     form = EventForm(calendars=writable, current_zone=viewer.time_zone, data=initial)
     if form.validate_on_submit():
         event = editing.create_event(db.session, uuid.UUID(form.calendar_id.data), form.event_input())
@@ -234,7 +287,7 @@ def edit_event(event_id: uuid.UUID):
     scope = _scope(details, request.values.get("scope"))
     initial, custom_rule = edit_form_data(details, scope, kind)
     form = EventForm(calendars=[details.calendar], current_zone=initial["time_zone"], custom_rule=custom_rule,
-                     data=None if request.method == "POST" else initial)
+                     title_required=False, data=None if request.method == "POST" else initial)
     form.calendar_id.data = str(details.calendar.id)  # an event stays on its calendar
     form.scope.data = scope
     if form.validate_on_submit():
@@ -247,6 +300,37 @@ def edit_event(event_id: uuid.UUID):
     heading = {THIS_EVENT: "Edit this event", ALL_EVENTS: "Edit all events"}.get(scope, "Edit event")
     return _render_form(form, 422 if form.is_submitted() else 200, kind=kind, heading=heading, details=details,
                         has_calendars=True)
+
+
+@bp.route("/calendar/events/<uuid:event_id>/move", methods=["POST"])
+def move_event(event_id: uuid.UUID):
+    """A drag or a keyboard move: the same edit, audit row and push as the form, with only the time changed.
+    One event of a series moves alone, as in the providers' own apps when you drag it."""
+    form = MoveEventForm()
+    details = _writable_details(event_id, form.at.data or None)
+    if details.event.is_all_day or details.event.status.value == "CANCELLED":
+        abort(400, description="Only timed events can be moved this way.")
+    if not form.validate_on_submit():
+        abort(400, description="That move has no readable start and end.")
+    zone = _viewer().zone
+    start = form.start.data.replace(tzinfo=zone).astimezone(UTC)
+    end = form.end.data.replace(tzinfo=zone).astimezone(UTC)
+    scope = _scope(details, THIS_EVENT)
+    event = editing.edit_event(db.session, details, scope, editing.moved_input(details, scope, start, end))
+    audit.record(db.session, "EVENT_UPDATE", user_id=current_user.id, resource=("calendar_event", event.id),
+                 scope=scope or None, moved=True)
+    db.session.commit()
+    enqueue_push(event.id)
+    return _after_change(form.view.data, _anchor_or(form.anchor.data, start.astimezone(zone).date()),
+                         "Event moved.")
+
+
+def _anchor_or(text: str | None, fallback: date) -> date:
+    """The page the change was made on, so a three-day or week view stays where it was."""
+    try:
+        return parse_day(text)
+    except BadDate:
+        return fallback
 
 
 def _scope(details: EventDetails, value: str | None) -> str:

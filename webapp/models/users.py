@@ -15,6 +15,8 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     __table_args__ = (
         CheckConstraint("email = lower(email)", name="email_lower_case"),
         CheckConstraint("week_start BETWEEN 1 AND 7", name="week_start_iso_weekday"),
+        CheckConstraint("work_day_start >= 0 AND work_day_start < work_day_end AND work_day_end <= 1440",
+                        name="working_hours_in_order"),
     )
 
     email: Mapped[str] = mapped_column(String(255), unique=True)
@@ -26,6 +28,9 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     time_zone: Mapped[str | None] = mapped_column(String(64))
     # ISO weekday the week view starts on: 1 = Monday … 7 = Sunday.
     week_start: Mapped[int] = mapped_column(SmallInteger, server_default=text("1"))
+    # Working hours in minutes after local midnight: where the time grid opens (08:00–18:00 until changed).
+    work_day_start: Mapped[int] = mapped_column(SmallInteger, server_default=text("480"))
+    work_day_end: Mapped[int] = mapped_column(SmallInteger, server_default=text("1080"))
     is_admin: Mapped[bool] = mapped_column(Boolean, server_default=false())
     # A disabled account cannot log in and its sessions end at once.
     disabled_at: Mapped[datetime | None] = mapped_column(Timestamp())

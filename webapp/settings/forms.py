@@ -1,9 +1,10 @@
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField
+from wtforms import SelectField, StringField, TimeField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from webapp.calendar.forms import zone_choices
+from webapp.calendar.forms import TIME_FORMATS, zone_choices
+from webapp.calendar.preferences import minutes_of
 from webapp.calendar.zones import is_valid_zone
 
 WEEK_START_CHOICES = [
@@ -21,10 +22,19 @@ class ProfileForm(FlaskForm):
     last_name = StringField("Last name", filters=[_strip], validators=[Optional(), Length(max=100)])
     time_zone = SelectField("Time zone", validators=[DataRequired("Pick your time zone.")])
     week_start = SelectField("Weeks start on", coerce=int, choices=WEEK_START_CHOICES)
+    work_day_start = TimeField("Working day starts", format=TIME_FORMATS,
+                               validators=[InputRequired("Say when your working day starts.")])
+    work_day_end = TimeField("Working day ends", format=TIME_FORMATS,
+                             validators=[InputRequired("Say when your working day ends.")])
 
     def __init__(self, *args, current_zone: str | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.time_zone.choices = zone_choices(current_zone)
+
+    def validate_work_day_end(self, field):
+        start = self.work_day_start.data
+        if start is not None and field.data is not None and minutes_of(field.data) <= minutes_of(start):
+            raise ValidationError("The working day must end after it starts.")
 
 
 class BrowserTimeZoneForm(FlaskForm):

@@ -5,7 +5,7 @@ from flask import abort, flash, redirect, url_for
 from flask_login import current_user, login_required
 
 from webapp import audit
-from webapp.calendar.preferences import adopt_browser_time_zone, save_preferences
+from webapp.calendar.preferences import adopt_browser_time_zone, save_preferences, time_of
 from webapp.calendar.zones import UTC_NAME
 from webapp.extensions import db
 from webapp.htmx import is_partial_request, render_page, toast
@@ -18,11 +18,14 @@ from webapp.settings.forms import BrowserTimeZoneForm, ProfileForm
 def profile():
     user = current_user
     form = ProfileForm(obj=user, current_zone=user.time_zone)
-    if not form.is_submitted() and user.time_zone is None:
-        form.time_zone.data = UTC_NAME  # calendar.js puts the browser's zone here on the first visit
+    if not form.is_submitted():
+        form.work_day_start.data, form.work_day_end.data = time_of(user.work_day_start), time_of(user.work_day_end)
+        if user.time_zone is None:
+            form.time_zone.data = UTC_NAME  # calendar.js puts the browser's zone here on the first visit
     if form.validate_on_submit():
         save_preferences(db.session, user, first_name=form.first_name.data, last_name=form.last_name.data,
-                         time_zone=form.time_zone.data, week_start=form.week_start.data)
+                         time_zone=form.time_zone.data, week_start=form.week_start.data,
+                         work_day=(form.work_day_start.data, form.work_day_end.data))
         audit.record(db.session, "PROFILE_UPDATE", user_id=user.id, resource=("user", user.id))
         db.session.commit()
         if is_partial_request():

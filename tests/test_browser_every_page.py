@@ -1,0 +1,142 @@
+"""Every page of the app in Chromium, at a desktop's 1280×800 and a phone's 390×844: one <h1>, nothing wider than
+the screen (long provider text included), and axe-core (vendored under tests/vendor) finding no serious or
+critical problem. A screenshot of each lands in artifacts/screenshots/.
+
+A new page must be added to PAGES (or to NOT_PAGES with the reason): the test fails on a GET route it does not
+know, so nobody adds a page that escapes these checks."""
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from tests.calendar.conftest import DESKTOP, PHONE, at, berlin_event, log_in, make_account, person  # noqa: F401
+from tests.conftest import screenshot
+from webapp.extensions import db
+from webapp.models import AuditLog, CalendarConnection, User
+
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-4.14.1.min.js"
+LONG_WORD = "Conference-room-" + "x" * 300
+
+# Endpoint -> the URL to check, from the seeded data.
+PAGES = {
+    "auth.login": lambda d: "/login",
+    "auth.register": lambda d: "/register",
+    "calendar.week": lambda d: f"/calendar/week/{d['monday']}",
+    "calendar.3day": lambda d: f"/calendar/3day/{d['monday']}",
+    "calendar.day": lambda d: f"/calendar/day/{d['monday']}",
+    "calendar.month": lambda d: f"/calendar/month/{d['monday']:%Y-%m}",
+    "calendar.agenda": lambda d: f"/calendar/agenda?start={d['monday']}",
+    "calendar.event": lambda d: f"/calendar/events/{d['long_id']}",
+    "calendar.edit_event": lambda d: f"/calendar/events/{d['untitled_id']}/edit",
+    "calendar.new_event": lambda d: "/calendar/events/new",
+    "calendar.event_status": lambda d: f"/calendar/events/{d['long_id']}/status",
+    "connections.index": lambda d: "/connections/",
+    "connections.apple": lambda d: "/connections/apple",
+    "connections.row": lambda d: f"/connections/{d['work_id']}/row",
+    "settings.profile": lambda d: "/settings/profile",
+    "auth.sessions": lambda d: "/settings/sessions",
+    "admin.index": lambda d: "/admin/",
+    "admin.audit_log": lambda d: "/admin/audit",
+    "admin.audit_entry": lambda d: f"/admin/audit/{d['audit_id']}",
+    "admin.sync_health": lambda d: "/admin/health",
+    "admin.users": lambda d: "/admin/users",
+    "errors.not_found": lambda d: "/no-such-page",
+}
+NOT_PAGES = {
+    "calendar.home": "redirects to the week",
+    "calendar.go_to_date": "redirects to a calendar page",
+    "calendar.mini_month": "an htmx partial; redirects to a calendar page otherwise",
+    "connections.callback": "OAuth redirect target",
+    "admin.audit_export": "CSV download",
+    "ops.healthz": "JSON probe",
+    "ops.readyz": "JSON probe",
+    "static": "files",
+}
+ANONYMOUS = {"auth.login", "auth.register"}
+
+
+@pytest.fixture
+def seeded(app, person):  # noqa: F811 (the fixture imported above)
+    """`person` as an admin, with the hard cases: a 300-character word in a title, location and guest name, 500
+    guests, an untitled event, and a calendar whose name is one long word."""
+    monday = person["monday"]
+    with app.app_context():
+        session = db.session
+        session.get(User, person["id"]).is_admin = True
+        work = session.get(CalendarConnection, person["work_id"])
+        work.calendar_name = "Team-" + "y" * 200
+        guests = [{"email": f"guest{n}@example.com", "name": f"Guest {n}", "responseStatus": "needsAction"}
+                  for n in range(499)]
+        guests.insert(0, {"email": "long@example.com", "name": LONG_WORD, "responseStatus": "accepted"})
+        long = berlin_event(session, work, at(monday + timedelta(days=2), 11), at(monday + timedelta(days=2), 12, 30),
+                            title=LONG_WORD, location=LONG_WORD, description=LONG_WORD, attendees=guests)
+        untitled = berlin_event(session, work, at(monday + timedelta(days=3), 16), title="(No title)")
+        make_account(session)  # someone else on the admin's users page
+        session.commit()
+        return {**person, "long_id": long.id, "untitled_id": untitled.id}
+
+
+def test_every_get_route_is_checked_or_known_not_to_be_a_page(app):
+    routes = {rule.endpoint for rule in app.url_map.iter_rules() if "GET" in rule.methods}
+    unknown = routes - set(PAGES) - set(NOT_PAGES)
+    assert not unknown, f"add these to PAGES (or NOT_PAGES with a reason): {sorted(unknown)}"
+
+
+def axe_problems(page) -> list:
+    """Serious and critical axe-core violations on the page, with the first few elements of each."""
+    results = page.evaluate("window.axe.run(document, {resultTypes: ['violations']})")
+    return [(violation["id"], violation["impact"], [node["target"] for node in violation["nodes"][:3]])
+            for violation in results["violations"] if violation["impact"] in ("serious", "critical")]
+
+
+def check(page, name: str) -> dict:
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(50)  # calendar.js places markers and scroll positions after load
+    found = {
+        "h1": page.locator("h1").count(),
+        "overflow": page.evaluate("document.documentElement.scrollWidth - window.innerWidth"),
+        "axe": axe_problems(page),
+    }
+    screenshot(page, name)
+    return found
+
+
+@pytest.mark.parametrize(("width_name", "viewport"), [("desktop", DESKTOP), ("phone", PHONE)])
+def test_every_page_has_one_h1_no_sideways_scroll_and_no_serious_axe_problem(
+        app, live_server, browser, seeded, width_name, viewport):
+    context = browser.new_context(viewport=viewport)
+    context.add_init_script(path=str(AXE))  # injected by the browser itself: the page's CSP stays strict
+    page = context.new_page()
+    try:
+        results = {}
+        for endpoint in sorted(ANONYMOUS):
+            page.goto(live_server.url + PAGES[endpoint](seeded))
+            results[endpoint] = check(page, f"page-{endpoint.replace('.', '-')}-{width_name}")
+        log_in(page, live_server.url, seeded["email"])
+        with app.app_context():
+            seeded["audit_id"] = db.session.scalars(select(AuditLog.id).limit(1)).one()
+        for endpoint, url in PAGES.items():
+            if endpoint in ANONYMOUS:
+                continue
+            page.goto(live_server.url + url(seeded))
+            results[endpoint] = check(page, f"page-{endpoint.replace('.', '-')}-{width_name}")
+
+        # The long event's panel open over its day, and all 500 guests shown.
+        page.goto(f"{live_server.url}/calendar/day/{seeded['monday'] + timedelta(days=2)}")
+        page.wait_for_load_state("load")
+        page.click(f'.event[data-event-id="{seeded["long_id"]}"]')
+        page.wait_for_selector("#event-panel.is-open")
+        assert page.locator("#event-panel .attendees li:visible").count() == 10
+        page.click(".more-attendees summary")
+        assert page.locator("#event-panel .attendees li:visible").count() == 500
+        results["panel"] = check(page, f"page-calendar-panel-{width_name}")
+    finally:
+        context.close()
+
+    assert {name: found["h1"] for name, found in results.items() if found["h1"] != 1} == {}
+    assert {name: found["overflow"] for name, found in results.items() if found["overflow"] > 0} == {}
+    assert {name: found["axe"] for name, found in results.items() if found["axe"]} == {}
+
