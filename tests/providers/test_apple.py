@@ -22,7 +22,7 @@ from webapp.providers.base import (
     SyncTokenExpired,
 )
 from webapp.providers.ical import build_calendar_resource, parse_calendar_resource
-from webapp.sync.recurrence import Override, SeriesMaster, expand
+from webapp.recurrence import Override, SeriesMaster, expand
 
 ALICE = Credentials(username="alice", password="abcd-efgh-ijkl-mnop")
 BOB = Credentials(username="bob", password="qrst-uvwx-yzab-cdef")

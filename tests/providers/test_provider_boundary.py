@@ -10,7 +10,7 @@ from webapp.providers.base import ChangePage, RemoteEvent
 from webapp.providers.content import MAX_ATTENDEES
 from webapp.providers.http import RETRY_AFTER_CAP_SECONDS, is_within, parse_retry_after
 from webapp.providers.ical import calendar_timezone_name, parse_calendar_resource
-from webapp.sync.recurrence import Override, SeriesMaster, expand
+from webapp.recurrence import Override, SeriesMaster, expand
 
 NOW = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
 

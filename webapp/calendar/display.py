@@ -6,7 +6,7 @@ which escapes every piece itself and only ever builds links to http(s) URLs.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -16,7 +16,7 @@ from markupsafe import Markup, escape
 
 from webapp.calendar.entries import all_day_dates
 from webapp.calendar.zones import city_label, is_valid_zone, zone_or_utc
-from webapp.sync.recurrence import describe
+from webapp.recurrence import first_rule_parts, int_part, parse_value
 
 _URL_IN_TEXT = re.compile(r"\bhttps?://[^\s<>\"'`]+", re.IGNORECASE)
 # Punctuation that usually ends the sentence around a URL rather than the URL itself.
@@ -213,3 +213,91 @@ _PUSH_ERRORS = {
 def push_error_text(kind: str | None, provider: str) -> str:
     """Why the last push failed, from the short reason the push job stores (never a provider's response)."""
     return _PUSH_ERRORS.get(kind or "", "{provider} refused the change.").format(provider=provider_name(provider))
+
+
+# ---------------------------------------------------------------------------- repeat rules in words
+
+_WEEKDAYS = {"MO": "Monday", "TU": "Tuesday", "WE": "Wednesday", "TH": "Thursday", "FR": "Friday",
+             "SA": "Saturday", "SU": "Sunday"}
+_WORKWEEK = ["MO", "TU", "WE", "TH", "FR"]
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+                "November", "December")
+_ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", -1: "last", -2: "second to last"}
+_UNITS = {"DAILY": ("Daily", "day"), "WEEKLY": ("Weekly", "week"), "MONTHLY": ("Every month", "month"),
+          "YEARLY": ("Every year", "year")}
+
+
+def describe(recurrence_rule: str | None, start_local: datetime | date) -> str:
+    """English summary: "Every 2 weeks on Monday until 31 Mar 2026", "Daily, 10 times", "Every year on 4 Jul"."""
+    parts = first_rule_parts(recurrence_rule)
+    if parts is None:
+        return "Custom dates" if recurrence_rule and "RDATE" in recurrence_rule.upper() else "Does not repeat"
+    frequency = parts.get("FREQ")
+    if frequency not in _UNITS:
+        return "Custom recurrence"
+    text = _cadence(frequency, int_part(parts.get("INTERVAL"), 1), parts, start_local)
+    count = int_part(parts.get("COUNT"), None)
+    if count:
+        text += ", once" if count == 1 else f", {count} times"
+    elif parse_value(parts.get("UNTIL", ""), UTC):
+        zone = start_local.tzinfo if isinstance(start_local, datetime) and start_local.tzinfo else UTC
+        until = parse_value(parts["UNTIL"], zone)
+        until_day = until.astimezone(zone).date() if isinstance(until, datetime) else until
+        text += f" until {_day_month(until_day)} {until_day.year}"
+    return text
+
+
+def _cadence(frequency: str, interval: int, parts: dict[str, str], start_local: datetime | date) -> str:
+    days = [day for day in parts.get("BYDAY", "").split(",") if day]
+    if frequency == "WEEKLY" and interval == 1 and days == _WORKWEEK:
+        return "Every weekday"
+    single, unit = _UNITS[frequency]
+    text = single if interval == 1 else f"Every {interval} {unit}s"
+    if frequency == "WEEKLY":
+        names = [_WEEKDAYS[day[-2:]] for day in days if day[-2:] in _WEEKDAYS]
+        text += " on " + _join(names or [list(_WEEKDAYS.values())[start_local.weekday()]])
+    elif frequency == "MONTHLY":
+        text += " on " + _monthly_day(parts, start_local)
+    elif frequency == "YEARLY":
+        text += " on " + _yearly_day(parts, start_local)
+    return text
+
+
+def _monthly_day(parts: dict[str, str], start_local: datetime | date) -> str:
+    nth_weekday = _nth_weekday(parts)
+    if nth_weekday:
+        return nth_weekday
+    month_days = [int_part(day, None) for day in parts.get("BYMONTHDAY", "").split(",") if day]
+    if month_days == [-1]:
+        return "the last day"
+    month_days = [day for day in month_days if day] or [start_local.day]
+    return ("day " if len(month_days) == 1 else "days ") + _join([str(day) for day in month_days])
+
+
+def _yearly_day(parts: dict[str, str], start_local: datetime | date) -> str:
+    month = int_part(parts.get("BYMONTH", "").split(",")[0], start_local.month)
+    nth_weekday = _nth_weekday(parts)
+    if nth_weekday:
+        return f"{nth_weekday} of {_MONTH_NAMES[month - 1]}"
+    day = int_part(parts.get("BYMONTHDAY", "").split(",")[0], start_local.day)
+    return f"{day} {_MONTHS[month - 1]}"
+
+
+def _nth_weekday(parts: dict[str, str]) -> str | None:
+    """"2TU" (or "TU" with BYSETPOS=2) -> "the second Tuesday"."""
+    days = [day for day in parts.get("BYDAY", "").split(",") if day]
+    if len(days) != 1 or days[0][-2:] not in _WEEKDAYS:
+        return None
+    ordinal = int_part(days[0][:-2] or parts.get("BYSETPOS"), None)
+    if ordinal not in _ORDINALS:
+        return None
+    return f"the {_ORDINALS[ordinal]} {_WEEKDAYS[days[0][-2:]]}"
+
+
+def _day_month(day: date) -> str:
+    return f"{day.day} {_MONTHS[day.month - 1]}"
+
+
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]

@@ -14,7 +14,7 @@ from webapp.calendar.queries import EventDetails
 from webapp.calendar.repeat import Repeat, other_rule_lines, repeat_from_rule, rule_line
 from webapp.calendar.zones import UTC_NAME, zone_or_utc
 from webapp.models import CalendarConnection, CalendarEvent, EventStatus, RecurrenceFrequency, SyncStatus
-from webapp.sync.recurrence import parse_rule_summary
+from webapp.recurrence import parse_rule_summary
 
 THIS_EVENT, ALL_EVENTS = "this", "all"
 

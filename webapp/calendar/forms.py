@@ -21,7 +21,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from webapp.calendar.display import editable_title
+from webapp.calendar.display import describe, editable_title
 from webapp.calendar.editing import ALL_EVENTS, THIS_EVENT, EventInput
 from webapp.calendar.entries import all_day_dates
 from webapp.calendar.periods import EARLIEST_YEAR, LATEST_YEAR
@@ -29,7 +29,6 @@ from webapp.calendar.queries import EventDetails
 from webapp.calendar.repeat import FREQUENCIES, WEEKDAYS, Repeat, repeat_from_rule
 from webapp.calendar.urls import format_at
 from webapp.calendar.zones import UTC_NAME, is_valid_zone, time_zone_names, zone_or_utc
-from webapp.sync.recurrence import describe
 
 MAX_TITLE_LENGTH = 500
 MAX_LOCATION_LENGTH = 500

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from webapp.calendar.entries import CalendarInfo, Entry, safe_colour
 from webapp.models import CalendarConnection, CalendarEvent, EventStatus
 from webapp.models.base import Timestamp
-from webapp.sync.recurrence import Occurrence, Override, SeriesMaster, expand
+from webapp.recurrence import Occurrence, Override, SeriesMaster, expand
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from webapp.models import CalendarEvent, EventStatus, RecurrenceFrequency, SyncStatus
 from webapp.providers.base import RemoteEvent
-from webapp.sync.recurrence import parse_rule_summary
+from webapp.recurrence import parse_rule_summary
 
 TITLE_LIMIT = LOCATION_LIMIT = 500
 # What a push hands back to the provider module from the stored metadata: the CalDAV href, whether the times

@@ -3,12 +3,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from webapp.sync.recurrence import (
+from webapp.calendar.display import describe
+from webapp.recurrence import (
     MAX_OCCURRENCES,
     Occurrence,
     Override,
     SeriesMaster,
-    describe,
     expand,
     parse_rule_summary,
 )

@@ -1,4 +1,4 @@
-"""Recurring series -> the occurrences a calendar view shows, plus summaries of a rule. Pure functions, no DB.
+"""Recurring series -> the occurrences a calendar view shows, and what a stored rule says. Pure functions, no DB.
 
 A series is expanded in its own IANA zone, on wall-clock time, so a 09:00 New York meeting stays at 09:00
 New York when DST starts (its UTC instant moves by an hour). All-day series are expanded on dates.
@@ -18,17 +18,6 @@ log = logging.getLogger(__name__)
 
 MAX_OCCURRENCES = 5000  # per expand() call, so a runaway rule cannot flood a view
 EXPANDABLE_FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
-_WEEKDAYS = {"MO": "Monday", "TU": "Tuesday", "WE": "Wednesday", "TH": "Thursday", "FR": "Friday",
-             "SA": "Saturday", "SU": "Sunday"}
-_WORKWEEK = ["MO", "TU", "WE", "TH", "FR"]
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-                "November", "December")
-_ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", -1: "last", -2: "second to last"}
-_UNITS = {"DAILY": ("Daily", "day"), "WEEKLY": ("Weekly", "week"), "MONTHLY": ("Every month", "month"),
-          "YEARLY": ("Every year", "year")}
-
-
 @dataclass(frozen=True)
 class SeriesMaster:
     event_id: Hashable
@@ -87,37 +76,17 @@ def expand(
 
 def parse_rule_summary(recurrence_rule: str | None) -> dict:
     """The first RRULE's frequency (DAILY..YEARLY or None), interval, UNTIL (aware UTC) and COUNT."""
-    parts = _first_rrule_parts(recurrence_rule)
+    parts = first_rule_parts(recurrence_rule)
     if parts is None:
         return {"frequency": None, "interval": None, "until": None, "count": None}
     frequency = parts.get("FREQ")
-    until = _parse_value(parts.get("UNTIL", ""), UTC)
+    until = parse_value(parts.get("UNTIL", ""), UTC)
     return {
         "frequency": frequency if frequency in EXPANDABLE_FREQUENCIES else None,
-        "interval": _int(parts.get("INTERVAL"), 1),
+        "interval": int_part(parts.get("INTERVAL"), 1),
         "until": _as_utc(until) if until else None,
-        "count": _int(parts.get("COUNT"), None),
+        "count": int_part(parts.get("COUNT"), None),
     }
-
-
-def describe(recurrence_rule: str | None, start_local: datetime | date) -> str:
-    """English summary: "Every 2 weeks on Monday until 31 Mar 2026", "Daily, 10 times", "Every year on 4 Jul"."""
-    parts = _first_rrule_parts(recurrence_rule)
-    if parts is None:
-        return "Custom dates" if recurrence_rule and "RDATE" in recurrence_rule.upper() else "Does not repeat"
-    frequency = parts.get("FREQ")
-    if frequency not in _UNITS:
-        return "Custom recurrence"
-    text = _cadence(frequency, _int(parts.get("INTERVAL"), 1), parts, start_local)
-    count = _int(parts.get("COUNT"), None)
-    if count:
-        text += ", once" if count == 1 else f", {count} times"
-    elif _parse_value(parts.get("UNTIL", ""), UTC):
-        zone = start_local.tzinfo if isinstance(start_local, datetime) and start_local.tzinfo else UTC
-        until = _parse_value(parts["UNTIL"], zone)
-        until_day = until.astimezone(zone).date() if isinstance(until, datetime) else until
-        text += f" until {_day_month(until_day)} {until_day.year}"
-    return text
 
 
 # ---------------------------------------------------------------------------- expansion
@@ -180,7 +149,7 @@ class _SeriesClock:
             return None
 
     def _local_until(self, value: str | None) -> datetime | None:
-        until = _parse_value(value or "", self.zone)
+        until = parse_value(value or "", self.zone)
         if until is None:
             return None
         if isinstance(until, datetime):
@@ -208,7 +177,7 @@ class _RuleLines:
         zone = _zone(params["TZID"], clock.zone) if "TZID" in params else clock.zone
         for item in value.split(","):
             # A PERIOD ("start/end") counts from its start.
-            moment = _parse_value(item.split("/")[0], zone)
+            moment = parse_value(item.split("/")[0], zone)
             if moment is None:
                 log.warning("ignoring unparsable %s value %r", name, item)
             elif name == "RDATE":
@@ -238,7 +207,7 @@ def _split_line(line: str) -> tuple[str, dict[str, str], str]:
     return name.upper(), params, value.strip()
 
 
-def _parse_value(value: str, zone: tzinfo) -> datetime | date | None:
+def parse_value(value: str, zone: tzinfo) -> datetime | date | None:
     """A DATE, or a DATE-TIME made aware ("Z" is UTC, a floating time is read in `zone`); None if malformed."""
     value = value.strip()
     try:
@@ -274,7 +243,7 @@ def _rule_parts(rule: str) -> dict[str, str]:
     return parts
 
 
-def _first_rrule_parts(recurrence_rule: str | None) -> dict[str, str] | None:
+def first_rule_parts(recurrence_rule: str | None) -> dict[str, str] | None:
     for line in (recurrence_rule or "").splitlines():
         name, _, value = _split_line(line)
         if name == "RRULE":
@@ -282,66 +251,8 @@ def _first_rrule_parts(recurrence_rule: str | None) -> dict[str, str] | None:
     return None
 
 
-def _int(value: str | None, default: int | None) -> int | None:
+def int_part(value: str | None, default: int | None) -> int | None:
     try:
         return int(value) if value else default
     except ValueError:
         return default
-
-
-# ---------------------------------------------------------------------------- describe()
-
-
-def _cadence(frequency: str, interval: int, parts: dict[str, str], start_local: datetime | date) -> str:
-    days = [day for day in parts.get("BYDAY", "").split(",") if day]
-    if frequency == "WEEKLY" and interval == 1 and days == _WORKWEEK:
-        return "Every weekday"
-    single, unit = _UNITS[frequency]
-    text = single if interval == 1 else f"Every {interval} {unit}s"
-    if frequency == "WEEKLY":
-        names = [_WEEKDAYS[day[-2:]] for day in days if day[-2:] in _WEEKDAYS]
-        text += " on " + _join(names or [list(_WEEKDAYS.values())[start_local.weekday()]])
-    elif frequency == "MONTHLY":
-        text += " on " + _monthly_day(parts, start_local)
-    elif frequency == "YEARLY":
-        text += " on " + _yearly_day(parts, start_local)
-    return text
-
-
-def _monthly_day(parts: dict[str, str], start_local: datetime | date) -> str:
-    nth_weekday = _nth_weekday(parts)
-    if nth_weekday:
-        return nth_weekday
-    month_days = [_int(day, None) for day in parts.get("BYMONTHDAY", "").split(",") if day]
-    if month_days == [-1]:
-        return "the last day"
-    month_days = [day for day in month_days if day] or [start_local.day]
-    return ("day " if len(month_days) == 1 else "days ") + _join([str(day) for day in month_days])
-
-
-def _yearly_day(parts: dict[str, str], start_local: datetime | date) -> str:
-    month = _int(parts.get("BYMONTH", "").split(",")[0], start_local.month)
-    nth_weekday = _nth_weekday(parts)
-    if nth_weekday:
-        return f"{nth_weekday} of {_MONTH_NAMES[month - 1]}"
-    day = _int(parts.get("BYMONTHDAY", "").split(",")[0], start_local.day)
-    return f"{day} {_MONTHS[month - 1]}"
-
-
-def _nth_weekday(parts: dict[str, str]) -> str | None:
-    """"2TU" (or "TU" with BYSETPOS=2) -> "the second Tuesday"."""
-    days = [day for day in parts.get("BYDAY", "").split(",") if day]
-    if len(days) != 1 or days[0][-2:] not in _WEEKDAYS:
-        return None
-    ordinal = _int(days[0][:-2] or parts.get("BYSETPOS"), None)
-    if ordinal not in _ORDINALS:
-        return None
-    return f"the {_ORDINALS[ordinal]} {_WEEKDAYS[days[0][-2:]]}"
-
-
-def _day_month(day: date) -> str:
-    return f"{day.day} {_MONTHS[day.month - 1]}"
-
-
-def _join(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
