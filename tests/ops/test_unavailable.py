@@ -3,8 +3,6 @@ short bound (a Redis call waits at most 1 s, a database connect at most 2 s), ne
 pages that need neither keep working; the app recovers by itself when the dependency is back."""
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import time
 from contextlib import contextmanager
@@ -14,32 +12,12 @@ from sqlalchemy import func, select, text
 
 from tests.admin.conftest import make_connection
 from tests.conftest import PASSWORD, csrf_token_from
-from tests.ops.conftest import CLOSED_POSTGRES, CLOSED_REDIS, build_app
+from tests.ops.conftest import CLOSED_POSTGRES, CLOSED_REDIS, build_app, frozen
 from webapp.auth.sessions import COOKIE_NAME
-from webapp.embedded import start_redis
 from webapp.extensions import db
 from webapp.models import AuditLog, AuditStatus, Session
 
 HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    """A Redis of the test's own, which it may freeze."""
-    server = start_redis(tmp_path / "redis", persist=False)
-    yield server
-    os.kill(server.process.pid, signal.SIGCONT)
-    server.stop()
-
-
-@contextmanager
-def frozen(server):
-    """SIGSTOP: the server keeps its socket open and accepts connections, but answers nothing."""
-    os.kill(server.process.pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.kill(server.process.pid, signal.SIGCONT)
 
 
 @contextmanager
