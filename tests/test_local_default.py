@@ -65,7 +65,7 @@ def test_run_starts_everything_keeps_data_and_stops_cleanly(tmp_path):
     try:
         wait_until_up(launcher, port, timeout=90)
         names = " ".join(" ".join(p.cmdline()) for p in process_tree(launcher.pid))
-        assert "gunicorn" in names and "rq worker" in names and "rqscheduler" in names
+        assert "gunicorn" in names and "jobs.worker" in names and "jobs.scheduler" in names
         assert "postgres" in names or (instance / "postgres" / "postmaster.pid").exists()
         browser = requests.Session()
         token = csrf(browser.get(f"http://127.0.0.1:{port}/register").text)
