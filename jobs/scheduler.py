@@ -24,6 +24,7 @@ from jobs.schedule import QUEUE, SCHEDULE, catch_up, is_local_time_utc, reconcil
 from webapp import heartbeat
 from webapp.backoff import Backoff
 from webapp.extensions import connect_redis
+from webapp.observability import configure_log_handler
 
 log = logging.getLogger("jobs.scheduler")
 
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Almanac's scheduler, which outlives Redis outages.")
     parser.add_argument("--url", required=True, help="Redis URL")
     arguments = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stdout)
+    configure_log_handler("text", "INFO")  # the same handler the app re-points when a job builds it
     if not is_local_time_utc():
         log.error("The scheduler must run in UTC (rq-scheduler reads cron times in local time): set TZ=UTC.")
         return 2

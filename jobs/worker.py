@@ -21,6 +21,7 @@ from rq.worker import HerokuWorker
 from webapp import heartbeat
 from webapp.backoff import Backoff
 from webapp.extensions import connect_redis
+from webapp.observability import configure_log_handler
 
 log = logging.getLogger("jobs.worker")
 
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", required=True, help="Redis URL")
     parser.add_argument("queues", nargs="+")
     arguments = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stdout)
+    configure_log_handler("text", "INFO")  # the same handler the app re-points when a job builds it
     try:
         return run(connect_redis(arguments.url, timeout=REDIS_TIMEOUT_SECONDS), arguments.queues)
     except StopRequested:  # SIGTERM landed in RQ's handler between two workers

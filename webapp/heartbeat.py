@@ -45,8 +45,25 @@ class Heartbeat:
     def silent_for(self, now: datetime) -> timedelta:
         return max(now - self.beat_at, timedelta(0))
 
+    def has_exited(self) -> bool:
+        """Known gone: it ran on this host and its pid is free. (Elsewhere only its silence can tell.)"""
+        if self.host != socket.gethostname():
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # someone else's process: it exists
+            return False
+        return False
+
+    def state(self, now: datetime) -> str:
+        if self.has_exited():
+            return "exited"
+        return "alive" if self.silent_for(now) < SILENT_AFTER else "silent"
+
     def is_alive(self, now: datetime) -> bool:
-        return self.silent_for(now) < SILENT_AFTER
+        return self.state(now) == "alive"
 
 
 @dataclass

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -42,11 +44,23 @@ def test_health_page_lists_live_and_silent_processes_and_missing_roles(admin_cli
 
     html = admin_client.get("/admin/health").get_data(as_text=True)
     assert rows(html) == {f"worker:{os.getpid()}": "alive", "worker:4242": "silent", "scheduler:4343": "silent"}
-    assert "busy: sync-connection-42" in html and "for 2 min" in html
+    assert "busy: sync-connection-42" in html and "last heard 2 min" in html
     # No live scheduler (its only heartbeat is five minutes old) and no web process: both called out.
     assert 'data-missing-role="scheduler"' in html and "No scheduler is running" in html
     assert 'data-missing-role="web"' in html
     assert 'data-missing-role="worker"' not in html
+
+
+def test_a_process_of_this_host_that_is_gone_shows_as_exited_at_once(admin_client, redis):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    beat(redis, "worker", started_at=datetime.now(UTC))  # this process: alive
+    redis.set(f"{KEY_PREFIX}scheduler:{socket.gethostname()}:{gone.pid}", json.dumps({
+        "role": "scheduler", "host": socket.gethostname(), "pid": gone.pid, "detail": "",
+        "started_at": datetime.now(UTC).isoformat(), "beat_at": datetime.now(UTC).isoformat()}))
+    html = admin_client.get("/admin/health").get_data(as_text=True)
+    assert rows(html) == {f"worker:{os.getpid()}": "alive", f"scheduler:{gone.pid}": "exited"}
+    assert 'data-missing-role="scheduler"' in html
 
 
 def test_with_no_heartbeats_every_role_is_called_out(admin_client, redis):
