@@ -70,6 +70,7 @@ class Supervisor:
         self.restart_due: dict[str, float] = {}
         self.backoffs = {name: Backoff() for name in [*commands, "redis"]}
         self.restarts = dict.fromkeys([*commands, "redis"], 0)
+        self.stopped = False
 
     def start_all(self) -> None:
         for name in self.commands:
@@ -84,6 +85,8 @@ class Supervisor:
 
     def check(self) -> None:
         """One look at every process: note exits, and start again those whose backoff has passed."""
+        if self.stopped:
+            return
         now = time.monotonic()
         for name, child in self.children.items():
             if name in self.restart_due or child.poll() is None:
@@ -119,6 +122,7 @@ class Supervisor:
             say(f"embedded Redis started again (pid {self.redis.process.pid})")
 
     def stop(self) -> None:
+        self.stopped = True
         stop_children(self.children)
 
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from tests.admin.conftest import make_connection
-from tests.conftest import PASSWORD, csrf_token_from
+from tests.conftest import PASSWORD, csrf_token_from, screenshot
 from tests.ops.conftest import CLOSED_POSTGRES, CLOSED_REDIS, build_app, frozen
 from webapp.auth.sessions import COOKIE_NAME
 from webapp.extensions import db
@@ -157,3 +157,28 @@ def test_connections_the_server_dropped_are_replaced_without_a_failed_request(ap
             {"name": database})
     assert ended >= 1
     assert [browser.get("/").status_code for _ in range(5)] == [302] * 5
+
+
+def test_the_unavailable_page_in_a_browser(app, browser):
+    from sandbox.serve import serve_in_thread
+
+    server = serve_in_thread(build_app(app.config["SQLALCHEMY_DATABASE_URI"], CLOSED_REDIS))
+    try:
+        for name, viewport in (("desktop", {"width": 1280, "height": 800}), ("phone", {"width": 390, "height": 844})):
+            context = browser.new_context(viewport=viewport)
+            page = context.new_page()
+            errors = []
+            page.on("console", lambda message, errors=errors: errors.append(message.text)
+                    if message.type == "error" and "503" not in message.text else None)
+            page.goto(f"{server.url}/login")
+            page.fill("input[name=email]", "someone@example.com")
+            page.fill("input[name=password]", "any password at all")
+            with page.expect_navigation():
+                page.click("button[type=submit]")
+            assert page.locator("h1").inner_text() == "Almanac is briefly unavailable"
+            assert page.locator("#error").get_attribute("data-status") == "503"
+            assert errors == []  # the page runs under the strict CSP like every other
+            screenshot(page, f"unavailable-503-{name}")
+            context.close()
+    finally:
+        server.stop()
