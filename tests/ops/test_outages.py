@@ -79,10 +79,10 @@ class LocalRun:
     def redis(self):
         return connect_redis(f"unix://{self.instance / 'redis' / 'redis.sock'}", timeout=2)
 
-    def redis_process(self) -> psutil.Process:
+    def redis_process(self) -> psutil.Process | None:
         socket_path = str(self.instance / "redis" / "redis.sock")
-        return next(process for process in psutil.Process(self.launcher.pid).children(recursive=True)
-                    if socket_path in " ".join(process.cmdline()) and "redis-server" in process.cmdline()[0])
+        return next((process for process in psutil.Process(self.launcher.pid).children(recursive=True)
+                     if socket_path in " ".join(process.cmdline()) and "redis-server" in process.cmdline()[0]), None)
 
     def is_ready(self) -> bool:
         return requests.get(self.url("/readyz"), timeout=5).status_code == 200
@@ -307,7 +307,8 @@ def test_redis_killed_and_started_empty(local_run, account):
         return {job_id.decode() for job_id in redis.zrange(Scheduler.scheduled_jobs_key, 0, -1)} == scheduled
 
     wait_for(
-        lambda: local_run.redis_process().pid != process.pid and redis.ping(), 10, "the supervisor restarted Redis")
+        lambda: (local_run.redis_process() or process).pid != process.pid and redis.ping(), 10,
+        "the supervisor restarted Redis")
     restarted_at = time.monotonic()
     measured["Redis killed, started empty: Redis running again after"] = restarted_at - killed_at
     wait_for(schedule_back, 30, "schedule")
