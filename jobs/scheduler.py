@@ -33,11 +33,12 @@ REDIS_TIMEOUT_SECONDS = 5
 
 
 def tick(redis: Redis, scheduler: Scheduler, started_at: datetime) -> dict[str, list[str]]:
+    """One round; returns what reconciling changed, and which jobs were queued at once to catch up."""
     changes = reconcile(redis)
     changes["caught_up"] = catch_up(redis, changes["added"])
     if scheduler.acquire_lock():
         try:
-            changes["queued"] = [job.id for job in scheduler.enqueue_jobs()]
+            scheduler.enqueue_jobs()
         finally:
             scheduler.remove_lock()
     heartbeat.beat(redis, "scheduler", started_at=started_at, detail=_next_run(redis, scheduler))
