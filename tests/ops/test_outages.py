@@ -40,7 +40,11 @@ pytestmark = pytest.mark.slow
 PASSWORD = "outage drill passphrase"
 ALLOWED = {200, 302, 503}
 NEW_EVENTS = 100
-measured: dict[str, float] = {}
+measured: dict[str, str] = {}
+
+
+def note(name: str, seconds: float) -> None:
+    measured[name] = f"{seconds:6.1f} s"
 
 
 def wait_for(condition, timeout: float, what: str) -> float:
@@ -109,7 +113,7 @@ def local_run(tmp_path_factory):
         finally:
             if launcher.poll() is None:
                 launcher.kill()
-        report = "\n".join(f"{name:<58} {seconds:6.1f} s" for name, seconds in measured.items())
+        report = "\n".join(f"{name:<66} {value}" for name, value in measured.items())
         print("\nOutage recovery times\n" + report)
         (ARTIFACTS / "outage-recovery.txt").parent.mkdir(parents=True, exist_ok=True)
         (ARTIFACTS / "outage-recovery.txt").write_text(report + "\n")
@@ -251,18 +255,35 @@ def sync_now(run: LocalRun, account: Account) -> None:
     assert response.status_code == 302
 
 
+class RunningSync:
+    """A sync with real work (new events at the provider), started with "Sync now" and seen running."""
+
+    def __init__(self, run: LocalRun, account: Account):
+        self.run, self.account = run, account
+        self.synced_before, self.events_before = sync_state(run, account.connection_id)
+        add_remote_events(account, NEW_EVENTS)
+
+    def start(self) -> None:
+        sync_now(self.run, self.account)
+        redis = self.run.redis()
+        wait_for(lambda: StartedJobRegistry("sync", connection=redis).get_job_ids(), 20, "the sync started")
+
+    def wait_until_complete(self) -> None:
+        def complete():
+            last_synced_at, events = sync_state(self.run, self.account.connection_id)
+            return last_synced_at > self.synced_before and events == self.events_before + NEW_EVENTS
+
+        wait_for(complete, 120, "the sync finished or was retried to completion")
+
+
 def test_redis_frozen_for_30_seconds_under_load(local_run, account):
     redis = local_run.redis()
     redis_process = local_run.redis_process()
-    _, events_before = sync_state(local_run, account.connection_id)
-    add_remote_events(account, NEW_EVENTS)
+    sync = RunningSync(local_run, account)
     mark = time.monotonic()
     with Load(local_run, account) as load:
         time.sleep(2)
-        triggered_at = sync_state(local_run, account.connection_id)[0]
-        sync_now(local_run, account)
-        # Freeze Redis while that sync runs (it is in the worker's started registry).
-        wait_for(lambda: StartedJobRegistry("sync", connection=redis).get_job_ids(), 20, "the sync started")
+        sync.start()  # Redis freezes while this sync runs
         redis_process.send_signal(signal.SIGSTOP)
         stalled_at = time.monotonic()
         try:
@@ -270,24 +291,25 @@ def test_redis_frozen_for_30_seconds_under_load(local_run, account):
         finally:
             redis_process.send_signal(signal.SIGCONT)
         resumed_at = time.monotonic()
-        measured["Redis frozen 30 s: /readyz 200 again after"] = wait_for(local_run.is_ready, 10, "/readyz")
+        note("Redis frozen 30 s: /readyz 200 again after", wait_for(local_run.is_ready, 10, "/readyz"))
         time.sleep(3)
     load.assert_never_failed()
     sign_ins = load.between(stalled_at, resumed_at - 1.5, "sign-in")
     assert sign_ins and {r.status for r in sign_ins} == {503}, "sign-in fails closed while Redis is frozen"
-    measured["Redis frozen 30 s: first sign-in after"] = min(
+    during = load.between(stalled_at, resumed_at)
+    note("Redis frozen 30 s: slowest response during the freeze", max(r.seconds for r in during))
+    measured["Redis frozen 30 s: answers during the freeze"] = ", ".join(
+        f"{kind} {status}: {sum(1 for r in during if (r.kind, r.status) == (kind, status))}"
+        for kind, status in sorted({(r.kind, r.status) for r in during}))
+    note("Redis frozen 30 s: first sign-in after", min(
         r.started + r.seconds for r in load.records if r.kind == "sign-in" and r.status == 302
-        and r.started > resumed_at) - resumed_at
+        and r.started > resumed_at) - resumed_at)
     assert local_run.unexpected_exits_since(mark) == [], "no process of make run exits"
 
-    def synced():
-        last_synced_at, events = sync_state(local_run, account.connection_id)
-        return last_synced_at > triggered_at and events == events_before + NEW_EVENTS
-
-    wait_for(synced, 120, "the sync finished or was retried to completion")
-    measured["Redis frozen 30 s: sync running at the freeze finished after"] = time.monotonic() - resumed_at
+    sync.wait_until_complete()
+    note("Redis frozen 30 s: the sync running at the freeze finished after", time.monotonic() - resumed_at)
     wait_for(lambda: all_roles_alive(redis), 20, "every process beating again")
-    measured["Redis frozen 30 s: web, worker and scheduler all beating after"] = time.monotonic() - resumed_at
+    note("Redis frozen 30 s: web, worker and scheduler all beating after", time.monotonic() - resumed_at)
 
 
 def test_redis_killed_and_started_empty(local_run, account):
@@ -310,14 +332,14 @@ def test_redis_killed_and_started_empty(local_run, account):
         lambda: (local_run.redis_process() or process).pid != process.pid and redis.ping(), 10,
         "the supervisor restarted Redis")
     restarted_at = time.monotonic()
-    measured["Redis killed, started empty: Redis running again after"] = restarted_at - killed_at
+    note("Redis killed, started empty: Redis running again after", restarted_at - killed_at)
+    wait_for(local_run.is_ready, 10, "/readyz")
+    note("Redis killed, started empty: /readyz 200 after", time.monotonic() - killed_at)
     wait_for(schedule_back, 30, "schedule")
-    measured["Redis killed, started empty: schedule back, after Redis was"] = time.monotonic() - restarted_at
+    note("Redis killed, started empty: schedule registered again after", time.monotonic() - killed_at)
     assert time.monotonic() - restarted_at <= TICK_SECONDS + 3, "the schedule is back within one tick"
     wait_for(lambda: sync_state(local_run, account.connection_id)[0] > overdue_since, 60, "sweep synced the calendar")
-    measured["Redis killed, started empty: overdue calendar synced by the sweep after"] = time.monotonic() - killed_at
-    wait_for(local_run.is_ready, 10, "/readyz")
-    measured["Redis killed, started empty: /readyz 200 after"] = time.monotonic() - killed_at
+    note("Redis killed, started empty: overdue calendar synced by the sweep after", time.monotonic() - killed_at)
     exits = local_run.unexpected_exits_since(mark)
     assert len(exits) == 1 and "embedded Redis exited unexpectedly" in exits[0], exits
 
@@ -331,21 +353,29 @@ def restart_postgres(run: LocalRun) -> None:
 
 
 def test_postgres_restarted_under_load(local_run, account):
+    sync = RunningSync(local_run, account)
     mark = time.monotonic()
     with Load(local_run, account) as load:
         time.sleep(2)
+        sync.start()  # PostgreSQL restarts while this sync runs
         restarting_at = time.monotonic()
         restart_postgres(local_run)
         back_at = time.monotonic()
-        measured["PostgreSQL restart: pg_ctl restart took"] = back_at - restarting_at
-        measured["PostgreSQL restart: /readyz 200 after"] = wait_for(local_run.is_ready, 10, "/readyz")
+        note("PostgreSQL restart: pg_ctl restart (down and up again) took", back_at - restarting_at)
+        note("PostgreSQL restart: /readyz 200 after it was up", wait_for(local_run.is_ready, 10, "/readyz"))
         time.sleep(4)
     load.assert_never_failed()
     after = [r for r in load.records if r.started >= back_at]
     failed_after = [r for r in after if r.status == 503]
+    during = load.between(restarting_at, back_at)
+    measured["PostgreSQL restart: answers while restarting / after"] = (
+        f"{sum(r.status == 503 for r in during)} of {len(during)} were 503 / "
+        f"{len(failed_after)} of {len(after)} were 503")
     assert len(failed_after) <= 1, f"pooled connections were not replaced: {failed_after}"
     assert len(after) > 10 and {r.status for r in after if r.kind == "week"} == {200}
     assert local_run.unexpected_exits_since(mark) == []
+    sync.wait_until_complete()
+    note("PostgreSQL restart: the sync running at the restart finished after", time.monotonic() - back_at)
 
 
 def all_roles_alive(redis) -> bool:
@@ -375,7 +405,7 @@ def test_killed_scheduler_and_worker_are_restarted(local_run, account, browser):
                     if at >= killed_at and f"supervisor: process {role} started again" in line]
 
         wait_for(restarted, 10, f"{role} restarted")
-        measured[f"SIGKILL {role}: started again after"] = restarted()[0] - killed_at
+        note(f"SIGKILL {role}: started again after", restarted()[0] - killed_at)
         assert restarted()[0] - killed_at <= 5
 
         def beating(role=role, pid=pid):
@@ -383,7 +413,7 @@ def test_killed_scheduler_and_worker_are_restarted(local_run, account, browser):
                     and beat.is_alive(datetime.now(UTC))]
 
         wait_for(beating, 30, f"heartbeat of the new {role}")
-        measured[f"SIGKILL {role}: heartbeat from the new process after"] = time.monotonic() - killed_at
+        note(f"SIGKILL {role}: heartbeat from the new process after", time.monotonic() - killed_at)
     output = local_run.output_since(mark)
     assert "process scheduler exited unexpectedly (killed by SIGKILL)" in output
     assert "process worker exited unexpectedly (killed by SIGKILL)" in output
