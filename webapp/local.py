@@ -70,6 +70,7 @@ class Supervisor:
         self.restart_due: dict[str, float] = {}
         self.backoffs = {name: Backoff() for name in [*commands, "redis"]}
         self.restarts = dict.fromkeys([*commands, "redis"], 0)
+        self.redis_started_at, self.redis_due = time.monotonic(), None
         self.stopped = False
 
     def start_all(self) -> None:
@@ -106,20 +107,25 @@ class Supervisor:
         self._check_redis(now)
 
     def _check_redis(self, now: float) -> None:
-        if self.redis is None or self.redis.process.poll() is None or now < self.restart_due.get("redis", 0):
+        if self.redis is None:
             return
-        self.restart_due.pop("redis", None)
-        self.restarts["redis"] += 1
-        say(f"embedded Redis exited unexpectedly ({describe_exit(self.redis.process.returncode)}); "
-            f"restarting it (restart {self.restarts['redis']})")
-        try:
-            self.redis.restart()
-        except RuntimeError as error:
-            delay = self.backoffs["redis"].next_delay()
-            say(f"embedded Redis did not start: {error}; trying again in {delay:.0f} s")
-            self.restart_due["redis"] = now + delay
-        else:
-            say(f"embedded Redis started again (pid {self.redis.process.pid})")
+        if self.redis_due is None:
+            if self.redis.process.poll() is None:
+                return
+            ran_for = now - self.redis_started_at
+            delay = self.backoffs["redis"].next_delay(ran_for)
+            self.restarts["redis"] += 1
+            say(f"embedded Redis exited unexpectedly ({describe_exit(self.redis.process.returncode)}) after "
+                f"{ran_for:.0f} s; restarting in {delay:.0f} s (restart {self.restarts['redis']})")
+            self.redis_due = now + delay
+        elif now >= self.redis_due:
+            self.redis_due, self.redis_started_at = None, now
+            try:
+                self.redis.restart()
+            except RuntimeError as error:  # the next look sees it down and tries again, later
+                say(f"embedded Redis did not start: {error}")
+            else:
+                say(f"embedded Redis started again (pid {self.redis.process.pid})")
 
     def stop(self) -> None:
         self.stopped = True

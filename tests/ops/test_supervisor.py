@@ -9,6 +9,7 @@ import psutil
 import pytest
 
 from webapp.backoff import Backoff
+from webapp.extensions import connect_redis
 from webapp.local import Supervisor, describe_exit
 
 
@@ -50,6 +51,18 @@ def test_stop_ends_every_process_group_including_one_waiting_to_restart(tmp_path
     waiting = supervisor.children["crashy"]
     supervise(supervisor, 1.5)
     assert supervisor.children["crashy"] is waiting  # once stopped, nothing is started again
+
+
+def test_the_embedded_redis_is_restarted_in_place(capsys, redis_server):
+    supervisor = Supervisor({}, dict(os.environ), redis_server)
+    dead = redis_server.process
+    dead.kill()
+    dead.wait()
+    supervise(supervisor, 1.5)
+    assert redis_server.process is not dead and connect_redis(redis_server.url, timeout=1).ping()
+    output = capsys.readouterr().out
+    assert "embedded Redis exited unexpectedly (killed by SIGKILL)" in output and "restarting in 1 s" in output
+    assert f"embedded Redis started again (pid {redis_server.process.pid})" in output
 
 
 @pytest.mark.parametrize(("returncode", "text"), [
