@@ -59,6 +59,8 @@ def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     for error_class in UNAVAILABLE_ERRORS:
         app.register_error_handler(error_class, _dependency_unavailable)
+    # Runs before Flask-SQLAlchemy's own teardown (teardowns run in reverse order of registration).
+    app.teardown_appcontext(_end_session_despite_a_lost_connection)
     app.register_error_handler(Exception, _unexpected_error)
 
 
@@ -106,3 +108,14 @@ def _dependency_unavailable(error: Exception):
     except Exception:  # rendering needed the missing dependency after all: a plain page still beats a 500
         log.exception("503 page could not be rendered")
         return UNAVAILABLE_FALLBACK, 503, {"Retry-After": str(RETRY_AFTER_SECONDS), "Content-Type": "text/html"}
+
+
+def _end_session_despite_a_lost_connection(_error: BaseException | None) -> None:
+    """Ending the request's session rolls back its transaction; when PostgreSQL has just gone away (a restart) that
+    rollback fails too, after the response was already made. The connection is dead either way: drop the session,
+    so the response the visitor got stands (otherwise the server turns it into a bare 500)."""
+    try:
+        db.session.remove()
+    except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as error:
+        log.warning("database connection lost while ending the request error=%s", type(error).__name__)
+        db.session.registry.clear()

@@ -182,3 +182,20 @@ def test_the_unavailable_page_in_a_browser(app, browser):
             context.close()
     finally:
         server.stop()
+
+
+def test_a_connection_lost_after_the_response_was_made_does_not_turn_it_into_a_500(app, clean_database):
+    """PostgreSQL restarting between a view's last query and the end of the request: ending the session's
+    transaction fails, and that must not replace the finished response."""
+    probe = build_app(app.config["SQLALCHEMY_DATABASE_URI"], app.config["REDIS_URL"])
+
+    def read_then_lose_the_connection():
+        backend = db.session.scalar(text("SELECT pg_backend_pid()"))  # leaves the transaction open
+        with db.engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        return "read"
+
+    probe.add_url_rule("/probe", view_func=read_then_lose_the_connection)
+    response = probe.test_client().get("/probe")
+    assert response.status_code == 200 and response.get_data(as_text=True) == "read"
+    assert probe.test_client().get("/probe").status_code == 200  # and the pool hands out a live connection next
