@@ -1,4 +1,5 @@
-"""The whole periodic schedule, in one place (UTC). `flask jobs schedule` reconciles rq-scheduler with it."""
+"""The whole periodic schedule, in one place (UTC). The scheduler process (jobs/scheduler.py) reconciles
+rq-scheduler with it on every tick; `flask jobs schedule` does it once by hand."""
 from __future__ import annotations
 
 import logging
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from redis import Redis
+from rq import Queue
 from rq_scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -19,6 +21,9 @@ class Periodic:
     cron: str  # UTC
     func: str  # dotted path, so registering does not import job code
     timeout: int = 600
+    # Also run at once whenever the job had to be (re-)registered: on a first start, or after Redis came back
+    # empty. Nothing then waits for the next tick of the cron to catch up on what was lost.
+    catch_up: bool = False
 
 
 SCHEDULE: tuple[Periodic, ...] = (
@@ -33,7 +38,8 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic("archive-audit-logs", "30 * * * *", "jobs.maintenance.archive_audit_logs"),
     Periodic("record-health-metrics", "45 * * * *", "jobs.maintenance.record_health_metrics"),
     # Every 5 minutes; the timeout keeps one sweep from overlapping the next.
-    Periodic("sync-sweep", "*/5 * * * *", "jobs.sync.sweep", timeout=240),
+    # Lost sync and push jobs are found again by the sweep: it reads what is due from the database, not Redis.
+    Periodic("sync-sweep", "*/5 * * * *", "jobs.sync.sweep", timeout=240, catch_up=True),
 )
 
 
@@ -75,8 +81,20 @@ def reconcile(redis: Redis, schedule: tuple[Periodic, ...] = SCHEDULE) -> dict[s
             use_local_timezone=False,
         )
         added.append(job_id)
-    log.info("schedule reconciled added=%s removed=%s", added, removed)
+    if added or removed:
+        log.info("schedule reconciled added=%s removed=%s", added, removed)
     return {"added": added, "removed": removed}
+
+
+def catch_up(redis: Redis, added: list[str], schedule: tuple[Periodic, ...] = SCHEDULE) -> list[str]:
+    """Queue a run now of each just-registered job that asks for one; returns their ids."""
+    queued = []
+    for definition in schedule:
+        if definition.catch_up and definition.id in added:
+            Queue(QUEUE, connection=redis).enqueue(
+                definition.func, job_id=f"{definition.id}-catch-up", job_timeout=definition.timeout, result_ttl=600)
+            queued.append(definition.id)
+    return queued
 
 
 def _differs(job, definition: Periodic) -> bool:

@@ -23,6 +23,7 @@
     showToast(status === 429 ? "Too many attempts, try again later." :
               status === 403 ? "You do not have access to that." :
               status === 404 ? "That item no longer exists." :
+              status === 503 ? "Almanac is briefly unavailable. Please try again in a moment." :
               "Something went wrong (" + status + "). Please try again.", "error");
   });
 

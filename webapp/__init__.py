@@ -39,9 +39,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_security_headers(app)
     register_template_helpers(app)
 
-    from webapp import errors
+    from webapp import errors, heartbeat
 
     errors.register(app)
+    heartbeat.init_app(app)
     return app
 
 

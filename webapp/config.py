@@ -64,6 +64,10 @@ class Config:
     SESSION_IDLE_DAYS: int = 14
     STATEMENT_TIMEOUT_MS: int = 30_000
     IDLE_IN_TRANSACTION_TIMEOUT_MS: int = 60_000
+    # Outage bounds: a request waits at most this long on Redis (per call) and on a database connect, then the
+    # visitor gets the 503 page. Jobs override REDIS_TIMEOUT_SECONDS: they may wait out a short stall.
+    REDIS_TIMEOUT_SECONDS: float = 1.0
+    DATABASE_CONNECT_TIMEOUT_SECONDS: int = 2  # libpq's minimum
     PROVIDERS: dict = field(default_factory=dict)
 
     @classmethod
@@ -99,10 +103,12 @@ class Config:
     def as_flask_config(self) -> dict:
         values = asdict(self)
         values["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            # After a PostgreSQL restart the pool's connections are dead: each is tested at checkout and replaced,
+            # so no request fails on one.
             "pool_pre_ping": True,
             # One stuck query or forgotten transaction must not hold the app (or its locks) for long.
             "connect_args": {
-                "connect_timeout": 5,  # a database that never answers must not hang requests or /readyz
+                "connect_timeout": self.DATABASE_CONNECT_TIMEOUT_SECONDS,
                 "options": f"-c statement_timeout={self.STATEMENT_TIMEOUT_MS} "
                 f"-c idle_in_transaction_session_timeout={self.IDLE_IN_TRANSACTION_TIMEOUT_MS}"
             },

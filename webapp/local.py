@@ -1,5 +1,6 @@
 """`make run`: the local default. Starts embedded PostgreSQL and Redis when DATABASE_URL / REDIS_URL are unset,
-applies migrations, and runs the Procfile's web, worker and scheduler processes until Ctrl-C.
+applies migrations, and runs the Procfile's web, worker and scheduler processes until Ctrl-C, restarting any that
+exits on its own (and the embedded Redis).
 """
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import time
 from pathlib import Path
 
 from sandbox import run as sandbox
+from webapp.backoff import Backoff
 from webapp.config import INSTANCE_DIR, PROJECT_ROOT, instance_secret
-from webapp.embedded import start_postgres, start_redis
+from webapp.embedded import EmbeddedRedis, start_postgres, start_redis
 
 BIN = Path(sys.executable).parent
 STOP_GRACE_SECONDS = 10
@@ -56,10 +58,98 @@ def procfile_processes(procfile: Path = PROJECT_ROOT / "Procfile") -> dict[str, 
     return processes
 
 
+class Supervisor:
+    """Runs the Procfile's processes like a dyno manager: a process that exits without being asked to is started
+    again after a backoff (1 s, doubling to 30 s; back to 1 s after a minute of good running), with a line saying
+    why. The embedded Redis is watched the same way. Only `stop()` (Ctrl-C/SIGTERM) ends them."""
+
+    def __init__(self, commands: dict[str, str], env: dict[str, str], redis: EmbeddedRedis | None = None):
+        self.commands, self.env, self.redis = commands, env, redis
+        self.children: dict[str, subprocess.Popen] = {}
+        self.started_at: dict[str, float] = {}
+        self.restart_due: dict[str, float] = {}
+        self.backoffs = {name: Backoff() for name in [*commands, "redis"]}
+        self.restarts = dict.fromkeys([*commands, "redis"], 0)
+        self.redis_started_at, self.redis_due = time.monotonic(), None
+        self.stopped = False
+
+    def start_all(self) -> None:
+        for name in self.commands:
+            self._start(name)
+
+    def _start(self, name: str) -> None:
+        # Own session: Ctrl-C reaches only us, and we stop each process's whole group in order.
+        self.children[name] = subprocess.Popen(  # noqa: S602 - our own Procfile line
+            self.commands[name], shell=True, env=self.env, cwd=PROJECT_ROOT, start_new_session=True
+        )
+        self.started_at[name] = time.monotonic()
+
+    def check(self) -> None:
+        """One look at every process: note exits, and start again those whose backoff has passed."""
+        if self.stopped:
+            return
+        now = time.monotonic()
+        for name, child in self.children.items():
+            if name in self.restart_due or child.poll() is None:
+                continue
+            signal_group(child.pid, signal.SIGKILL)  # what the process left behind: its shell's children, a horse
+            ran_for = now - self.started_at[name]
+            delay = self.backoffs[name].next_delay(ran_for)
+            self.restarts[name] += 1
+            say(f"process {name} exited unexpectedly ({describe_exit(child.returncode)}) after {ran_for:.0f} s; "
+                f"restarting in {delay:.0f} s (restart {self.restarts[name]})")
+            self.restart_due[name] = now + delay
+        for name, due in list(self.restart_due.items()):
+            if now >= due:
+                del self.restart_due[name]
+                self._start(name)
+                say(f"process {name} started again (pid {self.children[name].pid})")
+        self._check_redis(now)
+
+    def _check_redis(self, now: float) -> None:
+        if self.redis is None:
+            return
+        if self.redis_due is None:
+            if self.redis.process.poll() is None:
+                return
+            ran_for = now - self.redis_started_at
+            delay = self.backoffs["redis"].next_delay(ran_for)
+            self.restarts["redis"] += 1
+            say(f"embedded Redis exited unexpectedly ({describe_exit(self.redis.process.returncode)}) after "
+                f"{ran_for:.0f} s; restarting in {delay:.0f} s (restart {self.restarts['redis']})")
+            self.redis_due = now + delay
+        elif now >= self.redis_due:
+            self.redis_due, self.redis_started_at = None, now
+            try:
+                self.redis.restart()
+            except RuntimeError as error:  # the next look sees it down and tries again, later
+                say(f"embedded Redis did not start: {error}")
+            else:
+                say(f"embedded Redis started again (pid {self.redis.process.pid})")
+
+    def stop(self) -> None:
+        self.stopped = True
+        stop_children(self.children)
+
+
+def describe_exit(returncode: int) -> str:
+    # A Procfile line runs under a shell, which reports a child killed by signal N as exit code 128 + N.
+    signum = -returncode if returncode < 0 else returncode - 128 if returncode > 128 else None
+    if signum is not None:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(signum).name}"
+    return f"exit code {returncode}"
+
+
+def say(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} supervisor: {message}", flush=True)
+
+
 def run() -> int:
     # ALMANAC_INSTANCE_DIR lets tests run a second, throwaway local default beside a developer's own.
     env, servers = local_environment(Path(os.environ.get("ALMANAC_INSTANCE_DIR", INSTANCE_DIR)))
-    children: dict[str, subprocess.Popen] = {}
+    redis = next((server for server in servers if isinstance(server, EmbeddedRedis)), None)
+    supervisor = Supervisor(procfile_processes(), env, redis)
     stopping = False
 
     def request_stop(signum, _frame):
@@ -70,28 +160,21 @@ def run() -> int:
     signal.signal(signal.SIGTERM, request_stop)
     try:
         subprocess.run([str(BIN / "flask"), "db", "upgrade"], env=env, cwd=PROJECT_ROOT, check=True)  # noqa: S603
-        for name, command in procfile_processes().items():
-            # Own session: Ctrl-C reaches only us, and we stop the children in order.
-            children[name] = subprocess.Popen(  # noqa: S602 - our own Procfile line
-                command, shell=True, env=env, cwd=PROJECT_ROOT, start_new_session=True
-            )
+        supervisor.start_all()
         print(f"\n  Almanac is running at http://127.0.0.1:{env['PORT']}/  (Ctrl-C stops everything)", flush=True)
         if env.get("ALMANAC_SANDBOX"):
             print("  Sandbox mode: Google, Microsoft and iCloud are local stand-ins with sample calendars.\n"
                   f"  iCloud sandbox login: {env['APPLE_SANDBOX_USER']} / {env['APPLE_SANDBOX_PASSWORD']}\n",
                   flush=True)
         while not stopping:
-            exited = [name for name, child in children.items() if child.poll() is not None]
-            if exited:
-                print(f"process {exited[0]} exited with {children[exited[0]].returncode}; stopping", flush=True)
-                return 1
-            time.sleep(0.3)
+            supervisor.check()
+            time.sleep(0.2)
         return 0
     except subprocess.CalledProcessError as error:
         print(f"start-up failed: {' '.join(error.cmd[:3])} exited with {error.returncode}", flush=True)
         return 1
     finally:
-        stop_children(children)
+        supervisor.stop()
         for server in reversed(servers):
             server.stop()
         print("stopped", flush=True)

@@ -12,7 +12,7 @@ from rq import Queue
 from rq_scheduler import Scheduler
 
 from jobs.cli import jobs_cli
-from jobs.schedule import QUEUE, SCHEDULE, Periodic, reconcile
+from jobs.schedule import QUEUE, SCHEDULE, Periodic, catch_up, reconcile
 
 # rq-scheduler's crontab dependency announces a future change of default; we pass no naive times of our own.
 pytestmark = pytest.mark.filterwarnings("ignore:Version 0.22.0\\+ of crontab:FutureWarning")
@@ -56,6 +56,14 @@ def test_reconcile_registers_everything_once_and_is_idempotent(redis):
     assert reconcile(redis) == {"added": [], "removed": []}
     assert registered(redis) == expected
     assert redis.zcard(Scheduler(queue_name=QUEUE, connection=redis).scheduled_jobs_key) == len(SCHEDULE)
+
+
+def test_only_the_sync_sweep_catches_up_and_only_when_it_was_just_registered(redis):
+    added = reconcile(redis)["added"]
+    assert catch_up(redis, added) == ["sync-sweep"]
+    assert Queue(QUEUE, connection=redis).job_ids == ["sync-sweep-catch-up"]
+    assert catch_up(redis, reconcile(redis)["added"]) == []  # already registered: the cron takes it from here
+    assert Queue(QUEUE, connection=redis).job_ids == ["sync-sweep-catch-up"]
 
 
 def test_two_schedulers_reconciling_at_once_do_not_double_jobs(redis):

@@ -1,11 +1,17 @@
 """Ops tests build their own apps, pointed at dependencies that are up or deliberately down."""
 from __future__ import annotations
 
+import os
+import signal
+from contextlib import contextmanager
+
 import pytest
 from flask import Flask
 
+from tests.admin.conftest import admin, admin_client  # noqa: F401 - the health page needs an admin
 from tests.conftest import make_config
 from webapp import create_app
+from webapp.embedded import start_redis
 
 # Nothing listens on port 1 of the loopback interface: connections are refused at once.
 CLOSED_POSTGRES = "postgresql://almanac:secret-password@127.0.0.1:1/almanac"
@@ -22,3 +28,23 @@ def build_app(database_url: str, redis_url: str, **overrides) -> Flask:
 @pytest.fixture(scope="session")
 def ops_app(app):
     return build_app(app.config["SQLALCHEMY_DATABASE_URI"], app.config["REDIS_URL"])
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A Redis of the test's own, which it may freeze, kill or restart."""
+    server = start_redis(tmp_path / "redis", persist=False)
+    yield server
+    if server.process.poll() is None:
+        os.kill(server.process.pid, signal.SIGCONT)
+    server.stop()
+
+
+@contextmanager
+def frozen(server):
+    """SIGSTOP: the server keeps its socket open and accepts connections, but answers nothing."""
+    os.kill(server.process.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(server.process.pid, signal.SIGCONT)

@@ -1,4 +1,4 @@
-"""Jobs for the worker shutdown tests, imported by a real `rq worker` subprocess."""
+"""Jobs for the worker shutdown tests, imported by a real worker subprocess."""
 import time
 
 

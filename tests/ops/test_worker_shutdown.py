@@ -1,4 +1,4 @@
-"""What a real `rq worker` (as the Procfile starts it) does when the platform stops it.
+"""What a real worker (as the Procfile starts it) does when the platform stops it.
 
 SIGTERM is a warm shutdown: the worker lets the job in hand run for up to 20 s, then stops it and re-queues it
 through its retries, and exits within the platform's grace period. A worker killed outright
@@ -26,7 +26,6 @@ from webapp.config import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
 
-RQ = str(Path(sys.executable).with_name("rq"))
 SAMPLE_JOBS = Path(__file__).resolve().parent
 # The worker's heartbeat covers the job for at most this long after the worker dies (RQ: 30 s + 60 s).
 HEARTBEAT_GRACE_SECONDS = 90
@@ -37,27 +36,33 @@ def queue(redis):
     return Queue(f"shutdown-{uuid.uuid4().hex[:8]}", connection=redis)
 
 
+def spawn_worker(redis_url: str, *queues: str) -> subprocess.Popen:
+    """The worker exactly as the Procfile starts it, able to import the sample jobs."""
+    env = os.environ | {"PYTHONPATH": os.pathsep.join((str(SAMPLE_JOBS), str(PROJECT_ROOT)))}
+    return subprocess.Popen([sys.executable, "-m", "jobs.worker", "--url", redis_url, *queues], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=PROJECT_ROOT)
+
+
+def stop_worker(worker: subprocess.Popen) -> None:
+    if worker.poll() is None:
+        for child in psutil.Process(worker.pid).children(recursive=True):
+            child.kill()
+        worker.kill()
+        worker.wait()
+
+
 @pytest.fixture
 def start_worker(app, queue):
     workers = []
 
     def start() -> subprocess.Popen:
-        env = os.environ | {"PYTHONPATH": os.pathsep.join((str(SAMPLE_JOBS), str(PROJECT_ROOT)))}
-        worker = subprocess.Popen(
-            [RQ, "worker", "--url", app.config["REDIS_URL"], "--worker-class", "jobs.worker.GracefulWorker",
-             "--with-scheduler", "--name", uuid.uuid4().hex, queue.name],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=PROJECT_ROOT,
-        )
+        worker = spawn_worker(app.config["REDIS_URL"], queue.name)
         workers.append(worker)
         return worker
 
     yield start
     for worker in workers:
-        if worker.poll() is None:
-            for child in psutil.Process(worker.pid).children(recursive=True):
-                child.kill()
-            worker.kill()
-            worker.wait()
+        stop_worker(worker)
 
 
 def wait_until_started(job, timeout: float = 20) -> None:

@@ -1,0 +1,80 @@
+"""`make run`'s supervisor restarts a process that exits on its own, with a growing backoff and a line saying why,
+and stops everything only when asked."""
+from __future__ import annotations
+
+import os
+import time
+
+import psutil
+import pytest
+
+from webapp.backoff import Backoff
+from webapp.extensions import connect_redis
+from webapp.local import Supervisor, describe_exit
+
+
+def supervise(supervisor: Supervisor, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        supervisor.check()
+        time.sleep(0.05)
+
+
+def test_a_crashing_process_is_restarted_with_growing_delays_and_a_reason(capsys, tmp_path):
+    starts = tmp_path / "starts"
+    supervisor = Supervisor({"crashy": f"echo started >> {starts}; exit 3", "steady": "sleep 60"}, dict(os.environ))
+    supervisor.start_all()
+    steady = supervisor.children["steady"]
+    try:
+        supervise(supervisor, 3.6)  # exits at ~0 s, ~1 s and ~3 s: waits of 1 s, then 2 s, then 4 s
+    finally:
+        supervisor.stop()
+    lines = [line for line in capsys.readouterr().out.splitlines() if "crashy exited" in line]
+    assert [line.split("restarting in ")[1] for line in lines] == ["1 s (restart 1)", "2 s (restart 2)",
+                                                                   "4 s (restart 3)"]
+    assert "process crashy exited unexpectedly (exit code 3)" in lines[0]
+    assert starts.read_text().count("started") == 3
+    assert supervisor.children["steady"] is steady and supervisor.restarts["steady"] == 0  # the others: left alone
+    assert steady.returncode is not None
+
+
+def test_stop_ends_every_process_group_including_one_waiting_to_restart(tmp_path):
+    supervisor = Supervisor({"crashy": "exit 1", "tree": "sleep 60 & sleep 60; wait"}, dict(os.environ))
+    supervisor.start_all()
+    supervise(supervisor, 0.5)
+    assert "crashy" in supervisor.restart_due
+    tree = [supervisor.children["tree"].pid, *(child.pid for child in
+                                               psutil.Process(supervisor.children["tree"].pid).children())]
+    supervisor.stop()
+    gone, alive = psutil.wait_procs([psutil.Process(pid) for pid in tree if psutil.pid_exists(pid)], timeout=5)
+    assert alive == []
+    waiting = supervisor.children["crashy"]
+    supervise(supervisor, 1.5)
+    assert supervisor.children["crashy"] is waiting  # once stopped, nothing is started again
+
+
+def test_the_embedded_redis_is_restarted_in_place(capsys, redis_server):
+    supervisor = Supervisor({}, dict(os.environ), redis_server)
+    dead = redis_server.process
+    dead.kill()
+    dead.wait()
+    supervise(supervisor, 1.5)
+    assert redis_server.process is not dead and connect_redis(redis_server.url, timeout=1).ping()
+    output = capsys.readouterr().out
+    assert "embedded Redis exited unexpectedly (killed by SIGKILL)" in output and "restarting in 1 s" in output
+    assert f"embedded Redis started again (pid {redis_server.process.pid})" in output
+
+
+@pytest.mark.parametrize(("returncode", "text"), [
+    (-9, "killed by SIGKILL"), (137, "killed by SIGKILL"), (143, "killed by SIGTERM"), (1, "exit code 1"),
+    (0, "exit code 0"),
+])
+def test_exit_reasons(returncode, text):
+    assert describe_exit(returncode) == text
+
+
+def test_backoff_doubles_to_its_cap_and_starts_over_after_a_healthy_run():
+    backoff = Backoff()
+    assert [backoff.next_delay(ran_for=2) for _ in range(7)] == [1, 2, 4, 8, 16, 30, 30]
+    assert backoff.next_delay(ran_for=61) == 1
+    assert backoff.next_delay(ran_for=1) == 2
