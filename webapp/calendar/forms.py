@@ -3,7 +3,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -26,6 +25,7 @@ from webapp.calendar.queries import EventDetails
 from webapp.calendar.repeat import FREQUENCIES, WEEKDAYS, Repeat, repeat_from_rule
 from webapp.calendar.urls import format_at
 from webapp.calendar.zones import UTC_NAME, is_valid_zone, time_zone_names, zone_or_utc
+from webapp.forms import Form
 from webapp.sync.recurrence import describe
 
 MAX_TITLE_LENGTH = 500
@@ -55,7 +55,7 @@ def zone_choices(current: str | None = None) -> list[SelectChoice]:
     return [SelectChoice(name, name.replace("_", " ")) for name in (*extra, *names)]
 
 
-class EventForm(FlaskForm):
+class EventForm(Form):
     calendar_id = SelectField("Calendar")
     title = StringField(
         "Title",
@@ -227,13 +227,13 @@ def parse_new_event_start(value: str | None) -> date | datetime | None:
     return wanted if EARLIEST_YEAR <= wanted.year <= LATEST_YEAR else None
 
 
-class DeleteEventForm(FlaskForm):
+class DeleteEventForm(Form):
     scope = HiddenField()
     at = HiddenField()
     view = HiddenField()
 
 
-class VisibilityForm(FlaskForm):
+class VisibilityForm(Form):
     visible = SelectField(choices=[SelectChoice("1", "Show"), SelectChoice("0", "Hide")])
     next = HiddenField()
 

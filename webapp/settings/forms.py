@@ -1,10 +1,10 @@
-from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from webapp.calendar.forms import zone_choices
 from webapp.calendar.zones import is_valid_zone
+from webapp.forms import Form
 
 WEEK_START_CHOICES = [
     SelectChoice(weekday, name) for weekday, name in enumerate(
@@ -16,7 +16,7 @@ def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(Form):
     first_name = StringField("First name", filters=[_strip], validators=[Optional(), Length(max=100)])
     last_name = StringField("Last name", filters=[_strip], validators=[Optional(), Length(max=100)])
     time_zone = SelectField("Time zone", validators=[DataRequired("Pick your time zone.")])
@@ -27,7 +27,7 @@ class ProfileForm(FlaskForm):
         self.time_zone.choices = zone_choices(current_zone)
 
 
-class BrowserTimeZoneForm(FlaskForm):
+class BrowserTimeZoneForm(Form):
     time_zone = StringField(validators=[DataRequired(), Length(max=64)])
 
     def validate_time_zone(self, field):
