@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint bench chromium
+.PHONY: run test lint bench chromium nginx
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required (python3.11 not found)."; exit 1; }
@@ -34,10 +34,22 @@ chromium:
 		fi; \
 	fi
 
+# The reverse-proxy test runs gunicorn behind Debian's nginx (started by the test on loopback, never as a service).
+nginx:
+	@if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "Installing Debian's nginx for the reverse-proxy test..."; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
+		else \
+			echo "The reverse-proxy test needs nginx: install it (Debian: sudo apt-get install nginx)."; \
+			exit 1; \
+		fi; \
+	fi
+
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 
-test: $(VENV)/.installed-dev chromium lint
+test: $(VENV)/.installed-dev chromium nginx lint
 	$(BIN)/pytest -q
 
 bench: $(VENV)/.installed-dev

@@ -10,8 +10,11 @@ is emptied), so every example meets the same small world.
 "Half-written" means: the response was an error (4xx/5xx), yet a table other than the audit log changed. A
 refused request may record that it was refused (audit_logs), and nothing else.
 
-    python -m bench.fuzz --examples 10000            # the full run: a table per endpoint
-    python -m bench.fuzz --examples 200 --only auth.  # endpoints whose name starts with "auth."
+    python -m bench.fuzz --examples 10000 --url-examples 1000 --jobs 2   # the full run (bench/results/fuzz.txt)
+    python -m bench.fuzz --examples 200 --only auth.                     # endpoints named auth.*
+
+`--examples` is per form (an endpoint that takes a submission: every POST with fields, and the admin filter
+forms); `--url-examples` (default: the same) is per remaining URL pattern and method.
 
 The test suite runs the same engine briefly (tests/web/test_fuzz.py) and lets Hypothesis shrink any failure.
 """
@@ -26,7 +29,6 @@ import secrets
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import quote
@@ -102,12 +104,9 @@ def form_field_names() -> list[str]:
 class World:
     """The same small world for every example: two people with calendars, an admin, links and sessions."""
 
-    member: User
-    admin: User
-    other: User
     cookies: dict[str, dict[str, str]]
     hints: dict[str, list]
-    baselines: dict[str, Callable[[], dict]] = field(default_factory=dict)
+    baselines: dict[str, dict] = field(default_factory=dict)
     query_baselines: dict[str, dict] = field(default_factory=dict)
 
 
@@ -202,22 +201,23 @@ def build_world(app: Flask, session, redis: Redis) -> World:
     event_form = {"title": "Lunch", "start_date": day.isoformat(), "start_time": "12:00", "end_date": day.isoformat(),
                   "end_time": "13:00", "time_zone": "Europe/Berlin", "view": "week", "location": "", "description": ""}
     baselines = {
-        "auth.login": lambda: {"email": member.email, "password": PASSWORD},
-        "auth.register": lambda: {"email": f"fresh-{suffix}@example.com", "password": NEW_PASSWORD,
+        "auth.login": {"email": member.email, "password": PASSWORD},
+        "auth.register": {"email": f"fresh-{suffix}@example.com", "password": NEW_PASSWORD,
                                   "confirm": NEW_PASSWORD, "first_name": "Fresh"},
-        "auth.forgot_password": lambda: {"email": member.email},
-        "auth.reset_password": lambda: {"token": reset_token, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
-        "auth.confirm_signup": lambda: {"token": signup_token},
-        "settings.profile": lambda: {"first_name": "Ada", "last_name": "Lovelace", "time_zone": "Europe/Berlin",
+        "auth.forgot_password": {"email": member.email},
+        "auth.reset_password": {"token": reset_token, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+        "auth.confirm_signup": {"token": signup_token},
+        "settings.profile": {"first_name": "Ada", "last_name": "Lovelace", "time_zone": "Europe/Berlin",
                                      "week_start": "1"},
-        "settings.adopt_time_zone": lambda: {"time_zone": "Europe/Berlin"},
-        "calendar.new_event": lambda: {**event_form, "calendar_id": str(work.id)},
-        "calendar.edit_event": lambda: {**event_form, "scope": "all"},
-        "calendar.delete_event": lambda: {"scope": "this", "view": "week"},
-        "calendar.set_visibility": lambda: {"visible": "0", "next": "/calendar/week/2026-03-02"},
-        "connections.apple": lambda: {"apple_id": "someone@icloud.com", "app_password": "abcd-efgh-ijkl-mnop"},
-        "connections.recolor": lambda: {"color": "#1a73e8"},
+        "settings.adopt_time_zone": {"time_zone": "Europe/Berlin"},
+        "calendar.new_event": {**event_form, "calendar_id": str(work.id)},
+        "calendar.edit_event": {**event_form, "scope": "all"},
+        "calendar.delete_event": {"scope": "this", "view": "week"},
+        "calendar.set_visibility": {"visible": "0", "next": "/calendar/week/2026-03-02"},
+        "connections.apple": {"apple_id": "someone@icloud.com", "app_password": "abcd-efgh-ijkl-mnop"},
+        "connections.recolor": {"color": "#1a73e8"},
     }
+    assert set(baselines) == set(FORM_BASELINES), "FORM_BASELINES names the endpoints with a baseline"
     query_baselines = {
         "auth.confirm_signup": {"token": signup_token}, "auth.reset_password": {"token": reset_token},
         "calendar.event": {"at": "2026-03-09T09:00:00Z", "view": "month"},
@@ -227,7 +227,7 @@ def build_world(app: Flask, session, redis: Redis) -> World:
         "admin.audit_export": {"action": "USER_LOGIN", "date_to": "2026-12-31"},
         "admin.users": {"q": "member", "after": member.email},
     }
-    return World(member, admin, other, logins, hints, baselines, query_baselines)
+    return World(logins, hints, baselines, query_baselines)
 
 
 def persona_cookies(app: Flask, logins: dict[str, str | None]) -> dict[str, dict[str, str]]:
@@ -352,7 +352,7 @@ def request_strategy(endpoint: Endpoint, world: World, field_names: list[str]) -
             query[name] = draw(value_for(name))
         form = None
         if endpoint.method == "POST":
-            form = dict(world.baselines.get(endpoint.name, dict)())
+            form = dict(world.baselines.get(endpoint.name, {}))
             for name in draw(st.lists(st.sampled_from(sorted(form)), max_size=2, unique=True)) if form else []:
                 del form[name]
             for name in draw(st.lists(key, max_size=3, unique=True)):
@@ -389,35 +389,39 @@ class Outcome:
         return self.status >= 400 and bool(self.changed - NOT_CHECKED)
 
 
+# Bookkeeping that any signed-in request may do, refused or not: not input leaking into the database.
+UNCHECKED_COLUMNS = {("sessions", "last_seen_at")}
+
+
 class Fuzzer:
-    """Owns one database connection with an outer transaction (rolled back at the end), like the tests do."""
+    """Builds the world once (committed), then runs each example in a transaction of its own that is rolled back,
+    so every example starts from the same rows. `close()` empties the tables again."""
 
     def __init__(self, app: Flask, redis: Redis):
         self.app, self.redis = app, redis
         self.errors: list[str] = []
         self._capture_unhandled_errors()
         with app.app_context():
-            self.connection = db.engine.connect()
-        self.outer = self.connection.begin()
-        factory = sessionmaker(bind=self.connection, join_transaction_mode="create_savepoint",
-                               expire_on_commit=False)
-        self.real_session, db.session = db.session, scoped_session(factory)
-        with app.app_context():
             self.world = build_world(app, db.session, redis)
             db.session.commit()
-        db.session.remove()
+            self.connection = db.engine.connect()
         self.world.cookies = persona_cookies(app, self.world.cookies)
-        self.tables = [table.name for table in db.metadata.sorted_tables]
         self.fingerprint_sql = " UNION ALL ".join(
-            f"SELECT '{name}', md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {name} t"
-            for name in self.tables)
+            f"SELECT '{table.name}', md5(coalesce(string_agg(row({columns})::text, '|' ORDER BY row({columns})::text),"
+            f" '')) FROM {table.name}"
+            for table in db.metadata.sorted_tables
+            for columns in [", ".join(column.name for column in table.columns
+                                      if (table.name, column.name) not in UNCHECKED_COLUMNS)])
+        with self.connection.begin():
+            self.baseline = self.fingerprints()
+        self.real_session = db.session
         self.field_names = form_field_names()
-        self.login_cookie = login_cookie_name_for(app)
 
     def close(self) -> None:
-        db.session.remove()
         db.session = self.real_session
-        self.outer.rollback()
+        tables = ", ".join(table.name for table in db.metadata.sorted_tables)
+        with self.connection.begin():
+            self.connection.exec_driver_sql(f"TRUNCATE {tables} CASCADE")
         self.connection.close()
 
     def _capture_unhandled_errors(self) -> None:
@@ -436,13 +440,15 @@ class Fuzzer:
         return dict(self.connection.exec_driver_sql(self.fingerprint_sql).all())
 
     def send(self, request: FuzzRequest, method: str) -> Outcome:
-        savepoint = self.connection.begin_nested()
+        """One request inside a transaction that is rolled back afterwards; commits inside it are savepoints."""
+        transaction = self.connection.begin()
+        db.session = scoped_session(sessionmaker(bind=self.connection, join_transaction_mode="create_savepoint",
+                                                 expire_on_commit=False))
         self.redis.flushdb()
         client = self.app.test_client()
         for name, value in self.world.cookies[request.persona].items():
             if name != "csrf":
                 client.set_cookie(name, value)
-        before = self.fingerprints()
         errors_before = len(self.errors)
         try:
             response = client.open(request.path, method=method, query_string=request.query, data=request.form,
@@ -455,8 +461,11 @@ class Fuzzer:
             status, error = 599, f"{type(exc).__name__}: {exc}"
         finally:
             db.session.remove()
-        changed = {name for name, digest in self.fingerprints().items() if before.get(name) != digest}
-        savepoint.rollback()
+            db.session = self.real_session
+        try:
+            changed = {name for name, digest in self.fingerprints().items() if self.baseline.get(name) != digest}
+        finally:
+            transaction.rollback()
         return Outcome(status, changed, error)
 
     def run(self, endpoint: Endpoint, examples: int, *, check: bool) -> Tally:
@@ -503,15 +512,16 @@ def fuzz_app(database_url: str, redis_url: str) -> Flask:
     return create_app({"CONFIG": config})
 
 
-def print_table(rows: list[tuple[Endpoint, Tally]], examples: int) -> None:
-    print(f"\nFuzz: {examples} examples per endpoint (signed out, member, admin); "
-          "5xx and half-written rows must be 0.\n")
+def print_table(rows: list[tuple[Endpoint, Tally]], examples: int, url_examples: int) -> None:
+    print(f"\nFuzz: {examples} examples per form (*), {url_examples} per other URL pattern; as a signed-out "
+          "visitor, a member and an admin. 5xx and half-written rows must be 0.\n")
     print(f"| {'endpoint':<62} | {'requests':>8} | {'4xx':>7} | {'5xx':>4} | {'half-written':>12} | {'ms/req':>6} |")
     print(f"|{'-' * 64}|{'-' * 10}|{'-' * 9}|{'-' * 6}|{'-' * 14}|{'-' * 8}|")
     totals = Tally()
     for endpoint, tally in rows:
         per_request = 1000 * tally.seconds / max(tally.requests, 1)
-        print(f"| {endpoint.label:<62} | {tally.requests:>8} | {tally.client_errors:>7} | {tally.server_errors:>4} "
+        label = ("* " if is_form(endpoint) else "  ") + endpoint.label
+        print(f"| {label:<62} | {tally.requests:>8} | {tally.client_errors:>7} | {tally.server_errors:>4} "
               f"| {tally.half_written:>12} | {per_request:>6.1f} |")
         totals.requests += tally.requests
         totals.client_errors += tally.client_errors
@@ -524,7 +534,17 @@ def print_table(rows: list[tuple[Endpoint, Tally]], examples: int) -> None:
             print(f"\n{endpoint.label}: {failure}")
 
 
-def fuzz_endpoints(labels: list[str], examples: int) -> list[tuple[Endpoint, Tally]]:
+FORM_GETS = ("admin.audit_log", "admin.audit_export", "admin.users")
+FORM_BASELINES = ("auth.login", "auth.register", "auth.forgot_password", "auth.reset_password", "auth.confirm_signup",
+                  "settings.profile", "settings.adopt_time_zone", "calendar.new_event", "calendar.edit_event",
+                  "calendar.delete_event", "calendar.set_visibility", "connections.apple", "connections.recolor")
+
+
+def is_form(endpoint: Endpoint) -> bool:
+    return (endpoint.method == "POST" and endpoint.name in FORM_BASELINES) or endpoint.name in FORM_GETS
+
+
+def fuzz_endpoints(labels: list[str], examples: int, url_examples: int) -> list[tuple[Endpoint, Tally]]:
     """One worker: its own throwaway PostgreSQL and Redis, the endpoints named by `labels`."""
     import os
     import tempfile
@@ -548,10 +568,12 @@ def fuzz_endpoints(labels: list[str], examples: int) -> list[tuple[Endpoint, Tal
             try:
                 for endpoint in endpoints(app):
                     if endpoint.label in labels:
-                        rows.append((endpoint, fuzzer.run(endpoint, examples, check=False)))
+                        count = examples if is_form(endpoint) else url_examples
+                        rows.append((endpoint, fuzzer.run(endpoint, count, check=False)))
                         tally = rows[-1][1]
-                        print(f"  {endpoint.label}: {tally.requests} requests, {tally.server_errors} 5xx, "
-                              f"{tally.half_written} half-written ({time.monotonic() - started:.0f} s)", flush=True)
+                        print(f"  {endpoint.label}: {tally.requests} requests, {tally.client_errors} 4xx, "
+                              f"{tally.server_errors} 5xx, {tally.half_written} half-written "
+                              f"({time.monotonic() - started:.0f} s)", flush=True)
             finally:
                 fuzzer.close()
             return rows
@@ -563,7 +585,8 @@ def fuzz_endpoints(labels: list[str], examples: int) -> list[tuple[Endpoint, Tal
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--examples", type=int, default=1000, help="examples per endpoint")
+    parser.add_argument("--examples", type=int, default=1000, help="examples per form")
+    parser.add_argument("--url-examples", type=int, help="examples per other URL pattern (default: --examples)")
     parser.add_argument("--only", default="", help="endpoint name prefix, e.g. auth. or calendar.new_event")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes, each with its own database")
     arguments = parser.parse_args()
@@ -574,14 +597,19 @@ def main() -> int:
     from webapp import create_app
 
     config = make_config("postgresql://localhost/unused", "redis://localhost/15")
-    labels = [e.label for e in endpoints(create_app({"CONFIG": config})) if e.name.startswith(arguments.only)]
-    shards = [labels[index::arguments.jobs] for index in range(arguments.jobs)]
+    url_examples = arguments.url_examples or arguments.examples
+    found = [e for e in endpoints(create_app({"CONFIG": config})) if e.name.startswith(arguments.only)]
+    labels = [e.label for e in found]
+    # Forms first (the password forms are slow: argon2), dealt round-robin so the workers finish together.
+    ordered = [e.label for e in sorted(found, key=lambda e: not is_form(e))]
+    shards = [ordered[index::arguments.jobs] for index in range(arguments.jobs)]
     started = time.monotonic()
     with ProcessPoolExecutor(arguments.jobs, mp_context=get_context("spawn")) as pool:
-        results = list(pool.map(fuzz_endpoints, shards, [arguments.examples] * len(shards)))
+        results = list(pool.map(fuzz_endpoints, shards, [arguments.examples] * len(shards),
+                                [url_examples] * len(shards)))
     order = {label: index for index, label in enumerate(labels)}
     rows = sorted((row for shard in results for row in shard), key=lambda row: order[row[0].label])
-    print_table(rows, arguments.examples)
+    print_table(rows, arguments.examples, url_examples)
     print(f"\nwall time {time.monotonic() - started:.0f} s with {arguments.jobs} worker(s)")
     return 1 if any(t.server_errors or t.half_written for _, t in rows) else 0
 
