@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint bench chromium nginx
+.PHONY: run test lint bench chromium test-packages
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required (python3.11 not found)."; exit 1; }
@@ -34,14 +34,18 @@ chromium:
 		fi; \
 	fi
 
-# The reverse-proxy test runs gunicorn behind Debian's nginx (started by the test on loopback, never as a service).
-nginx:
-	@if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then \
+# Debian packages two tests start themselves on loopback (never as services): nginx, as the TLS reverse proxy in
+# front of gunicorn, and a PostgreSQL server built with TLS (the embedded one is not), for sslmode in DATABASE_URL.
+test-packages:
+	@missing=""; \
+	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			echo "Installing Debian's nginx for the reverse-proxy test..."; \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
+			echo "Installing Debian's$$missing for the transport tests..."; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 		else \
-			echo "The reverse-proxy test needs nginx: install it (Debian: sudo apt-get install nginx)."; \
+			echo "The transport tests need Debian's$$missing: sudo apt-get install$$missing"; \
 			exit 1; \
 		fi; \
 	fi
@@ -49,7 +53,7 @@ nginx:
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 
-test: $(VENV)/.installed-dev chromium nginx lint
+test: $(VENV)/.installed-dev chromium test-packages lint
 	$(BIN)/pytest -q
 
 bench: $(VENV)/.installed-dev

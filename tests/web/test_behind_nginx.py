@@ -3,59 +3,27 @@ self-signed certificate made here. Clients connect from distinct loopback addres
 take the client's address from X-Forwarded-For (TRUSTED_PROXY_HOPS=1) to tell them apart."""
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from requests.adapters import HTTPAdapter
 from sqlalchemy import select
 
 from tests.conftest import PASSWORD, make_user
+from tests.web.conftest import free_port, self_signed_certificate
 from webapp.config import PROJECT_ROOT
 from webapp.extensions import db
 from webapp.local import BIN, procfile_processes
 from webapp.models import AuditLog
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                    x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
 
 
 NGINX_CONF = """
@@ -139,7 +107,7 @@ def csrf(html: str) -> str:
 
 @pytest.fixture
 def proxied_site(app, clean_database, redis, tmp_path):
-    assert Path(NGINX).exists(), "nginx is missing: `make test` installs Debian's nginx (apt-get install nginx)"
+    assert Path(NGINX).exists(), "nginx is missing: `make test` installs it (apt-get install nginx)"
     (tmp_path / "tmp").mkdir()
     for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (tmp_path / "tmp" / name).mkdir(mode=0o777)
