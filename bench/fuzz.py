@@ -498,7 +498,7 @@ class Fuzzer:
         return tally
 
 
-def fuzz_app(database_url: str, redis_url: str) -> Flask:
+def fuzz_app(database_url: str, redis_url: str, **settings) -> Flask:
     import base64
 
     from webapp import create_app
@@ -507,7 +507,7 @@ def fuzz_app(database_url: str, redis_url: str) -> Flask:
     config = Config(
         SECRET_KEY=secrets.token_urlsafe(32), SQLALCHEMY_DATABASE_URI=normalise_database_url(database_url),
         REDIS_URL=redis_url, TOKEN_ENCRYPTION_KEYS="fuzz:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-        LOG_LEVEL="CRITICAL", ENVIRONMENT="development", PROVIDERS=UNREACHABLE_PROVIDERS,
+        LOG_LEVEL="CRITICAL", ENVIRONMENT="development", PROVIDERS=UNREACHABLE_PROVIDERS, **settings,
     )
     return create_app({"CONFIG": config})
 
