@@ -11,6 +11,7 @@ import re
 
 from flask import abort, request
 from flask_wtf import FlaskForm
+from wtforms import IntegerField
 from wtforms.validators import StopValidation
 
 CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -38,6 +39,18 @@ class Form(FlaskForm):
                 raise TypeError(f"{form.__class__.__name__}: pass a field's validators by keyword")
             validators = unbound_field.kwargs.get("validators") or ()
             return unbound_field.bind(form=form, **options, validators=[no_control_characters, *validators])
+
+
+class WholeNumberField(IntegerField):
+    """An IntegerField for small counts. At most nine digits: a pasted 400-digit number is an input error in place,
+    not an OverflowError in NumberRange (which compares the value with a float)."""
+
+    def process_formdata(self, valuelist):
+        text = valuelist[0].strip() if valuelist and isinstance(valuelist[0], str) else ""
+        if text and not re.fullmatch(r"[+-]?\d{1,9}", text):
+            self.data = None
+            raise ValueError("Use a whole number.")
+        super().process_formdata(valuelist)
 
 
 def reject_control_characters_in_url() -> None:

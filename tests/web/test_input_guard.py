@@ -88,6 +88,19 @@ def test_other_control_characters_are_refused_but_newlines_and_tabs_are_text(app
     assert db_session.scalar(select(CalendarEvent.description)) == "one\r\n\ttwo"
 
 
+@pytest.mark.parametrize("number", ["9" * 400, "1e999", "12.5"])
+def test_an_enormous_repeat_count_is_a_422_in_place(app, db_session, redis, number):
+    browser, account = signed_in_client(app, db_session)
+    calendar = make_connection(db_session, account)
+    response = post_form(browser, "/calendar/events/new", {
+        "calendar_id": str(calendar.id), "title": "Standup", "start_date": "2026-03-02", "start_time": "09:00",
+        "end_date": "2026-03-02", "end_time": "09:15", "time_zone": "UTC", "view": "week", "repeat": "DAILY",
+        "ends": "count", "count": number, "interval": number})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422 and 'id="interval-errors"' in body and 'id="count-errors"' in body
+    assert db_session.scalar(select(func.count()).select_from(CalendarEvent)) == 0
+
+
 def test_year_zero_and_other_impossible_months_are_404(app, db_session, redis):
     browser, _ = signed_in_client(app, db_session)
     for path in ("/calendar/month/0000-01", "/calendar/month/9999-12", "/calendar/month/2026-13",

@@ -7,7 +7,6 @@ from wtforms import (
     BooleanField,
     DateField,
     HiddenField,
-    IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -25,7 +24,7 @@ from webapp.calendar.queries import EventDetails
 from webapp.calendar.repeat import FREQUENCIES, WEEKDAYS, Repeat, repeat_from_rule
 from webapp.calendar.urls import format_at
 from webapp.calendar.zones import UTC_NAME, is_valid_zone, time_zone_names, zone_or_utc
-from webapp.forms import Form
+from webapp.forms import Form, WholeNumberField
 from webapp.sync.recurrence import describe
 
 MAX_TITLE_LENGTH = 500
@@ -81,7 +80,7 @@ class EventForm(Form):
         validators=[Length(max=MAX_DESCRIPTION_LENGTH, message=f"Keep it to {MAX_DESCRIPTION_LENGTH} characters.")],
     )
     repeat = SelectField("Repeat", choices=REPEAT_CHOICES, default="")
-    interval = IntegerField(
+    interval = WholeNumberField(
         "Every", default=1, validators=[Optional(), NumberRange(min=1, max=99, message="Use a number from 1 to 99.")]
     )
     weekdays = SelectMultipleField(
@@ -90,7 +89,7 @@ class EventForm(Form):
     ends = SelectField("Ends", default="never", choices=[
         SelectChoice("never", "Never"), SelectChoice("until", "On a date"), SelectChoice("count", "After")])
     until = DateField("Last day", validators=[Optional(), _supported_year])
-    count = IntegerField(
+    count = WholeNumberField(
         "Times", validators=[Optional(), NumberRange(min=1, max=999, message="Use a number from 1 to 999.")]
     )
     # Where the page was (week/day/month/agenda), which instances the edit applies to, and which instance.
