@@ -11,7 +11,7 @@ RUN_REQUIREMENTS := requirements.txt requirements-local.txt
 DEV_REQUIREMENTS := $(RUN_REQUIREMENTS) requirements-dev.txt
 PIP_VERSION := 26.3
 
-.PHONY: run test lint bench chromium lock
+.PHONY: run test lint bench chromium lock test-packages
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required (python3.11 not found)."; exit 1; }
@@ -50,11 +50,27 @@ chromium:
 		fi; \
 	fi
 
+# Debian packages two tests start themselves on loopback (never as services): nginx, as the TLS reverse proxy in
+# front of gunicorn, and a PostgreSQL server built with TLS (the embedded one is not), for sslmode in DATABASE_URL.
+test-packages:
+	@missing=""; \
+	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "Installing Debian's$$missing for the transport tests..."; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else \
+			echo "The transport tests need Debian's$$missing: sudo apt-get install$$missing"; \
+			exit 1; \
+		fi; \
+	fi
+
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 
 # One pytest-xdist worker per core; `pytest -m "not slow"` skips browsers and real-process tests while iterating.
-test: $(VENV)/.installed-dev chromium lint
+test: $(VENV)/.installed-dev chromium test-packages lint
 	$(BIN)/pytest -q -n auto --dist worksteal
 
 bench: $(VENV)/.installed-dev

@@ -169,6 +169,7 @@ def make_config(database_url: str, redis_url: str, providers: dict | None = None
         TOKEN_ENCRYPTION_KEYS="test:" + secrets.token_urlsafe(32),
         TESTING=True,
         LOG_LEVEL="WARNING",
+        ENVIRONMENT="development",  # mail goes to the local outbox
         PROVIDERS=providers or {},
     )
 
@@ -263,6 +264,42 @@ def login(client):
     return do_login
 
 
+class Mailbox:
+    """The account-mail jobs run by a real RQ worker in this process, and the local outbox they deliver to."""
+
+    def __init__(self, redis):
+        self.redis = redis
+
+    def deliver(self) -> list[dict]:
+        from rq import Queue, SimpleWorker
+
+        from webapp.mail import MAIL_QUEUE, outbox
+
+        queue = Queue(MAIL_QUEUE, connection=self.redis)
+        SimpleWorker([queue], connection=self.redis).work(burst=True)
+        failed = queue.failed_job_registry
+        assert failed.count == 0, queue.fetch_job(failed.get_job_ids()[0]).latest_result().exc_string
+        return outbox(self.redis)
+
+    def messages_to(self, address: str) -> list[dict]:
+        return [message for message in self.deliver() if message["to"] == address]
+
+    def link_to(self, address: str) -> str:
+        """The path and query of the link in the newest mail to `address`."""
+        (message, *_older) = self.messages_to(address)
+        match = re.search(r"https?://[^/\s]+(/\S*)", message["body"])
+        assert match, message["body"]
+        return match.group(1)
+
+
+@pytest.fixture
+def mailbox(app, redis, monkeypatch):
+    import jobs.accounts
+
+    monkeypatch.setattr(jobs.accounts, "job_app", lambda: app)
+    return Mailbox(redis)
+
+
 @pytest.fixture
 def clean_database(app):
     """For tests that run the app in another thread or process: real commits, tables emptied afterwards."""
@@ -274,11 +311,12 @@ def clean_database(app):
 
 
 @pytest.fixture
-def live_server(app, clean_database, redis):
+def live_server(app, clean_database, redis, monkeypatch):
     """The app on a loopback port with real commits (for the browser); tables are emptied afterwards."""
     from sandbox.serve import serve_in_thread
 
     server = serve_in_thread(app)
+    monkeypatch.setitem(app.config, "PUBLIC_URL", server.url)  # links in mails point at this server
     yield server
     server.stop()
 
@@ -324,3 +362,20 @@ def screenshot(page, name: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def sign_up_in_browser(page, base: str, mailbox: Mailbox, email: str, password: str, first_name: str = "") -> None:
+    """Register through the form, open the mailed link from the local outbox page, and create the account."""
+    page.goto(f"{base}/register")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.fill("#confirm", password)
+    if first_name:
+        page.fill("#first_name", first_name)
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=Check your inbox")
+    mailbox.deliver()
+    page.click("text=local outbox")
+    page.click(f"#outbox article:has-text('{email}') >> a[href*='/register/confirm']")
+    page.click("text=Create my account")
+    page.wait_for_selector("text=Welcome to Almanac.")

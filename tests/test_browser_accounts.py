@@ -1,16 +1,7 @@
-"""A person in Chromium: register, log out, log in, and sign out another device."""
+"""A person in Chromium: register (through the mailed link), log out, log in, and sign out another device."""
 from __future__ import annotations
 
-from tests.conftest import screenshot
-
-
-def register(page, base, email, password):
-    page.goto(f"{base}/register")
-    page.fill("#email", email)
-    page.fill("#password", password)
-    page.fill("#confirm", password)
-    page.fill("#first_name", "Ada")
-    page.click("button[type=submit]")
+from tests.conftest import screenshot, sign_up_in_browser
 
 
 def log_in(page, base, email, password):
@@ -20,7 +11,7 @@ def log_in(page, base, email, password):
     page.click("button[type=submit]")
 
 
-def test_register_logout_login_and_revoke_other_session(live_server, browser, page):
+def test_register_logout_login_and_revoke_other_session(live_server, browser, page, mailbox):
     base, email, password = live_server.url, "ada@example.com", "analytical engine"
     console_errors = []
     page.on("console", lambda message: message.type == "error" and "422" not in message.text
@@ -35,7 +26,7 @@ def test_register_logout_login_and_revoke_other_session(live_server, browser, pa
     assert page.input_value("#email") == email
     screenshot(page, "accounts-register-error")
 
-    register(page, base, email, password)
+    sign_up_in_browser(page, base, mailbox, email, password, first_name="Ada")
     page.wait_for_selector("text=Hello, Ada")
     screenshot(page, "accounts-home")
 

@@ -58,6 +58,17 @@ def stop_with_ctrl_c(launcher, descendants):
     return output
 
 
+def wait_for_mailed_link(browser, port, timeout=30.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        outbox = browser.get(f"http://127.0.0.1:{port}/dev/outbox").text
+        match = re.search(r'href="(http://127\.0\.0\.1:\d+/register/confirm\?token=[^"]+)"', outbox)
+        if match:
+            return match.group(1).replace("&amp;", "&")
+        time.sleep(0.3)
+    raise AssertionError("no sign-up mail reached the local outbox")
+
+
 def csrf(html):
     return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
 
@@ -75,6 +86,12 @@ def test_run_starts_everything_keeps_data_and_stops_cleanly(tmp_path):
         response = browser.post(f"http://127.0.0.1:{port}/register", data={
             "email": "first@example.com", "password": "a fine passphrase", "confirm": "a fine passphrase",
             "csrf_token": token})
+        assert response.status_code == 200 and "Check your inbox" in response.text
+        link = wait_for_mailed_link(browser, port)  # the worker sends it to the local outbox
+        confirm = browser.get(link)
+        response = browser.post(f"http://127.0.0.1:{port}/register/confirm", data={
+            "token": re.search(r'name="token" type="hidden" value="([^"]+)"', confirm.text).group(1),
+            "csrf_token": csrf(confirm.text)})
         assert response.status_code == 200 and "Hello" in response.text
         descendants = process_tree(launcher.pid)
     except BaseException:

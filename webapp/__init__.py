@@ -37,13 +37,28 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     init_extensions(app)
     register_blueprints(app)
     register_security_headers(app)
+    register_input_guard(app)
     register_template_helpers(app)
 
     from webapp import errors, heartbeat
 
     errors.register(app)
     heartbeat.init_app(app)
+    wrap_transport(app)
     return app
+
+
+def register_input_guard(app: Flask) -> None:
+    from webapp.forms import reject_control_characters_in_url
+
+    app.before_request(reject_control_characters_in_url)
+
+
+def wrap_transport(app: Flask) -> None:
+    from webapp import transport
+
+    app.wsgi_app = transport.wrap(app.wsgi_app, trusted_proxy_hops=app.config["TRUSTED_PROXY_HOPS"],
+                                  force_https=app.config["FORCE_HTTPS"])
 
 
 def init_secret_box(app: Flask) -> None:
@@ -101,7 +116,10 @@ def oauth_origins(providers: dict) -> tuple[str, ...]:
 
 
 def register_security_headers(app: Flask) -> None:
+    from webapp.transport import PERMISSIONS_POLICY, STRICT_TRANSPORT_SECURITY
+
     policy = content_security_policy(oauth_origins(app.config["PROVIDERS"]))
+    force_https = app.config["FORCE_HTTPS"]
 
     @app.after_request
     def add_security_headers(response):
@@ -109,6 +127,9 @@ def register_security_headers(app: Flask) -> None:
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Permissions-Policy"] = PERMISSIONS_POLICY
+        if force_https:
+            response.headers["Strict-Transport-Security"] = STRICT_TRANSPORT_SECURITY
         if request.path.startswith("/static/"):
             return response
         response.headers.setdefault("Cache-Control", "no-store")

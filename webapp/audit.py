@@ -7,6 +7,7 @@ from typing import Any
 from flask import has_request_context, request
 from sqlalchemy.orm import Session
 
+from webapp.forms import without_control_characters
 from webapp.models import AuditLog, AuditStatus
 
 # Keys whose values must never be stored, whatever a caller passes.
@@ -30,7 +31,7 @@ def scrub(details: dict[str, Any]) -> dict[str, Any]:
 def request_origin() -> dict[str, str | None]:
     if not has_request_context():
         return {"ip_address": None, "user_agent": None}
-    user_agent = request.headers.get("User-Agent")
+    user_agent = without_control_characters(request.headers.get("User-Agent"))
     return {"ip_address": request.remote_addr, "user_agent": user_agent[:1000] if user_agent else None}
 
 
@@ -42,8 +43,10 @@ def record(
     resource: tuple[str, Any] | None = None,
     status: AuditStatus = AuditStatus.SUCCESS,
     error: str | None = None,
+    origin: dict[str, str | None] | None = None,
     **details: Any,
 ) -> AuditLog:
+    """`origin` is the request's `request_origin()`, for jobs that record on behalf of a request."""
     entry = AuditLog(
         user_id=user_id,
         action=action,
@@ -52,7 +55,7 @@ def record(
         resource_type=resource[0] if resource else None,
         resource_id=str(resource[1]) if resource else None,
         metadata_=scrub(details) or None,
-        **request_origin(),
+        **(origin or request_origin()),
     )
     session.add(entry)
     return entry

@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
@@ -39,6 +40,14 @@ def instance_secret(name: str, nbytes: int = 32, directory: Path = INSTANCE_DIR)
     return value
 
 
+def check_database_tls(url: str) -> None:
+    """libpq reads `sslmode`/`sslrootcert`/`sslcert`/`sslkey` from the URL; a certificate file that is not there
+    would otherwise surface as a confusing TLS error on the first request."""
+    for name, value in parse_qsl(urlsplit(url).query):
+        if name in ("sslrootcert", "sslcert", "sslkey") and value != "system" and not Path(value).is_file():
+            raise ConfigError(f"DATABASE_URL names {name}={value}, but there is no such file.")
+
+
 def _bool(value: str | None, default: bool = False) -> bool:
     if value is None or value == "":
         return default
@@ -52,14 +61,35 @@ class Config:
     REDIS_URL: str
     TOKEN_ENCRYPTION_KEYS: str
     PORT: int = 5000
+    # "development" under `make run`: the local outbox is shown at /dev/outbox. Anything else is production.
+    ENVIRONMENT: str = "production"
+    # Served behind TLS: HSTS, `__Host-` cookies, `Secure` everywhere, https in every URL we build.
+    FORCE_HTTPS: bool = False
+    # How many reverse proxies in front of us set X-Forwarded-For / X-Forwarded-Proto (0: trust none).
+    TRUSTED_PROXY_HOPS: int = 0
+    # Where links in emails point, e.g. https://almanac.example.org (never taken from a request's Host).
+    PUBLIC_URL: str = "http://127.0.0.1:5000"
+    # smtp://user:password@host:587 (STARTTLS) or smtps://…:465; unset: mail lands in the local outbox.
+    SMTP_URL: str = ""
+    MAIL_FROM: str = "Almanac <almanac@localhost>"
     PREFERRED_URL_SCHEME: str = "http"
     SESSION_COOKIE_SECURE: bool = False
     LOG_FORMAT: str = "text"
     LOG_LEVEL: str = "INFO"
     TESTING: bool = False
     RATELIMIT_ENABLED: bool = True
-    LOGIN_FAILURES_PER_ACCOUNT: str = "5 per 15 minutes"
-    LOGIN_FAILURES_PER_IP: str = "20 per 15 minutes"
+    # Failed sign-ins: tight per (account, address); broad per address; per account only a high ceiling, and
+    # past LOGIN_ACCOUNT_DELAY_AFTER failures a delay that doubles with each one. A browser that signed in to
+    # the account before (device cookie) skips the address and account limits, so strangers cannot lock it out.
+    LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS: str = "5 per 15 minutes"
+    LOGIN_FAILURES_PER_ADDRESS: str = "50 per 15 minutes"
+    LOGIN_FAILURES_PER_ACCOUNT: str = "100 per hour"
+    LOGIN_ACCOUNT_DELAY_AFTER: int = 10
+    LOGIN_ACCOUNT_DELAY_MAX_SECONDS: int = 300
+    # Registrations and password-reset requests (each sends a mail): per address, and per email address.
+    ACCOUNT_MAIL_PER_ADDRESS: str = "10 per hour"
+    ACCOUNT_MAIL_PER_EMAIL: str = "3 per hour"
+    RESET_LINK_MINUTES: int = 30
     SESSION_ABSOLUTE_DAYS: int = 30
     SESSION_IDLE_DAYS: int = 14
     STATEMENT_TIMEOUT_MS: int = 30_000
@@ -69,6 +99,16 @@ class Config:
     REDIS_TIMEOUT_SECONDS: float = 1.0
     DATABASE_CONNECT_TIMEOUT_SECONDS: int = 2  # libpq's minimum
     PROVIDERS: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.FORCE_HTTPS:
+            self.PREFERRED_URL_SCHEME = "https"
+            self.SESSION_COOKIE_SECURE = True
+
+    @property
+    def cookie_prefix(self) -> str:
+        # `__Host-`: the browser keeps such a cookie only if it is Secure, has Path=/ and no Domain.
+        return "__Host-" if self.FORCE_HTTPS else ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -87,14 +127,24 @@ class Config:
             raise ConfigError("DATABASE_URL is not set: run `make run` for the local default, or set DATABASE_URL.")
         if not env.get("REDIS_URL"):
             raise ConfigError("REDIS_URL is not set: run `make run` for the local default, or set REDIS_URL.")
+        check_database_tls(database_url)
+        smtp_url = env.get("SMTP_URL", "")
+        if smtp_url and urlsplit(smtp_url).scheme not in ("smtp", "smtps"):
+            raise ConfigError("SMTP_URL must start with smtp:// (STARTTLS) or smtps:// (TLS).")
+        force_https = _bool(env.get("FORCE_HTTPS"))
+        port = _int(env, "PORT", 5000)
         return cls(
             SECRET_KEY=secret_key,
             SQLALCHEMY_DATABASE_URI=normalise_database_url(database_url),
             REDIS_URL=env["REDIS_URL"],
             TOKEN_ENCRYPTION_KEYS=token_keys,
-            PORT=int(env.get("PORT", "5000")),
-            PREFERRED_URL_SCHEME="https" if _bool(env.get("FORCE_HTTPS")) else "http",
-            SESSION_COOKIE_SECURE=_bool(env.get("FORCE_HTTPS")),
+            PORT=port,
+            ENVIRONMENT=env.get("ALMANAC_ENV", "production"),
+            FORCE_HTTPS=force_https,
+            TRUSTED_PROXY_HOPS=_int(env, "TRUSTED_PROXY_HOPS", 0),
+            PUBLIC_URL=(env.get("PUBLIC_URL") or f"{'https' if force_https else 'http'}://127.0.0.1:{port}").rstrip("/"),
+            SMTP_URL=smtp_url,
+            MAIL_FROM=env.get("MAIL_FROM", "Almanac <almanac@localhost>"),
             LOG_FORMAT=env.get("LOG_FORMAT", "text"),
             LOG_LEVEL=env.get("LOG_LEVEL", "INFO"),
             PROVIDERS=provider_settings(env),
@@ -102,6 +152,8 @@ class Config:
 
     def as_flask_config(self) -> dict:
         values = asdict(self)
+        values["COOKIE_PREFIX"] = self.cookie_prefix
+        values["SESSION_COOKIE_NAME"] = self.cookie_prefix + "session"
         values["SQLALCHEMY_ENGINE_OPTIONS"] = {
             # After a PostgreSQL restart the pool's connections are dead: each is tested at checkout and replaced,
             # so no request fails on one.
@@ -114,6 +166,19 @@ class Config:
             },
         }
         return values
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name, "")
+    if not value.strip():
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {value!r}.") from None
+    if number < 0:
+        raise ConfigError(f"{name} cannot be negative, got {number}.")
+    return number
 
 
 def provider_settings(env: Mapping[str, str]) -> dict:

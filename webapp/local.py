@@ -42,6 +42,7 @@ def local_environment(instance_dir: Path = INSTANCE_DIR) -> tuple[dict[str, str]
         env.update(running.environment)
     env.setdefault("PORT", "5000")
     env.setdefault("HOST", "127.0.0.1")
+    env.setdefault("ALMANAC_ENV", "development")  # without SMTP_URL, mail goes to the outbox at /dev/outbox
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env["FLASK_APP"] = "wsgi"
     env["PYTHONUNBUFFERED"] = "1"

@@ -5,12 +5,12 @@ import re
 
 from rq import Queue, SimpleWorker
 
-from tests.conftest import APPLE_USER, screenshot
+from tests.conftest import APPLE_USER, screenshot, sign_up_in_browser
 from tests.connections.conftest import new_google_account
 
 
 def test_connect_google_and_apple_and_see_the_calendars(app, live_server, page, provider_servers, redis,
-                                                        monkeypatch):
+                                                        monkeypatch, mailbox):
     import jobs.sync
     from sandbox.radicale_server import create_calendar
 
@@ -18,11 +18,7 @@ def test_connect_google_and_apple_and_see_the_calendars(app, live_server, page, 
     create_calendar(provider_servers.radicale.url, *APPLE_USER, "browser-home", "Home (browser)", "#34a853")
     base = live_server.url
 
-    page.goto(f"{base}/register")
-    page.fill("#email", "connector@example.com")
-    page.fill("#password", "a very fine passphrase")
-    page.fill("#confirm", "a very fine passphrase")
-    page.click("button[type=submit]")
+    sign_up_in_browser(page, base, mailbox, "connector@example.com", "a very fine passphrase")
     page.click("nav >> text=Connections")
     page.wait_for_selector("#connections")
     screenshot(page, "connections-empty")

@@ -9,7 +9,7 @@ import textwrap
 from rq import Queue, SimpleWorker
 from sqlalchemy import func, select
 
-from tests.conftest import PASSWORD, csrf_token_from
+from tests.conftest import PASSWORD, csrf_token_from, make_user
 from tests.connections.conftest import authorize, new_google_account, start_connect
 from tests.sync.conftest import google_timed, soon
 from webapp.config import PROJECT_ROOT
@@ -70,9 +70,10 @@ def test_worker_killed_mid_sync_loses_and_duplicates_nothing(app, provider_serve
     import jobs.sync
 
     browser = app.test_client()
-    token = csrf_token_from(browser.get("/register").get_data(as_text=True))
-    browser.post("/register", data={"email": "crash@example.com", "password": PASSWORD, "confirm": PASSWORD,
-                                    "csrf_token": token})
+    with app.app_context():
+        make_user(db.session, email="crash@example.com")
+    token = csrf_token_from(browser.get("/login").get_data(as_text=True))
+    browser.post("/login", data={"email": "crash@example.com", "password": PASSWORD, "csrf_token": token})
     email = new_google_account(provider_servers, calendars=(("Work", "#4285f4", True),))
     browser.get(authorize(start_connect(browser), email))
     state = provider_servers.google_state

@@ -1,9 +1,11 @@
 """`flask users …`: account chores for operators."""
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from webapp import audit
 from webapp.admin.users import find_by_email, grant_admin
+from webapp.auth.recovery import create_reset_link
 from webapp.extensions import db
 
 users_cli = AppGroup("users", help="Manage accounts.")
@@ -23,3 +25,19 @@ def make_admin_command(email: str) -> None:
     audit.record(db.session, "ADMIN_GRANT", user_id=None, resource=("user", user.id), via="cli")
     db.session.commit()
     click.echo(f"{user.email} is now an admin.")
+
+
+@users_cli.command("reset-link")
+@click.argument("email")
+def reset_link_command(email: str) -> None:
+    """Print a single-use link that lets the account with EMAIL choose a new password."""
+    user = find_by_email(db.session, email)
+    if user is None:
+        raise click.ClickException(f"No account with the email {email.strip().lower()}.")
+    if not user.is_active:
+        raise click.ClickException(f"{user.email} is disabled or deleted; enable it first.")
+    minutes = current_app.config["RESET_LINK_MINUTES"]
+    link = create_reset_link(db.session, user, minutes=minutes)
+    audit.record(db.session, "PASSWORD_RESET_LINK", user_id=None, resource=("user", user.id), via="cli")
+    db.session.commit()
+    click.echo(f"Reset link for {user.email} (works once, for {minutes} minutes):\n{link}")

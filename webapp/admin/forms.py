@@ -1,12 +1,12 @@
 """Filter forms for the admin pages. They are GET forms: filters live in the URL, so no CSRF token."""
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional, ValidationError
 
 from webapp.admin.audit_query import AuditFilters
+from webapp.forms import Form
 from webapp.models import AuditStatus
 
 DATE_MESSAGE = "Use a date like 2026-11-25."
@@ -22,7 +22,7 @@ class DayField(DateField):
             raise ValueError(DATE_MESSAGE) from None
 
 
-class GetForm(FlaskForm):
+class GetForm(Form):
     class Meta:
         csrf = False
 

@@ -28,14 +28,15 @@ def hash_password(password: str) -> str:
 
 
 def register_user(
-    session: Session, *, email: str, password: str, first_name: str | None = None, last_name: str | None = None
+    session: Session, *, email: str, password_hash: str, first_name: str | None = None, last_name: str | None = None
 ) -> User:
+    """Create the account (the password arrives hashed: it was typed when the sign-up link was asked for)."""
     email = normalise_email(email)
     if session.scalar(select(func.count()).select_from(User).where(User.email == email)):
         raise EmailTaken(email)
     user = User(
         email=email,
-        password_hash=hash_password(password),
+        password_hash=password_hash,
         first_name=(first_name or "").strip() or None,
         last_name=(last_name or "").strip() or None,
     )

@@ -1,6 +1,7 @@
-from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField
+from wtforms import EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
+
+from webapp.forms import Form
 
 MIN_PASSWORD_LENGTH = 10
 # Long passphrases are welcome; the cap only stops multi-megabyte bodies from reaching argon2.
@@ -11,12 +12,15 @@ def strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 
 
-class RegisterForm(FlaskForm):
-    email = EmailField(
+def email_field() -> EmailField:
+    return EmailField(
         "Email", filters=[strip], validators=[DataRequired(), Email(check_deliverability=False), Length(max=255)]
     )
-    password = PasswordField(
-        "Password",
+
+
+def new_password_field(label: str = "Password") -> PasswordField:
+    return PasswordField(
+        label,
         validators=[
             DataRequired(),
             Length(
@@ -26,13 +30,36 @@ class RegisterForm(FlaskForm):
             ),
         ],
     )
-    confirm = PasswordField(
+
+
+def repeat_password_field() -> PasswordField:
+    return PasswordField(
         "Repeat password", validators=[DataRequired(), EqualTo("password", message="The passwords do not match.")]
     )
+
+
+class RegisterForm(Form):
+    email = email_field()
+    password = new_password_field()
+    confirm = repeat_password_field()
     first_name = StringField("First name", filters=[strip], validators=[Optional(), Length(max=100)])
     last_name = StringField("Last name", filters=[strip], validators=[Optional(), Length(max=100)])
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField("Email", filters=[strip], validators=[DataRequired(), Length(max=255)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)])
+
+
+class ForgotPasswordForm(Form):
+    email = email_field()
+
+
+class ResetPasswordForm(Form):
+    token = HiddenField(validators=[DataRequired(), Length(max=100)])
+    password = new_password_field("New password")
+    confirm = repeat_password_field()
+
+
+class ConfirmSignupForm(Form):
+    token = HiddenField(validators=[DataRequired(), Length(max=100)])

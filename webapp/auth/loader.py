@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from flask import current_app, g, request
 
-from webapp.auth.sessions import COOKIE_NAME, load_session
+from webapp.auth.sessions import load_session, login_cookie_name
 from webapp.extensions import db
 from webapp.models import User
 
 
 def load_user_from_cookie(_request) -> User | None:
-    token = request.cookies.get(COOKIE_NAME)
+    token = request.cookies.get(login_cookie_name())
     if not token:
         return None
     session = load_session(db.session, token, idle_days=current_app.config["SESSION_IDLE_DAYS"])

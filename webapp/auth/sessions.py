@@ -6,6 +6,7 @@ import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session as DbSession
 
@@ -15,6 +16,11 @@ COOKIE_NAME = "almanac_session"
 # Writing last_seen_at on every request would turn each page view into a write; this is precise enough
 # for a 14-day idle limit.
 LAST_SEEN_PRECISION = timedelta(minutes=5)
+
+
+def login_cookie_name() -> str:
+    """`__Host-almanac_session` over HTTPS (FORCE_HTTPS), else `almanac_session`."""
+    return current_app.config["COOKIE_PREFIX"] + COOKIE_NAME
 
 
 def hash_token(token: str) -> str:

@@ -8,23 +8,35 @@ from flask import session as cookie_session
 from flask_login import current_user, login_required
 from werkzeug.exceptions import TooManyRequests
 
-from webapp import audit
-from webapp.auth import bp
-from webapp.auth.accounts import EmailTaken, authenticate, normalise_email, register_user
-from webapp.auth.forms import LoginForm, RegisterForm
+from webapp import audit, mail, ratelimit
+from webapp.auth import bp, recovery
+from webapp.auth.accounts import EmailTaken, authenticate, normalise_email
+from webapp.auth.forms import ConfirmSignupForm, ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm
 from webapp.auth.sessions import (
-    COOKIE_NAME,
     active_sessions,
     describe_device,
     end_session,
+    login_cookie_name,
     revoke_other_sessions,
     revoke_session,
     start_session,
 )
+from webapp.auth.signup import complete_signup, pending_signup, request_signup
+from webapp.auth.throttle import (
+    DEVICE_COOKIE,
+    DEVICE_COOKIE_DAYS,
+    LoginThrottle,
+    account_key,
+    device_token,
+    is_trusted_device,
+)
 from webapp.extensions import db, redis_client
+from webapp.forms import without_control_characters
 from webapp.htmx import render_page, toast
 from webapp.models import AuditStatus
-from webapp.ratelimit import count_hit, is_limited, parse_rate
+
+SIGN_IN_PAUSED = "We paused sign-in attempts for this account from here, to keep it safe."
+MAIL_PAUSED = "We have sent enough mail for now, to keep mailboxes safe from floods."
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -33,23 +45,37 @@ def register():
         return redirect(url_for("calendar.home"))
     form = RegisterForm()
     if form.validate_on_submit():
-        try:
-            user = register_user(
-                db.session,
-                email=form.email.data,
-                password=form.password.data,
-                first_name=form.first_name.data,
-                last_name=form.last_name.data,
-            )
-        except EmailTaken:
-            form.email.errors.append("An account with this email already exists. Log in instead?")
-        else:
-            audit.record(db.session, "USER_REGISTER", user_id=user.id, resource=("user", user.id))
-            response = _log_in(user)
-            flash("Welcome to Almanac.", "success")
-            return response
+        email = normalise_email(form.email.data)
+        _refuse_when_mailing_too_much(email)
+        signup = request_signup(db.session, email=email, password=form.password.data,
+                                first_name=form.first_name.data, last_name=form.last_name.data)
+        db.session.commit()
+        mail.enqueue_mail_job("jobs.accounts.send_signup_link", str(signup.id))
+        return _check_your_inbox(email, "signup")
     status = 422 if form.is_submitted() else 200
     return render_page("auth/register.html", "auth/_register_form.html", status=status, form=form)
+
+
+@bp.route("/register/confirm", methods=["GET", "POST"])
+def confirm_signup():
+    """GET shows a button (mail scanners open links; only a person's click may create the account)."""
+    form = ConfirmSignupForm(data={"token": request.args.get("token", "")})
+    if form.validate_on_submit():
+        try:
+            user = complete_signup(db.session, form.token.data)
+        except EmailTaken:
+            db.session.rollback()
+            flash("This email already has an account: log in, or choose a new password.", "info")
+            return redirect(url_for("auth.login"), 303)
+        if user is not None:
+            audit.record(db.session, "USER_REGISTER", user_id=user.id, resource=("user", user.id))
+            response = _log_in(user)
+            flash("Welcome to Almanac.", "success")  # after _log_in, which starts a fresh cookie session
+            return response
+    signup = pending_signup(db.session, form.token.data) if form.token.data else None
+    status = 200 if signup is not None else 400
+    return render_page("auth/confirm_signup.html", "auth/_confirm_signup.html", status=status, form=form,
+                       signup=signup)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -59,12 +85,16 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         email = normalise_email(form.email.data)
-        _refuse_when_throttled(email)
+        throttle = _login_throttle(email)
+        _refuse_when_throttled(throttle, email)
         user, outcome = authenticate(db.session, email, form.password.data)
         if user is not None:
+            if throttle:
+                throttle.succeeded()
             audit.record(db.session, "USER_LOGIN", user_id=user.id, resource=("user", user.id))
             return _log_in(user)
-        _count_failure(email)
+        if throttle:
+            throttle.failed()
         audit.record(
             db.session, "USER_LOGIN", user_id=None, status=AuditStatus.FAILURE, error=outcome, email=email
         )
@@ -72,6 +102,50 @@ def login():
         form.password.errors.append("That email and password do not match an account.")
     status = 422 if form.is_submitted() else 200
     return render_page("auth/login.html", "auth/_login_form.html", status=status, form=form)
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        email = normalise_email(form.email.data)
+        _refuse_when_mailing_too_much(email)
+        mail.enqueue_mail_job("jobs.accounts.send_password_reset", email, audit.request_origin())
+        return _check_your_inbox(email, "reset")
+    status = 422 if form.is_submitted() else 200
+    return render_page("auth/forgot_password.html", "auth/_forgot_password_form.html", status=status, form=form)
+
+
+@bp.route("/reset-password", methods=["GET", "POST"])
+def reset_password():
+    """The link from the mail; the token rides in the query string and the form, never in a logged path."""
+    form = ResetPasswordForm(data={"token": request.args.get("token", "")})
+    if form.validate_on_submit():
+        result = recovery.reset_password(db.session, form.token.data, form.password.data)
+        if result is not None:
+            user, ended = result
+            audit.record(db.session, "PASSWORD_RESET", user_id=user.id, resource=("user", user.id),
+                         sessions_ended=ended)
+            if current_app.config["RATELIMIT_ENABLED"]:
+                _login_throttle(user.email).forget_account()
+            response = _log_in(user)
+            flash("Your password is changed, and every other device is signed out.", "success")
+            return response
+    user = recovery.reset_user(db.session, form.token.data) if form.token.data else None
+    if user is None:
+        return render_page("auth/reset_password.html", "auth/_reset_password_form.html", status=400, form=None,
+                           email=None)
+    status = 422 if form.is_submitted() else 200
+    return render_page("auth/reset_password.html", "auth/_reset_password_form.html", status=status, form=form,
+                       email=user.email)
+
+
+@bp.route("/dev/outbox")
+def outbox():
+    """Mail that would have been sent, for the local default (no SMTP_URL); never served in production."""
+    if not mail.is_development():
+        abort(404)
+    return render_page("auth/outbox.html", "auth/_outbox.html", messages=mail.outbox(redis_client()))
 
 
 @bp.route("/logout", methods=["POST"])
@@ -82,7 +156,7 @@ def logout():
     db.session.commit()
     flash("You are logged out.", "success")
     response = redirect(url_for("auth.login"))
-    response.delete_cookie(COOKIE_NAME)
+    response.delete_cookie(login_cookie_name())
     return response
 
 
@@ -134,25 +208,35 @@ def _render_sessions():
 
 
 def _log_in(user):
-    """A fresh token on every login (no fixation); the Flask cookie session is reset too."""
+    """A fresh token on every login (no fixation); the Flask cookie session is reset too. The browser also gets
+    (or keeps) a device cookie that exempts it from the throttles strangers can trip for this account."""
     cookie_session.clear()
     config = current_app.config
     token = start_session(
         db.session,
         user,
         absolute_days=config["SESSION_ABSOLUTE_DAYS"],
-        user_agent=request.headers.get("User-Agent"),
+        user_agent=without_control_characters(request.headers.get("User-Agent")),
         ip_address=request.remote_addr,
     )
     db.session.commit()
     response = redirect(_safe_next() or url_for("calendar.home"))
+    secure = config["SESSION_COOKIE_SECURE"] or request.is_secure
     response.set_cookie(
-        COOKIE_NAME,
+        login_cookie_name(),
         token,
         max_age=int(timedelta(days=config["SESSION_ABSOLUTE_DAYS"]).total_seconds()),
         httponly=True,
         samesite="Lax",
-        secure=config["SESSION_COOKIE_SECURE"] or request.is_secure,
+        secure=secure,
+    )
+    response.set_cookie(
+        config["COOKIE_PREFIX"] + DEVICE_COOKIE,
+        device_token(config["SECRET_KEY"], user.email),
+        max_age=DEVICE_COOKIE_DAYS * 86400,
+        httponly=True,
+        samesite="Lax",
+        secure=secure,
     )
     return response
 
@@ -165,31 +249,38 @@ def _safe_next() -> str | None:
     return None
 
 
-def _throttle_keys(email: str) -> list[tuple[str, str]]:
+def _check_your_inbox(email: str, purpose: str):
+    """The one answer to "register" and "forgot password", whatever the email: the job decides what to send."""
+    return render_page("auth/check_email.html", "auth/_check_email.html", email=email, purpose=purpose,
+                       outbox_url=url_for("auth.outbox") if mail.is_development() else None)
+
+
+def _login_throttle(email: str) -> LoginThrottle | None:
+    if not current_app.config["RATELIMIT_ENABLED"]:
+        return None
     config = current_app.config
-    return [
-        (f"login-fail:account:{email}", config["LOGIN_FAILURES_PER_ACCOUNT"]),
-        (f"login-fail:ip:{request.remote_addr}", config["LOGIN_FAILURES_PER_IP"]),
-    ]
+    trusted = is_trusted_device(config["SECRET_KEY"], request.cookies.get(config["COOKIE_PREFIX"] + DEVICE_COOKIE),
+                                email)
+    return LoginThrottle.for_attempt(current_app, redis_client(), email, request.remote_addr, trusted)
 
 
-def _refuse_when_throttled(email: str) -> None:
-    if not current_app.config["RATELIMIT_ENABLED"]:
+def _refuse_when_throttled(throttle: LoginThrottle | None, email: str) -> None:
+    wait = throttle.wait_seconds() if throttle else None
+    if wait is None:
+        return
+    audit.record(db.session, "USER_LOGIN", user_id=None, status=AuditStatus.FAILURE, error="rate_limited", email=email)
+    db.session.commit()
+    raise TooManyRequests(description=SIGN_IN_PAUSED, retry_after=wait)
+
+
+def _refuse_when_mailing_too_much(email: str) -> None:
+    """Sign-up and reset mails: a few per email address (no mail-bombing) and some per client address."""
+    config = current_app.config
+    if not config["RATELIMIT_ENABLED"]:
         return
     redis = redis_client()
-    for key, rate in _throttle_keys(email):
-        retry_after = is_limited(redis, key, parse_rate(rate)[0])
-        if retry_after is not None:
-            audit.record(
-                db.session, "USER_LOGIN", user_id=None, status=AuditStatus.FAILURE, error="rate_limited", email=email
-            )
-            db.session.commit()
-            raise TooManyRequests(retry_after=retry_after)
-
-
-def _count_failure(email: str) -> None:
-    if not current_app.config["RATELIMIT_ENABLED"]:
-        return
-    redis = redis_client()
-    for key, rate in _throttle_keys(email):
-        count_hit(redis, key, parse_rate(rate)[1])
+    for key, rate in ((f"account-mail:address:{request.remote_addr}", config["ACCOUNT_MAIL_PER_ADDRESS"]),
+                      (f"account-mail:email:{account_key(email)}", config["ACCOUNT_MAIL_PER_EMAIL"])):
+        wait = ratelimit.take(redis, key, rate)
+        if wait is not None:
+            raise TooManyRequests(description=MAIL_PAUSED, retry_after=wait)

@@ -3,14 +3,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
     DateTimeLocalField,
-    Form,
     HiddenField,
-    IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -29,6 +26,7 @@ from webapp.calendar.queries import EventDetails
 from webapp.calendar.repeat import FREQUENCIES, WEEKDAYS, Repeat, repeat_from_rule
 from webapp.calendar.urls import format_at
 from webapp.calendar.zones import UTC_NAME, is_valid_zone, time_zone_names, zone_or_utc
+from webapp.forms import Form, WholeNumberField
 
 MAX_TITLE_LENGTH = 500
 MAX_LOCATION_LENGTH = 500
@@ -58,7 +56,7 @@ def zone_choices(current: str | None = None) -> list[SelectChoice]:
     return [SelectChoice(name, name.replace("_", " ")) for name in (*extra, *names)]
 
 
-class EventForm(FlaskForm):
+class EventForm(Form):
     calendar_id = SelectField("Calendar")
     # Required for new events; an existing event may stay untitled, as the providers allow (see __init__).
     title = StringField(
@@ -84,7 +82,7 @@ class EventForm(FlaskForm):
         validators=[Length(max=MAX_DESCRIPTION_LENGTH, message=f"Keep it to {MAX_DESCRIPTION_LENGTH} characters.")],
     )
     repeat = SelectField("Repeat", choices=REPEAT_CHOICES, default="")
-    interval = IntegerField(
+    interval = WholeNumberField(
         "Every", default=1, validators=[Optional(), NumberRange(min=1, max=99, message="Use a number from 1 to 99.")]
     )
     weekdays = SelectMultipleField(
@@ -93,7 +91,7 @@ class EventForm(FlaskForm):
     ends = SelectField("Ends", default="never", choices=[
         SelectChoice("never", "Never"), SelectChoice("until", "On a date"), SelectChoice("count", "After")])
     until = DateField("Last day", validators=[Optional(), _supported_year])
-    count = IntegerField(
+    count = WholeNumberField(
         "Times", validators=[Optional(), NumberRange(min=1, max=999, message="Use a number from 1 to 999.")]
     )
     # Where the page was (week/day/month/agenda), which instances the edit applies to, and which instance.
@@ -244,7 +242,7 @@ def _local_minute(form, field):
         raise ValidationError(f"Pick a date between {EARLIEST_YEAR} and {LATEST_YEAR}.")
 
 
-class MoveEventForm(FlaskForm):
+class MoveEventForm(Form):
     """A dragged (or keyboard-moved) event: its new start and end on the viewer's clock, and which page it was on."""
 
     start = DateTimeLocalField(format=LOCAL_FORMATS, validators=[InputRequired(), _local_minute])
@@ -259,17 +257,20 @@ class MoveEventForm(FlaskForm):
 
 
 class GoToDateForm(Form):
+    class Meta:
+        csrf = False  # a GET form: going to a date changes nothing
+
     date = DateField(validators=[InputRequired(), _supported_year])
     view = HiddenField()
 
 
-class DeleteEventForm(FlaskForm):
+class DeleteEventForm(Form):
     scope = HiddenField()
     at = HiddenField()
     view = HiddenField()
 
 
-class VisibilityForm(FlaskForm):
+class VisibilityForm(Form):
     visible = SelectField(choices=[SelectChoice("1", "Show"), SelectChoice("0", "Hide")])
     next = HiddenField()
 

@@ -39,7 +39,9 @@ def parse_month(text: str | None) -> date:
     year, month = int(text[:4]), int(text[5:])
     if not 1 <= month <= 12:
         raise BadDate(f"{text} is not a real month.")
-    return _in_range(date(year, month, 1))
+    if not EARLIEST_YEAR <= year <= LATEST_YEAR:  # before date(): year 0 is not a date at all
+        raise BadDate(f"Dates between {EARLIEST_YEAR} and {LATEST_YEAR} only.")
+    return date(year, month, 1)
 
 
 def _in_range(day: date) -> date:

@@ -1,11 +1,11 @@
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, Length, Regexp
 
 from webapp.auth.forms import strip
+from webapp.forms import Form
 
 
-class AppleConnectForm(FlaskForm):
+class AppleConnectForm(Form):
     apple_id = EmailField("Apple ID email", filters=[strip],
                           validators=[DataRequired(), Email(check_deliverability=False), Length(max=255)])
     app_password = PasswordField(
@@ -16,6 +16,6 @@ class AppleConnectForm(FlaskForm):
     )
 
 
-class ColorForm(FlaskForm):
+class ColorForm(Form):
     color = StringField("Colour", filters=[lambda v: v.strip().lower() if isinstance(v, str) else v],
                         validators=[DataRequired(), Regexp(r"^#[0-9a-f]{6}$", message="Pick a colour like #1a73e8.")])

@@ -1,4 +1,5 @@
 """Every table, imported here so Alembic sees them all."""
+from webapp.models.accounts import PasswordReset, SignupRequest
 from webapp.models.audit import AuditLog, AuditStatus
 from webapp.models.base import Base
 from webapp.models.connections import CalendarConnection, CalendarProvider, OAuthState
@@ -15,8 +16,10 @@ __all__ = [
     "CalendarProvider",
     "EventStatus",
     "OAuthState",
+    "PasswordReset",
     "RecurrenceFrequency",
     "Session",
+    "SignupRequest",
     "SyncStatus",
     "User",
 ]

@@ -1,4 +1,3 @@
-from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TimeField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
@@ -6,6 +5,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 from webapp.calendar.forms import TIME_FORMATS, zone_choices
 from webapp.calendar.preferences import minutes_of
 from webapp.calendar.zones import is_valid_zone
+from webapp.forms import Form
 
 WEEK_START_CHOICES = [
     SelectChoice(weekday, name) for weekday, name in enumerate(
@@ -17,7 +17,7 @@ def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(Form):
     first_name = StringField("First name", filters=[_strip], validators=[Optional(), Length(max=100)])
     last_name = StringField("Last name", filters=[_strip], validators=[Optional(), Length(max=100)])
     time_zone = SelectField("Time zone", validators=[DataRequired("Pick your time zone.")])
@@ -37,7 +37,7 @@ class ProfileForm(FlaskForm):
             raise ValidationError("The working day must end after it starts.")
 
 
-class BrowserTimeZoneForm(FlaskForm):
+class BrowserTimeZoneForm(Form):
     time_zone = StringField(validators=[DataRequired(), Length(max=64)])
 
     def validate_time_zone(self, field):
