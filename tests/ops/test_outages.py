@@ -32,6 +32,7 @@ from sandbox.radicale_server import put_event
 from sandbox.run import APPLE_SANDBOX_USER
 from tests.conftest import ARTIFACTS, screenshot
 from tests.test_local_default import free_port, start_launcher
+from webapp.auth.accounts import hash_password
 from webapp.extensions import connect_redis
 from webapp.heartbeat import read_heartbeats
 
@@ -138,14 +139,16 @@ class Account:
 def account(local_run) -> Account:
     """An admin with the sandbox's iCloud calendars connected and synced."""
     email = f"operator-{uuid.uuid4().hex[:6]}@example.com"
-    browser = requests.Session()
-    registered = browser.post(local_run.url("/register"), data={
-        "email": email, "password": PASSWORD, "confirm": PASSWORD,
-        "csrf_token": csrf(browser, local_run.url("/register"))}, allow_redirects=False)
-    assert registered.status_code == 302
-    week_path = browser.get(local_run.url("/"), allow_redirects=False).headers["Location"]
+    # Made directly (signing up by mail is tested elsewhere), then signed in through the real form.
     with local_run.database() as database:
-        database.execute("UPDATE users SET is_admin = true WHERE email = %s", (email,))
+        database.execute("INSERT INTO users (email, password_hash, is_admin) VALUES (%s, %s, true)",
+                         (email, hash_password(PASSWORD)))
+    browser = requests.Session()
+    signed_in = browser.post(local_run.url("/login"), data={
+        "email": email, "password": PASSWORD, "csrf_token": csrf(browser, local_run.url("/login"))},
+        allow_redirects=False)
+    assert signed_in.status_code == 302
+    week_path = browser.get(local_run.url("/"), allow_redirects=False).headers["Location"]
     connected = browser.post(local_run.url("/connections/apple"), data={
         "apple_id": APPLE_SANDBOX_USER[0], "app_password": APPLE_SANDBOX_USER[1],
         "csrf_token": csrf(browser, local_run.url("/connections/apple"))}, allow_redirects=False)

@@ -50,13 +50,23 @@ def register_user(
 
 
 def authenticate(session: Session, email: str, password: str) -> tuple[User | None, str]:
-    """The user and "ok", or None and the kind of failure (for the audit row, never shown)."""
-    user = session.scalar(select(User).where(User.email == normalise_email(email)))
-    if user is None:
+    """The user and "ok", or None and the kind of failure (for the audit row, never shown).
+
+    The lookup's read transaction ends before the password check: argon2 is deliberately slow, and a burst of
+    sign-ins must not hold transactions (and pooled connections) open while it runs. Nothing is pending then:
+    the caller has written nothing yet."""
+    found = session.execute(
+        select(User.id, User.password_hash).where(User.email == normalise_email(email))
+    ).one_or_none()
+    session.rollback()
+    if found is None:
         _verify(_DUMMY_HASH, password)
         return None, "unknown_email"
-    if not _verify(user.password_hash, password):
+    if not _verify(found.password_hash, password):
         return None, "wrong_password"
+    user = session.get(User, found.id)
+    if user is None:  # deleted for good while we hashed
+        return None, "unknown_email"
     if user.deleted_at is not None:
         return None, "account_deleted"
     if user.disabled_at is not None:

@@ -61,6 +61,8 @@ def reset_user(session: DbSession, token: str) -> User | None:
 def reset_password(session: DbSession, token: str, new_password: str) -> tuple[User, int] | None:
     """Use a link: mark it used (once, atomically), set the password, end every session of the account.
     Returns the user and how many sessions ended, or None when the link is unknown, used or expired."""
+    # Hashed before any statement: argon2 is deliberately slow, and no transaction should wait on it.
+    new_hash = hash_password(new_password)
     user_id = session.scalar(
         update(PasswordReset)
         .where(PasswordReset.token_hash == hash_token(token), PasswordReset.used_at.is_(None),
@@ -70,7 +72,7 @@ def reset_password(session: DbSession, token: str, new_password: str) -> tuple[U
     user = session.get(User, user_id) if user_id else None
     if user is None or not user.is_active:
         return None
-    user.password_hash = hash_password(new_password)
+    user.password_hash = new_hash
     ended = session.execute(delete(Session).where(Session.user_id == user.id)).rowcount
     session.execute(delete(PasswordReset).where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None)))
     session.flush()
