@@ -24,6 +24,10 @@ LONG_WORD = "Conference-room-" + "x" * 300
 PAGES = {
     "auth.login": lambda d: "/login",
     "auth.register": lambda d: "/register",
+    "auth.confirm_signup": lambda d: "/register/confirm?token=no-such-link",
+    "auth.forgot_password": lambda d: "/forgot-password",
+    "auth.reset_password": lambda d: "/reset-password?token=no-such-link",
+    "auth.outbox": lambda d: "/dev/outbox",
     "calendar.week": lambda d: f"/calendar/week/{d['monday']}",
     "calendar.3day": lambda d: f"/calendar/3day/{d['monday']}",
     "calendar.day": lambda d: f"/calendar/day/{d['monday']}",
@@ -55,7 +59,8 @@ NOT_PAGES = {
     "ops.readyz": "JSON probe",
     "static": "files",
 }
-ANONYMOUS = {"auth.login", "auth.register"}
+ANONYMOUS = {"auth.login", "auth.register", "auth.confirm_signup", "auth.forgot_password", "auth.reset_password",
+             "auth.outbox"}
 
 
 @pytest.fixture

@@ -17,11 +17,14 @@ from webapp.settings.forms import BrowserTimeZoneForm, ProfileForm
 @login_required
 def profile():
     user = current_user
-    form = ProfileForm(obj=user, current_zone=user.time_zone)
-    if not form.is_submitted():
-        form.work_day_start.data, form.work_day_end.data = time_of(user.work_day_start), time_of(user.work_day_end)
-        if user.time_zone is None:
-            form.time_zone.data = UTC_NAME  # calendar.js puts the browser's zone here on the first visit
+    # Working hours are stored as minutes and shown as times, so the form starts from data, not from the user
+    # object (whose integers would otherwise fill a field a submission left out).
+    form = ProfileForm(data={
+        "first_name": user.first_name, "last_name": user.last_name, "week_start": user.week_start,
+        # calendar.js puts the browser's zone here on the first visit
+        "time_zone": user.time_zone or UTC_NAME,
+        "work_day_start": time_of(user.work_day_start), "work_day_end": time_of(user.work_day_end),
+    }, current_zone=user.time_zone)
     if form.validate_on_submit():
         save_preferences(db.session, user, first_name=form.first_name.data, last_name=form.last_name.data,
                          time_zone=form.time_zone.data, week_start=form.week_start.data,
