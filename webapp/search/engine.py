@@ -1,0 +1,258 @@
+"""Search over every calendar of one user: the words, the statement, and results ready for the page.
+
+Matching: PostgreSQL full-text search on the generated `search_vector` (the `simple` configuration over
+unaccented text, so names and any language match as typed), each word of three or more letters as a prefix so
+results come while typing; and trigram word similarity on title and location (`almanac_search_text`) for
+partial words and typos. Ranking: how much of the query the title (then title, place and guests, then the
+description) holds, and within that, nearness to now. A series is one result, dated at its occurrence nearest
+to now.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+
+from sqlalchemy import String, and_, bindparam, case, func, literal_column, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from webapp.calendar.entries import CalendarInfo
+from webapp.calendar.queries import (
+    _CALENDAR_COLUMNS,
+    _calendar_from,
+    _override,
+    _overrides_by_master,
+    parse_original_start,
+    series_master,
+)
+from webapp.models import CalendarConnection, CalendarEvent, EventStatus
+from webapp.models.base import Timestamp
+from webapp.search.highlight import PREFIX_MIN
+from webapp.sync.recurrence import expand
+
+QUERY_CHARS = 200
+MAX_WORDS = 8
+PAGE_SIZE = 50
+# How far around now a series is expanded to find the occurrence to show, widening until one is found.
+_NEAREST_SPANS = (timedelta(days=35), timedelta(days=400), timedelta(days=3700))
+# Relevance tiers: every word in the title; in title, place or guests; anywhere; only similar (trigrams).
+IN_TITLE, IN_MAIN_FIELDS, ANYWHERE, SIMILAR = 3, 2, 1, 0
+_SIMPLE = literal_column("'simple'::regconfig")
+
+
+@dataclass(frozen=True)
+class Terms:
+    """A query as PostgreSQL's parser splits it: lower case, accents removed."""
+
+    text: str  # as typed (trimmed, capped)
+    words: tuple[str, ...]
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.words
+
+    @property
+    def similar_words(self) -> int:
+        """How many words trigrams look for: all, or none when one is shorter than three letters (that would make
+        every row a candidate)."""
+        return len(self.words) if all(len(word) >= PREFIX_MIN for word in self.words) else 0
+
+    def tsquery(self, weights: str = "") -> str:
+        """Every word must match, within the weights given ("A" = the title); words of three letters or more
+        as prefixes, so "budg" finds "budget"."""
+        return " & ".join(_query_word(word, weights) for word in self.words)
+
+
+def _query_word(word: str, weights: str) -> str:
+    quoted = "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
+    label = ("*" if len(word) >= PREFIX_MIN else "") + weights
+    return f"{quoted}:{label}" if label else quoted
+
+
+def parse_query(session: Session, text: str) -> Terms:
+    """Split the query with the same parser and folding the index used, so both sides agree on what a word is."""
+    text = " ".join(text.split())[:QUERY_CHARS]
+    if not text:
+        return Terms("", ())
+    words = session.scalar(
+        select(func.array(
+            select(literal_column("lexeme"))
+            .select_from(func.unnest(func.to_tsvector(_SIMPLE, func.almanac_unaccent(text))).table_valued(
+                "lexeme", "positions", "weights"))
+            .order_by(literal_column("positions[1]"))
+            .scalar_subquery()
+        ))
+    )
+    return Terms(text, tuple(words[:MAX_WORDS]))
+
+
+@cache
+def search_statement(similar_words: int):
+    """The user's matching events (not removed, not cancelled), best first; built once per shape (how many words
+    the trigrams look for, 0 for none) and run with `search_parameters`.
+
+    An override is left out when its series matches too: the series stands for all its occurrences.
+    """
+    event, calendar, master = CalendarEvent, CalendarConnection, aliased(CalendarEvent)
+    any_words = _tsquery("any_words")
+
+    def matches(row):
+        found = row.search_vector.op("@@")(any_words)
+        if similar_words:
+            # Each word must resemble a word of the title or place: one common word is not enough.
+            text = func.almanac_search_text(row.title, row.location)
+            found = or_(found, and_(*(text.op("%>")(_inline(f"word_{n}")) for n in range(similar_words))))
+        return found
+
+    tier = case(
+        (event.search_vector.op("@@")(_tsquery("title_words")), IN_TITLE),
+        (event.search_vector.op("@@")(_tsquery("main_words")), IN_MAIN_FIELDS),
+        (event.search_vector.op("@@")(any_words), ANYWHERE),
+        else_=SIMILAR,
+    ).label("tier")
+    now = bindparam("now", type_=Timestamp())
+    series_runs_now = and_(event.is_recurring, event.start_time <= now,
+                           or_(event.recurrence_end_date.is_(None), event.recurrence_end_date >= now))
+    distance = case(
+        (series_runs_now, 0),
+        (and_(event.is_recurring, event.recurrence_end_date < now),
+         func.extract("epoch", now - event.recurrence_end_date)),
+        else_=func.abs(func.extract("epoch", event.start_time - now)),
+    ).label("distance")
+    return (
+        select(
+            event.id, event.title, event.location, event.description, event.start_time, event.end_time,
+            event.is_all_day, event.timezone, event.is_recurring, event.recurrence_rule, event.attendees,
+            event.sync_status, event.parent_event_id,
+            event.provider_metadata["original_start_time"].astext.label("original_start_time"),
+            event.provider_metadata["ical_uid"].astext.label("ical_uid"),
+            *_CALENDAR_COLUMNS, tier, distance,
+        )
+        .join(calendar, event.calendar_connection_id == calendar.id)
+        .outerjoin(master, event.parent_event_id == master.id)
+        .where(
+            calendar.user_id == bindparam("user_id"),
+            calendar.deleted_at.is_(None),
+            event.deleted_at.is_(None),
+            event.status != EventStatus.CANCELLED,
+            matches(event),
+            or_(master.id.is_(None), ~matches(master)),
+        )
+        .order_by(tier.desc(), distance, event.start_time.desc(), event.id)
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+
+
+def search_parameters(user_id: uuid.UUID, terms: Terms, now: datetime, limit: int = PAGE_SIZE + 1,
+                      offset: int = 0) -> dict:
+    return {"user_id": user_id, "now": now, "limit": limit, "offset": offset, "any_words": terms.tsquery(),
+            "title_words": terms.tsquery("A"), "main_words": terms.tsquery("ABC"),
+            **{f"word_{n}": word for n, word in enumerate(terms.words)}}
+
+
+def _inline(name: str):
+    """The words are written into the statement (escaped by the dialect), not bound: a prepared statement's
+    generic plan, made without them, scans the wrong index and is fifty times slower."""
+    return bindparam(name, type_=String(), literal_execute=True)
+
+
+def _tsquery(name: str):
+    return func.to_tsquery(_SIMPLE, _inline(name))
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    event_id: uuid.UUID  # the row the link opens (the series master for an occurrence it generates)
+    series_id: uuid.UUID | None
+    original_start: datetime | None  # names the occurrence of a series
+    title: str
+    location: str | None
+    description: str | None
+    attendees: list[dict]
+    start: datetime  # of the occurrence shown
+    end: datetime
+    is_all_day: bool
+    timezone: str
+    recurrence_rule: str | None  # for a series, how it repeats
+    calendar: CalendarInfo
+    tier: int
+    sync_status: str
+
+    @property
+    def is_generated_instance(self) -> bool:
+        return self.series_id is not None and self.event_id == self.series_id
+
+
+@dataclass(frozen=True)
+class Search:
+    terms: Terms
+    results: list[SearchResult]
+    page: int
+    has_more: bool
+
+    @property
+    def count_shown(self) -> int:
+        return len(self.results)
+
+    @property
+    def first_number(self) -> int:
+        return (self.page - 1) * PAGE_SIZE + 1
+
+
+def search_events(session: Session, user_id: uuid.UUID, text: str, now: datetime, page: int = 1) -> Search:
+    terms = parse_query(session, text)
+    if terms.is_empty:
+        return Search(terms, [], page, False)
+    rows = session.execute(search_statement(terms.similar_words),
+                           search_parameters(user_id, terms, now, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)).all()
+    has_more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    overrides = _overrides_by_master(session, [row.id for row in rows if row.is_recurring])
+    results = [_result(row, overrides.get(row.id, []), now) for row in rows]
+    # The statement ranks a running series as happening now; its real nearest occurrence refines the order.
+    results.sort(key=lambda result: (-result.tier, _distance(result, now)))
+    return Search(terms, results, page, has_more)
+
+
+def _distance(result: SearchResult, now: datetime) -> timedelta:
+    if result.start <= now < result.end:
+        return timedelta(0)
+    return min(abs(result.start - now), abs(result.end - now))
+
+
+def _result(row, overrides: list, now: datetime) -> SearchResult:
+    calendar = _calendar_from(row)
+    values = dict(
+        title=row.title, location=row.location, description=row.description, attendees=_guests(row.attendees),
+        is_all_day=row.is_all_day, timezone=row.timezone, calendar=calendar, tier=row.tier,
+        sync_status=row.sync_status.value,
+    )
+    if row.is_recurring:
+        start, end, original_start = nearest_occurrence(row, overrides, now)
+        return SearchResult(event_id=row.id, series_id=row.id, original_start=original_start, start=start, end=end,
+                            recurrence_rule=row.recurrence_rule, **values)
+    if row.parent_event_id is not None:
+        original = parse_original_start(row.original_start_time, row.id, row.start_time)
+        return SearchResult(event_id=row.id, series_id=row.parent_event_id, original_start=original,
+                            start=row.start_time, end=row.end_time, recurrence_rule=None, **values)
+    return SearchResult(event_id=row.id, series_id=None, original_start=None, start=row.start_time,
+                        end=row.end_time, recurrence_rule=None, **values)
+
+
+def _guests(attendees) -> list[dict]:
+    return [guest for guest in attendees if isinstance(guest, dict)] if isinstance(attendees, list) else []
+
+
+def nearest_occurrence(row, override_rows: list, now: datetime) -> tuple[datetime, datetime, datetime]:
+    """(start, end, original start) of the series' occurrence nearest to `now`; an override counts where it
+    now is, and a cancelled one not at all. A series with none within ten years shows its first."""
+    master = series_master(row)
+    overrides = [_override(child) for child in override_rows]
+    for span in _NEAREST_SPANS:
+        around = expand(master, overrides, now - span, now + span)
+        if around:
+            nearest = min(around, key=lambda o: (abs(o.start - now), o.start))
+            return nearest.start, nearest.end, nearest.original_start
+    return row.start_time, row.end_time, row.start_time.astimezone(UTC)
