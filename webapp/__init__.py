@@ -89,10 +89,12 @@ def register_blueprints(app: Flask) -> None:
 
 def register_feature_blueprints(app: Flask) -> None:
     """Search across calendars, and the merged iCalendar feed."""
-    from webapp import search
+    from webapp import feeds, search
+    from webapp.feeds import views as feeds_views  # noqa: F401
     from webapp.search import views as search_views  # noqa: F401
 
     app.register_blueprint(search.bp)
+    app.register_blueprint(feeds.bp)
 
 
 def content_security_policy(form_targets: tuple[str, ...] = ()) -> str:

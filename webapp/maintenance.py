@@ -45,6 +45,7 @@ ACTIONS = {
     "archive-audit-logs": "MAINTENANCE_ARCHIVE_AUDIT_LOGS",
     "record-health-metrics": "MAINTENANCE_HEALTH_METRICS",
     "purge-expired-sessions": "MAINTENANCE_PURGE_SESSIONS",
+    "record-feed-access": "MAINTENANCE_FEED_ACCESS",
 }
 
 # One statement deletes and inserts, so a row is never in neither table; ON CONFLICT makes a rerun harmless if

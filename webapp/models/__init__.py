@@ -3,6 +3,7 @@ from webapp.models.audit import AuditLog, AuditStatus
 from webapp.models.base import Base
 from webapp.models.connections import CalendarConnection, CalendarProvider, OAuthState
 from webapp.models.events import CalendarEvent, EventStatus, RecurrenceFrequency, SyncStatus
+from webapp.models.feeds import CalendarFeed
 from webapp.models.maintenance import AuditLogArchive, HealthSample  # noqa: F401
 from webapp.models.users import Session, User
 
@@ -12,6 +13,7 @@ __all__ = [
     "Base",
     "CalendarConnection",
     "CalendarEvent",
+    "CalendarFeed",
     "CalendarProvider",
     "EventStatus",
     "OAuthState",
