@@ -11,6 +11,7 @@ from webapp.calendar.entries import CalendarInfo
 from webapp.calendar.layout import AgendaDay, MonthCell, TimeGrid, agenda_days, month_weeks, time_grid
 from webapp.calendar.periods import Period, make_period, today_in
 from webapp.calendar.queries import entries_between, user_calendars
+from webapp.calendar.together import Together, arrange
 from webapp.calendar.zones import zone_or_utc
 
 
@@ -19,10 +20,11 @@ class Viewer:
     user_id: uuid.UUID
     time_zone: str | None  # None until the browser's zone is known or the user picks one
     week_start: int  # ISO weekday
+    marks_double_bookings: bool = True
 
     @classmethod
     def of(cls, user) -> Viewer:
-        return cls(user.id, user.time_zone, user.week_start or 1)
+        return cls(user.id, user.time_zone, user.week_start or 1, user.mark_double_bookings)
 
     @property
     def zone(self):
@@ -37,6 +39,7 @@ class CalendarPage:
     grid: TimeGrid | None = None  # day and week
     month: list[list[MonthCell]] | None = None
     agenda: list[AgendaDay] | None = None
+    together: Together | None = None  # double bookings and merged invitations (webapp.calendar.together)
 
     @property
     def focus_day(self) -> date:
@@ -60,9 +63,13 @@ def calendar_page(session: Session, viewer: Viewer, kind: str, anchor: date, now
     entries = entries_between(session, viewer.user_id, period.window_start, period.window_end)
     # The UTC window also catches all-day events dated just outside the page; keep what is dated on it.
     entries = [entry for entry in entries if entry.touches(period.first_day, period.last_day, zone)]
+    together = arrange(session, viewer, entries)
+    entries = together.entries
     if kind in ("day", "week"):
-        return CalendarPage(period, today, calendars, grid=time_grid(entries, period.days, zone, now))
+        return CalendarPage(period, today, calendars, grid=time_grid(entries, period.days, zone, now),
+                            together=together)
     if kind == "month":
-        return CalendarPage(period, today, calendars,
+        return CalendarPage(period, today, calendars, together=together,
                             month=month_weeks(entries, period.days, period.anchor.month, zone, today))
-    return CalendarPage(period, today, calendars, agenda=agenda_days(entries, period.days, zone, today))
+    return CalendarPage(period, today, calendars, agenda=agenda_days(entries, period.days, zone, today),
+                        together=together)

@@ -8,12 +8,14 @@ from webapp.models import User
 
 
 def save_preferences(
-    session: Session, user: User, *, first_name: str | None, last_name: str | None, time_zone: str, week_start: int
+    session: Session, user: User, *, first_name: str | None, last_name: str | None, time_zone: str, week_start: int,
+    mark_double_bookings: bool = True,
 ) -> None:
     user.first_name = first_name or None
     user.last_name = last_name or None
     user.time_zone = time_zone
     user.week_start = week_start
+    user.mark_double_bookings = mark_double_bookings
     session.flush()
 
 

@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField
+from wtforms import BooleanField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
@@ -21,6 +21,7 @@ class ProfileForm(FlaskForm):
     last_name = StringField("Last name", filters=[_strip], validators=[Optional(), Length(max=100)])
     time_zone = SelectField("Time zone", validators=[DataRequired("Pick your time zone.")])
     week_start = SelectField("Weeks start on", coerce=int, choices=WEEK_START_CHOICES)
+    mark_double_bookings = BooleanField("Mark double bookings (busy events on different calendars at the same time)")
 
     def __init__(self, *args, current_zone: str | None = None, **kwargs):
         super().__init__(*args, **kwargs)

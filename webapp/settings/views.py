@@ -22,7 +22,8 @@ def profile():
         form.time_zone.data = UTC_NAME  # calendar.js puts the browser's zone here on the first visit
     if form.validate_on_submit():
         save_preferences(db.session, user, first_name=form.first_name.data, last_name=form.last_name.data,
-                         time_zone=form.time_zone.data, week_start=form.week_start.data)
+                         time_zone=form.time_zone.data, week_start=form.week_start.data,
+                         mark_double_bookings=form.mark_double_bookings.data)
         audit.record(db.session, "PROFILE_UPDATE", user_id=user.id, resource=("user", user.id))
         db.session.commit()
         if is_partial_request():
