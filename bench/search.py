@@ -186,7 +186,7 @@ def explain(session, user_id, query: str) -> str:
 
     event.listen(connection, "before_cursor_execute", capture)
     try:
-        session.execute(search_statement(terms.similar_words), search_parameters(user_id, terms, NOW)).all()
+        session.execute(search_statement(), search_parameters(user_id, terms, NOW)).all()
     finally:
         event.remove(connection, "before_cursor_execute", capture)
     statement, parameters = sent[0]
@@ -208,7 +208,7 @@ def run(label: str) -> tuple:
 
         def sql_only(user_id, query):
             terms = parse_query(session, query)
-            return len(session.execute(search_statement(terms.similar_words),
+            return len(session.execute(search_statement(),
                                        search_parameters(user_id, terms, NOW)).all())
 
         def whole(user_id, query):

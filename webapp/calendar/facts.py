@@ -25,7 +25,7 @@ _FACTS = text("""
            e.provider_metadata ->> 'showAs' AS show_as,
            upper(e.provider_metadata ->> 'transp') AS transp,
            e.provider_metadata ->> 'self_response' AS self_response,
-           e.provider_metadata -> 'is_organizer' = 'true'::jsonb AS is_organizer,
+           e.provider_metadata -> 'is_organizer' AS is_organizer,
            jsonb_typeof(e.attendees) = 'array' AND jsonb_array_length(e.attendees) > 0 AS has_guests,
            own.response AS own_response,
            own.organizer AS own_organizer
@@ -58,6 +58,10 @@ def event_facts(session: Session, user_id: uuid.UUID, event_ids: set[uuid.UUID])
 def _facts(row) -> EventFacts:
     free = row.transparency == "transparent" or row.show_as in FREE_SHOW_AS or row.transp == "TRANSPARENT"
     declined = (row.self_response or row.own_response) == "declined"
-    # An event without guests is the user's own; with guests, the provider's flag or the organiser's address.
-    organises = bool(row.is_organizer or row.own_organizer or not row.has_guests)
+    # The provider's own flag when it has one (Google, Graph); else the organiser's address among the guests
+    # (CalDAV); an event without guests is the user's own.
+    if isinstance(row.is_organizer, bool):
+        organises = row.is_organizer
+    else:
+        organises = bool(row.own_organizer or not row.has_guests)
     return EventFacts(ical_uid=row.ical_uid or None, blocks_time=not free and not declined, is_organizer=organises)

@@ -32,14 +32,18 @@ def can_overlap(entry: Entry) -> bool:
     return not entry.is_all_day and timedelta(0) < entry.end - entry.start < timedelta(days=1)
 
 
-def find_overlaps(entries: list[Entry], blocks_time: Callable[[Entry], bool]) -> Overlaps:
+def find_overlaps(entries: list[Entry], blocks_time: Callable[[Entry], bool],
+                  calendars_of: Callable[[Entry], frozenset] | None = None) -> Overlaps:
+    """`calendars_of` gives the calendars an entry is on (several for an invitation shown once): two entries
+    overlap across calendars unless they are on the same ones, each of which then already shows both."""
+    calendars_of = calendars_of or (lambda entry: frozenset((entry.calendar.id,)))
     candidates = sorted((entry for entry in entries if can_overlap(entry) and blocks_time(entry)),
                         key=lambda entry: (entry.start, entry.end))
     pairs: list[tuple[Entry, Entry]] = []
     running: list[Entry] = []
     for entry in candidates:
         running = [earlier for earlier in running if earlier.end > entry.start]
-        pairs += [(earlier, entry) for earlier in running if earlier.calendar.id != entry.calendar.id]
+        pairs += [(earlier, entry) for earlier in running if calendars_of(earlier) != calendars_of(entry)]
         running.append(entry)
     others: dict[Entry, list[Entry]] = {}
     for first, second in pairs:

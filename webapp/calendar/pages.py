@@ -63,7 +63,7 @@ def calendar_page(session: Session, viewer: Viewer, kind: str, anchor: date, now
     entries = entries_between(session, viewer.user_id, period.window_start, period.window_end)
     # The UTC window also catches all-day events dated just outside the page; keep what is dated on it.
     entries = [entry for entry in entries if entry.touches(period.first_day, period.last_day, zone)]
-    together = arrange(session, viewer, entries)
+    together = arrange(session, viewer, entries, calendars)
     entries = together.entries
     if kind in ("day", "week"):
         return CalendarPage(period, today, calendars, grid=time_grid(entries, period.days, zone, now),

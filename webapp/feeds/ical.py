@@ -20,8 +20,10 @@ from icalendar.prop import vDDDTypes, vRecur
 from sqlalchemy import Text, and_, cast, func, literal, literal_column, or_, select
 from sqlalchemy.orm import Session
 
+from webapp.calendar.copies import merge_copies
 from webapp.calendar.display import description_text
 from webapp.calendar.entries import CalendarInfo
+from webapp.calendar.facts import event_facts
 from webapp.calendar.queries import SERIES_END_SLACK, original_start_of, user_calendars
 from webapp.calendar.zones import is_valid_zone, zone_or_utc
 from webapp.models import CalendarEvent, CalendarFeed, EventStatus, User
@@ -75,15 +77,17 @@ def feed_version(session: Session, feed: CalendarFeed, user: User, now: datetime
     key = "|".join(str(part) for part in (
         FORMAT_VERSION, feed.id, feed.created_at.isoformat(), feed.include_attendees, window_start(now).date(),
         user.time_zone, user.display_name, count, fingerprint,
-        *((calendar.id, calendar.name) for calendar in calendars),
+        *((calendar.id, calendar.name, calendar.is_writable) for calendar in calendars),
     ))
     newest_change = max(filter(None, (newest, feed.changed_at)))
     return FeedVersion(hashlib.sha256(key.encode()).hexdigest()[:32], newest_change.replace(microsecond=0))
 
 
 def build_feed(session: Session, feed: CalendarFeed, user: User, now: datetime) -> bytes:
-    calendars = {calendar.id: calendar for calendar in shown_calendars(session, feed.user_id)}
-    events = _events(session, list(calendars), window_start(now))
+    shown = shown_calendars(session, feed.user_id)
+    calendars = {calendar.id: calendar for calendar in shown}
+    events = _once_per_invitation(session, feed.user_id, _events(session, list(calendars), window_start(now)),
+                                  shown)
     overrides = _overrides(session, [event.id for event in events if event.is_recurring])
     feed_file = Calendar()
     feed_file.add("PRODID", PRODUCT_ID)
@@ -124,6 +128,42 @@ def _events(session: Session, calendar_ids: list[uuid.UUID], since: datetime) ->
             or_(event.end_time > since, series_reaches),
         ).order_by(event.start_time, event.id)
     ))
+
+
+@dataclass(frozen=True, eq=False)
+class _Copy:
+    """A row as webapp.calendar.copies merges occurrences."""
+
+    row: CalendarEvent
+    calendar: CalendarInfo
+
+    @property
+    def event_id(self) -> uuid.UUID:
+        return self.row.id
+
+    @property
+    def start(self) -> datetime:
+        return self.row.start_time
+
+
+def _once_per_invitation(session: Session, user_id: uuid.UUID, events: list[CalendarEvent],
+                         calendars: list[CalendarInfo]) -> list[CalendarEvent]:
+    """The same invitation on several calendars goes out once, as the copy the week view shows."""
+    def uid_of(copy: _Copy) -> str | None:
+        uid = (copy.row.provider_metadata or {}).get("ical_uid")
+        return f"{uid}|{copy.row.is_recurring}" if isinstance(uid, str) and uid else None
+
+    by_id = {calendar.id: calendar for calendar in calendars}
+    copies = [_Copy(event, by_id[event.calendar_connection_id]) for event in events]
+    keys = [(uid_of(copy), copy.start) for copy in copies if uid_of(copy)]
+    if len(keys) == len(set(keys)):
+        return events
+    facts = event_facts(session, user_id, {copy.event_id for copy in copies if uid_of(copy)})
+    rank = {calendar.id: position for position, calendar in enumerate(calendars)}
+    kept, _merged = merge_copies(copies, uid_of=uid_of,
+                                 organises=lambda copy: copy.event_id in facts and facts[copy.event_id].is_organizer,
+                                 calendar_rank=lambda calendar: rank[calendar.id])
+    return [copy.row for copy in kept]
 
 
 def _overrides(session: Session, master_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[CalendarEvent]]:

@@ -75,6 +75,8 @@ class CalendarEvent(UUIDPrimaryKey, Timestamps, Base):
         Index("calendar_events_search_text_trgm_idx", "calendar_connection_id",
               literal_column(SEARCH_TEXT_SQL).label("search_text"),
               postgresql_using="gin", postgresql_ops={"search_text": "gin_trgm_ops"}),
+        # The copies of one invitation on the user's other calendars (migration 0013d).
+        Index("calendar_events_ical_uid_idx", literal_column("(provider_metadata ->> 'ical_uid'::text)")),
     )
 
     calendar_connection_id: Mapped[uuid.UUID] = mapped_column(

@@ -385,7 +385,7 @@ def _facts(item: dict[str, Any]) -> dict[str, Any]:
         "updated": item.get("updated"),
         "transparency": item.get("transparency"),
         "self_response": own.get("responseStatus"),
-        "is_organizer": (item.get("organizer") or {}).get("self"),
+        "is_organizer": bool(item["organizer"].get("self")) if isinstance(item.get("organizer"), dict) else None,
     }
     return {name: value for name, value in facts.items() if value is not None}
 

@@ -10,14 +10,16 @@ to now.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
-from sqlalchemy import String, and_, bindparam, case, func, literal_column, or_, select
+from sqlalchemy import String, and_, bindparam, case, func, literal, literal_column, not_, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from webapp.calendar.copies import merge_copies
 from webapp.calendar.entries import CalendarInfo
+from webapp.calendar.facts import event_facts
 from webapp.calendar.queries import (
     _CALENDAR_COLUMNS,
     _calendar_from,
@@ -25,6 +27,7 @@ from webapp.calendar.queries import (
     _overrides_by_master,
     parse_original_start,
     series_master,
+    user_calendars,
 )
 from webapp.models import CalendarConnection, CalendarEvent, EventStatus
 from webapp.models.base import Timestamp
@@ -88,9 +91,11 @@ def parse_query(session: Session, text: str) -> Terms:
 
 
 @cache
-def search_statement(similar_words: int):
-    """The user's matching events (not removed, not cancelled), best first; built once per shape (how many words
-    the trigrams look for, 0 for none) and run with `search_parameters`.
+def search_statement(similar_words: int = 0):
+    """The user's matching events (not removed, not cancelled), best first; built once per shape and run with
+    `search_parameters`. By default the words are looked up in the full-text index; with `similar_words` (how
+    many words there are) each must instead resemble a word of the title or place (trigrams), which finds
+    partial words and typos and is only asked when the words found nothing.
 
     An override is left out when its series matches too: the series stands for all its occurrences.
     """
@@ -98,18 +103,15 @@ def search_statement(similar_words: int):
     any_words = _tsquery("any_words")
 
     def matches(row):
-        found = row.search_vector.op("@@")(any_words)
         if similar_words:
-            # Each word must resemble a word of the title or place: one common word is not enough.
             text = func.almanac_search_text(row.title, row.location)
-            found = or_(found, and_(*(text.op("%>")(_inline(f"word_{n}")) for n in range(similar_words))))
-        return found
+            return and_(*(text.bool_op("%>")(_inline(f"word_{n}")) for n in range(similar_words)))
+        return row.search_vector.bool_op("@@")(any_words)
 
-    tier = case(
-        (event.search_vector.op("@@")(_tsquery("title_words")), IN_TITLE),
-        (event.search_vector.op("@@")(_tsquery("main_words")), IN_MAIN_FIELDS),
-        (event.search_vector.op("@@")(any_words), ANYWHERE),
-        else_=SIMILAR,
+    tier = literal(SIMILAR).label("tier") if similar_words else case(
+        (event.search_vector.bool_op("@@")(_tsquery("title_words")), IN_TITLE),
+        (event.search_vector.bool_op("@@")(_tsquery("main_words")), IN_MAIN_FIELDS),
+        else_=ANYWHERE,
     ).label("tier")
     now = bindparam("now", type_=Timestamp())
     series_runs_now = and_(event.is_recurring, event.start_time <= now,
@@ -137,7 +139,7 @@ def search_statement(similar_words: int):
             event.deleted_at.is_(None),
             event.status != EventStatus.CANCELLED,
             matches(event),
-            or_(master.id.is_(None), ~matches(master)),
+            or_(master.id.is_(None), not_(matches(master))),
         )
         .order_by(tier.desc(), distance, event.start_time.desc(), event.id)
         .limit(bindparam("limit"))
@@ -162,7 +164,7 @@ def _tsquery(name: str):
     return func.to_tsquery(_SIMPLE, _inline(name))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared by identity: merging copies keys on results
 class SearchResult:
     event_id: uuid.UUID  # the row the link opens (the series master for an occurrence it generates)
     series_id: uuid.UUID | None
@@ -179,6 +181,9 @@ class SearchResult:
     calendar: CalendarInfo
     tier: int
     sync_status: str
+    ical_uid: str | None = None
+    # The same invitation on the user's other calendars: every calendar it is on, this result's first.
+    calendars: tuple[CalendarInfo, ...] = ()
 
     @property
     def is_generated_instance(self) -> bool:
@@ -205,15 +210,36 @@ def search_events(session: Session, user_id: uuid.UUID, text: str, now: datetime
     terms = parse_query(session, text)
     if terms.is_empty:
         return Search(terms, [], page, False)
-    rows = session.execute(search_statement(terms.similar_words),
-                           search_parameters(user_id, terms, now, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)).all()
+    parameters = search_parameters(user_id, terms, now, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
+    rows = session.execute(search_statement(), parameters).all()
+    if not rows and terms.similar_words and (page == 1 or not _any_word_match(session, user_id, terms, now)):
+        rows = session.execute(search_statement(terms.similar_words), parameters).all()
     has_more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     overrides = _overrides_by_master(session, [row.id for row in rows if row.is_recurring])
-    results = [_result(row, overrides.get(row.id, []), now) for row in rows]
+    results = _once_per_invitation(session, user_id, [_result(row, overrides.get(row.id, []), now) for row in rows])
     # The statement ranks a running series as happening now; its real nearest occurrence refines the order.
     results.sort(key=lambda result: (-result.tier, _distance(result, now)))
     return Search(terms, results, page, has_more)
+
+
+def _once_per_invitation(session: Session, user_id: uuid.UUID, results: list[SearchResult]) -> list[SearchResult]:
+    """An invitation found on several calendars is one result (the copy the week view shows) listing them all."""
+    keys = [(result.ical_uid, result.start) for result in results if result.ical_uid]
+    if len(keys) == len(set(keys)):
+        return results  # nothing to merge: no statement spent on it
+    facts = event_facts(session, user_id, {result.event_id for result in results if result.ical_uid})
+    rank = {calendar.id: position for position, calendar in enumerate(user_calendars(session, user_id))}
+    kept, copies = merge_copies(
+        results, uid_of=lambda result: result.ical_uid,
+        organises=lambda result: result.event_id in facts and facts[result.event_id].is_organizer,
+        calendar_rank=lambda calendar: rank.get(calendar.id, len(rank)))
+    return [replace(result, calendars=tuple(copy.calendar for copy in copies[result])) if result in copies
+            else result for result in kept]
+
+
+def _any_word_match(session: Session, user_id: uuid.UUID, terms: Terms, now: datetime) -> bool:
+    return bool(session.execute(search_statement(), search_parameters(user_id, terms, now, 1, 0)).first())
 
 
 def _distance(result: SearchResult, now: datetime) -> timedelta:
@@ -227,7 +253,7 @@ def _result(row, overrides: list, now: datetime) -> SearchResult:
     values = dict(
         title=row.title, location=row.location, description=row.description, attendees=_guests(row.attendees),
         is_all_day=row.is_all_day, timezone=row.timezone, calendar=calendar, tier=row.tier,
-        sync_status=row.sync_status.value,
+        sync_status=row.sync_status.value, ical_uid=row.ical_uid,
     )
     if row.is_recurring:
         start, end, original_start = nearest_occurrence(row, overrides, now)
