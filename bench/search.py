@@ -9,11 +9,13 @@ Run: `python -m bench.search` (both sizes), `python -m bench.search 300k` or `..
 """
 from __future__ import annotations
 
+import os
 import random
 import statistics
 import sys
 import time
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import event, select, text
@@ -161,13 +163,17 @@ def two_word_queries(chooser: random.Random) -> list[str]:
     return queries
 
 
-def measure(session, user_ids: list, queries: list[str], chooser: random.Random, read) -> tuple:
+def measure(session, user_ids: list, queries: list[str], chooser: random.Random, read, *, timed=None) -> tuple:
+    """p50, p95 and mean milliseconds, and the mean number of results; `timed` reports its own time."""
     timings, found = [], []
     for index, query in enumerate(queries):
         user_id = chooser.choice(user_ids)
         started = time.perf_counter()
-        count = read(user_id, query)
-        elapsed = (time.perf_counter() - started) * 1000
+        if timed:
+            elapsed, count = timed(user_id, query)
+        else:
+            count = read(user_id, query)
+            elapsed = (time.perf_counter() - started) * 1000
         if index >= WARM_UP:
             timings.append(elapsed)
             found.append(count)
@@ -175,8 +181,8 @@ def measure(session, user_ids: list, queries: list[str], chooser: random.Random,
             statistics.fmean(found))
 
 
-def explain(session, user_id, query: str) -> str:
-    """EXPLAIN (ANALYZE, BUFFERS) of the statement the app really sends, as bound by the driver."""
+def sent_statement(session, user_id, query: str) -> tuple[str, object]:
+    """The search statement as the app sends it (words written in, the rest bound by the driver)."""
     terms = parse_query(session, query)
     connection = session.connection()
     sent = []
@@ -189,9 +195,22 @@ def explain(session, user_id, query: str) -> str:
         session.execute(search_statement(), search_parameters(user_id, terms, NOW)).all()
     finally:
         event.remove(connection, "before_cursor_execute", capture)
-    statement, parameters = sent[0]
-    plan = connection.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + statement, parameters)
+    return sent[0]
+
+
+def explain(session, user_id, query: str) -> str:
+    """EXPLAIN (ANALYZE, BUFFERS) of the statement the app really sends."""
+    statement, parameters = sent_statement(session, user_id, query)
+    plan = session.connection().exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + statement, parameters)
     return "\n".join(plan.scalars().all())
+
+
+def server_milliseconds(session, user_id, query: str) -> tuple[float, int]:
+    """PostgreSQL's own planning + execution time for one search (no driver or Python), and the rows found."""
+    statement, parameters = sent_statement(session, user_id, query)
+    plan = session.connection().exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters)
+    result = plan.scalar_one()[0]
+    return result["Planning Time"] + result["Execution Time"], result["Plan"]["Actual Rows"]
 
 
 def run(label: str) -> tuple:
@@ -205,6 +224,8 @@ def run(label: str) -> tuple:
         chooser = random.Random(13)
         user_ids = session.scalars(select(User.id).where(User.email.like("bench%"))).all()
         queries = two_word_queries(chooser)
+        # The machine may be shared: say how busy it was, as timings depend on it.
+        print("  load average before timing: " + " ".join(f"{load:.1f}" for load in os.getloadavg()), flush=True)
 
         def sql_only(user_id, query):
             terms = parse_query(session, query)
@@ -214,7 +235,10 @@ def run(label: str) -> tuple:
         def whole(user_id, query):
             return search_events(session, user_id, query, NOW).count_shown
 
-        rows = [("two words: SQL (words + statement)", *measure(session, user_ids, queries, chooser, sql_only)),
+        server = partial(server_milliseconds, session)
+        rows = [("two words: in PostgreSQL (plan+run)", *measure(session, user_ids, queries, chooser, None,
+                                                                 timed=server)),
+                ("two words: SQL (words + statement)", *measure(session, user_ids, queries, chooser, sql_only)),
                 ("two words: whole search", *measure(session, user_ids, queries, chooser, whole))]
         typed = [query[:-2] for query in queries]  # mid-word, as the box searches while typing
         rows.append(("two words, last one half typed", *measure(session, user_ids, typed, chooser, whole)))

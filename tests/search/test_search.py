@@ -97,7 +97,7 @@ def test_a_series_is_found_once_at_its_occurrence_nearest_today(signed_in, db_se
     master = make_series(db_session, calendar, today - timedelta(weeks=52), "RRULE:FREQ=WEEKLY",
                          title="Piano lesson")
     # Today's occurrence was moved to tomorrow; the one after is cancelled.
-    make_override(db_session, master, today, start=today + timedelta(days=1), title="Piano lesson")
+    moved = make_override(db_session, master, today, start=today + timedelta(days=1), title="Piano lesson")
     make_override(db_session, master, today + timedelta(weeks=1), status=EventStatus.CANCELLED)
 
     response = search(signed_in, "piano")
@@ -107,6 +107,7 @@ def test_a_series_is_found_once_at_its_occurrence_nearest_today(signed_in, db_se
     tomorrow = today + timedelta(days=1)
     assert f"{tomorrow:%a} {tomorrow.day} {tomorrow:%b} {tomorrow.year}, 09:00 – 10:00" in html
     assert "Weekly on" in html
+    assert f'href="/calendar/events/{moved.id}?view=week"' in html  # the moved occurrence opens its own row
 
 
 def test_a_generated_occurrence_links_to_that_occurrence(signed_in, db_session, calendar):

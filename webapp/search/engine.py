@@ -2,10 +2,10 @@
 
 Matching: PostgreSQL full-text search on the generated `search_vector` (the `simple` configuration over
 unaccented text, so names and any language match as typed), each word of three or more letters as a prefix so
-results come while typing; and trigram word similarity on title and location (`almanac_search_text`) for
-partial words and typos. Ranking: how much of the query the title (then title, place and guests, then the
-description) holds, and within that, nearness to now. A series is one result, dated at its occurrence nearest
-to now.
+results come while typing. When the words find nothing, trigram word similarity on title and location
+(`almanac_search_text`) finds partial words and typos. Ranking: how much of the query the title (then title,
+place and guests, then the description) holds, and within that, nearness to now. A series is one result, dated
+at its occurrence nearest to now; an invitation on several calendars is one result listing them.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from webapp.calendar.queries import (
 from webapp.models import CalendarConnection, CalendarEvent, EventStatus
 from webapp.models.base import Timestamp
 from webapp.search.highlight import PREFIX_MIN
-from webapp.sync.recurrence import expand
+from webapp.sync.recurrence import Occurrence, expand
 
 QUERY_CHARS = 200
 MAX_WORDS = 8
@@ -256,8 +256,10 @@ def _result(row, overrides: list, now: datetime) -> SearchResult:
         sync_status=row.sync_status.value, ical_uid=row.ical_uid,
     )
     if row.is_recurring:
-        start, end, original_start = nearest_occurrence(row, overrides, now)
-        return SearchResult(event_id=row.id, series_id=row.id, original_start=original_start, start=start, end=end,
+        nearest = nearest_occurrence(row, overrides, now)
+        # A moved occurrence opens its own row; one the rule generates opens the series at that instance.
+        return SearchResult(event_id=nearest.override_id or row.id, series_id=row.id,
+                            original_start=nearest.original_start, start=nearest.start, end=nearest.end,
                             recurrence_rule=row.recurrence_rule, **values)
     if row.parent_event_id is not None:
         original = parse_original_start(row.original_start_time, row.id, row.start_time)
@@ -271,14 +273,13 @@ def _guests(attendees) -> list[dict]:
     return [guest for guest in attendees if isinstance(guest, dict)] if isinstance(attendees, list) else []
 
 
-def nearest_occurrence(row, override_rows: list, now: datetime) -> tuple[datetime, datetime, datetime]:
-    """(start, end, original start) of the series' occurrence nearest to `now`; an override counts where it
-    now is, and a cancelled one not at all. A series with none within ten years shows its first."""
+def nearest_occurrence(row, override_rows: list, now: datetime) -> Occurrence:
+    """The series' occurrence nearest to `now`; an override counts where it now is, and a cancelled one not at
+    all. A series with none within ten years shows its first."""
     master = series_master(row)
     overrides = [_override(child) for child in override_rows]
     for span in _NEAREST_SPANS:
         around = expand(master, overrides, now - span, now + span)
         if around:
-            nearest = min(around, key=lambda o: (abs(o.start - now), o.start))
-            return nearest.start, nearest.end, nearest.original_start
-    return row.start_time, row.end_time, row.start_time.astimezone(UTC)
+            return min(around, key=lambda occurrence: (abs(occurrence.start - now), occurrence.start))
+    return Occurrence(row.id, None, row.start_time, row.end_time, row.start_time.astimezone(UTC))
