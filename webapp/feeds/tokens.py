@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
@@ -57,7 +57,3 @@ def note_use(session: Session, feed: CalendarFeed, now: datetime) -> None:
     if feed.last_used_at is None or now - feed.last_used_at >= LAST_USED_PRECISION:
         feed.last_used_at = now
         session.flush()
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
