@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+import pytest
 import recurring_ical_events
 from icalendar import Calendar
 from sqlalchemy import select
@@ -24,7 +25,7 @@ from tests.calendar.conftest import (
 )
 from webapp.calendar.entries import all_day_dates
 from webapp.calendar.pages import Viewer, calendar_page
-from webapp.feeds import access
+from webapp.feeds import access, views
 from webapp.models import AuditLog, CalendarFeed, EventStatus, User
 
 NEW_YORK, BERLIN = ZoneInfo("America/New_York"), ZoneInfo("Europe/Berlin")
@@ -172,7 +173,8 @@ def test_provider_text_cannot_add_lines_or_components(signed_in, csrf, db_sessio
     assert str(events[0]["DESCRIPTION"]) == "Agenda"
 
 
-def test_unchanged_feeds_cost_a_304_and_changes_a_new_etag(signed_in, csrf, db_session, user, calendar):
+def test_unchanged_feeds_cost_a_304_and_changes_a_new_etag(signed_in, csrf, db_session, user, calendar,
+                                                           monkeypatch):
     event = make_event(db_session, calendar, datetime.now(UTC) + timedelta(days=1), title="Planning")
     url = new_feed_url(signed_in, csrf)
 
@@ -183,7 +185,9 @@ def test_unchanged_feeds_cost_a_304_and_changes_a_new_etag(signed_in, csrf, db_s
     again = fetch(signed_in, url, **{"If-None-Match": etag})
     assert again.status_code == 304 and again.data == b"" and again.headers["ETag"] == etag
     assert fetch(signed_in, url, **{"If-Modified-Since": modified}).status_code == 304
-    assert fetch(signed_in, url).data == first.data  # the same bytes while nothing changes
+    monkeypatch.setattr(views, "build_feed", lambda *args: pytest.fail("rebuilt an unchanged feed"))
+    assert fetch(signed_in, url).data == first.data  # the same bytes while nothing changes, not built again
+    monkeypatch.undo()
 
     stored = db_session.merge(event)
     stored.title = "Planning, moved"

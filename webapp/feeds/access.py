@@ -1,12 +1,14 @@
 """Who may fetch a feed how often, and its audit trail as one row per feed and day (not one per poll).
 
 Everything here lives in Redis: rate windows (webapp.ratelimit), a hash of request counts per day that the
-nightly job turns into audit rows, and the moment each version of a feed was first served (its Last-Modified).
+nightly job turns into audit rows, the moment each version of a feed was first served (its Last-Modified), and the
+last file served, so a client without the ETag does not cost a rebuild.
 """
 from __future__ import annotations
 
 import json
 import uuid
+import zlib
 from datetime import UTC, date, datetime, timedelta
 
 from redis import Redis
@@ -22,6 +24,7 @@ REQUESTS_PER_FEED = "120 per 1 hour"
 # Guessing addresses: unknown tokens per client address.
 MISSES_PER_ADDRESS = "20 per 15 minutes"
 COUNTS_KEPT = timedelta(days=8)
+BODY_KEPT = timedelta(hours=6)
 ACCESS_ACTION = "FEED_ACCESS"
 
 
@@ -74,6 +77,17 @@ def last_modified(redis: Redis, feed_id: uuid.UUID, etag: str, newest_change: da
     since = newest_change if not seen else max(newest_change, now)
     redis.set(key, json.dumps({"etag": etag, "since": since.isoformat()}), ex=COUNTS_KEPT * 4)
     return since
+
+
+def cached_body(redis: Redis, feed_id: uuid.UUID, etag: str) -> bytes | None:
+    """The file last built for this feed, if it is still this version."""
+    stored = redis.get(f"feed:body:{feed_id}")
+    prefix = etag.encode() + b"\n"
+    return zlib.decompress(stored[len(prefix):]) if stored and stored.startswith(prefix) else None
+
+
+def keep_body(redis: Redis, feed_id: uuid.UUID, etag: str, body: bytes) -> None:
+    redis.set(f"feed:body:{feed_id}", etag.encode() + b"\n" + zlib.compress(body), ex=BODY_KEPT)
 
 
 def record_daily_counts(session: Session, redis: Redis, today: date) -> int:

@@ -40,7 +40,12 @@ def feed(token: str):
     version = feed_version(db.session, found, owner, now)
     modified = access.last_modified(redis, found.id, version.etag, version.newest_change, now)
     unchanged = not is_resource_modified(request.environ, etag=version.etag, last_modified=modified)
-    body = b"" if unchanged else build_feed(db.session, found, owner, now)
+    body = b""
+    if not unchanged:
+        body = access.cached_body(redis, found.id, version.etag)
+        if body is None:
+            body = build_feed(db.session, found, owner, now)
+            access.keep_body(redis, found.id, version.etag, body)
     tokens.note_use(db.session, found, now)
     db.session.commit()
     access.count_request(redis, found.id, found.user_id, now, not_modified=unchanged)
