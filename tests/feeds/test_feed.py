@@ -4,6 +4,7 @@ the daily audit count."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlsplit
@@ -269,3 +270,16 @@ def test_requests_are_audited_as_one_count_per_feed_and_day(signed_in, csrf, db_
     assert rows[0].user_id == user.id
     assert rows[0].metadata_ == {"day": datetime.now(UTC).date().isoformat(), "requests": 3, "not_modified": 2,
                                  "refused": 0}
+
+
+def test_the_address_never_reaches_the_logs(signed_in, csrf, calendar, caplog):
+    url = new_feed_url(signed_in, csrf)
+    token = url.rsplit("/", 1)[1].removesuffix(".ics")
+
+    with caplog.at_level("INFO", logger="almanac.request"):
+        assert fetch(signed_in, url).status_code == 200
+
+    lines = [record for record in caplog.records if record.name == "almanac.request"]
+    assert lines and all(token not in record.getMessage() and token not in record.path for record in lines)
+    assert any(record.path == "/feeds/[redacted].ics" for record in lines)
+    assert all(token not in handler.format(record) for handler in logging.getLogger().handlers for record in lines)
