@@ -130,6 +130,10 @@ def build_dataset(session, users: int, calendars: int, events: int) -> None:
         "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'calendar_events' "
         "AND indexname NOT IN ('calendar_events_pkey', 'calendar_events_calendar_connection_id_provider_event_id_key')"
     )).all()
+    # Per-column statistics targets set by the migrations go with the index; put them back after.
+    targets = session.execute(text(
+        "SELECT c.relname, a.attnum, a.attstattarget FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+        "WHERE c.relname = ANY(:names) AND a.attstattarget >= 0"), {"names": [name for name, _ in indexes]}).all()
     for name, _definition in indexes:
         session.execute(text(f'DROP INDEX "{name}"'))
     session.execute(text("SELECT setseed(0.13)"))
@@ -146,6 +150,9 @@ def build_dataset(session, users: int, calendars: int, events: int) -> None:
     for _name, definition in indexes:
         session.execute(text(definition))
         session.commit()
+    for name, column, target in targets:
+        session.execute(text(f'ALTER INDEX "{name}" ALTER COLUMN {column} SET STATISTICS {target}'))
+    session.commit()
     print(f"  {len(indexes)} indexes rebuilt in {time.perf_counter() - started:6.1f} s", flush=True)
     started = time.perf_counter()
     with session.get_bind().connect().execution_options(isolation_level="AUTOCOMMIT") as connection:

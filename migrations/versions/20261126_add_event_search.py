@@ -69,6 +69,9 @@ def upgrade():
         CREATE INDEX calendar_events_search_text_trgm_idx ON calendar_events
         USING gin (calendar_connection_id, almanac_search_text(title, location) gin_trgm_ops)
     """)
+    # The planner estimates a trigram condition by trying it on this column's statistics: a short list keeps
+    # planning a search at a couple of milliseconds instead of ten.
+    op.execute("ALTER INDEX calendar_events_search_text_trgm_idx ALTER COLUMN 2 SET STATISTICS 10")
 
 
 def downgrade():

@@ -77,7 +77,13 @@ def test_trigram_search_uses_an_index_too(db_session):
     user_id = seed(db_session)
     terms = parse_query(db_session, "budgeet")  # a typo: only the trigrams find it
 
-    scans = event_scans(plan_nodes(db_session, search_statement(terms.similar_words),
-                                   search_parameters(user_id, terms, datetime.now(UTC))))
+    calendars = db_session.execute(text("SELECT id FROM calendar_connections WHERE user_id = :user_id"),
+                                   {"user_id": user_id}).scalars().all()
+    parameters = search_parameters(user_id, terms, datetime.now(UTC))
+    parameters |= {f"calendar_{n}": calendar_id for n, calendar_id in enumerate(calendars)}
+
+    scans = event_scans(plan_nodes(db_session, search_statement(terms.similar_words, len(calendars)), parameters))
 
     assert scans and all(kind != "Seq Scan" for kind, _index in scans)
+    # One read of the trigram index per calendar, each narrowed by the calendar.
+    assert [index for _kind, index in scans].count("calendar_events_search_text_trgm_idx") in (0, len(calendars))
