@@ -46,11 +46,30 @@ def upgrade():
                 CASE jsonb_typeof(attendees) WHEN 'array' THEN attendees ELSE '[]'::jsonb END) AS guest
         )
     """)
+    # The beginnings (3 to 15 letters) of each word as lexemes marked "~", with the field's weight: "~budg" for
+    # "budget". The search box matches the word being typed against them exactly; a prefix query (budg:*) would
+    # make the index collect every row of every user with such a word before narrowing to one calendar. Built as
+    # tsvector text because only lexemes with a position carry a weight (":" and "1" apart, or SQLAlchemy would read
+    # ":1" as a parameter).
+    op.execute(r"""
+        CREATE FUNCTION almanac_prefixes(value text, weight text) RETURNS tsvector
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE
+        RETURN (
+            SELECT coalesce(string_agg(
+                '''~' || replace(replace(left(word.lexeme, size), '\', '\\'), '''', '''''') || ''':' || '1' || weight,
+                ' '), '')::tsvector
+            FROM unnest(to_tsvector('simple'::regconfig, almanac_unaccent(coalesce(value, '')))) AS word
+            CROSS JOIN LATERAL generate_series(3, least(length(word.lexeme) - 1, 15)) AS size
+        )
+    """)
     op.execute("""
         ALTER TABLE calendar_events ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (
             setweight(to_tsvector('simple'::regconfig, almanac_unaccent(title)), 'A')
+            || almanac_prefixes(title, 'A')
             || setweight(to_tsvector('simple'::regconfig, almanac_unaccent(coalesce(location, ''))), 'B')
+            || almanac_prefixes(location, 'B')
             || setweight(to_tsvector('simple'::regconfig, almanac_unaccent(almanac_attendee_text(attendees))), 'C')
+            || almanac_prefixes(almanac_attendee_text(attendees), 'C')
             || setweight(to_tsvector('simple'::regconfig,
                                      almanac_unaccent(left(coalesce(description, ''), 20000))), 'D')
         ) STORED
@@ -79,6 +98,7 @@ def downgrade():
     op.execute("DROP INDEX calendar_events_search_idx")
     op.execute("ALTER TABLE calendar_events DROP COLUMN search_vector")
     op.execute("DROP FUNCTION almanac_search_text(varchar, varchar)")
+    op.execute("DROP FUNCTION almanac_prefixes(text, text)")
     op.execute("DROP FUNCTION almanac_attendee_text(jsonb)")
     op.execute("DROP FUNCTION almanac_unaccent(text)")
     # The extensions stay: other objects (or other databases' habits) may use them, and they hold no data.

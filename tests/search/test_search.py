@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from html import unescape
 
 from sqlalchemy import event as sqlalchemy_event
 
@@ -18,7 +19,7 @@ def now() -> datetime:
 def titles(response) -> list[str]:
     """Result titles in order, marks removed."""
     html = response.get_data(as_text=True)
-    return [re.sub(r"</?mark>", "", title)
+    return [unescape(re.sub(r"</?mark>", "", title))
             for title in re.findall(r'<a class="search-title" href="[^"]*">(.*?)</a>', html, re.S)]
 
 
@@ -213,3 +214,18 @@ def test_the_number_of_statements_does_not_grow_with_results(signed_in, db_sessi
         make_event(db_session, calendar, start + timedelta(days=day), title=f"Rowing {day}")
         make_series(db_session, calendar, start + timedelta(days=day), "RRULE:FREQ=WEEKLY", title=f"Rowing {day}")
     assert searched("rowing") == few
+
+
+def test_any_text_can_be_stored_and_its_beginnings_searched(signed_in, db_session, calendar):
+    """The search vector is built for every row a sync writes: no title may make it fail."""
+    awkward = ["O'Brien's \\\\server\\share", "a:1B 'quoted' \"double\"", "C:\\path\\to\\file.ics ~tilde~",
+               "emoji 🎉 party", "東京会議 in Kraków", "x" * 400, "https://zoom.us/j/123?pwd=a:b'c",
+               "tab\tnew\nline", "back\\\\slash\\", "''''", "\\'\\'"]
+    start = now() + timedelta(days=1)
+    for title in awkward:
+        make_event(db_session, calendar, start, title=title, location=title[:50],
+                   attendees=[{"email": "o'neil@example.com", "name": title[:30]}])
+
+    assert titles(search(signed_in, "o'brie")) == ["O'Brien's \\\\server\\share"]
+    assert titles(search(signed_in, "kra")) == ["東京会議 in Kraków"]
+    assert titles(search(signed_in, "part")) == ["emoji 🎉 party"]

@@ -44,11 +44,14 @@ class RecurrenceFrequency(enum.Enum):
     YEARLY = "YEARLY"
 
 
-# What search matches, weighted title A, location B, guests C, description D (see migration 0013a).
+# What search matches, weighted title A, location B, guests C, description D; the beginnings of the words of the
+# first three as "~" lexemes, for the word being typed (see migration 0013a).
 SEARCH_VECTOR_SQL = (
-    "setweight(to_tsvector('simple'::regconfig, almanac_unaccent(title)), 'A') || "
+    "setweight(to_tsvector('simple'::regconfig, almanac_unaccent(title)), 'A') || almanac_prefixes(title, 'A') || "
     "setweight(to_tsvector('simple'::regconfig, almanac_unaccent(coalesce(location, ''))), 'B') || "
+    "almanac_prefixes(location, 'B') || "
     "setweight(to_tsvector('simple'::regconfig, almanac_unaccent(almanac_attendee_text(attendees))), 'C') || "
+    "almanac_prefixes(almanac_attendee_text(attendees), 'C') || "
     "setweight(to_tsvector('simple'::regconfig, almanac_unaccent(left(coalesce(description, ''), 20000))), 'D')"
 )
 SEARCH_TEXT_SQL = "almanac_search_text(title, location)"

@@ -35,6 +35,8 @@ from webapp.search.highlight import PREFIX_MIN
 from webapp.sync.recurrence import Occurrence, expand
 
 QUERY_CHARS = 200
+# The longest word beginning the search vector keeps (migration 0013a).
+PREFIX_MAX = 15
 MAX_WORDS = 8
 PAGE_SIZE = 50
 # How far around now a series is expanded to find the occurrence to show, widening until one is found.
@@ -62,15 +64,24 @@ class Terms:
         return len(self.words) if all(len(word) >= PREFIX_MIN for word in self.words) else 0
 
     def tsquery(self, weights: str = "") -> str:
-        """Every word must match, within the weights given ("A" = the title); words of three letters or more
-        as prefixes, so "budg" finds "budget"."""
-        return " & ".join(_query_word(word, weights) for word in self.words)
+        """Every word must match, within the weights given ("A" = the title). The last word, the one being
+        typed, may also be the beginning of a word of the title, place or guests once it has three letters
+        ("budget rev" finds "Budget review"): the vector holds those beginnings as "~" lexemes (migration 0013a),
+        so each part of the query is an exact lexeme, which the index looks up within one calendar. A word left
+        unfinished earlier in the query is still found by the trigrams."""
+        last = len(self.words) - 1
+        return " & ".join(_query_word(word, weights, typing=index == last) for index, word in enumerate(self.words))
 
 
-def _query_word(word: str, weights: str) -> str:
-    quoted = "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
-    label = ("*" if len(word) >= PREFIX_MIN else "") + weights
-    return f"{quoted}:{label}" if label else quoted
+def _quoted(lexeme: str, weights: str) -> str:
+    quoted = "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+    return f"{quoted}:{weights}" if weights else quoted
+
+
+def _query_word(word: str, weights: str, *, typing: bool) -> str:
+    if typing and len(word) >= PREFIX_MIN:
+        return f"({_quoted(word, weights)} | {_quoted('~' + word[:PREFIX_MAX], weights)})"
+    return _quoted(word, weights)
 
 
 def parse_query(session: Session, text: str) -> Terms:
