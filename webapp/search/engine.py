@@ -1,11 +1,12 @@
 """Search over every calendar of one user: the words, the statement, and results ready for the page.
 
 Matching: PostgreSQL full-text search on the generated `search_vector` (the `simple` configuration over
-unaccented text, so names and any language match as typed), each word of three or more letters as a prefix so
-results come while typing. When the words find nothing, trigram word similarity on title and location
-(`almanac_search_text`) finds partial words and typos. Ranking: how much of the query the title (then title,
-place and guests, then the description) holds, and within that, nearness to now. A series is one result, dated
-at its occurrence nearest to now; an invitation on several calendars is one result listing them.
+unaccented text, so names and any language match as typed); the word being typed also matches the beginnings of
+the words of titles, places and guests, so results come while typing. When the words find nothing, trigram word
+similarity on title and location (`almanac_search_text`) finds partial words and typos. Ranking: how much of the
+query the title (then title, place and guests, then the description) holds, and within that, nearness to now.
+A series is one result, dated at its occurrence nearest to now; an invitation on several calendars is one result
+listing them.
 """
 from __future__ import annotations
 
