@@ -26,7 +26,13 @@ from sqlalchemy import event, select, text
 from bench.harness import bench_app, percentile
 from webapp.extensions import db
 from webapp.models import User
-from webapp.search.engine import parse_query, search_events, search_parameters, search_statement
+from webapp.search.engine import (
+    parse_query,
+    search_events,
+    search_parameters,
+    search_statement,
+    searched_calendars,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGET_MS = 20
@@ -204,10 +210,11 @@ def sent_statement(session, user_id, query: str) -> tuple[str, object]:
 
     event.listen(connection, "before_cursor_execute", capture)
     try:
-        session.execute(search_statement(), search_parameters(user_id, terms, NOW)).all()
+        calendars = searched_calendars(session, user_id)
+        session.execute(search_statement(len(calendars)), search_parameters(user_id, calendars, terms, NOW)).all()
     finally:
         event.remove(connection, "before_cursor_execute", capture)
-    return sent[0]
+    return sent[-1]
 
 
 def explain(session, user_id, query: str) -> str:
@@ -241,8 +248,9 @@ def run(label: str) -> tuple:
 
         def sql_only(user_id, query):
             terms = parse_query(session, query)
-            return len(session.execute(search_statement(),
-                                       search_parameters(user_id, terms, NOW)).all())
+            calendars = searched_calendars(session, user_id)
+            return len(session.execute(search_statement(len(calendars)),
+                                       search_parameters(user_id, calendars, terms, NOW)).all())
 
         def whole(user_id, query):
             return search_events(session, user_id, query, NOW).count_shown

@@ -99,40 +99,50 @@ def parse_query(session: Session, text: str) -> Terms:
             .scalar_subquery()
         ))
     )
-    return Terms(text, tuple(words[:MAX_WORDS]))
+    return Terms(text, tuple(_without_parts(words)[:MAX_WORDS]))
+
+
+def _without_parts(words: list[str]) -> list[str]:
+    """The parser gives "catch-up" as "catch-up", "catch" and "up" (and a URL as itself, its host and path): the
+    parts add nothing to the whole but make the words look rarer together than they are."""
+    def part_of(word: str, other: str) -> bool:
+        at = other.find(word)
+        while at != -1:
+            before, after = other[at - 1:at], other[at + len(word):at + len(word) + 1]
+            if not (before.isalnum() and word[0].isalnum()) and not (after.isalnum() and word[-1].isalnum()):
+                return True
+            at = other.find(word, at + 1)
+        return False
+
+    return [word for word in words if not any(other != word and part_of(word, other) for other in words)]
 
 
 @cache
-def search_statement(similar_words: int = 0, calendars: int = 0):
+def search_statement(calendars: int, similar_words: int = 0):
     """The user's matching events (not removed, not cancelled), best first; built once per shape and run with
     `search_parameters`. By default the words are looked up in the full-text index. With `similar_words` (how
     many words there are) each must instead resemble a word of the title or place (trigrams), which finds
-    partial words and typos and is only asked when the words found nothing; the trigram index is then read once
-    per calendar (`calendars` of them, named in the parameters), so the calendar narrows each read: a join lets
-    the planner read every user's trigrams first.
+    partial words and typos and is only asked when the words found nothing.
+
+    The index is read once per calendar of the user (`calendars` of them, named in the parameters), the calendar
+    narrowing each read. Joined to the user's calendars instead, the planner at times reads every user's matches
+    first, when words that go together (standup, team) look rare together.
 
     An override is left out when its series matches too: the series stands for all its occurrences.
     """
     event, calendar, master = CalendarEvent, CalendarConnection, aliased(CalendarEvent)
     any_words = _tsquery("any_words")
 
-    def resembles(row):
-        text = func.almanac_search_text(row.title, row.location)
-        return and_(*(text.bool_op("%>")(_inline(f"word_{n}")) for n in range(similar_words)))
-
     def matches(row):
-        return resembles(row) if similar_words else row.search_vector.bool_op("@@")(any_words)
+        if similar_words:
+            text = func.almanac_search_text(row.title, row.location)
+            return and_(*(text.bool_op("%>")(_inline(f"word_{n}")) for n in range(similar_words)))
+        return row.search_vector.bool_op("@@")(any_words)
 
-    if similar_words:
-        candidates = union_all(*(
-            select(event.id).where(event.calendar_connection_id == bindparam(f"calendar_{n}", type_=Uuid(),
-                                                                                literal_execute=True),
-                                   resembles(event))
-            for n in range(calendars)
-        )).subquery()
-        found = event.id.in_(select(candidates.c.id))
-    else:
-        found = matches(event)
+    candidates = union_all(*(
+        select(event.id).where(event.calendar_connection_id == _inline(f"calendar_{n}", Uuid()), matches(event))
+        for n in range(calendars)
+    )).subquery()
     tier = literal(SIMILAR).label("tier") if similar_words else case(
         (event.search_vector.bool_op("@@")(_tsquery("title_words")), IN_TITLE),
         (event.search_vector.bool_op("@@")(_tsquery("main_words")), IN_MAIN_FIELDS),
@@ -163,7 +173,7 @@ def search_statement(similar_words: int = 0, calendars: int = 0):
             calendar.deleted_at.is_(None),
             event.deleted_at.is_(None),
             event.status != EventStatus.CANCELLED,
-            found,
+            event.id.in_(select(candidates.c.id)),
             or_(master.id.is_(None), not_(matches(master))),
         )
         .order_by(tier.desc(), distance, event.start_time.desc(), event.id)
@@ -172,17 +182,25 @@ def search_statement(similar_words: int = 0, calendars: int = 0):
     )
 
 
-def search_parameters(user_id: uuid.UUID, terms: Terms, now: datetime, limit: int = PAGE_SIZE + 1,
-                      offset: int = 0) -> dict:
+def search_parameters(user_id: uuid.UUID, calendar_ids: list[uuid.UUID], terms: Terms, now: datetime,
+                      limit: int = PAGE_SIZE + 1, offset: int = 0) -> dict:
     return {"user_id": user_id, "now": now, "limit": limit, "offset": offset, "any_words": terms.tsquery(),
             "title_words": terms.tsquery("A"), "main_words": terms.tsquery("ABC"),
-            **{f"word_{n}": word for n, word in enumerate(terms.words)}}
+            **{f"word_{n}": word for n, word in enumerate(terms.words)},
+            **{f"calendar_{n}": calendar_id for n, calendar_id in enumerate(calendar_ids)}}
 
 
-def _inline(name: str):
-    """The words are written into the statement (escaped by the dialect), not bound: a prepared statement's
-    generic plan, made without them, scans the wrong index and is fifty times slower."""
-    return bindparam(name, type_=String(), literal_execute=True)
+def searched_calendars(session: Session, user_id: uuid.UUID) -> list[uuid.UUID]:
+    """Every calendar of the user that is not removed: search looks at hidden and disconnected ones too."""
+    return list(session.scalars(select(CalendarConnection.id).where(
+        CalendarConnection.user_id == user_id, CalendarConnection.deleted_at.is_(None)
+    ).order_by(CalendarConnection.id)))
+
+
+def _inline(name: str, type_=None):
+    """The words (and calendars) are written into the statement (escaped by the dialect), not bound: a prepared
+    statement's generic plan, made without them, scans the wrong index and is fifty times slower."""
+    return bindparam(name, type_=type_ or String(), literal_execute=True)
 
 
 def _tsquery(name: str):
@@ -235,14 +253,13 @@ def search_events(session: Session, user_id: uuid.UUID, text: str, now: datetime
     terms = parse_query(session, text)
     if terms.is_empty:
         return Search(terms, [], page, False)
-    parameters = search_parameters(user_id, terms, now, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
-    rows = session.execute(search_statement(), parameters).all()
-    if not rows and terms.similar_words and (page == 1 or not _any_word_match(session, user_id, terms, now)):
-        calendar_ids = session.scalars(select(CalendarConnection.id).where(
-            CalendarConnection.user_id == user_id, CalendarConnection.deleted_at.is_(None))).all()
-        if calendar_ids:
-            parameters |= {f"calendar_{n}": calendar_id for n, calendar_id in enumerate(calendar_ids)}
-            rows = session.execute(search_statement(terms.similar_words, len(calendar_ids)), parameters).all()
+    calendar_ids = searched_calendars(session, user_id)
+    if not calendar_ids:
+        return Search(terms, [], page, False)
+    parameters = search_parameters(user_id, calendar_ids, terms, now, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
+    rows = session.execute(search_statement(len(calendar_ids)), parameters).all()
+    if not rows and terms.similar_words and (page == 1 or not _any_word_match(session, parameters, terms)):
+        rows = session.execute(search_statement(len(calendar_ids), terms.similar_words), parameters).all()
     has_more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     overrides = _overrides_by_master(session, [row.id for row in rows if row.is_recurring])
@@ -267,8 +284,9 @@ def _once_per_invitation(session: Session, user_id: uuid.UUID, results: list[Sea
             else result for result in kept]
 
 
-def _any_word_match(session: Session, user_id: uuid.UUID, terms: Terms, now: datetime) -> bool:
-    return bool(session.execute(search_statement(), search_parameters(user_id, terms, now, 1, 0)).first())
+def _any_word_match(session: Session, parameters: dict, terms: Terms) -> bool:
+    calendars = sum(1 for name in parameters if name.startswith("calendar_"))
+    return bool(session.execute(search_statement(calendars), parameters | {"limit": 1, "offset": 0}).first())
 
 
 def _distance(result: SearchResult, now: datetime) -> timedelta:
