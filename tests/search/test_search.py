@@ -229,3 +229,14 @@ def test_any_text_can_be_stored_and_its_beginnings_searched(signed_in, db_sessio
     assert titles(search(signed_in, "o'brie")) == ["O'Brien's \\\\server\\share"]
     assert titles(search(signed_in, "kra")) == ["東京会議 in Kraków"]
     assert titles(search(signed_in, "part")) == ["emoji 🎉 party"]
+
+
+def test_hyphenated_words_and_addresses_are_one_word(signed_in, db_session, calendar):
+    start = now() + timedelta(days=1)
+    make_event(db_session, calendar, start, title="Compliance catch-up", location="https://zoom.us/j/42")
+    make_event(db_session, calendar, start, title="Catch the bus", description="up early")
+
+    assert titles(search(signed_in, "compliance catch-up")) == ["Compliance catch-up"]
+    assert titles(search(signed_in, "catch-u")) == ["Compliance catch-up"]  # while typing
+    assert titles(search(signed_in, "zoom.us/j/42")) == ["Compliance catch-up"]
+    assert titles(search(signed_in, "catch up")) == ["Compliance catch-up", "Catch the bus"]  # both in a title first
