@@ -87,19 +87,27 @@ def _query_word(word: str, weights: str, *, typing: bool) -> str:
 
 def parse_query(session: Session, text: str) -> Terms:
     """Split the query with the same parser and folding the index used, so both sides agree on what a word is."""
-    text = " ".join(text.split())[:QUERY_CHARS]
-    if not text:
-        return Terms("", ())
-    words = session.scalar(
-        select(func.array(
-            select(literal_column("lexeme"))
-            .select_from(func.unnest(func.to_tsvector(_SIMPLE, func.almanac_unaccent(text))).table_valued(
-                "lexeme", "positions", "weights"))
-            .order_by(literal_column("positions[1]"))
-            .scalar_subquery()
-        ))
+    text = _cleaned(text)
+    return Terms(text, _words(session.scalar(select(_lexemes(text))))) if text else Terms("", ())
+
+
+def _cleaned(text: str) -> str:
+    return " ".join(text.split())[:QUERY_CHARS]
+
+
+def _lexemes(text: str):
+    """The query's lexemes in the order typed, as an array (one column of a statement)."""
+    return func.array(
+        select(literal_column("lexeme"))
+        .select_from(func.unnest(func.to_tsvector(_SIMPLE, func.almanac_unaccent(text))).table_valued(
+            "lexeme", "positions", "weights"))
+        .order_by(literal_column("positions[1]"))
+        .scalar_subquery()
     )
-    return Terms(text, tuple(_without_parts(words)[:MAX_WORDS]))
+
+
+def _words(lexemes: list[str]) -> tuple[str, ...]:
+    return tuple(_without_parts(lexemes)[:MAX_WORDS])
 
 
 def _without_parts(words: list[str]) -> list[str]:
@@ -191,10 +199,15 @@ def search_parameters(user_id: uuid.UUID, calendar_ids: list[uuid.UUID], terms: 
 
 
 def searched_calendars(session: Session, user_id: uuid.UUID) -> list[uuid.UUID]:
-    """Every calendar of the user that is not removed: search looks at hidden and disconnected ones too."""
-    return list(session.scalars(select(CalendarConnection.id).where(
+    return session.scalar(select(_calendar_ids(user_id)))
+
+
+def _calendar_ids(user_id: uuid.UUID):
+    """Every calendar of the user that is not removed, as an array: search looks at hidden and disconnected ones
+    too."""
+    return func.array(select(CalendarConnection.id).where(
         CalendarConnection.user_id == user_id, CalendarConnection.deleted_at.is_(None)
-    ).order_by(CalendarConnection.id)))
+    ).order_by(CalendarConnection.id).scalar_subquery())
 
 
 def _inline(name: str, type_=None):
@@ -250,11 +263,13 @@ class Search:
 
 
 def search_events(session: Session, user_id: uuid.UUID, text: str, now: datetime, page: int = 1) -> Search:
-    terms = parse_query(session, text)
-    if terms.is_empty:
-        return Search(terms, [], page, False)
-    calendar_ids = searched_calendars(session, user_id)
-    if not calendar_ids:
+    text = _cleaned(text)
+    if not text:
+        return Search(Terms("", ()), [], page, False)
+    # The words and the calendars in one round trip: on a busy machine each one can wait for a processor.
+    lexemes, calendar_ids = session.execute(select(_lexemes(text), _calendar_ids(user_id))).one()
+    terms = Terms(text, _words(lexemes))
+    if terms.is_empty or not calendar_ids:
         return Search(terms, [], page, False)
     parameters = search_parameters(user_id, calendar_ids, terms, now, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
     rows = session.execute(search_statement(len(calendar_ids)), parameters).all()
