@@ -10,6 +10,7 @@ from jobs import job_app
 from webapp import audit
 from webapp.auth.sessions import delete_expired_sessions
 from webapp.extensions import db, redis_client
+from webapp.feeds import access
 from webapp.maintenance import ACTIONS, database, purge, queues
 from webapp.maintenance.metrics import store_measurements
 from webapp.models import AuditStatus
@@ -85,6 +86,13 @@ def purge_expired_sessions() -> dict:
         return {"deleted": deleted}
 
     return _run("purge-expired-sessions", work)
+
+
+def record_feed_access() -> dict:
+    def work():
+        return {"feeds": access.record_daily_counts(db.session, redis_client(), _now().date())}
+
+    return _run("record-feed-access", work)
 
 
 def _now() -> datetime:

@@ -31,6 +31,7 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic("purge-deleted-events", "0 0 * * *", "jobs.maintenance.purge_deleted_events"),
     Periodic("vacuum-analyze", "30 0 * * *", "jobs.maintenance.vacuum_analyze", timeout=1800),
     Periodic("refresh-table-statistics", "0 1 * * *", "jobs.maintenance.refresh_table_statistics", timeout=1800),
+    Periodic("record-feed-access", "10 0 * * *", "jobs.maintenance.record_feed_access"),
     # Hourly
     Periodic("refresh-expiring-tokens", "0 * * * *", "jobs.sync.refresh_expiring_tokens"),
     Periodic("purge-oauth-states", "15 * * * *", "jobs.maintenance.purge_oauth_states"),

@@ -301,8 +301,9 @@ _WRITABLE_EVENT_FIELDS = {
     "reminderMinutesBeforeStart", "isReminderOn", "recurrence", "categories", "transactionId", "responseRequested",
     "isOnlineMeeting", "allowNewTimeProposals", "hideAttendees", "locations",
 }
-# Only the in-process/control API may set these ("as if changed by another client or the organizer").
-_SERVER_SIDE_FIELDS = {"isCancelled", "organizer", "isOrganizer"}
+# Only the in-process/control API may set these ("as if changed by another client or the organizer"): an
+# invitation from elsewhere keeps the organizer's iCalUId, and the user's own answer is in responseStatus.
+_SERVER_SIDE_FIELDS = {"isCancelled", "organizer", "isOrganizer", "iCalUId", "responseStatus"}
 _READ_ONLY_FIELDS = {
     "@odata.etag", "@odata.type", "changeKey", "createdDateTime", "lastModifiedDateTime", "iCalUId", "webLink",
     "type", "seriesMasterId", "originalStartTimeZone", "originalEndTimeZone", "bodyPreview", "hasAttachments",
@@ -883,8 +884,8 @@ def _render_event(data: dict[str, Any], zone_name: str) -> dict[str, Any]:
     rendered["hasAttachments"] = False
     rendered["webLink"] = ("https://outlook.live.com/owa/?itemid=" + quote(data["id"], safe="")
                            + "&exvsurl=1&path=/calendar/item")
-    rendered["responseStatus"] = {"response": "organizer" if data["isOrganizer"] else "none",
-                                  "time": "0001-01-01T00:00:00Z"}
+    rendered["responseStatus"] = data.get("responseStatus") or {
+        "response": "organizer" if data["isOrganizer"] else "none", "time": "0001-01-01T00:00:00Z"}
     return rendered
 
 

@@ -41,6 +41,8 @@ PAGES = {
     "connections.apple": lambda d: "/connections/apple",
     "connections.row": lambda d: f"/connections/{d['work_id']}/row",
     "settings.profile": lambda d: "/settings/profile",
+    "feeds.subscribe": lambda d: "/settings/subscribe",
+    "search.results": lambda d: "/search?q=" + d["long_title_word"],
     "auth.sessions": lambda d: "/settings/sessions",
     "admin.index": lambda d: "/admin/",
     "admin.audit_log": lambda d: "/admin/audit",
@@ -55,6 +57,7 @@ NOT_PAGES = {
     "calendar.mini_month": "an htmx partial; redirects to a calendar page otherwise",
     "connections.callback": "OAuth redirect target",
     "admin.audit_export": "CSV download",
+    "feeds.feed": "an iCalendar file",
     "ops.healthz": "JSON probe",
     "ops.readyz": "JSON probe",
     "static": "files",
@@ -81,7 +84,7 @@ def seeded(app, person):  # noqa: F811 (the fixture imported above)
         untitled = berlin_event(session, work, at(monday + timedelta(days=3), 16), title="(No title)")
         make_account(session)  # someone else on the admin's users page
         session.commit()
-        return {**person, "long_id": long.id, "untitled_id": untitled.id}
+        return {**person, "long_id": long.id, "untitled_id": untitled.id, "long_title_word": "Conference"}
 
 
 def test_every_get_route_is_checked_or_known_not_to_be_a_page(app):

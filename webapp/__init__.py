@@ -97,8 +97,19 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (auth.bp, calendar.bp, connections.bp, settings.bp, admin.bp, ops.bp):
         app.register_blueprint(blueprint)
+    register_feature_blueprints(app)
     for command_group in (tokens_cli, users_cli):
         app.cli.add_command(command_group)
+
+
+def register_feature_blueprints(app: Flask) -> None:
+    """Search across calendars, and the merged iCalendar feed."""
+    from webapp import feeds, search
+    from webapp.feeds import views as feeds_views  # noqa: F401
+    from webapp.search import views as search_views  # noqa: F401
+
+    app.register_blueprint(search.bp)
+    app.register_blueprint(feeds.bp)
 
 
 def content_security_policy(form_targets: tuple[str, ...] = ()) -> str:

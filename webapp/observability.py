@@ -23,11 +23,14 @@ _SECRET_PAIR = re.compile(
     r"(\"?\s*[=:]\s*\"?)(?:bearer\s+)?[^\s\"&,;]+"
 )
 _BEARER = re.compile(r"(?i)\bbearer\s+[^\s\"&,;]+")
+# The private feed's address is its secret (webapp.feeds).
+_FEED_TOKEN = re.compile(r"(/feeds/)[^/\s\"?]+(\.ics)")
 # Fields a request line carries, which the JSON format emits as keys of their own.
 REQUEST_FIELDS = ("method", "path", "status", "duration_ms")
 
 
 def redact(text: str) -> str:
+    text = _FEED_TOKEN.sub(r"\1[redacted]\2", text)
     return _BEARER.sub("Bearer [redacted]", _SECRET_PAIR.sub(r"\1\2[redacted]", text))
 
 
@@ -104,10 +107,10 @@ def register_request_logging(app: Flask) -> None:
         started = g.get("request_started")
         duration_ms = round((time.perf_counter() - started) * 1000, 1) if started is not None else None
         # The path only: query strings carry OAuth codes and states.
-        fields = {"method": request.method, "path": request.path, "status": response.status_code,
+        path = redact(request.path)
+        fields = {"method": request.method, "path": path, "status": response.status_code,
                   "duration_ms": duration_ms, "request_id": g.get("request_id")}
-        request_log.info("%s %s %s %sms", request.method, request.path, response.status_code, duration_ms,
-                         extra=fields)
+        request_log.info("%s %s %s %sms", request.method, path, response.status_code, duration_ms, extra=fields)
         if "request_id" in g:
             response.headers[REQUEST_ID_HEADER] = g.request_id
         return response

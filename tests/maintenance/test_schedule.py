@@ -28,6 +28,7 @@ SEED_WINDOWS = {
     "record-health-metrics": "45 * * * *",
     "sync-sweep": "*/5 * * * *",
     "purge-expired-sessions": "20 * * * *",
+    "record-feed-access": "10 0 * * *",  # yesterday's feed requests, one audit row per feed
 }
 
 

@@ -20,6 +20,7 @@ from webapp.calendar.layout import (
 )
 from webapp.calendar.periods import GRID_KINDS, Period, make_period, today_in
 from webapp.calendar.queries import entries_between, user_calendars
+from webapp.calendar.together import Together, arrange
 from webapp.calendar.zones import zone_or_utc
 
 
@@ -29,10 +30,12 @@ class Viewer:
     time_zone: str | None  # None until the browser's zone is known or the user picks one
     week_start: int  # ISO weekday
     work_day: tuple[int, int] = (8 * 60, 18 * 60)  # minutes after local midnight
+    marks_double_bookings: bool = True
 
     @classmethod
     def of(cls, user) -> Viewer:
-        return cls(user.id, user.time_zone, user.week_start or 1, (user.work_day_start, user.work_day_end))
+        return cls(user.id, user.time_zone, user.week_start or 1, (user.work_day_start, user.work_day_end),
+                   user.mark_double_bookings)
 
     @property
     def zone(self):
@@ -49,6 +52,7 @@ class CalendarPage:
     agenda: list[AgendaDay] | None = None
     work_day: tuple[int, int] = (8 * 60, 18 * 60)
     week_start: int = 1
+    together: Together | None = None  # double bookings and merged invitations (webapp.calendar.together)
 
     @property
     def scroll_minute(self) -> int:
@@ -95,8 +99,10 @@ def calendar_page(session: Session, viewer: Viewer, kind: str, anchor: date, now
     entries = entries_between(session, viewer.user_id, period.window_start, period.window_end)
     # The UTC window also catches all-day events dated just outside the page; keep what is dated on it.
     entries = [entry for entry in entries if entry.touches(period.first_day, period.last_day, zone)]
+    together = arrange(session, viewer, entries, calendars)
+    entries = together.entries
     common = {"period": period, "today": today, "calendars": calendars, "work_day": viewer.work_day,
-              "week_start": viewer.week_start}
+              "week_start": viewer.week_start, "together": together}
     if kind in GRID_KINDS:
         return CalendarPage(**common, grid=time_grid(entries, period.days, zone, now, MAX_COLUMNS[kind]))
     if kind == "month":

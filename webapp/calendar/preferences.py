@@ -11,7 +11,7 @@ from webapp.models import User
 
 def save_preferences(
     session: Session, user: User, *, first_name: str | None, last_name: str | None, time_zone: str, week_start: int,
-    work_day: tuple[time, time] | None = None,
+    work_day: tuple[time, time] | None = None, mark_double_bookings: bool = True,
 ) -> None:
     user.first_name = first_name or None
     user.last_name = last_name or None
@@ -19,6 +19,7 @@ def save_preferences(
     user.week_start = week_start
     if work_day is not None:
         user.work_day_start, user.work_day_end = minutes_of(work_day[0]), minutes_of(work_day[1])
+    user.mark_double_bookings = mark_double_bookings
     session.flush()
 
 

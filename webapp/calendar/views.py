@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 
 from webapp import audit
 from webapp.calendar import bp, display, editing, pages
+from webapp.calendar.copies import copies_of
 from webapp.calendar.editing import ALL_EVENTS, THIS_EVENT
 from webapp.calendar.entries import all_day_dates
 from webapp.calendar.forms import (
@@ -255,7 +256,8 @@ def _local_start_day(start: datetime, is_all_day: bool) -> date:
 
 def _render_event(details: EventDetails, kind: str):
     return render_page("calendar/event.html", "calendar/_event_panel.html", details=details, event=details.event,
-                       kind=kind, back_url=_back_url(kind, details))
+                       kind=kind, back_url=_back_url(kind, details),
+                       copies=copies_of(db.session, current_user.id, details))
 
 
 # ---------------------------------------------------------------------------- creating and editing

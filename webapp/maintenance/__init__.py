@@ -10,4 +10,5 @@ ACTIONS = {
     "archive-audit-logs": "MAINTENANCE_ARCHIVE_AUDIT_LOGS",
     "record-health-metrics": "MAINTENANCE_HEALTH_METRICS",
     "purge-expired-sessions": "MAINTENANCE_PURGE_SESSIONS",
+    "record-feed-access": "MAINTENANCE_FEED_ACCESS",
 }

@@ -4,6 +4,7 @@ from webapp.models.audit import AuditLog, AuditStatus
 from webapp.models.base import Base
 from webapp.models.connections import CalendarConnection, CalendarProvider, OAuthState
 from webapp.models.events import CalendarEvent, EventStatus, RecurrenceFrequency, SyncStatus
+from webapp.models.feeds import CalendarFeed
 from webapp.models.maintenance import AuditLogArchive, HealthSample  # noqa: F401
 from webapp.models.users import Session, User
 
@@ -13,6 +14,7 @@ __all__ = [
     "Base",
     "CalendarConnection",
     "CalendarEvent",
+    "CalendarFeed",
     "CalendarProvider",
     "EventStatus",
     "OAuthState",

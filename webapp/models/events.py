@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Computed,
     ForeignKey,
     Index,
     Integer,
@@ -15,8 +16,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    literal_column,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.models.base import Base, Timestamp, Timestamps, UUIDPrimaryKey, pg_enum
@@ -42,6 +44,19 @@ class RecurrenceFrequency(enum.Enum):
     YEARLY = "YEARLY"
 
 
+# What search matches, weighted title A, location B, guests C, description D; the beginnings of the words of the
+# first three as "~" lexemes, for the word being typed (see migration 0013a).
+SEARCH_VECTOR_SQL = (
+    "setweight(to_tsvector('simple'::regconfig, almanac_unaccent(title)), 'A') || almanac_prefixes(title, 'A') || "
+    "setweight(to_tsvector('simple'::regconfig, almanac_unaccent(coalesce(location, ''))), 'B') || "
+    "almanac_prefixes(location, 'B') || "
+    "setweight(to_tsvector('simple'::regconfig, almanac_unaccent(almanac_attendee_text(attendees))), 'C') || "
+    "almanac_prefixes(almanac_attendee_text(attendees), 'C') || "
+    "setweight(to_tsvector('simple'::regconfig, almanac_unaccent(left(coalesce(description, ''), 20000))), 'D')"
+)
+SEARCH_TEXT_SQL = "almanac_search_text(title, location)"
+
+
 class CalendarEvent(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "calendar_events"
     __table_args__ = (
@@ -58,6 +73,13 @@ class CalendarEvent(UUIDPrimaryKey, Timestamps, Base):
         Index(None, "deleted_at"),
         Index("calendar_events_connection_date_range_idx", "calendar_connection_id", "start_time", "end_time"),
         Index("calendar_events_connection_sync_status_idx", "calendar_connection_id", "sync_status"),
+        # Search (migration 0013a): words per calendar, and trigrams of title and location for partial words.
+        Index("calendar_events_search_idx", "calendar_connection_id", "search_vector", postgresql_using="gin"),
+        Index("calendar_events_search_text_trgm_idx", "calendar_connection_id",
+              literal_column(SEARCH_TEXT_SQL).label("search_text"),
+              postgresql_using="gin", postgresql_ops={"search_text": "gin_trgm_ops"}),
+        # The copies of one invitation on the user's other calendars (migration 0013d).
+        Index("calendar_events_ical_uid_idx", literal_column("(provider_metadata ->> 'ical_uid'::text)")),
     )
 
     calendar_connection_id: Mapped[uuid.UUID] = mapped_column(
@@ -94,3 +116,5 @@ class CalendarEvent(UUIDPrimaryKey, Timestamps, Base):
     html_link: Mapped[str | None] = mapped_column(Text)
     last_synced_at: Mapped[datetime | None] = mapped_column(Timestamp())
     deleted_at: Mapped[datetime | None] = mapped_column(Timestamp())
+    # Kept by PostgreSQL; never loaded with the row.
+    search_vector: Mapped[Any] = mapped_column(TSVECTOR, Computed(SEARCH_VECTOR_SQL, persisted=True), deferred=True)

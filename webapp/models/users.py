@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, SmallInteger, String, Text, false, func, text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, SmallInteger, String, Text, false, func, text, true
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -34,6 +34,8 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, server_default=false())
     # A disabled account cannot log in and its sessions end at once.
     disabled_at: Mapped[datetime | None] = mapped_column(Timestamp())
+    # The week and day views mark busy events from different calendars that overlap.
+    mark_double_bookings: Mapped[bool] = mapped_column(Boolean, server_default=true())
 
     # flask-login: the session cookie identifies the session row, not the user (see webapp.auth.sessions).
     is_authenticated = True

@@ -375,8 +375,20 @@ def remote_event(item: dict[str, Any], calendar_zone: str | None = None) -> Remo
         etag=item.get("etag"),
         ical_uid=item.get("iCalUID"),
         sequence=item.get("sequence"),
-        metadata={"updated": item["updated"]} if item.get("updated") else {},
+        metadata=_facts(item),
     )
+
+
+def _facts(item: dict[str, Any]) -> dict[str, Any]:
+    """What we keep besides the event itself: free/busy, the user's own answer and whether they organise it."""
+    own = next((a for a in item.get("attendees") or [] if a.get("self")), {})
+    facts = {
+        "updated": item.get("updated"),
+        "transparency": item.get("transparency"),
+        "self_response": own.get("responseStatus"),
+        "is_organizer": bool(item["organizer"].get("self")) if isinstance(item.get("organizer"), dict) else None,
+    }
+    return {name: value for name, value in facts.items() if value is not None}
 
 
 def instant(event_time: dict[str, Any], fallback_zone: str | None) -> tuple[datetime, bool]:

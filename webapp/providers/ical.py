@@ -102,6 +102,8 @@ def _parse_vevent(vevent: Component, href: str, etag: str | None, zones: _ZoneRe
     metadata: dict = {"href": href}
     if start.is_floating:
         metadata["floating"] = True
+    if "TRANSP" in vevent:
+        metadata["transp"] = str(vevent["TRANSP"]).upper()  # TRANSPARENT: the time stays free
     x_props = [str(vevent.content_line(name, value)) for name, value in _properties(vevent) if name.startswith("X-")]
     if x_props:
         metadata["x_props"] = x_props

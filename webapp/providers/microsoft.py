@@ -366,6 +366,9 @@ def _metadata(item: dict[str, Any]) -> dict[str, Any]:
         "seriesMasterId": item.get("seriesMasterId"),
         "bodyContentType": (item.get("body") or {}).get("contentType"),
         "showAs": item.get("showAs"),
+        # The signed-in user's own answer and role, for double bookings and for picking which copy to edit.
+        "self_response": _RESPONSE_STATUS.get((item.get("responseStatus") or {}).get("response")),
+        "is_organizer": item.get("isOrganizer"),
         "changeKey": item.get("changeKey"),
         "originalStartTimeZone": item.get("originalStartTimeZone"),
     }

@@ -1,4 +1,4 @@
-from wtforms import SelectField, StringField, TimeField
+from wtforms import BooleanField, SelectField, StringField, TimeField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
@@ -26,6 +26,7 @@ class ProfileForm(Form):
                                validators=[InputRequired("Say when your working day starts.")])
     work_day_end = TimeField("Working day ends", format=TIME_FORMATS,
                              validators=[InputRequired("Say when your working day ends.")])
+    mark_double_bookings = BooleanField("Mark double bookings (busy events on different calendars at the same time)")
 
     def __init__(self, *args, current_zone: str | None = None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -24,11 +24,13 @@ def profile():
         # calendar.js puts the browser's zone here on the first visit
         "time_zone": user.time_zone or UTC_NAME,
         "work_day_start": time_of(user.work_day_start), "work_day_end": time_of(user.work_day_end),
+        "mark_double_bookings": user.mark_double_bookings,
     }, current_zone=user.time_zone)
     if form.validate_on_submit():
         save_preferences(db.session, user, first_name=form.first_name.data, last_name=form.last_name.data,
                          time_zone=form.time_zone.data, week_start=form.week_start.data,
-                         work_day=(form.work_day_start.data, form.work_day_end.data))
+                         work_day=(form.work_day_start.data, form.work_day_end.data),
+                         mark_double_bookings=form.mark_double_bookings.data)
         audit.record(db.session, "PROFILE_UPDATE", user_id=user.id, resource=("user", user.id))
         db.session.commit()
         if is_partial_request():

@@ -1,0 +1,39 @@
+"""The entries of a calendar page seen together: the same invitation on several calendars shown once, and double
+bookings across calendars. One statement of facts per page, whatever the page shows."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from webapp.calendar.copies import merge_copies
+from webapp.calendar.entries import CalendarInfo, Entry
+from webapp.calendar.facts import event_facts
+from webapp.calendar.overlaps import Overlaps, find_overlaps
+
+
+@dataclass(frozen=True)
+class Together:
+    entries: list[Entry]  # each invitation once
+    overlaps: Overlaps | None  # None when the user turned the marks off
+    copies: dict[Entry, tuple[Entry, ...]] = field(default_factory=dict)  # shown entry -> every copy, it first
+
+    def copies_of(self, entry: Entry) -> tuple[Entry, ...]:
+        return self.copies.get(entry, ())
+
+
+def arrange(session: Session, viewer, entries: list[Entry], calendars: list[CalendarInfo]) -> Together:
+    """`calendars` in the user's list order, which decides between otherwise equal copies."""
+    facts = event_facts(session, viewer.user_id, {entry.event_id for entry in entries})
+    rank = {calendar.id: position for position, calendar in enumerate(calendars)}
+    entries, copies = merge_copies(
+        entries,
+        uid_of=lambda entry: facts[entry.event_id].ical_uid if entry.event_id in facts else None,
+        organises=lambda entry: entry.event_id in facts and facts[entry.event_id].is_organizer,
+        calendar_rank=lambda calendar: rank.get(calendar.id, len(rank)))
+    overlaps = None
+    if viewer.marks_double_bookings:
+        overlaps = find_overlaps(
+            entries, blocks_time=lambda entry: entry.event_id in facts and facts[entry.event_id].blocks_time,
+            calendars_of=lambda entry: frozenset(copy.calendar.id for copy in copies.get(entry, (entry,))))
+    return Together(entries, overlaps, copies)

@@ -1,0 +1,26 @@
+"""/search: every calendar of the user, searched as they type."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import abort, request
+from flask_login import current_user, login_required
+
+from webapp.calendar.pages import Viewer
+from webapp.extensions import db
+from webapp.htmx import render_page
+from webapp.search import bp, presentation
+from webapp.search.engine import search_events
+from webapp.search.forms import SearchForm
+
+
+@bp.route("/search")
+@login_required
+def results():
+    form = SearchForm(request.args)
+    if not form.validate():
+        abort(400, description="Pages of results are numbered from 1 to 100.")
+    now = datetime.now(UTC)
+    found = search_events(db.session, current_user.id, form.q.data, now, page=form.page.data or 1)
+    return render_page("search/search.html", "search/_search.html", form=form, found=found,
+                       shown=presentation.shown(found, Viewer.of(current_user).zone, now))
