@@ -23,7 +23,7 @@ def marked(html: str) -> dict[str, int]:
     for element in re.findall(r'<a class="event[^"]*".*?</a>', html, re.S):
         mark = re.search(r'data-overlaps="(\d+)"', element)
         if mark:
-            found[re.search(r'class="event-title">([^<]*)<', element).group(1)] = int(mark.group(1))
+            found[re.search(r'class="event-title"[^>]*>([^<]*)<', element).group(1)] = int(mark.group(1))
     return found
 
 
@@ -133,12 +133,14 @@ def test_a_setting_turns_the_marks_off(signed_in, csrf, db_session, user, calend
     assert marked(signed_in.get(WEEK).get_data(as_text=True))
 
     response = signed_in.post("/settings/profile", data={
-        "csrf_token": csrf, "time_zone": "UTC", "week_start": "1", "first_name": "Ada"})  # the box left unticked
+        "csrf_token": csrf, "time_zone": "UTC", "week_start": "1", "first_name": "Ada",
+        "work_day_start": "08:00", "work_day_end": "18:00"})  # the box left unticked
 
     assert response.status_code == 303
     assert marked(signed_in.get(WEEK).get_data(as_text=True)) == {}
     assert "overlap-summary" not in signed_in.get("/calendar/agenda?start=2024-03-04").get_data(as_text=True)
     signed_in.post("/settings/profile", data={"csrf_token": csrf, "time_zone": "UTC", "week_start": "1",
+                                             "work_day_start": "08:00", "work_day_end": "18:00",
                                              "mark_double_bookings": "y"})
     assert marked(signed_in.get(WEEK).get_data(as_text=True))
 

@@ -61,7 +61,9 @@ def test_double_bookings_and_copies_on_the_week(live_server, browser, busy_perso
     page = context.new_page()
     try:
         log_in(page, live_server.url, email)
-        page.goto(f"{live_server.url}/calendar/week/{monday.isoformat()}")
+        # A phone shows three days: Tuesday to Thursday holds both the double booking and the shared invite.
+        view = "week/" + monday.isoformat() if name == "desktop" else "3day/" + (monday + timedelta(days=1)).isoformat()
+        page.goto(f"{live_server.url}/calendar/{view}")
         marks = page.locator(".event .overlap-mark")
         expect(marks).to_have_count(2)
         expect(page.locator(".event:has(.overlap-mark) .event-title")).to_have_text(["Planning", "Dentist"])

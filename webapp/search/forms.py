@@ -1,13 +1,13 @@
-from flask_wtf import FlaskForm
 from wtforms import IntegerField, SearchField
 from wtforms.validators import NumberRange, Optional
 
+from webapp.forms import Form
 from webapp.search.engine import QUERY_CHARS
 
 MAX_PAGE = 100
 
 
-class SearchForm(FlaskForm):
+class SearchForm(Form):
     """The query string of /search; a GET form, so no CSRF token (it changes nothing)."""
 
     class Meta:
