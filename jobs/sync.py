@@ -5,6 +5,8 @@ import logging
 import uuid
 from datetime import timedelta
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+
 from jobs import job_app
 from webapp.credentials import refresh_expiring
 from webapp.extensions import db
@@ -23,11 +25,18 @@ class ConnectionBusy(Exception):
 
 
 def sync_connection(connection_id: str, full: bool = False, allow_mass_delete: bool = False) -> dict | None:
-    with job_app().app_context(), connection_lock(connection_id, wait=SYNC_LOCK_WAIT_SECONDS) as held:
-        if not held:
-            log.info("sync already running connection_id=%s", connection_id)
-            return None
-        return runner.run_sync(db.session, uuid.UUID(connection_id), full=full, allow_mass_delete=allow_mass_delete)
+    with job_app().app_context():
+        try:
+            with connection_lock(connection_id, wait=SYNC_LOCK_WAIT_SECONDS) as held:
+                if not held:
+                    log.info("sync already running connection_id=%s", connection_id)
+                    return None
+                return runner.run_sync(db.session, uuid.UUID(connection_id), full=full,
+                                       allow_mass_delete=allow_mass_delete)
+        except (OperationalError, InterfaceError) as error:
+            # The database went away around the lock itself: nothing could be recorded, so retry soon.
+            runner.retry_soon(connection_id, error)
+            raise
 
 
 def push_event(event_id: str) -> str:

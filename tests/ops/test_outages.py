@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -94,8 +96,12 @@ class LocalRun:
 
 
 @pytest.fixture(scope="module")
-def local_run(tmp_path_factory):
-    instance, port = tmp_path_factory.mktemp("outages") / "instance", free_port()
+def local_run():
+    # Not under pytest's tmp_path: each xdist worker re-tightens that tree to 0700 when it starts, and the
+    # unprivileged PostgreSQL (run as its own user when we are root) could no longer reach its data directory.
+    root = Path(tempfile.mkdtemp(prefix="almanac-outages-"))
+    root.chmod(0o755)
+    instance, port = root / "instance", free_port()
     launcher = start_launcher(instance, port)
     run = LocalRun(launcher, port, instance)
 
@@ -114,6 +120,7 @@ def local_run(tmp_path_factory):
         finally:
             if launcher.poll() is None:
                 launcher.kill()
+        shutil.rmtree(root, ignore_errors=True)
         report = "\n".join(f"{name:<66} {value}" for name, value in measured.items())
         print("\nOutage recovery times\n" + report)
         (ARTIFACTS / "outage-recovery.txt").parent.mkdir(parents=True, exist_ok=True)

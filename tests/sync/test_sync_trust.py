@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from rq import Queue, SimpleWorker
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
 from tests.conftest import csrf_token_from
 from tests.connections.conftest import authorize, new_google_account, start_connect
 from tests.sync.conftest import google_timed, in_test_session, live_events, only_connection, soon
 from webapp.models import AuditLog, CalendarConnection, CalendarEvent, EventStatus, SyncStatus
-from webapp.sync import due, pull
+from webapp.sync import due, policy, pull
 
 EVENTS = "/calendar/v3/calendars/{}/events"
 
@@ -99,6 +100,24 @@ def test_any_exception_is_recorded_in_plain_words_retried_then_stopped_with_a_re
     in_test_session(lambda: SimpleWorker([sync_queue(redis)], connection=redis).work(burst=True))
     assert 'data-sync-state="synced"' in connection_row(client, connection_id)
     assert [event.title for event in live_events(db_session, connection_id)] == ["Standup"]
+
+
+def test_a_sync_cut_off_by_our_database_going_away_is_retried_soon_even_unrecorded(google, run_sync, redis):
+    connection, _calendar_id, _state = google
+    down = OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+
+    def database_away(*args, **kwargs):
+        raise down
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pull, "pull_changes", database_away)
+        patch.setattr(policy, "record_failure", database_away)  # nor can the failure be written down
+        with pytest.raises(OperationalError):
+            run_sync(connection.id)
+    queue = sync_queue(redis)
+    assert queue.scheduled_job_registry.get_job_ids() == [f"sync-retry-{connection.id}"]
+    at = queue.scheduled_job_registry.get_scheduled_time(f"sync-retry-{connection.id}").replace(tzinfo=UTC)
+    assert timedelta(seconds=20) < at - datetime.now(UTC) <= timedelta(seconds=30)
 
 
 # ---------------------------------------------------------------------------- 2. Sync now, the sweep

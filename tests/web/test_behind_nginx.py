@@ -63,9 +63,9 @@ def wait_for(url: str, verify, timeout: float = 60.0, process: subprocess.Popen 
         if process is not None and process.poll() is not None:
             raise AssertionError(f"exited with {process.returncode}")
         try:
-            requests.get(url, timeout=5, verify=verify, allow_redirects=False)
+            requests.get(url, timeout=10, verify=verify, allow_redirects=False)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still loading the app
             time.sleep(0.2)
     raise AssertionError(f"{url} did not answer")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -57,10 +57,22 @@ def _record(session: Session, connection_id: uuid.UUID, error: Exception) -> pol
     except Exception:
         log.exception("could not record a sync failure connection_id=%s", connection_id)
         session.rollback()
+        retry_soon(connection_id, error)
         return None
     if outcome is not None and outcome.next_attempt_at is not None:
         schedule_retry(connection_id, outcome.next_attempt_at)
     return outcome
+
+
+def retry_soon(connection_id: uuid.UUID | str, error: BaseException) -> None:
+    """A transient failure we could not write down (our database was away): try again at the first retry
+    interval rather than waiting for the next sweep. The page shows the calendar as behind meanwhile."""
+    if not policy.classify(error, "").is_transient:
+        return
+    try:
+        schedule_retry(connection_id, datetime.now(UTC) + timedelta(seconds=policy.RETRY_INTERVALS[0]))
+    except Exception:
+        log.exception("could not schedule a retry connection_id=%s; the sweep takes it up", connection_id)
 
 
 def run_push(session: Session, event_id: uuid.UUID, connection_id: uuid.UUID) -> str:
