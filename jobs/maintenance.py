@@ -57,6 +57,10 @@ def purge_oauth_states() -> dict:
     return _run("purge-oauth-states", lambda: {"deleted": _drain(purge.purge_oauth_states_batch, now=_now())})
 
 
+def purge_dead_links() -> dict:
+    return _run("purge-dead-links", lambda: {"deleted": _drain(purge.purge_dead_links_batch, now=_now())})
+
+
 def archive_audit_logs() -> dict:
     def work():
         cutoff = _now() - AUDIT_LOG_RETENTION

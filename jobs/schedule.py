@@ -35,6 +35,7 @@ SCHEDULE: tuple[Periodic, ...] = (
     # Hourly
     Periodic("refresh-expiring-tokens", "0 * * * *", "jobs.sync.refresh_expiring_tokens"),
     Periodic("purge-oauth-states", "15 * * * *", "jobs.maintenance.purge_oauth_states"),
+    Periodic("purge-dead-links", "25 * * * *", "jobs.maintenance.purge_dead_links"),
     Periodic("purge-expired-sessions", "20 * * * *", "jobs.maintenance.purge_expired_sessions"),
     Periodic("archive-audit-logs", "30 * * * *", "jobs.maintenance.archive_audit_logs"),
     Periodic("record-health-metrics", "45 * * * *", "jobs.maintenance.record_health_metrics"),

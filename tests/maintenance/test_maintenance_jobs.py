@@ -11,7 +11,16 @@ from sqlalchemy import func, insert, select, text
 from jobs import maintenance as jobs
 from tests.maintenance.conftest import add_events, audit_rows
 from webapp.maintenance import database, purge
-from webapp.models import AuditLog, AuditStatus, CalendarConnection, CalendarEvent, CalendarProvider, OAuthState
+from webapp.models import (
+    AuditLog,
+    AuditStatus,
+    CalendarConnection,
+    CalendarEvent,
+    CalendarProvider,
+    OAuthState,
+    PasswordReset,
+    SignupRequest,
+)
 from webapp.models.maintenance import AuditLogArchive, HealthSample
 
 DAY = timedelta(days=1)
@@ -120,6 +129,33 @@ def test_purge_oauth_states_removes_expired_and_consumed(db_session, redis, conn
     assert jobs.purge_oauth_states() == {"deleted": 5}
     assert db_session.scalars(select(OAuthState.id)).all() == [pending["id"]]
     assert audit_rows(db_session, "MAINTENANCE_PURGE_OAUTH_STATES")[0].metadata_["deleted"] == 5
+
+
+def test_purge_dead_links_removes_expired_and_used_signups_and_resets(db_session, redis, connection_id,
+                                                                     small_batches):
+    user_id = db_session.get(CalendarConnection, connection_id).user_id
+    now = datetime.now(UTC)
+
+    def signup(expires_in: timedelta, used: bool = False) -> dict:
+        return {"id": uuid.uuid4(), "email": f"{uuid.uuid4().hex}@example.com", "password_hash": "argon2-hash",
+                "token_hash": uuid.uuid4().hex, "created_at": now - timedelta(hours=2),
+                "expires_at": now + expires_in, "used_at": now if used else None}
+
+    def reset(expires_in: timedelta, used: bool = False) -> dict:
+        return {"id": uuid.uuid4(), "user_id": user_id, "token_hash": uuid.uuid4().hex,
+                "created_at": now - timedelta(hours=2), "expires_at": now + expires_in,
+                "used_at": now if used else None}
+
+    waiting_signup, waiting_reset = signup(timedelta(hours=1)), reset(timedelta(minutes=30))
+    db_session.execute(insert(SignupRequest), [waiting_signup, signup(timedelta(hours=1), used=True),
+                                               *(signup(-timedelta(minutes=1)) for _ in range(3))])
+    db_session.execute(insert(PasswordReset), [waiting_reset, reset(-timedelta(seconds=1)),
+                                               reset(timedelta(minutes=30), used=True)])
+    db_session.commit()
+    assert jobs.purge_dead_links() == {"deleted": 6}
+    assert db_session.scalars(select(SignupRequest.id)).all() == [waiting_signup["id"]]
+    assert db_session.scalars(select(PasswordReset.id)).all() == [waiting_reset["id"]]
+    assert audit_rows(db_session, "MAINTENANCE_PURGE_DEAD_LINKS")[0].metadata_["deleted"] == 6
 
 
 def test_vacuum_analyze_runs_outside_a_transaction(db_session, redis):

@@ -24,6 +24,7 @@ SEED_WINDOWS = {
     "refresh-table-statistics": "0 1 * * *",
     "refresh-expiring-tokens": "0 * * * *",
     "purge-oauth-states": "15 * * * *",
+    "purge-dead-links": "25 * * * *",
     "archive-audit-logs": "30 * * * *",
     "record-health-metrics": "45 * * * *",
     "sync-sweep": "*/5 * * * *",

@@ -7,6 +7,7 @@ ACTIONS = {
     "vacuum-analyze": "MAINTENANCE_VACUUM_ANALYZE",
     "refresh-table-statistics": "MAINTENANCE_TABLE_STATISTICS",
     "purge-oauth-states": "MAINTENANCE_PURGE_OAUTH_STATES",
+    "purge-dead-links": "MAINTENANCE_PURGE_DEAD_LINKS",
     "archive-audit-logs": "MAINTENANCE_ARCHIVE_AUDIT_LOGS",
     "record-health-metrics": "MAINTENANCE_HEALTH_METRICS",
     "purge-expired-sessions": "MAINTENANCE_PURGE_SESSIONS",

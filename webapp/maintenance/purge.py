@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, delete, select, text
 from sqlalchemy.orm import Session
 
-from webapp.models import CalendarEvent, OAuthState
+from webapp.models import CalendarEvent, OAuthState, PasswordReset, SignupRequest
 from webapp.models.maintenance import HealthSample
 
 # Small enough that a batch takes well under a second and locks few rows; large enough to clear a backlog.
@@ -46,6 +46,16 @@ def purge_deleted_events_batch(session: Session, *, deleted_before: datetime, li
 def purge_oauth_states_batch(session: Session, *, now: datetime, limit: int) -> int:
     """Delete OAuth states that can no longer be used: expired, or already consumed by a callback."""
     return delete_batch(session, OAuthState, (OAuthState.expires_at <= now) | OAuthState.consumed, limit)
+
+
+def purge_dead_links_batch(session: Session, *, now: datetime, limit: int) -> int:
+    """Delete sign-up and password-reset links that can no longer be used (expired, or used). A waiting sign-up
+    holds the password hash of an account that may never exist, so it goes as soon as its link is dead."""
+    signups = delete_batch(session, SignupRequest,
+                           (SignupRequest.expires_at <= now) | SignupRequest.used_at.is_not(None), limit)
+    resets = delete_batch(session, PasswordReset,
+                          (PasswordReset.expires_at <= now) | PasswordReset.used_at.is_not(None), limit)
+    return signups + resets
 
 
 def prune_health_samples_batch(session: Session, *, recorded_before: datetime, limit: int) -> int:
