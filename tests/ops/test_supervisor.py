@@ -3,12 +3,17 @@ and stops everything only when asked."""
 from __future__ import annotations
 
 import os
+import signal
+import tempfile
 import time
+from pathlib import Path
 
 import psutil
+import psycopg
 import pytest
 
 from webapp.backoff import Backoff
+from webapp.embedded import start_postgres
 from webapp.extensions import connect_redis
 from webapp.local import Supervisor, describe_exit
 
@@ -54,7 +59,7 @@ def test_stop_ends_every_process_group_including_one_waiting_to_restart(tmp_path
 
 
 def test_the_embedded_redis_is_restarted_in_place(capsys, redis_server):
-    supervisor = Supervisor({}, dict(os.environ), redis_server)
+    supervisor = Supervisor({}, dict(os.environ), {"Redis": redis_server})
     dead = redis_server.process
     dead.kill()
     dead.wait()
@@ -63,6 +68,27 @@ def test_the_embedded_redis_is_restarted_in_place(capsys, redis_server):
     output = capsys.readouterr().out
     assert "embedded Redis exited unexpectedly (killed by SIGKILL)" in output and "restarting in 1 s" in output
     assert f"embedded Redis started again (pid {redis_server.process.pid})" in output
+
+
+def test_the_embedded_postgres_is_restarted_in_place_on_the_same_socket(capsys):
+    with tempfile.TemporaryDirectory(prefix="almanac-supervised-") as root:
+        postgres = start_postgres(Path(root) / "postgres", delete_on_stop=True)
+        try:
+            url, dead = postgres.url(), postgres.pid
+            supervisor = Supervisor({}, dict(os.environ), {"PostgreSQL": postgres})
+            os.kill(dead, signal.SIGKILL)  # the postmaster; its backends notice and leave
+            deadline, output = time.monotonic() + 60, ""
+            while "embedded PostgreSQL started again" not in output:
+                assert time.monotonic() < deadline, f"not restarted within 60 s: {output}"
+                supervisor.check()
+                output += capsys.readouterr().out
+                time.sleep(0.1)
+            assert postgres.pid != dead and postgres.url() == url  # what the processes were given still works
+            with psycopg.connect(url, connect_timeout=5) as connection:
+                assert connection.execute("SELECT 1").fetchone() == (1,)
+            assert "embedded PostgreSQL exited unexpectedly (it stopped)" in output
+        finally:
+            postgres.stop()
 
 
 @pytest.mark.parametrize(("returncode", "text"), [
