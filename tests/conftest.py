@@ -30,6 +30,9 @@ from webapp.models import User
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 PASSWORD = "correct horse battery"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# The provider emulators speak plain http on 127.0.0.1; oauthlib refuses that unless told. Only the test and
+# sandbox processes set this (webapp.providers.oauth still refuses http to any other host).
+os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
 
 
 class DatabaseServer:

@@ -5,8 +5,6 @@ no transaction (and no row lock) is open while a provider answers.
 """
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
 import secrets
 import uuid
@@ -45,22 +43,17 @@ class ConnectFailed(Exception):
         self.message = message
 
 
-def pkce_challenge(verifier: str) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-
-
 def begin_oauth(session: Session, user_id: uuid.UUID, kind: CalendarProvider, redirect_uri: str) -> str:
     """Steps 2-4: a single-use state (256 random bits, 15 minutes) and a PKCE verifier kept server-side."""
     now = datetime.now(UTC)
     state = OAuthState(id=uuid.uuid4(), user_id=user_id, provider=kind, state=secrets.token_urlsafe(32),
                        created_at=now, expires_at=now + STATE_LIFETIME)
-    verifier = secrets.token_urlsafe(64)
+    with get_provider(kind) as provider:
+        url, verifier = provider.authorization_url(state=state.state, redirect_uri=redirect_uri)
     state.code_verifier = seal(state.id, "oauth_states", "code_verifier", verifier)
     session.add(state)
     session.flush()
-    return get_provider(kind).authorization_url(
-        state=state.state, code_challenge=pkce_challenge(verifier), redirect_uri=redirect_uri
-    )
+    return url
 
 
 def consume_state(session: Session, user_id: uuid.UUID, kind: CalendarProvider, state: str) -> Row | None:
