@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask import session as cookie_session
@@ -242,11 +243,16 @@ def _log_in(user):
 
 
 def _safe_next() -> str | None:
+    """The `next` parameter if it is a path on this site, else None. "//evil.example" and "https://…" would be
+    open redirects; browsers also read "\\" as "/" and drop tabs and newlines ("/\\t/evil.example" is
+    "//evil.example" to them), so any of those is refused too."""
     target = request.args.get("next", "")
-    # Only same-site paths: "//evil.example" and "https://…" are open redirects.
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    if not target.startswith("/") or "\\" in target or any(character.isspace() for character in target):
+        return None
+    parts = urlsplit(target)
+    if target.startswith("//") or parts.scheme or parts.netloc:
+        return None
+    return target
 
 
 def _check_your_inbox(email: str, purpose: str):
