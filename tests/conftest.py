@@ -3,13 +3,11 @@ TEST_REDIS_URL are set), the schema built by the migrations, and one rolled-back
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import re
 import secrets
 import socket
 import tempfile
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,15 +18,13 @@ from redis import Redis
 from sqlalchemy import text
 from sqlalchemy.orm import scoped_session, sessionmaker
 
+from tests.factories import PASSWORD, make_config, make_user
 from webapp import create_app
-from webapp.auth.accounts import hash_password
-from webapp.config import Config, normalise_database_url
 from webapp.embedded import start_postgres, start_redis
 from webapp.extensions import db
 from webapp.models import User
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
-PASSWORD = "correct horse battery"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # The provider emulators speak plain http on 127.0.0.1; oauthlib refuses that unless told. Only the test and
 # sandbox processes set this (webapp.providers.oauth still refuses http to any other host).
@@ -164,19 +160,6 @@ def provider_servers(tmp_root):
     google.stop()
 
 
-def make_config(database_url: str, redis_url: str, providers: dict | None = None) -> Config:
-    return Config(
-        SECRET_KEY=secrets.token_urlsafe(32),
-        SQLALCHEMY_DATABASE_URI=normalise_database_url(database_url),
-        REDIS_URL=redis_url,
-        TOKEN_ENCRYPTION_KEYS="test:" + secrets.token_urlsafe(32),
-        TESTING=True,
-        LOG_LEVEL="WARNING",
-        ENVIRONMENT="development",  # mail goes to the local outbox
-        PROVIDERS=providers or {},
-    )
-
-
 @pytest.fixture(scope="session")
 def app(database_server, redis_url, provider_servers):
     database_url = database_server.create_database()
@@ -220,23 +203,6 @@ def db_session(app):
 @pytest.fixture
 def client(app, db_session, redis):
     return app.test_client()
-
-
-_emails = itertools.count(1)
-
-
-def make_user(session, **overrides) -> User:
-    values = {
-        "email": f"user{next(_emails)}-{uuid.uuid4().hex[:6]}@example.com",
-        "password_hash": hash_password(overrides.pop("password", PASSWORD)),
-    }
-    values.update(overrides)
-    user = User(**values)
-    session.add(user)
-    # Commit (a savepoint release inside the test's transaction): each request's teardown closes the session,
-    # which would roll back anything merely flushed.
-    session.commit()
-    return user
 
 
 @pytest.fixture

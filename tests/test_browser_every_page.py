@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.calendar.conftest import DESKTOP, PHONE, at, berlin_event, log_in, make_account, person  # noqa: F401
+from tests.calendar.conftest import DESKTOP, PHONE, at, berlin_event, log_in, person  # noqa: F401
 from tests.conftest import screenshot
+from tests.factories import make_account
 from webapp.extensions import db
 from webapp.models import AuditLog, CalendarConnection, User
 

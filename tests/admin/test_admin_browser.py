@@ -8,7 +8,8 @@ from urllib.parse import parse_qs, urlparse
 from rq import Queue, SimpleWorker
 from sqlalchemy import insert
 
-from tests.conftest import PASSWORD, make_user, screenshot
+from tests.conftest import screenshot
+from tests.factories import PASSWORD, make_user
 from webapp.extensions import db
 from webapp.models import AuditLog, AuditStatus, CalendarConnection, CalendarProvider
 from webapp.models.maintenance import HealthSample

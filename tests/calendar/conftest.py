@@ -1,113 +1,16 @@
 """Calendar factories (each commits, like make_user: a request's teardown would roll back a mere flush)."""
 from __future__ import annotations
 
-import itertools
-import uuid
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import PASSWORD, csrf_token_from
-from webapp.auth.accounts import hash_password
+from tests.conftest import csrf_token_from
+from tests.factories import PASSWORD, make_account, make_all_day, make_connection, make_event, make_series
 from webapp.auth.sessions import COOKIE_NAME, start_session
 from webapp.extensions import db
-from webapp.models import CalendarConnection, CalendarEvent, CalendarProvider, EventStatus, SyncStatus, User
-
-_accounts = itertools.count(1)
-
-
-def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=UTC)
-
-
-@cache
-def _password_hash() -> str:
-    return hash_password(PASSWORD)
-
-
-def make_account(session, **overrides) -> User:
-    """make_user with the password hashed once per run: argon2 takes a tenth of a second every time."""
-    values = {"email": f"calendar{next(_accounts)}-{uuid.uuid4().hex[:6]}@example.com",
-              "password_hash": _password_hash()}
-    values.update(overrides)
-    account = User(**values)
-    session.add(account)
-    session.commit()
-    return account
-
-
-def make_connection(session, user, **overrides) -> CalendarConnection:
-    values = {
-        "user_id": user.id,
-        "provider": CalendarProvider.GOOGLE,
-        "calendar_id": f"cal-{uuid.uuid4().hex[:10]}@example.com",
-        "calendar_name": "Work",
-        "calendar_color": "#4285f4",
-        "is_connected": True,
-        "is_visible": True,
-        "can_write": True,
-    }
-    values.update(overrides)
-    connection = CalendarConnection(**values)
-    session.add(connection)
-    session.commit()
-    return connection
-
-
-def _insert_event(session, connection_id: uuid.UUID, start: datetime, end: datetime | None, **overrides):
-    values = {
-        "calendar_connection_id": connection_id,
-        "provider_event_id": uuid.uuid4().hex,
-        "title": "Meeting",
-        "start_time": start,
-        "end_time": end or start + timedelta(hours=1),
-        "timezone": "UTC",
-        "status": EventStatus.CONFIRMED,
-        "sync_status": SyncStatus.SYNCED,
-    }
-    values.update(overrides)
-    event = CalendarEvent(**values)
-    session.add(event)
-    session.commit()
-    return event
-
-
-def make_event(session, connection, start: datetime, end: datetime | None = None, **overrides) -> CalendarEvent:
-    return _insert_event(session, connection.id, start, end, **overrides)
-
-
-def make_all_day(session, connection, first: date, last: date | None = None, **overrides) -> CalendarEvent:
-    """Stored as the providers' all-day events are: 00:00 UTC of the first day to 00:00 UTC after the last."""
-    start = datetime.combine(first, time(), UTC)
-    end = datetime.combine((last or first) + timedelta(days=1), time(), UTC)
-    return make_event(session, connection, start, end, is_all_day=True, **overrides)
-
-
-def make_series(session, connection, start: datetime, rule: str, minutes: int = 60, **overrides) -> CalendarEvent:
-    return make_event(session, connection, start, start + timedelta(minutes=minutes), is_recurring=True,
-                      recurrence_rule=rule, **overrides)
-
-
-def make_override(session, master, original_start: datetime, start: datetime | None = None,
-                  end: datetime | None = None, **overrides) -> CalendarEvent:
-    """A child row replacing one instance of `master` (status CANCELLED removes the instance)."""
-    start = start or original_start
-    values = {"title": master.title, "timezone": master.timezone, "is_all_day": master.is_all_day, **overrides}
-    return _insert_event(
-        session, master.calendar_connection_id, start, end or start + (master.end_time - master.start_time),
-        parent_event_id=master.id,
-        provider_metadata={"original_start_time": original_start.astimezone(UTC).isoformat()}, **values,
-    )
-
-
-def set_user(session, user, **values) -> None:
-    """Change a user who may be detached by now (each request's teardown closes the session)."""
-    stored = session.merge(user)
-    for name, value in values.items():
-        setattr(stored, name, value)
-    session.commit()
+from webapp.models import SyncStatus
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import select, text
 
-from tests.calendar.conftest import (
+from tests.factories import (
     make_account,
     make_all_day,
     make_connection,

@@ -1,32 +1,13 @@
 """Helpers to drive the OAuth flow end to end: our app ↔ the emulators over real HTTP on loopback."""
 from __future__ import annotations
 
-import itertools
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
 
 from tests.conftest import csrf_token_from
-
-_accounts = itertools.count(1)
-
-
-def new_google_account(provider_servers, calendars=(("Work", "#4285f4", True), ("Family", "#0b8043", False))):
-    """A fresh Google account in the emulator with the given calendars; returns its email."""
-    email = f"person{next(_accounts)}@gmail.com"
-    state = provider_servers.google_state
-    state.add_account(email)
-    for index, (name, color, primary) in enumerate(calendars):
-        calendar_id = email if primary else f"{name.lower()}-{index}-{email}"
-        state.add_calendar(email, calendar_id, name, color=color, primary=primary)
-    return email
-
-
-def new_microsoft_account(provider_servers):
-    email = f"person{next(_accounts)}@outlook.com"
-    provider_servers.microsoft_state.add_account(email)
-    return email
+from tests.factories import new_google_account
 
 
 def start_connect(client, provider="google"):

@@ -15,7 +15,7 @@ import recurring_ical_events
 from icalendar import Calendar
 from sqlalchemy import select
 
-from tests.calendar.conftest import (
+from tests.factories import (
     make_account,
     make_all_day,
     make_connection,

@@ -6,8 +6,8 @@ from urllib.parse import urlsplit
 import requests
 from playwright.sync_api import expect
 
-from tests.calendar.conftest import make_account, make_connection
-from tests.conftest import PASSWORD, screenshot
+from tests.conftest import screenshot
+from tests.factories import PASSWORD, make_account, make_connection
 from webapp.extensions import db
 
 PHONE = {"width": 390, "height": 844}

@@ -9,7 +9,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-from tests.ops.conftest import build_app
+from tests.factories import build_app
 from webapp import heartbeat
 from webapp.embedded import EmbeddedRedis
 from webapp.extensions import connect_redis

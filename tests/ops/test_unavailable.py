@@ -10,9 +10,9 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import func, select, text
 
-from tests.admin.conftest import make_connection
-from tests.conftest import PASSWORD, csrf_token_from, screenshot
-from tests.ops.conftest import CLOSED_POSTGRES, CLOSED_REDIS, build_app, frozen
+from tests.conftest import csrf_token_from, screenshot
+from tests.factories import PASSWORD, build_app, make_connection
+from tests.ops.conftest import CLOSED_POSTGRES, CLOSED_REDIS, frozen
 from webapp.auth.sessions import COOKIE_NAME
 from webapp.extensions import db
 from webapp.models import AuditLog, AuditStatus, Session

@@ -7,7 +7,7 @@ from html import unescape
 
 from sqlalchemy import event as sqlalchemy_event
 
-from tests.calendar.conftest import make_account, make_connection, make_event, make_override, make_series
+from tests.factories import make_account, make_connection, make_event, make_override, make_series
 from webapp.extensions import db
 from webapp.models import EventStatus
 

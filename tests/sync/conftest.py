@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import APPLE_USER, csrf_token_from
-from tests.connections.conftest import authorize, new_google_account, new_microsoft_account, start_connect
+from tests.connections.conftest import authorize, start_connect
+from tests.factories import new_google_account, new_microsoft_account
 from webapp.extensions import db
 from webapp.models import CalendarConnection, CalendarEvent
 

@@ -9,8 +9,9 @@ import textwrap
 from rq import Queue, SimpleWorker
 from sqlalchemy import func, select
 
-from tests.conftest import PASSWORD, csrf_token_from, make_user
-from tests.connections.conftest import authorize, new_google_account, start_connect
+from tests.conftest import csrf_token_from
+from tests.connections.conftest import authorize, start_connect
+from tests.factories import PASSWORD, make_user, new_google_account
 from tests.sync.conftest import google_timed, soon
 from webapp.config import PROJECT_ROOT
 from webapp.extensions import db

@@ -11,8 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, text, update
 
-from tests.conftest import PASSWORD, csrf_token_from, make_config
-from tests.connections.conftest import authorize, new_google_account, start_connect
+from tests.conftest import csrf_token_from
+from tests.connections.conftest import authorize, start_connect
+from tests.factories import PASSWORD, make_config, new_google_account
 from tests.sync.conftest import google_timed, soon
 from webapp import create_app
 from webapp.auth.accounts import hash_password

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from tests.calendar.conftest import make_account, make_connection, make_event
-from tests.conftest import PASSWORD, screenshot
+from tests.conftest import screenshot
+from tests.factories import PASSWORD, make_account, make_connection, make_event
 from webapp.extensions import db
 from webapp.models import CalendarProvider
 

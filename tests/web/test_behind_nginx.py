@@ -16,7 +16,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from sqlalchemy import select
 
-from tests.conftest import PASSWORD, make_user
+from tests.factories import PASSWORD, make_user
 from tests.web.conftest import free_port, self_signed_certificate
 from webapp.config import PROJECT_ROOT
 from webapp.extensions import db
