@@ -30,12 +30,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import DAILY, FR, MO, MONTHLY, SA, SU, TH, TU, WE, WEEKLY, YEARLY, rrule
 from flask import Flask, Response, g, jsonify, redirect, render_template_string, request
-
-from webapp.providers.windows_zones import windows_to_iana
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 DEFAULT_ACCOUNT = "sandbox.user@outlook.com"
 DEFAULT_CLIENT_ID = "3c8e9f5a-0b1d-4a6e-9d52-5a11d80c1e70"
@@ -97,12 +96,15 @@ def _aad_timestamp(value: datetime) -> str:
 
 
 def _zone(name: str | None) -> ZoneInfo:
-    iana = windows_to_iana(name or "UTC")
-    if iana is None:
+    """Graph takes a Windows zone id or an IANA name. The Windows ids are looked up in CLDR's table as icalendar
+    ships it, independently of the app's own mapping, so the emulator does not agree with the app by construction."""
+    name = name or "UTC"
+    try:
+        return ZoneInfo(WINDOWS_TO_OLSON.get(name, name))
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a tzdb folder such as "Europe"
         raise GraphError(400, "TimeZoneNotSupportedException",
                          f"A valid TimeZone value must be specified. The following TimeZone value is not "
-                         f"supported: '{name}'.")
-    return ZoneInfo(iana)
+                         f"supported: '{name}'.") from None
 
 
 def _parse_local(value: str, zone: ZoneInfo) -> datetime:

@@ -9,6 +9,7 @@ import secrets
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from zoneinfo import ZoneInfo
 
 from flask import Flask
 from sqlalchemy import insert, text
@@ -228,3 +229,14 @@ def new_microsoft_account(provider_servers):
     email = f"person{next(_provider_accounts)}@outlook.com"
     provider_servers.microsoft_state.add_account(email)
     return email
+
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def at(day: date, hour: int, minute: int = 0, zone=BERLIN) -> datetime:
+    return datetime.combine(day, time(hour, minute), zone).astimezone(UTC)
+
+
+def berlin_event(session, connection, start, end=None, **overrides):
+    return make_event(session, connection, start, end, **{"timezone": "Europe/Berlin", **overrides})

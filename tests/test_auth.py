@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import delete, select, update
 
-from tests.conftest import csrf_token_from
 from tests.factories import PASSWORD, make_user
+from tests.helpers import csrf_token_from
 from webapp.auth.sessions import COOKIE_NAME
 from webapp.models import AuditLog, AuditStatus, Session, User
 

@@ -1,7 +1,7 @@
 """A person in Chromium: register (through the mailed link), log out, log in, and sign out another device."""
 from __future__ import annotations
 
-from tests.conftest import screenshot, sign_up_in_browser
+from tests.helpers import screenshot, sign_up_in_browser
 
 
 def log_in(page, base, email, password):

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.calendar.conftest import DESKTOP, PHONE, at, berlin_event, log_in, person  # noqa: F401
-from tests.conftest import screenshot
-from tests.factories import make_account
+from tests.calendar.conftest import person  # noqa: F401
+from tests.factories import at, berlin_event, make_account
+from tests.helpers import DESKTOP, PHONE, log_in, screenshot
 from webapp.extensions import db
 from webapp.models import AuditLog, CalendarConnection, User
 

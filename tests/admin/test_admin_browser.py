@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, urlparse
 from rq import Queue, SimpleWorker
 from sqlalchemy import insert
 
-from tests.conftest import screenshot
 from tests.factories import PASSWORD, make_user
+from tests.helpers import screenshot
 from webapp.extensions import db
 from webapp.models import AuditLog, AuditStatus, CalendarConnection, CalendarProvider
 from webapp.models.maintenance import HealthSample

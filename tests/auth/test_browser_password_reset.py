@@ -1,8 +1,8 @@
 """A person in Chromium who forgot their password: the link from the outbox, a new password, other devices out."""
 from __future__ import annotations
 
-from tests.conftest import screenshot
 from tests.factories import PASSWORD, make_user
+from tests.helpers import screenshot
 from webapp.extensions import db
 
 NEW_PASSWORD = "remembered at last"

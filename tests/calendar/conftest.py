@@ -1,13 +1,20 @@
 """Calendar factories (each commits, like make_user: a request's teardown would roll back a mere flush)."""
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 import pytest
 
-from tests.conftest import csrf_token_from
-from tests.factories import PASSWORD, make_account, make_all_day, make_connection, make_event, make_series
+from tests.factories import (
+    BERLIN,
+    at,
+    berlin_event,
+    make_account,
+    make_all_day,
+    make_connection,
+    make_series,
+)
+from tests.helpers import csrf_token_from
 from webapp.auth.sessions import COOKIE_NAME, start_session
 from webapp.extensions import db
 from webapp.models import SyncStatus
@@ -42,18 +49,6 @@ def csrf(signed_in):
 
 # ---------------------------------------------------------------------------------------------- in the browser
 
-BERLIN = ZoneInfo("Europe/Berlin")
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 800}
-
-
-def at(day: date, hour: int, minute: int = 0, zone=BERLIN) -> datetime:
-    return datetime.combine(day, time(hour, minute), zone).astimezone(UTC)
-
-
-def berlin_event(session, connection, start, end=None, **overrides):
-    return make_event(session, connection, start, end, **{"timezone": "Europe/Berlin", **overrides})
-
 
 @pytest.fixture
 def person(app, live_server):
@@ -79,15 +74,5 @@ def person(app, live_server):
         for hour in (9, 11, 14, 16):
             berlin_event(session, work, at(monday + timedelta(days=4), hour), title=f"Review {hour}")
         return {"email": account.email, "id": account.id, "monday": monday, "work_id": work.id}
-
-
-def log_in(page, base: str, email: str) -> None:
-    page.set_default_timeout(10_000)
-    page.goto(f"{base}/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("#calendar")
-    page.wait_for_load_state("load")  # htmx binds the links once the document has loaded
 
 

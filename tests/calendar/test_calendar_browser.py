@@ -10,9 +10,8 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from tests.calendar.conftest import BERLIN, DESKTOP, PHONE, at, log_in
-from tests.conftest import screenshot
-from tests.factories import make_account
+from tests.factories import BERLIN, at, make_account
+from tests.helpers import DESKTOP, PHONE, log_in, screenshot
 from webapp.extensions import db
 from webapp.models import CalendarEvent, EventStatus, SyncStatus, User
 

@@ -6,9 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import APPLE_USER, csrf_token_from
-from tests.connections.conftest import authorize, start_connect
 from tests.factories import new_google_account
+from tests.helpers import APPLE_USER, authorize, csrf_token_from, start_connect
 from webapp.credentials import unseal
 from webapp.models import AuditLog, AuditStatus, CalendarConnection, CalendarEvent, EventStatus, SyncStatus
 

@@ -6,8 +6,8 @@ from urllib.parse import urlsplit
 import requests
 from playwright.sync_api import expect
 
-from tests.conftest import screenshot
 from tests.factories import PASSWORD, make_account, make_connection
+from tests.helpers import screenshot
 from webapp.extensions import db
 
 PHONE = {"width": 390, "height": 844}

@@ -4,10 +4,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from webapp.maintenance import purge
-from webapp.models import AuditLog, CalendarConnection, CalendarProvider, User
+from webapp.models import CalendarConnection, CalendarProvider, User
 
 
 @pytest.fixture(autouse=True)
@@ -33,5 +33,3 @@ def connection_id(db_session) -> uuid.UUID:
     return connection_id
 
 
-def audit_rows(session, action: str) -> list[AuditLog]:
-    return list(session.scalars(select(AuditLog).where(AuditLog.action == action).order_by(AuditLog.created_at)))

@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, select, text
 
 from jobs import maintenance as jobs
 from tests.factories import add_events
-from tests.maintenance.conftest import audit_rows
+from tests.helpers import audit_rows
 from webapp.maintenance import database, purge
 from webapp.models import AuditLog, AuditStatus, CalendarConnection, CalendarEvent, CalendarProvider, OAuthState
 from webapp.models.maintenance import AuditLogArchive, HealthSample

@@ -3,17 +3,12 @@ from __future__ import annotations
 
 import os
 import signal
-from contextlib import contextmanager
 
 import pytest
 
 from tests.admin.conftest import admin, admin_client  # noqa: F401 - the health page needs an admin
 from tests.factories import build_app
 from webapp.embedded import start_redis
-
-# Nothing listens on port 1 of the loopback interface: connections are refused at once.
-CLOSED_POSTGRES = "postgresql://almanac:secret-password@127.0.0.1:1/almanac"
-CLOSED_REDIS = "redis://127.0.0.1:1/0"
 
 
 @pytest.fixture(scope="session")
@@ -31,11 +26,3 @@ def redis_server(tmp_path):
     server.stop()
 
 
-@contextmanager
-def frozen(server):
-    """SIGSTOP: the server keeps its socket open and accepts connections, but answers nothing."""
-    os.kill(server.process.pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.kill(server.process.pid, signal.SIGCONT)

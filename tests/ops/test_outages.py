@@ -32,7 +32,7 @@ from jobs.schedule import SCHEDULE
 from jobs.scheduler import TICK_SECONDS
 from sandbox.radicale_server import put_event
 from sandbox.run import APPLE_SANDBOX_USER
-from tests.conftest import ARTIFACTS, screenshot
+from tests.helpers import ARTIFACTS, screenshot
 from tests.test_local_default import free_port, start_launcher
 from webapp.auth.accounts import hash_password
 from webapp.extensions import connect_redis

@@ -11,7 +11,7 @@ import requests
 
 from sandbox.radicale_server import create_calendar, put_event, seed_sample_calendars, start_radicale
 from sandbox.serve import serve_in_thread
-from tests.conftest import loopback_names
+from tests.helpers import loopback_names
 from webapp.providers.apple import ETAG_TOKEN_PREFIX, AppleProvider, ForeignHost
 from webapp.providers.base import (
     AuthRejected,

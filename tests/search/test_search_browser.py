@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import screenshot
 from tests.factories import PASSWORD, make_account, make_connection, make_event, make_series
+from tests.helpers import screenshot
 from webapp.extensions import db
 
 PHONE = {"width": 390, "height": 844}

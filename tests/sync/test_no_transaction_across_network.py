@@ -11,10 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, text, update
 
-from tests.conftest import csrf_token_from
-from tests.connections.conftest import authorize, start_connect
 from tests.factories import PASSWORD, make_config, new_google_account
-from tests.sync.conftest import google_timed, soon
+from tests.helpers import authorize, csrf_token_from, google_timed, soon, start_connect
 from webapp import create_app
 from webapp.auth.accounts import hash_password
 from webapp.extensions import db

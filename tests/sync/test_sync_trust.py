@@ -9,10 +9,17 @@ from rq import Queue, SimpleWorker
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
-from tests.conftest import csrf_token_from
-from tests.connections.conftest import authorize, start_connect
 from tests.factories import new_google_account
-from tests.sync.conftest import google_timed, in_test_session, live_events, only_connection, soon
+from tests.helpers import (
+    authorize,
+    csrf_token_from,
+    google_timed,
+    in_test_session,
+    live_events,
+    only_connection,
+    soon,
+    start_connect,
+)
 from webapp.models import AuditLog, CalendarConnection, CalendarEvent, EventStatus, SyncStatus
 from webapp.sync import due, policy, pull
 

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import screenshot
 from tests.factories import PASSWORD, make_account, make_connection, make_event
+from tests.helpers import screenshot
 from webapp.extensions import db
 from webapp.models import CalendarProvider
 

@@ -17,7 +17,7 @@ from requests.adapters import HTTPAdapter
 from sqlalchemy import select
 
 from tests.factories import PASSWORD, make_user
-from tests.web.conftest import free_port, self_signed_certificate
+from tests.helpers import free_port, self_signed_certificate
 from webapp.config import PROJECT_ROOT
 from webapp.extensions import db
 from webapp.local import BIN, procfile_processes

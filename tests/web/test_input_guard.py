@@ -9,8 +9,8 @@ from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 
 import webapp
-from tests.conftest import csrf_token_from
 from tests.factories import PASSWORD, make_account, make_connection
+from tests.helpers import csrf_token_from
 from webapp.auth.sessions import COOKIE_NAME, start_session
 from webapp.forms import CONTROL_CHARACTER_MESSAGE, Form
 from webapp.models import AuditLog, CalendarEvent, Session, SignupRequest, User

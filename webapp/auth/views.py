@@ -32,9 +32,9 @@ from webapp.auth.throttle import (
     is_trusted_device,
 )
 from webapp.extensions import db, redis_client
-from webapp.forms import without_control_characters
 from webapp.htmx import render_page, toast
 from webapp.models import AuditStatus
+from webapp.text import without_control_characters
 
 SIGN_IN_PAUSED = "We paused sign-in attempts for this account from here, to keep it safe."
 MAIL_PAUSED = "We have sent enough mail for now, to keep mailboxes safe from floods."
