@@ -23,7 +23,7 @@ class Base(DeclarativeBase):
 
 
 def Timestamp() -> TIMESTAMP:  # noqa: N802 - reads like a type in column definitions
-    """TIMESTAMPTZ(3), as the seed asks."""
+    """TIMESTAMPTZ(3): every timestamp column has a time zone and millisecond precision."""
     return TIMESTAMP(timezone=True, precision=3)
 
 

@@ -68,7 +68,7 @@ class Session(UUIDPrimaryKey, CreatedAt, Base):
     )
     token_hash: Mapped[str] = mapped_column(Text, unique=True)
     expires_at: Mapped[datetime] = mapped_column(Timestamp())
-    # Not in the seed: needed for the 14-day idle expiry and the "last seen" column on the sessions page.
+    # For the 14-day idle expiry and the "last seen" column on the sessions page.
     last_seen_at: Mapped[datetime] = mapped_column(Timestamp(), server_default=func.now())
     user_agent: Mapped[str | None] = mapped_column(Text)
     ip_address: Mapped[str | None] = mapped_column(String(45))
