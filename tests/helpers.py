@@ -7,6 +7,8 @@ import os
 import re
 import signal
 import socket
+import subprocess
+import sys
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,10 +23,11 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
 from tests.factories import PASSWORD
+from webapp.config import PROJECT_ROOT
 from webapp.extensions import db
 from webapp.models import AuditLog, CalendarConnection, CalendarEvent
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+ARTIFACTS = PROJECT_ROOT / "artifacts"
 
 
 APPLE_USER = ("apple.user@icloud.com", "abcd-efgh-ijkl-mnop")
@@ -211,11 +214,29 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 
 
-def log_in(page, base: str, email: str) -> None:
-    page.set_default_timeout(10_000)
+def submit_login(page, base: str, email: str, password: str = PASSWORD) -> None:
+    """Fill in and send the sign-in form; the caller waits for what should follow."""
     page.goto(f"{base}/login")
     page.fill("#email", email)
-    page.fill("#password", PASSWORD)
+    page.fill("#password", password)
     page.click("button[type=submit]")
+
+
+def log_in(page, base: str, email: str) -> None:
+    """Sign in with the test password and wait until the calendar is usable."""
+    page.set_default_timeout(10_000)
+    submit_login(page, base, email)
     page.wait_for_selector("#calendar")
     page.wait_for_load_state("load")  # htmx binds the links once the document has loaded
+
+
+def start_launcher(instance_dir, port):
+    """`make run`'s launcher (webapp.local) in its own process, on its own instance folder: embedded PostgreSQL and
+    Redis, and the sandbox emulators, as on a fresh machine."""
+    # Nothing of the test process's own setup: the launcher must bring its own (the sandbox allows oauthlib plain
+    # http to the emulators itself).
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY",
+                                                           "TOKEN_ENCRYPTION_KEYS", "OAUTHLIB_INSECURE_TRANSPORT")}
+    env.update(ALMANAC_INSTANCE_DIR=str(instance_dir), PORT=str(port))
+    return subprocess.Popen([sys.executable, "-m", "webapp.local"], cwd=PROJECT_ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -32,8 +32,7 @@ from jobs.schedule import SCHEDULE
 from jobs.scheduler import TICK_SECONDS
 from sandbox.radicale_server import put_event
 from sandbox.run import APPLE_SANDBOX_USER
-from tests.helpers import ARTIFACTS, screenshot
-from tests.test_local_default import free_port, start_launcher
+from tests.helpers import ARTIFACTS, csrf_token_from, free_port, screenshot, start_launcher
 from webapp.auth.accounts import hash_password
 from webapp.extensions import connect_redis
 from webapp.heartbeat import read_heartbeats
@@ -129,8 +128,7 @@ def local_run():
 
 
 def csrf(session: requests.Session, url: str) -> str:
-    html = session.get(url, timeout=10).text
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+    return csrf_token_from(session.get(url, timeout=10).text)
 
 
 @dataclass
@@ -225,7 +223,7 @@ class Load:
         visitor = requests.Session()
         page = self._request("login page", visitor, "GET", "/login")
         if page is not None and page.status_code == 200:
-            token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text).group(1)
+            token = csrf_token_from(page.text)
             self._request("sign-in", visitor, "POST", "/login",
                           data={"email": self.account.email, "password": PASSWORD, "csrf_token": token})
 

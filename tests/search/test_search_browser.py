@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from tests.factories import PASSWORD, make_account, make_connection, make_event, make_series
-from tests.helpers import screenshot
+from tests.factories import make_account, make_connection, make_event, make_series
+from tests.helpers import log_in, screenshot
 from webapp.extensions import db
 
 PHONE = {"width": 390, "height": 844}
@@ -30,15 +30,6 @@ def searcher(app, live_server):
         make_event(session, home, now + timedelta(days=5), title="Dentist")
         return account.email
 
-
-def log_in(page, base: str, email: str) -> None:
-    page.set_default_timeout(10_000)
-    page.goto(f"{base}/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("#calendar")
-    page.wait_for_load_state("load")
 
 
 def test_slash_focuses_search_and_results_follow_the_typing(live_server, page, searcher):

@@ -4,7 +4,6 @@ take the client's address from X-Forwarded-For (TRUSTED_PROXY_HOPS=1) to tell th
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -17,7 +16,7 @@ from requests.adapters import HTTPAdapter
 from sqlalchemy import select
 
 from tests.factories import PASSWORD, make_user
-from tests.helpers import free_port, self_signed_certificate
+from tests.helpers import csrf_token_from, free_port, self_signed_certificate
 from webapp.config import PROJECT_ROOT
 from webapp.extensions import db
 from webapp.local import BIN, procfile_processes
@@ -101,9 +100,6 @@ def client_at(address: str, cert: Path) -> requests.Session:
     return session
 
 
-def csrf(html: str) -> str:
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
-
 
 @pytest.fixture
 def proxied_site(app, clean_database, redis, tmp_path):
@@ -144,7 +140,8 @@ def proxied_site(app, clean_database, redis, tmp_path):
 
 def log_in(browser: requests.Session, base: str, email: str, password: str) -> requests.Response:
     page = browser.get(f"{base}/login")
-    return browser.post(f"{base}/login", data={"email": email, "password": password, "csrf_token": csrf(page.text)},
+    return browser.post(f"{base}/login",
+                        data={"email": email, "password": password, "csrf_token": csrf_token_from(page.text)},
                         headers={"Referer": f"{base}/login"}, allow_redirects=False)
 
 
