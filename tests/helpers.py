@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -240,3 +241,25 @@ def start_launcher(instance_dir, port):
     env.update(ALMANAC_INSTANCE_DIR=str(instance_dir), PORT=str(port))
     return subprocess.Popen([sys.executable, "-m", "webapp.local"], cwd=PROJECT_ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def wait_for(condition, timeout: float, what: str = "the condition", *, tolerate: tuple = ()):
+    """Ask `condition()` every 50 ms until it returns something true, and return that. An exception listed in
+    `tolerate` counts as "not yet" (a server still starting); anything else fails the test at once."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = condition()
+            if value:
+                return value
+        except tolerate:
+            pass
+        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
+        time.sleep(0.05)
+
+
+def seconds_until(condition, timeout: float, what: str = "the condition", *, tolerate: tuple = ()) -> float:
+    """How long `wait_for` waited."""
+    started = time.monotonic()
+    wait_for(condition, timeout, what, tolerate=tolerate)
+    return time.monotonic() - started

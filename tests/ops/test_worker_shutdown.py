@@ -22,6 +22,7 @@ from rq import Queue, Retry
 from rq.job import JobStatus
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
+from tests.helpers import wait_for
 from webapp.config import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
@@ -66,10 +67,7 @@ def start_worker(app, queue):
 
 
 def wait_until_started(job, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while job.get_status(refresh=True) != JobStatus.STARTED:
-        assert time.monotonic() < deadline, "the worker never started the job"
-        time.sleep(0.05)
+    wait_for(lambda: job.get_status(refresh=True) == JobStatus.STARTED, timeout, "the worker starting the job")
 
 
 def test_sigterm_lets_the_current_job_finish(queue, start_worker):
