@@ -47,10 +47,17 @@ def make_config(database_url: str, redis_url: str, providers: dict | None = None
 _emails = itertools.count(1)
 
 
+@cache
+def password_hash(password: str) -> str:
+    """Each password is hashed once per run: argon2 takes a tenth of a second (more on a busy machine) every time,
+    and a hash stays valid for any number of accounts."""
+    return hash_password(password)
+
+
 def make_user(session, **overrides) -> User:
     values = {
         "email": f"user{next(_emails)}-{uuid.uuid4().hex[:6]}@example.com",
-        "password_hash": hash_password(overrides.pop("password", PASSWORD)),
+        "password_hash": password_hash(overrides.pop("password", PASSWORD)),
     }
     values.update(overrides)
     user = User(**values)
@@ -101,15 +108,12 @@ def utc(*args) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-@cache
-def _password_hash() -> str:
-    return hash_password(PASSWORD)
 
 
 def make_account(session, **overrides) -> User:
-    """make_user with the password hashed once per run: argon2 takes a tenth of a second every time."""
+    """A user as make_user makes one, with an email that says it came from a calendar test."""
     values = {"email": f"calendar{next(_accounts)}-{uuid.uuid4().hex[:6]}@example.com",
-              "password_hash": _password_hash()}
+              "password_hash": password_hash(PASSWORD)}
     values.update(overrides)
     account = User(**values)
     session.add(account)
