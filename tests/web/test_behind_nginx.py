@@ -101,9 +101,12 @@ def client_at(address: str, cert: Path) -> requests.Session:
 
 
 
-@pytest.fixture
-def proxied_site(app, clean_database, redis, tmp_path):
+@pytest.fixture(scope="module")
+def proxied_site(app, tmp_path_factory):
+    """nginx with TLS in front of the Procfile's web process, started once for the module (several seconds);
+    each test still gets an emptied database and Redis through its own fixtures."""
     assert Path(NGINX).exists(), "nginx is missing: `make test` installs it (apt-get install nginx)"
+    tmp_path = tmp_path_factory.mktemp("proxied-site")
     (tmp_path / "tmp").mkdir()
     for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (tmp_path / "tmp" / name).mkdir(mode=0o777)
@@ -145,7 +148,7 @@ def log_in(browser: requests.Session, base: str, email: str, password: str) -> r
                         headers={"Referer": f"{base}/login"}, allow_redirects=False)
 
 
-def test_sign_in_through_nginx_with_tls(app, proxied_site):
+def test_sign_in_through_nginx_with_tls(app, clean_database, redis, proxied_site):
     base, cert = proxied_site["https"], proxied_site["cert"]
     with app.app_context():
         email = make_user(db.session, first_name="Ada").email
@@ -179,7 +182,7 @@ def test_sign_in_through_nginx_with_tls(app, proxied_site):
         "/login?next=/calendar/agenda")
 
 
-def test_the_throttle_sees_each_client_behind_the_proxy(app, proxied_site):
+def test_the_throttle_sees_each_client_behind_the_proxy(app, clean_database, redis, proxied_site):
     base, cert = proxied_site["https"], proxied_site["cert"]
     with app.app_context():
         email = make_user(db.session).email
