@@ -2,7 +2,9 @@
 answers it cannot use. The happy paths and the providers' refusals are in test_google.py and test_microsoft.py."""
 from __future__ import annotations
 
+import ast
 import json
+from pathlib import Path
 
 import pytest
 
@@ -82,3 +84,15 @@ def test_refresh_sends_the_client_credentials_in_the_body_and_keeps_an_unrotated
     assert "grant_type=refresh_token" in sent and "client_id=client-id" in sent and SECRET in sent
     assert tokens.access_token == "new-access" and tokens.refresh_token == "kept-refresh-token"
     assert tokens.expires_at is not None and tokens.expires_at.tzinfo is not None
+
+
+def test_only_the_sandbox_and_the_tests_let_oauthlib_use_plain_http():
+    root = Path(__file__).resolve().parents[2]
+    setters = []
+    for path in [root / "wsgi.py", *(root / "webapp").rglob("*.py"), *(root / "jobs").rglob("*.py"),
+                 *(root / "sandbox").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and node.value == "OAUTHLIB_INSECURE_TRANSPORT":
+                setters.append(str(path.relative_to(root)))
+    assert setters == ["sandbox/run.py"]
+    assert "OAUTHLIB" not in (root / "Procfile").read_text()
