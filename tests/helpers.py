@@ -15,12 +15,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import psutil
 import pytest
 import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from rq.job import JobStatus
 from sqlalchemy import select
 
 from tests.factories import PASSWORD
@@ -263,3 +265,26 @@ def seconds_until(condition, timeout: float, what: str = "the condition", *, tol
     started = time.monotonic()
     wait_for(condition, timeout, what, tolerate=tolerate)
     return time.monotonic() - started
+
+
+# Where the sample jobs the worker tests enqueue (rq_sample_jobs) live.
+RQ_SAMPLE_JOBS = PROJECT_ROOT / "tests" / "ops"
+
+
+def spawn_worker(redis_url: str, *queues: str) -> subprocess.Popen:
+    """The worker exactly as the Procfile starts it, able to import the sample jobs."""
+    env = os.environ | {"PYTHONPATH": os.pathsep.join((str(RQ_SAMPLE_JOBS), str(PROJECT_ROOT)))}
+    return subprocess.Popen([sys.executable, "-m", "jobs.worker", "--url", redis_url, *queues], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=PROJECT_ROOT)
+
+
+def stop_worker(worker: subprocess.Popen) -> None:
+    if worker.poll() is None:
+        for child in psutil.Process(worker.pid).children(recursive=True):
+            child.kill()
+        worker.kill()
+        worker.wait()
+
+
+def wait_until_started(job, timeout: float = 20) -> None:
+    wait_for(lambda: job.get_status(refresh=True) == JobStatus.STARTED, timeout, "the worker starting the job")

@@ -8,8 +8,7 @@ import time
 from rq import Queue
 from rq.job import JobStatus
 
-from tests.helpers import wait_for
-from tests.ops.test_worker_shutdown import spawn_worker, stop_worker, wait_until_started
+from tests.helpers import spawn_worker, stop_worker, wait_for, wait_until_started
 from webapp.extensions import connect_redis
 from webapp.heartbeat import read_heartbeats
 
