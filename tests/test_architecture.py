@@ -156,3 +156,20 @@ def test_relative_imports_are_resolved_against_their_package(tmp_path, monkeypat
     monkeypatch.setitem(globals(), "ROOT", tmp_path)
     assert {entry.target for entry in imports_in(package / "google.py")} == {"webapp.sync", "webapp.sync.pull"}
     assert "webapp.providers.google" in {entry.target for entry in imports_in(package / "__init__.py")}
+
+
+def fixtures_in(conftest: Path) -> set[str]:
+    return {node.name for node in ast.parse(conftest.read_text()).body
+            if isinstance(node, ast.FunctionDef) and any("fixture" in ast.unparse(d) for d in node.decorator_list)}
+
+
+def test_tests_import_only_fixtures_from_conftests():
+    """Factories live in tests/factories.py and other helpers in tests/helpers.py; a conftest shares fixtures."""
+    misplaced = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[-1] == "conftest":
+                fixtures = fixtures_in((ROOT / Path(*node.module.split("."))).with_suffix(".py"))
+                misplaced += [f"{path.relative_to(ROOT)}: {alias.name} from {node.module}"
+                              for alias in node.names if alias.name not in fixtures]
+    assert misplaced == []
