@@ -8,6 +8,7 @@ misconfigured endpoint fails loudly instead of sending a client secret in the cl
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from oauthlib.oauth2 import OAuth2Error, WebApplicationClient
 from requests_oauthlib import OAuth2Session
 
 from webapp.providers.base import ProviderError, ProviderUnreachable, TokenSet
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,7 @@ def _call(client: OAuthClient, fetch: Callable[[], dict[str, Any]]) -> dict[str,
     try:
         return fetch()
     except requests.RequestException as exc:
+        log.warning("token request failed provider=%s error=%s", client.label, type(exc).__name__)
         raise ProviderUnreachable(f"{client.label} token endpoint unreachable: {type(exc).__name__}") from None
     except OAuth2Error as exc:  # a 200 answer that is not a usable token; the description may echo the request
         raise ProviderError(f"{client.label} token endpoint: {exc.error}") from None
