@@ -101,24 +101,11 @@ def add_users(session, emails: list[str]) -> list[uuid.UUID]:
     return [row["id"] for row in rows]
 
 
-_accounts = itertools.count(1)
-
-
 def utc(*args) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
 
-
-def make_account(session, **overrides) -> User:
-    """A user as make_user makes one, with an email that says it came from a calendar test."""
-    values = {"email": f"calendar{next(_accounts)}-{uuid.uuid4().hex[:6]}@example.com",
-              "password_hash": password_hash(PASSWORD)}
-    values.update(overrides)
-    account = User(**values)
-    session.add(account)
-    session.commit()
-    return account
 
 
 def make_connection(session, user: User | uuid.UUID, **overrides) -> CalendarConnection:

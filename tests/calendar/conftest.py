@@ -9,10 +9,10 @@ from tests.factories import (
     BERLIN,
     at,
     berlin_event,
-    make_account,
     make_all_day,
     make_connection,
     make_series,
+    make_user,
 )
 from tests.helpers import csrf_token_from
 from webapp.auth.sessions import COOKIE_NAME, start_session
@@ -28,7 +28,7 @@ def calendar(db_session, user):
 
 @pytest.fixture
 def user(db_session):
-    return make_account(db_session, first_name="Ada", last_name="Lovelace")
+    return make_user(db_session, first_name="Ada", last_name="Lovelace")
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def person(app, live_server):
     monday = today - timedelta(days=today.weekday())
     with app.app_context():
         session = db.session
-        account = make_account(session, first_name="Ada", last_name="Lovelace", time_zone="Europe/Berlin")
+        account = make_user(session, first_name="Ada", last_name="Lovelace", time_zone="Europe/Berlin")
         work = make_connection(session, account, calendar_name="Work", calendar_color="#1a73e8", is_primary=True)
         home = make_connection(session, account, calendar_name="Home", calendar_color="#0b8043")
         berlin_event(session, work, at(monday, 9), at(monday, 10, 30), title="Planning", location="Room 4")

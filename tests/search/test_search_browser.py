@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from tests.factories import make_account, make_connection, make_event, make_series
+from tests.factories import make_connection, make_event, make_series, make_user
 from tests.helpers import log_in, screenshot
 from webapp.extensions import db
 
@@ -19,7 +19,7 @@ def searcher(app, live_server):
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     with app.app_context():
         session = db.session
-        account = make_account(session, first_name="Zoë", time_zone="Europe/Berlin")
+        account = make_user(session, first_name="Zoë", time_zone="Europe/Berlin")
         work = make_connection(session, account, calendar_name="Work", calendar_color="#1a73e8", is_primary=True)
         home = make_connection(session, account, calendar_name="Home", calendar_color="#0b8043")
         make_event(session, work, now + timedelta(days=2), title="Budget review", location="Room Zürich",

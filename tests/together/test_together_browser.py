@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from tests.factories import at, make_account, make_connection, make_event
+from tests.factories import at, make_connection, make_event, make_user
 from tests.helpers import log_in, screenshot
 from webapp.extensions import db
 from webapp.models import CalendarProvider
@@ -24,7 +24,7 @@ def busy_person(app, live_server):
     monday = today - timedelta(days=today.weekday())
     with app.app_context():
         session = db.session
-        account = make_account(session, first_name="Ada", time_zone="Europe/Berlin")
+        account = make_user(session, first_name="Ada", time_zone="Europe/Berlin")
         work = make_connection(session, account, calendar_name="Work", calendar_color="#1a73e8", is_primary=True)
         home = make_connection(session, account, calendar_name="Home", calendar_color="#0b8043",
                                provider=CalendarProvider.MICROSOFT)
