@@ -594,12 +594,10 @@ def main() -> int:
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
-    from tests.conftest import make_config  # noqa: F401 - only to fail early when run outside the project
-    from webapp import create_app
-
-    config = make_config("postgresql://localhost/unused", "redis://localhost/15")
     url_examples = arguments.url_examples or arguments.examples
-    found = [e for e in endpoints(create_app({"CONFIG": config})) if e.name.startswith(arguments.only)]
+    # Listing the endpoints needs no database or Redis: nothing is contacted at start-up.
+    app = fuzz_app("postgresql://localhost/unused", "redis://localhost/15")
+    found = [e for e in endpoints(app) if e.name.startswith(arguments.only)]
     labels = [e.label for e in found]
     # Forms first (the password forms are slow: argon2), dealt round-robin so the workers finish together.
     ordered = [e.label for e in sorted(found, key=lambda e: not is_form(e))]

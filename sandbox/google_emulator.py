@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import functools
 import hashlib
 import re
 import secrets
@@ -27,6 +26,8 @@ from urllib.parse import unquote_plus, urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, abort, jsonify, make_response, redirect, render_template_string, request, url_for
+
+from sandbox.threads import locked
 
 SCOPE_PREFIX = "https://www.googleapis.com/auth/"
 # Google answers with the long form of the OIDC shorthands, so the granted scope differs from the requested one.
@@ -166,15 +167,6 @@ def sub_for(email: str) -> str:
 
 def with_query(url: str, params: Mapping[str, str]) -> str:
     return url + ("&" if "?" in url else "?") + urlencode(params)
-
-
-def locked(method):
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        with self._lock:
-            return method(self, *args, **kwargs)
-
-    return wrapper
 
 
 @dataclass

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import functools
 import hashlib
 import html
 import json
@@ -30,12 +29,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import DAILY, FR, MO, MONTHLY, SA, SU, TH, TU, WE, WEEKLY, YEARLY, rrule
 from flask import Flask, Response, g, jsonify, redirect, render_template_string, request
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
-from webapp.providers.windows_zones import windows_to_iana
+from sandbox.threads import locked
 
 DEFAULT_ACCOUNT = "sandbox.user@outlook.com"
 DEFAULT_CLIENT_ID = "3c8e9f5a-0b1d-4a6e-9d52-5a11d80c1e70"
@@ -97,12 +97,15 @@ def _aad_timestamp(value: datetime) -> str:
 
 
 def _zone(name: str | None) -> ZoneInfo:
-    iana = windows_to_iana(name or "UTC")
-    if iana is None:
+    """Graph takes a Windows zone id or an IANA name. The Windows ids are looked up in CLDR's table as icalendar
+    ships it, independently of the app's own mapping, so the emulator does not agree with the app by construction."""
+    name = name or "UTC"
+    try:
+        return ZoneInfo(WINDOWS_TO_OLSON.get(name, name))
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a tzdb folder such as "Europe"
         raise GraphError(400, "TimeZoneNotSupportedException",
                          f"A valid TimeZone value must be specified. The following TimeZone value is not "
-                         f"supported: '{name}'.")
-    return ZoneInfo(iana)
+                         f"supported: '{name}'.") from None
 
 
 def _parse_local(value: str, zone: ZoneInfo) -> datetime:
@@ -137,15 +140,6 @@ def _preferences() -> dict[str, str]:
         for name, value in re.findall(r'([\w.-]+)\s*=\s*("[^"]*"|[^,\s]+)', header):
             found[name.lower()] = value.strip('"')
     return found
-
-
-def _locked(method):
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        with self._lock:
-            return method(self, *args, **kwargs)
-
-    return wrapper
 
 
 # ---------------------------------------------------------------------------------------------- recurrence
@@ -344,12 +338,12 @@ class MicrosoftState:
 
     # -- setup -------------------------------------------------------------------------------------------------
 
-    @_locked
+    @locked
     def add_client(self, client_id: str, secret: str, redirect_uris: tuple[str, ...] = ()) -> ClientApp:
         self.clients[client_id] = ClientApp(client_id, secret, tuple(redirect_uris))
         return self.clients[client_id]
 
-    @_locked
+    @locked
     def add_account(self, email: str, display_name: str | None = None) -> Account:
         """A mailbox, created like Outlook does with its default calendar "Calendar"."""
         email = email.lower()
@@ -359,7 +353,7 @@ class MicrosoftState:
             self.add_calendar(email, _graph_id(f"calendar:{email}"), "Calendar", is_default=True)
         return self.accounts[email]
 
-    @_locked
+    @locked
     def add_calendar(self, email: str, calendar_id: str, name: str, hex_color: str = "", is_default: bool = False,
                      *, color: str = "auto", can_edit: bool = True) -> Calendar:
         account = self.add_account(email)
@@ -370,7 +364,7 @@ class MicrosoftState:
                                                can_edit)
         return self.calendars[calendar_id]
 
-    @_locked
+    @locked
     def default_calendar_id(self, email: str) -> str:
         return next(c.calendar_id for c in self._calendars_of(email.lower()) if c.is_default)
 
@@ -379,7 +373,7 @@ class MicrosoftState:
 
     # -- events, as if changed by another client ---------------------------------------------------------------
 
-    @_locked
+    @locked
     def add_event(self, calendar_id: str, event: dict[str, Any]) -> str:
         """Store an event given in Graph's create-body shape; returns its id."""
         calendar = self._calendar(calendar_id)
@@ -388,15 +382,15 @@ class MicrosoftState:
         self._events[stored.data["id"]] = stored
         return stored.data["id"]
 
-    @_locked
+    @locked
     def update_event(self, event_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         return self._update(event_id, _accepted_fields(changes, allow_server_fields=True), if_match=None)
 
-    @_locked
+    @locked
     def delete_event(self, event_id: str) -> None:
         self._delete(event_id, if_match=None)
 
-    @_locked
+    @locked
     def occurrence_id(self, series_id: str, original_start: datetime) -> str:
         """Id of the occurrence that starts at `original_start` (naive wall time in the series' zone)."""
         key = original_start.replace(tzinfo=None).isoformat()
@@ -404,14 +398,14 @@ class MicrosoftState:
         self._occurrences[occurrence_id] = (series_id, key)
         return occurrence_id
 
-    @_locked
+    @locked
     def list_events(self, calendar_id: str) -> list[dict[str, Any]]:
         """Stored single events and series masters (not occurrences), rendered in UTC."""
         return [_render_event(e.data, "UTC") for e in self._events.values() if e.calendar_id == calendar_id]
 
     # -- knobs -------------------------------------------------------------------------------------------------
 
-    @_locked
+    @locked
     def expire_delta_tokens(self, calendar_id: str, code: str = "SyncStateNotFound",
                             with_location: bool = False) -> int:
         """Every skip/delta token of the calendar now answers 410 with `code` (optionally with a Location)."""
@@ -427,27 +421,27 @@ class MicrosoftState:
                 expired += 1
         return expired
 
-    @_locked
+    @locked
     def fail_next(self, path_prefix: str, status: int, body: Any = None, headers: dict[str, str] | None = None):
         """The next request whose path starts with `path_prefix` gets this response instead (one shot)."""
         self._faults.append(_Fault(path_prefix, status, body, dict(headers or {})))
 
-    @_locked
+    @locked
     def expire_access_tokens(self) -> None:
         for token in self._access_tokens.values():
             token.expires_at = self.now() - timedelta(seconds=1)
 
-    @_locked
+    @locked
     def revoke_grants(self, email: str) -> None:
         """Like "revoke sessions" / a password reset: every refresh token issued so far dies (AADSTS50173)."""
         self._revoked_before[email.lower()] = self.now() + timedelta(microseconds=1)
 
-    @_locked
+    @locked
     def expire_refresh_tokens(self, email: str) -> None:
         """The account's refresh tokens count as unused for longer than 90 days (AADSTS700082)."""
         self._inactive.add(email.lower())
 
-    @_locked
+    @locked
     def require_interaction(self, email: str) -> None:
         """The next refresh for the account needs MFA (interaction_required, AADSTS50076)."""
         self._needs_interaction.add(email.lower())
@@ -457,15 +451,15 @@ class MicrosoftState:
         with self._lock:
             return list(self._requests)
 
-    @_locked
+    @locked
     def clear_requests(self) -> None:
         self._requests.clear()
 
-    @_locked
+    @locked
     def _log_request(self, entry: dict[str, Any]) -> None:
         self._requests.append(entry)
 
-    @_locked
+    @locked
     def _take_fault(self, path: str) -> _Fault | None:
         for fault in self._faults:
             if path.startswith(fault.path_prefix):
@@ -475,7 +469,7 @@ class MicrosoftState:
 
     # -- identity ----------------------------------------------------------------------------------------------
 
-    @_locked
+    @locked
     def issue_code(self, client_id: str, redirect_uri: str, email: str, scopes: list[str], challenge: str) -> str:
         code = "M.C5" + secrets.token_urlsafe(32)
         self._codes[code] = _AuthCode(client_id, redirect_uri, email.lower(), scopes, challenge, self.now())
@@ -498,7 +492,7 @@ class MicrosoftState:
                              f"secret added to app '{client_id}'.", status=401)
         return client
 
-    @_locked
+    @locked
     def redeem_code(self, client: ClientApp, form: dict[str, str]) -> dict[str, Any]:
         grant = self._codes.get(form.get("code", ""))
         if grant is None or self.now() - grant.issued_at > CODE_LIFETIME:
@@ -515,7 +509,7 @@ class MicrosoftState:
         _verify_pkce(grant.code_challenge, form.get("code_verifier"))
         return self._issue_tokens(client.client_id, grant.email, grant.scopes)
 
-    @_locked
+    @locked
     def redeem_refresh_token(self, client: ClientApp, form: dict[str, str]) -> dict[str, Any]:
         presented = form.get("refresh_token", "")
         token = self._refresh_tokens.get(presented)
@@ -577,7 +571,7 @@ class MicrosoftState:
                   "preferred_username": account.email, "name": account.display_name}
         return f"{segment({'typ': 'JWT', 'alg': 'none'})}.{segment(claims)}."
 
-    @_locked
+    @locked
     def account_for_access_token(self, header: str | None) -> Account:
         if not header or not header.startswith("Bearer ") or not header[7:].strip():
             raise GraphError(401, "InvalidAuthenticationToken", "Access token is empty.")
@@ -588,7 +582,7 @@ class MicrosoftState:
 
     # -- graph: calendars and events ---------------------------------------------------------------------------
 
-    @_locked
+    @locked
     def calendars_page(self, account: Account, top: int, skip: int) -> tuple[list[Calendar], bool]:
         calendars = self._calendars_of(account.email)
         return calendars[skip:skip + top], skip + top < len(calendars)
@@ -599,7 +593,7 @@ class MicrosoftState:
             raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
         return calendar
 
-    @_locked
+    @locked
     def create_event(self, account: Account, calendar_id: str, body: dict[str, Any]) -> dict[str, Any]:
         calendar = self._calendar(calendar_id, account)
         if not calendar.can_edit:
@@ -652,12 +646,12 @@ class MicrosoftState:
             raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
         return stored, key
 
-    @_locked
+    @locked
     def get_event(self, account: Account, event_id: str) -> dict[str, Any]:
         stored, key = self._find(account, event_id)
         return stored.data if key is None else self._occurrence(stored, key).data
 
-    @_locked
+    @locked
     def patch_event(self, account: Account, event_id: str, changes: dict[str, Any], if_match: str | None):
         self._find(account, event_id)
         changes = _accepted_fields(changes, allow_server_fields=False)
@@ -665,7 +659,7 @@ class MicrosoftState:
             raise GraphError(400, "ErrorInvalidRequest", "The property 'transactionId' can only be set on create.")
         return self._update(event_id, changes, if_match)
 
-    @_locked
+    @locked
     def remove_event(self, account: Account, event_id: str, if_match: str | None) -> None:
         self._find(account, event_id)
         self._delete(event_id, if_match)
@@ -753,12 +747,12 @@ class MicrosoftState:
 
     # -- graph: delta ------------------------------------------------------------------------------------------
 
-    @_locked
+    @locked
     def start_delta(self, account: Account, calendar_id: str, window: tuple[datetime, datetime]) -> _Round:
         self._calendar(calendar_id, account)
         return self._open_round(_DeltaState(calendar_id, window, {}), first=True)
 
-    @_locked
+    @locked
     def continue_delta(self, account: Account, calendar_id: str, token: str, kind: str) -> tuple[_Round, int]:
         """Resolve a $skiptoken (the rest of a round) or a $deltatoken (a new round of changes since)."""
         self._calendar(calendar_id, account)
@@ -785,7 +779,7 @@ class MicrosoftState:
         rows: list[_Instance | str] = sorted(changed, key=lambda i: i.start)
         return _Round(_DeltaState(since.calendar_id, since.window, snapshot), rows + removed)
 
-    @_locked
+    @locked
     def page_of(self, sync_round: _Round, offset: int, size: int) -> tuple[list[_Instance | str], str, str]:
         """Rows for one page plus ("$skiptoken" | "$deltatoken", token) for the link that follows it."""
         rows = sync_round.rows[offset:offset + size]

@@ -2,14 +2,10 @@
 TEST_REDIS_URL are set), the schema built by the migrations, and one rolled-back transaction per test."""
 from __future__ import annotations
 
-import contextlib
-import itertools
 import os
 import re
 import secrets
-import socket
 import tempfile
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,16 +16,17 @@ from redis import Redis
 from sqlalchemy import text
 from sqlalchemy.orm import scoped_session, sessionmaker
 
+from tests.factories import PASSWORD, make_config, make_user
+from tests.helpers import APPLE_USER, Mailbox, csrf_token_from
 from webapp import create_app
-from webapp.auth.accounts import hash_password
-from webapp.config import Config, normalise_database_url
 from webapp.embedded import start_postgres, start_redis
 from webapp.extensions import db
 from webapp.models import User
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
-PASSWORD = "correct horse battery"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# The provider emulators speak plain http on 127.0.0.1; oauthlib refuses that unless told. Only the test and
+# sandbox processes set this (webapp.providers.oauth still refuses http to any other host).
+os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
 
 
 class DatabaseServer:
@@ -106,7 +103,6 @@ def redis_url(tmp_root):
 
 GOOGLE_CLIENT = ("test-google-client.apps.googleusercontent.com", "test-google-secret")
 MICROSOFT_CLIENT = ("6d3c1f9e-5b1a-4c8e-9f3d-0a2b4c6d8e10", "test-microsoft-secret")
-APPLE_USER = ("apple.user@icloud.com", "abcd-efgh-ijkl-mnop")
 
 
 @dataclass
@@ -161,19 +157,6 @@ def provider_servers(tmp_root):
     google.stop()
 
 
-def make_config(database_url: str, redis_url: str, providers: dict | None = None) -> Config:
-    return Config(
-        SECRET_KEY=secrets.token_urlsafe(32),
-        SQLALCHEMY_DATABASE_URI=normalise_database_url(database_url),
-        REDIS_URL=redis_url,
-        TOKEN_ENCRYPTION_KEYS="test:" + secrets.token_urlsafe(32),
-        TESTING=True,
-        LOG_LEVEL="WARNING",
-        ENVIRONMENT="development",  # mail goes to the local outbox
-        PROVIDERS=providers or {},
-    )
-
-
 @pytest.fixture(scope="session")
 def app(database_server, redis_url, provider_servers):
     database_url = database_server.create_database()
@@ -219,34 +202,9 @@ def client(app, db_session, redis):
     return app.test_client()
 
 
-_emails = itertools.count(1)
-
-
-def make_user(session, **overrides) -> User:
-    values = {
-        "email": f"user{next(_emails)}-{uuid.uuid4().hex[:6]}@example.com",
-        "password_hash": hash_password(overrides.pop("password", PASSWORD)),
-    }
-    values.update(overrides)
-    user = User(**values)
-    session.add(user)
-    # Commit (a savepoint release inside the test's transaction): each request's teardown closes the session,
-    # which would roll back anything merely flushed.
-    session.commit()
-    return user
-
-
 @pytest.fixture
 def user(db_session):
     return make_user(db_session, first_name="Ada", last_name="Lovelace")
-
-
-def csrf_token_from(html: str) -> str:
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
-        r'"X-CSRFToken": "([^"]+)"', html
-    )
-    assert match, "page has no CSRF token"
-    return match.group(1)
 
 
 @pytest.fixture
@@ -262,34 +220,6 @@ def login(client):
         )
 
     return do_login
-
-
-class Mailbox:
-    """The account-mail jobs run by a real RQ worker in this process, and the local outbox they deliver to."""
-
-    def __init__(self, redis):
-        self.redis = redis
-
-    def deliver(self) -> list[dict]:
-        from rq import Queue, SimpleWorker
-
-        from webapp.mail import MAIL_QUEUE, outbox
-
-        queue = Queue(MAIL_QUEUE, connection=self.redis)
-        SimpleWorker([queue], connection=self.redis).work(burst=True)
-        failed = queue.failed_job_registry
-        assert failed.count == 0, queue.fetch_job(failed.get_job_ids()[0]).latest_result().exc_string
-        return outbox(self.redis)
-
-    def messages_to(self, address: str) -> list[dict]:
-        return [message for message in self.deliver() if message["to"] == address]
-
-    def link_to(self, address: str) -> str:
-        """The path and query of the link in the newest mail to `address`."""
-        (message, *_older) = self.messages_to(address)
-        match = re.search(r"https?://[^/\s]+(/\S*)", message["body"])
-        assert match, message["body"]
-        return match.group(1)
 
 
 @pytest.fixture
@@ -343,39 +273,3 @@ def page(browser):
     context.close()
 
 
-@contextlib.contextmanager
-def loopback_names(monkeypatch, *names: str):
-    """Resolve these host names to 127.0.0.1 in this process: several names for servers on loopback, as a
-    provider spreads over hosts of one domain (no DNS is available here)."""
-    real = socket.getaddrinfo
-
-    def getaddrinfo(host, *args, **kwargs):
-        return real("127.0.0.1" if host in names else host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    yield
-
-
-def screenshot(page, name: str) -> Path:
-    """Save a screenshot under artifacts/screenshots/ for people to look at."""
-    path = ARTIFACTS / "screenshots" / f"{name}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-def sign_up_in_browser(page, base: str, mailbox: Mailbox, email: str, password: str, first_name: str = "") -> None:
-    """Register through the form, open the mailed link from the local outbox page, and create the account."""
-    page.goto(f"{base}/register")
-    page.fill("#email", email)
-    page.fill("#password", password)
-    page.fill("#confirm", password)
-    if first_name:
-        page.fill("#first_name", first_name)
-    page.click("button[type=submit]")
-    page.wait_for_selector("text=Check your inbox")
-    mailbox.deliver()
-    page.click("text=local outbox")
-    page.click(f"#outbox article:has-text('{email}') >> a[href*='/register/confirm']")
-    page.click("text=Create my account")
-    page.wait_for_selector("text=Welcome to Almanac.")

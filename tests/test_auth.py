@@ -5,9 +5,11 @@ import hashlib
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import delete, select, update
 
-from tests.conftest import PASSWORD, csrf_token_from, make_user
+from tests.factories import PASSWORD, make_user
+from tests.helpers import csrf_token_from
 from webapp.auth.sessions import COOKIE_NAME
 from webapp.models import AuditLog, AuditStatus, Session, User
 
@@ -178,12 +180,22 @@ def test_unknown_token_is_logged_out(client):
     assert response.status_code == 302 and response.location.startswith("/login")
 
 
-def test_next_parameter_only_redirects_within_the_site(client, user):
-    page = client.get("/login?next=//evil.example/steal")
+@pytest.mark.parametrize("target", ["//evil.example/steal", "https://evil.example/", "/%09/evil.example",
+                                    "/%0a/evil.example", "/\\evil.example", "evil.example"])
+def test_next_parameter_only_redirects_within_the_site(client, user, target):
+    page = client.get(f"/login?next={target}")
     token = csrf_token_from(page.get_data(as_text=True))
-    response = client.post("/login?next=//evil.example/steal",
+    response = client.post(f"/login?next={target}",
                            data={"email": user.email, "password": PASSWORD, "csrf_token": token})
     assert response.location == "/"
+
+
+def test_next_parameter_brings_the_user_back_to_the_page_they_asked_for(client, user):
+    page = client.get("/login?next=/calendar/agenda%3Fq%3Dx")
+    token = csrf_token_from(page.get_data(as_text=True))
+    response = client.post("/login?next=/calendar/agenda%3Fq%3Dx",
+                           data={"email": user.email, "password": PASSWORD, "csrf_token": token})
+    assert response.location == "/calendar/agenda?q=x"
 
 
 def test_missing_csrf_token_gets_an_explaining_400(client, user):

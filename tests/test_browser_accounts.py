@@ -1,14 +1,7 @@
 """A person in Chromium: register (through the mailed link), log out, log in, and sign out another device."""
 from __future__ import annotations
 
-from tests.conftest import screenshot, sign_up_in_browser
-
-
-def log_in(page, base, email, password):
-    page.goto(f"{base}/login")
-    page.fill("#email", email)
-    page.fill("#password", password)
-    page.click("button[type=submit]")
+from tests.helpers import screenshot, sign_up_in_browser, submit_login
 
 
 def test_register_logout_login_and_revoke_other_session(live_server, browser, page, mailbox):
@@ -32,14 +25,14 @@ def test_register_logout_login_and_revoke_other_session(live_server, browser, pa
 
     page.click("text=Log out")
     page.wait_for_selector("text=You are logged out.")
-    log_in(page, base, email, "wrong password!")
+    submit_login(page, base, email, "wrong password!")
     assert "do not match an account" in page.inner_text(".errors")
-    log_in(page, base, email, password)
+    submit_login(page, base, email, password)
     page.wait_for_selector("text=Hello, Ada")
 
     # A second device signs in; the first one signs it out from the sessions page (htmx swap, no reload).
     other = browser.new_context(user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Safari/604.1").new_page()
-    log_in(other, base, email, password)
+    submit_login(other, base, email, password)
     other.wait_for_selector("text=Hello, Ada")
 
     page.click("nav >> text=Sessions")

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.calendar.conftest import DESKTOP, PHONE, at, berlin_event, log_in, make_account, person  # noqa: F401
-from tests.conftest import screenshot
+from tests.calendar.conftest import person  # noqa: F401
+from tests.factories import at, berlin_event, make_user
+from tests.helpers import DESKTOP, PHONE, log_in, screenshot
 from webapp.extensions import db
 from webapp.models import AuditLog, CalendarConnection, User
 
@@ -82,7 +83,7 @@ def seeded(app, person):  # noqa: F811 (the fixture imported above)
         long = berlin_event(session, work, at(monday + timedelta(days=2), 11), at(monday + timedelta(days=2), 12, 30),
                             title=LONG_WORD, location=LONG_WORD, description=LONG_WORD, attendees=guests)
         untitled = berlin_event(session, work, at(monday + timedelta(days=3), 16), title="(No title)")
-        make_account(session)  # someone else on the admin's users page
+        make_user(session)  # someone else on the admin's users page
         session.commit()
         return {**person, "long_id": long.id, "untitled_id": untitled.id, "long_title_word": "Conference"}
 

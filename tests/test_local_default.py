@@ -1,35 +1,17 @@
 """`make run`'s launcher: embedded PostgreSQL and Redis, migrations, web + worker + scheduler, clean Ctrl-C."""
 from __future__ import annotations
 
-import os
 import re
 import signal
-import socket
-import subprocess
-import sys
 import time
 
 import psutil
 import pytest
 import requests
 
-from webapp.config import PROJECT_ROOT
+from tests.helpers import csrf_token_from, free_port, start_launcher
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_launcher(instance_dir, port):
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY",
-                                                           "TOKEN_ENCRYPTION_KEYS")}
-    env.update(ALMANAC_INSTANCE_DIR=str(instance_dir), PORT=str(port))
-    return subprocess.Popen([sys.executable, "-m", "webapp.local"], cwd=PROJECT_ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def wait_until_up(launcher, port, timeout=60.0) -> float:
@@ -69,9 +51,6 @@ def wait_for_mailed_link(browser, port, timeout=30.0) -> str:
     raise AssertionError("no sign-up mail reached the local outbox")
 
 
-def csrf(html):
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
-
 
 def test_run_starts_everything_keeps_data_and_stops_cleanly(tmp_path):
     instance, port = tmp_path / "instance", free_port()
@@ -82,7 +61,7 @@ def test_run_starts_everything_keeps_data_and_stops_cleanly(tmp_path):
         assert "gunicorn" in names and "jobs.worker" in names and "jobs.scheduler" in names
         assert "postgres" in names or (instance / "postgres" / "postmaster.pid").exists()
         browser = requests.Session()
-        token = csrf(browser.get(f"http://127.0.0.1:{port}/register").text)
+        token = csrf_token_from(browser.get(f"http://127.0.0.1:{port}/register").text)
         response = browser.post(f"http://127.0.0.1:{port}/register", data={
             "email": "first@example.com", "password": "a fine passphrase", "confirm": "a fine passphrase",
             "csrf_token": token})
@@ -91,7 +70,7 @@ def test_run_starts_everything_keeps_data_and_stops_cleanly(tmp_path):
         confirm = browser.get(link)
         response = browser.post(f"http://127.0.0.1:{port}/register/confirm", data={
             "token": re.search(r'name="token" type="hidden" value="([^"]+)"', confirm.text).group(1),
-            "csrf_token": csrf(confirm.text)})
+            "csrf_token": csrf_token_from(confirm.text)})
         assert response.status_code == 200 and "Hello" in response.text
         descendants = process_tree(launcher.pid)
     except BaseException:
@@ -108,7 +87,7 @@ def test_run_starts_everything_keeps_data_and_stops_cleanly(tmp_path):
         # Faster than the first (no initdb, no migrations to run): a wall-clock bound would only measure the machine.
         assert wait_until_up(launcher, port) < first_start
         browser = requests.Session()
-        token = csrf(browser.get(f"http://127.0.0.1:{port}/login").text)
+        token = csrf_token_from(browser.get(f"http://127.0.0.1:{port}/login").text)
         response = browser.post(f"http://127.0.0.1:{port}/login", data={
             "email": "first@example.com", "password": "a fine passphrase", "csrf_token": token})
         assert "Hello" in response.text

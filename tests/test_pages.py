@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.conftest import make_config
+from tests.factories import make_config
 from webapp import CONTENT_SECURITY_POLICY, create_app
 from webapp.config import PROJECT_ROOT
 

@@ -3,6 +3,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.factories import utc
 from webapp.calendar.display import describe
 from webapp.recurrence import (
     MAX_OCCURRENCES,
@@ -15,9 +16,6 @@ from webapp.recurrence import (
 
 NEW_YORK = ZoneInfo("America/New_York")
 
-
-def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=UTC)
 
 
 def series(start: datetime, rule: str | None, *, minutes: int = 60, zone: str = "America/New_York") -> SeriesMaster:

@@ -12,7 +12,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from tests.conftest import make_config
+from tests.factories import make_config
 from webapp import create_app
 from webapp.config import PROJECT_ROOT
 from webapp.extensions import db

@@ -7,8 +7,8 @@ from typing import Any
 from flask import has_request_context, request
 from sqlalchemy.orm import Session
 
-from webapp.forms import without_control_characters
 from webapp.models import AuditLog, AuditStatus
+from webapp.text import without_control_characters
 
 # Keys whose values must never be stored, whatever a caller passes.
 SECRET_KEYS = ("token", "password", "secret", "code", "verifier", "authorization", "cookie")

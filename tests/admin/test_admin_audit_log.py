@@ -9,8 +9,7 @@ from urllib.parse import parse_qs, quote, urlparse
 
 from sqlalchemy import select, text
 
-from tests.admin.conftest import add_audit_rows, add_many_audit_rows
-from tests.conftest import make_user
+from tests.factories import add_audit_rows, add_many_audit_rows, make_user
 from webapp.admin.audit_query import AuditFilters, Cursor, _filtered, _ordered, audit_page, iter_audit_rows
 from webapp.models import AuditLog, AuditStatus
 from webapp.models.maintenance import AuditLogArchive

@@ -8,7 +8,8 @@ from urllib.parse import parse_qs, urlparse
 from rq import Queue, SimpleWorker
 from sqlalchemy import insert
 
-from tests.conftest import PASSWORD, make_user, screenshot
+from tests.factories import make_user
+from tests.helpers import log_in, screenshot
 from webapp.extensions import db
 from webapp.models import AuditLog, AuditStatus, CalendarConnection, CalendarProvider
 from webapp.models.maintenance import HealthSample
@@ -50,13 +51,6 @@ def seed(app, redis) -> str:
     SimpleWorker([queue], connection=redis).work(burst=True)
     return "grace@example.com"
 
-
-def log_in(page, base, email):
-    page.goto(f"{base}/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
 
 
 def test_admin_browses_the_audit_log_with_filters(app, live_server, redis, page):

@@ -8,8 +8,8 @@ from rq import Queue, SimpleWorker
 from rq.registry import FailedJobRegistry
 from sqlalchemy import insert, select
 
-from tests.admin.conftest import add_audit_rows, add_users, make_connection
-from tests.conftest import csrf_token_from
+from tests.factories import add_audit_rows, add_users, make_connection
+from tests.helpers import csrf_token_from
 from webapp.admin.health import connection_health, connection_state_counts, sync_age_distribution
 from webapp.models import AuditLog, AuditStatus
 from webapp.models.maintenance import HealthSample

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from tests.admin.conftest import add_audit_rows, add_users, make_connection
-from tests.conftest import csrf_token_from, make_user
+from tests.factories import add_audit_rows, add_users, make_connection, make_user
+from tests.helpers import csrf_token_from
 from webapp.admin.cli import users_cli
 from webapp.models import AuditLog, AuditStatus, Session, User
 

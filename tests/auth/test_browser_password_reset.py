@@ -1,17 +1,12 @@
 """A person in Chromium who forgot their password: the link from the outbox, a new password, other devices out."""
 from __future__ import annotations
 
-from tests.conftest import PASSWORD, make_user, screenshot
+from tests.factories import PASSWORD, make_user
+from tests.helpers import screenshot, submit_login
 from webapp.extensions import db
 
 NEW_PASSWORD = "remembered at last"
 
-
-def log_in(page, base, email, password):
-    page.goto(f"{base}/login")
-    page.fill("#email", email)
-    page.fill("#password", password)
-    page.click("button[type=submit]")
 
 
 def test_forgot_password_flow(app, live_server, browser, page, mailbox):
@@ -19,7 +14,7 @@ def test_forgot_password_flow(app, live_server, browser, page, mailbox):
     with app.app_context():
         email = make_user(db.session, first_name="Grace").email
     other_device = browser.new_context().new_page()
-    log_in(other_device, base, email, PASSWORD)
+    submit_login(other_device, base, email, PASSWORD)
     other_device.wait_for_selector("text=Hello, Grace")
 
     page.goto(f"{base}/login")
@@ -57,9 +52,9 @@ def test_forgot_password_flow(app, live_server, browser, page, mailbox):
 
     other_device.reload()
     assert "/login" in other_device.url
-    log_in(other_device, base, email, PASSWORD)
+    submit_login(other_device, base, email, PASSWORD)
     other_device.wait_for_selector("text=That email and password do not match an account.")
-    log_in(other_device, base, email, NEW_PASSWORD)
+    submit_login(other_device, base, email, NEW_PASSWORD)
     other_device.wait_for_selector("text=Hello, Grace")
     other_device.context.close()
 

@@ -6,7 +6,8 @@ import time
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import PASSWORD, csrf_token_from, make_user
+from tests.factories import PASSWORD, make_user
+from tests.helpers import csrf_token_from
 from webapp.models import AuditLog
 
 

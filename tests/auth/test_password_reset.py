@@ -11,7 +11,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
-from tests.conftest import csrf_token_from, make_config, make_user
+from tests.factories import make_config, make_user
+from tests.helpers import csrf_token_from
 from webapp import create_app
 from webapp.extensions import db
 from webapp.mail import MailNotConfigured, Message, outbox, send

@@ -10,8 +10,8 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from tests.calendar.conftest import BERLIN, DESKTOP, PHONE, at, log_in, make_account
-from tests.conftest import screenshot
+from tests.factories import BERLIN, at, make_user
+from tests.helpers import DESKTOP, PHONE, log_in, screenshot
 from webapp.extensions import db
 from webapp.models import CalendarEvent, EventStatus, SyncStatus, User
 
@@ -146,7 +146,7 @@ def test_hiding_a_calendar_from_the_list(app, live_server, page, person):
 
 def test_the_browsers_time_zone_is_taken_on_the_first_visit(app, live_server, browser):
     with app.app_context():
-        email = make_account(db.session).email
+        email = make_user(db.session).email
     context = browser.new_context(timezone_id="America/New_York", viewport=DESKTOP)
     page = context.new_page()
     try:

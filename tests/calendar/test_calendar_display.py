@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.calendar.conftest import utc
+from tests.factories import utc
 from webapp.calendar.display import description_text, linkify, reminder_text, web_url, zone_note
 
 LONDON = ZoneInfo("Europe/London")

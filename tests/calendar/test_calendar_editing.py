@@ -7,15 +7,7 @@ import pytest
 from rq import Queue
 from sqlalchemy import select
 
-from tests.calendar.conftest import (
-    make_all_day,
-    make_connection,
-    make_event,
-    make_override,
-    make_series,
-    set_user,
-    utc,
-)
+from tests.factories import make_all_day, make_connection, make_event, make_override, make_series, set_user, utc
 from webapp.models import AuditLog, CalendarEvent, EventStatus, RecurrenceFrequency, SyncStatus
 
 

@@ -9,8 +9,8 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from tests.calendar.conftest import DESKTOP, PHONE, at, berlin_event, log_in
-from tests.conftest import screenshot
+from tests.factories import at, berlin_event
+from tests.helpers import DESKTOP, PHONE, log_in, screenshot
 from webapp.extensions import db
 from webapp.models import AuditLog, CalendarConnection, CalendarEvent, SyncStatus
 

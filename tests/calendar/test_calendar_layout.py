@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.calendar.conftest import utc
+from tests.factories import utc
 from webapp.calendar.entries import CalendarInfo, Entry
 from webapp.calendar.layout import MONTH_CELL_LIMIT, month_weeks, time_grid
 from webapp.calendar.periods import make_period

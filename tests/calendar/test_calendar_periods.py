@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.calendar.conftest import utc
+from tests.factories import utc
 from webapp.calendar.periods import BadDate, make_period, parse_day, parse_month
 
 NEW_YORK = ZoneInfo("America/New_York")

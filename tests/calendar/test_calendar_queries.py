@@ -7,13 +7,13 @@ import pytest
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import select, text
 
-from tests.calendar.conftest import (
-    make_account,
+from tests.factories import (
     make_all_day,
     make_connection,
     make_event,
     make_override,
     make_series,
+    make_user,
     set_user,
     utc,
 )
@@ -51,7 +51,7 @@ def test_only_the_users_visible_connected_calendars_count(db_session, user, cale
     hidden = make_connection(db_session, user, calendar_name="Hidden", is_visible=False)
     disconnected = make_connection(db_session, user, calendar_name="Old", is_connected=False)
     removed = make_connection(db_session, user, calendar_name="Removed", deleted_at=utc(2024, 1, 1))
-    stranger = make_connection(db_session, make_account(db_session), calendar_name="Theirs")
+    stranger = make_connection(db_session, make_user(db_session), calendar_name="Theirs")
     monday_nine = utc(2024, 3, 4, 9)
     for connection in (hidden, disconnected, removed, stranger):
         make_event(db_session, connection, monday_nine, title=connection.calendar_name)

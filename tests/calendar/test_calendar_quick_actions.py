@@ -10,7 +10,7 @@ import pytest
 from rq import Queue
 from sqlalchemy import select
 
-from tests.calendar.conftest import make_all_day, make_connection, make_event, make_series, set_user, utc
+from tests.factories import make_all_day, make_connection, make_event, make_series, set_user, utc
 from webapp.calendar.colours import MIN_CONTRAST, PROVIDER_PALETTES, contrast_ratio, text_colour_on
 from webapp.calendar.display import event_label
 from webapp.calendar.entries import FALLBACK_COLOURS, CalendarInfo, Entry

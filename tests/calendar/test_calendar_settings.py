@@ -3,7 +3,7 @@ import re
 
 from sqlalchemy import select
 
-from tests.calendar.conftest import set_user
+from tests.factories import set_user
 from webapp.models import AuditLog, User
 
 

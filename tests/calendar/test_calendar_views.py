@@ -7,13 +7,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import event as sqlalchemy_event
 
-from tests.calendar.conftest import (
-    make_account,
+from tests.factories import (
     make_all_day,
     make_connection,
     make_event,
     make_override,
     make_series,
+    make_user,
     set_user,
     utc,
 )
@@ -210,7 +210,7 @@ def test_an_instance_of_a_series_has_its_own_url_and_says_how_it_repeats(signed_
 
 
 def test_someone_elses_event_is_not_found(signed_in, db_session):
-    theirs = make_connection(db_session, make_account(db_session))
+    theirs = make_connection(db_session, make_user(db_session))
     event = make_event(db_session, theirs, utc(2024, 3, 6, 9))
 
     assert signed_in.get(f"/calendar/events/{event.id}").status_code == 404
@@ -232,7 +232,7 @@ def test_calendar_list_toggles_visibility_with_a_plain_form(signed_in, db_sessio
 
 
 def test_visibility_toggle_refuses_foreign_calendars_and_offsite_redirects(signed_in, db_session, calendar, csrf):
-    theirs = make_connection(db_session, make_account(db_session))
+    theirs = make_connection(db_session, make_user(db_session))
     foreign = signed_in.post(f"/calendar/calendars/{theirs.id}/visibility",
                              data={"visible": "0", "next": "/calendar/week/2024-03-06", "csrf_token": csrf})
     offsite = signed_in.post(f"/calendar/calendars/{calendar.id}/visibility",

@@ -1,55 +1,10 @@
 """Helpers to drive the OAuth flow end to end: our app ↔ the emulators over real HTTP on loopback."""
 from __future__ import annotations
 
-import itertools
-from urllib.parse import parse_qs, urlencode, urlsplit
-
 import pytest
-import requests
 
-from tests.conftest import csrf_token_from
-
-_accounts = itertools.count(1)
-
-
-def new_google_account(provider_servers, calendars=(("Work", "#4285f4", True), ("Family", "#0b8043", False))):
-    """A fresh Google account in the emulator with the given calendars; returns its email."""
-    email = f"person{next(_accounts)}@gmail.com"
-    state = provider_servers.google_state
-    state.add_account(email)
-    for index, (name, color, primary) in enumerate(calendars):
-        calendar_id = email if primary else f"{name.lower()}-{index}-{email}"
-        state.add_calendar(email, calendar_id, name, color=color, primary=primary)
-    return email
-
-
-def new_microsoft_account(provider_servers):
-    email = f"person{next(_accounts)}@outlook.com"
-    provider_servers.microsoft_state.add_account(email)
-    return email
-
-
-def start_connect(client, provider="google"):
-    """Press "Connect": returns the provider authorization URL we were redirected to."""
-    token = csrf_token_from(client.get("/connections/").get_data(as_text=True))
-    response = client.post(f"/connections/{provider}/connect", data={"csrf_token": token})
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return response.location
-
-
-def authorize(authorization_url, email, decision="allow"):
-    """The user's decision at the provider (the emulator's automatic consent): the callback path + query."""
-    response = requests.get(
-        authorization_url + "&" + urlencode({"login_hint": email, "emulator_auto": decision}),
-        allow_redirects=False, timeout=10,
-    )
-    assert response.status_code in (302, 303), response.text
-    location = urlsplit(response.headers["Location"])
-    return f"{location.path}?{location.query}"
-
-
-def query_of(url):
-    return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+from tests.factories import new_google_account
+from tests.helpers import authorize, start_connect
 
 
 @pytest.fixture

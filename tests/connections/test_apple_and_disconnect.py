@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import APPLE_USER, csrf_token_from
-from tests.connections.conftest import authorize, new_google_account, start_connect
+from tests.factories import new_google_account
+from tests.helpers import APPLE_USER, authorize, csrf_token_from, start_connect
 from webapp.credentials import unseal
 from webapp.models import AuditLog, AuditStatus, CalendarConnection, CalendarEvent, EventStatus, SyncStatus
 
@@ -146,7 +146,7 @@ def test_colour_is_validated_and_saved(client, db_session, user, login, provider
 
 
 def test_other_users_connections_are_404(app, client, db_session, user, login, provider_servers):
-    from tests.conftest import make_user
+    from tests.factories import make_user
 
     login(user)
     connect_google(client, provider_servers)

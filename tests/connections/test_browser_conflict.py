@@ -4,8 +4,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from tests.admin.conftest import make_connection
-from tests.conftest import PASSWORD, make_user, screenshot
+from tests.factories import PASSWORD, make_connection, make_user
+from tests.helpers import screenshot
 from webapp.extensions import db
 from webapp.models import CalendarEvent, CalendarProvider, EventStatus, SyncStatus
 

@@ -5,8 +5,8 @@ import re
 
 from rq import Queue, SimpleWorker
 
-from tests.conftest import APPLE_USER, screenshot, sign_up_in_browser
-from tests.connections.conftest import new_google_account
+from tests.factories import new_google_account
+from tests.helpers import APPLE_USER, screenshot, sign_up_in_browser
 
 
 def test_connect_google_and_apple_and_see_the_calendars(app, live_server, page, provider_servers, redis,

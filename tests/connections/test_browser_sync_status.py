@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from rq import Queue
 from sqlalchemy import update
 
-from tests.admin.conftest import make_connection
-from tests.conftest import PASSWORD, make_user, screenshot
+from tests.factories import PASSWORD, make_connection, make_user
+from tests.helpers import screenshot
 from webapp.extensions import db
 from webapp.models import CalendarProvider, User
 

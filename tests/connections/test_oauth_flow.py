@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from rq import Queue
 from sqlalchemy import select, update
 
-from tests.conftest import make_user
-from tests.connections.conftest import authorize, new_google_account, new_microsoft_account, query_of, start_connect
+from tests.factories import make_user, new_google_account, new_microsoft_account
+from tests.helpers import authorize, query_of, start_connect
 from webapp.credentials import seal, unseal
 from webapp.models import AuditLog, AuditStatus, CalendarConnection, OAuthState
 

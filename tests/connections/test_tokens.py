@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, text, update
 
-from tests.connections.conftest import authorize, new_google_account, new_microsoft_account, start_connect
+from tests.factories import new_google_account, new_microsoft_account
+from tests.helpers import authorize, start_connect
 from webapp.credentials import NeedsReconnect, credentials_for, rotate_keys, unseal
 from webapp.crypto import SecretBox
 from webapp.extensions import db

@@ -15,13 +15,13 @@ import recurring_ical_events
 from icalendar import Calendar
 from sqlalchemy import select
 
-from tests.calendar.conftest import (
-    make_account,
+from tests.factories import (
     make_all_day,
     make_connection,
     make_event,
     make_override,
     make_series,
+    make_user,
     set_user,
 )
 from webapp.calendar.entries import all_day_dates
@@ -117,7 +117,7 @@ def test_the_feed_expands_to_exactly_what_the_week_pages_show(signed_in, csrf, d
     make_event(db_session, hidden, at_berlin(monday + timedelta(days=2), 10), title="Hidden calendar")
     make_event(db_session, calendar, at_berlin(monday + timedelta(days=2), 11), title="Cancelled",
                status=EventStatus.CANCELLED)
-    stranger = make_account(db_session)
+    stranger = make_user(db_session)
     make_event(db_session, make_connection(db_session, stranger), at_berlin(monday, 10), title="Someone else's")
 
     body = fetch(signed_in, new_feed_url(signed_in, csrf)).data

@@ -6,8 +6,8 @@ from urllib.parse import urlsplit
 import requests
 from playwright.sync_api import expect
 
-from tests.calendar.conftest import make_account, make_connection
-from tests.conftest import PASSWORD, screenshot
+from tests.factories import PASSWORD, make_connection, make_user
+from tests.helpers import screenshot
 from webapp.extensions import db
 
 PHONE = {"width": 390, "height": 844}
@@ -15,7 +15,7 @@ PHONE = {"width": 390, "height": 844}
 
 def test_create_and_replace_the_private_address(app, live_server, browser):
     with app.app_context():
-        account = make_account(db.session, first_name="Ada", time_zone="Europe/Berlin")
+        account = make_user(db.session, first_name="Ada", time_zone="Europe/Berlin")
         make_connection(db.session, account, calendar_name="Work")
         email = account.email
     for name, viewport in (("desktop", {"width": 1280, "height": 860}), ("phone", PHONE)):

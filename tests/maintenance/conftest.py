@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from webapp.maintenance import purge
-from webapp.models import AuditLog, CalendarConnection, CalendarEvent, CalendarProvider, EventStatus, SyncStatus, User
+from webapp.models import CalendarConnection, CalendarProvider, User
 
 
 @pytest.fixture(autouse=True)
@@ -34,19 +33,3 @@ def connection_id(db_session) -> uuid.UUID:
     return connection_id
 
 
-def add_events(session, connection_id: uuid.UUID, deleted_ago: list[timedelta | None]) -> list[uuid.UUID]:
-    """One event per entry, soft-deleted that long ago (None: not deleted). Commits."""
-    now = datetime.now(UTC)
-    rows = [{
-        "id": uuid.uuid4(), "calendar_connection_id": connection_id, "provider_event_id": uuid.uuid4().hex,
-        "title": "Stand-up", "start_time": now, "end_time": now + timedelta(minutes=15), "timezone": "UTC",
-        "status": EventStatus.CONFIRMED, "sync_status": SyncStatus.SYNCED,
-        "deleted_at": now - ago if ago is not None else None,
-    } for ago in deleted_ago]
-    session.execute(insert(CalendarEvent), rows)
-    session.commit()
-    return [row["id"] for row in rows]
-
-
-def audit_rows(session, action: str) -> list[AuditLog]:
-    return list(session.scalars(select(AuditLog).where(AuditLog.action == action).order_by(AuditLog.created_at)))

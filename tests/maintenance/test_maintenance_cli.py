@@ -4,7 +4,7 @@ from __future__ import annotations
 from jobs import cli
 from jobs.cli import maintenance_cli
 from jobs.schedule import Periodic
-from tests.maintenance.conftest import audit_rows
+from tests.helpers import audit_rows
 
 
 def test_run_executes_the_job_and_reports_its_counts(app, db_session, redis):

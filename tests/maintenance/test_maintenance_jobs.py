@@ -9,7 +9,8 @@ from rq import Queue
 from sqlalchemy import func, insert, select, text
 
 from jobs import maintenance as jobs
-from tests.maintenance.conftest import add_events, audit_rows
+from tests.factories import add_events
+from tests.helpers import audit_rows
 from webapp.maintenance import database, purge
 from webapp.models import (
     AuditLog,

@@ -3,26 +3,12 @@ from __future__ import annotations
 
 import os
 import signal
-from contextlib import contextmanager
 
 import pytest
-from flask import Flask
 
 from tests.admin.conftest import admin, admin_client  # noqa: F401 - the health page needs an admin
-from tests.conftest import make_config
-from webapp import create_app
+from tests.factories import build_app
 from webapp.embedded import start_redis
-
-# Nothing listens on port 1 of the loopback interface: connections are refused at once.
-CLOSED_POSTGRES = "postgresql://almanac:secret-password@127.0.0.1:1/almanac"
-CLOSED_REDIS = "redis://127.0.0.1:1/0"
-
-
-def build_app(database_url: str, redis_url: str, **overrides) -> Flask:
-    config = make_config(database_url, redis_url)
-    for name, value in overrides.items():
-        setattr(config, name, value)
-    return create_app({"CONFIG": config})
 
 
 @pytest.fixture(scope="session")
@@ -40,11 +26,3 @@ def redis_server(tmp_path):
     server.stop()
 
 
-@contextmanager
-def frozen(server):
-    """SIGSTOP: the server keeps its socket open and accepts connections, but answers nothing."""
-    os.kill(server.process.pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.kill(server.process.pid, signal.SIGCONT)

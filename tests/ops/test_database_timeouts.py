@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from tests.ops.conftest import build_app
+from tests.factories import build_app
 from webapp.extensions import db
 
 

@@ -9,7 +9,8 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-from tests.ops.conftest import build_app
+from tests.factories import build_app
+from tests.helpers import wait_for
 from webapp import heartbeat
 from webapp.embedded import EmbeddedRedis
 from webapp.extensions import connect_redis
@@ -71,15 +72,6 @@ def test_with_no_heartbeats_every_role_is_called_out(admin_client, redis):
     assert "No worker is running: syncs, pushes and maintenance jobs are waiting in the queue." in html
 
 
-def wait_for(condition, timeout: float = 5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
 
 def test_a_serving_web_process_beats_and_carries_on_after_redis_comes_back_empty(
         app, redis_server: EmbeddedRedis, monkeypatch):
@@ -88,7 +80,7 @@ def test_a_serving_web_process_beats_and_carries_on_after_redis_comes_back_empty
     client = connect_redis(redis_server.url, timeout=1)
     assert read_heartbeats(client) == []  # building the app alone starts nothing
     assert served.test_client().get("/healthz").status_code == 200
-    [web] = wait_for(lambda: read_heartbeats(client))
+    [web] = wait_for(lambda: read_heartbeats(client), 5, "a heartbeat")
     assert (web.role, web.pid, web.host) == ("web", os.getpid(), socket.gethostname())
     assert served.test_client().get("/healthz").status_code == 200
     assert len(read_heartbeats(client)) == 1  # one thread per process, however many requests
@@ -97,5 +89,5 @@ def test_a_serving_web_process_beats_and_carries_on_after_redis_comes_back_empty
     redis_server.process.wait()
     time.sleep(0.5)  # a few beats fail meanwhile
     redis_server.restart()  # without persistence: empty
-    [again] = wait_for(lambda: read_heartbeats(client))
+    [again] = wait_for(lambda: read_heartbeats(client), 5, "a heartbeat")
     assert again.pid == web.pid and again.started_at == web.started_at and again.beat_at > web.beat_at

@@ -32,8 +32,15 @@ from jobs.schedule import SCHEDULE
 from jobs.scheduler import TICK_SECONDS
 from sandbox.radicale_server import put_event
 from sandbox.run import APPLE_SANDBOX_USER
-from tests.conftest import ARTIFACTS, screenshot
-from tests.test_local_default import free_port, start_launcher
+from tests.helpers import (
+    ARTIFACTS,
+    csrf_token_from,
+    free_port,
+    screenshot,
+    seconds_until,
+    start_launcher,
+    wait_for,
+)
 from webapp.auth.accounts import hash_password
 from webapp.extensions import connect_redis
 from webapp.heartbeat import read_heartbeats
@@ -46,21 +53,13 @@ NEW_EVENTS = 100
 measured: dict[str, str] = {}
 
 
+# A process or server being restarted answers with these until it is back.
+STARTING = (requests.RequestException, psycopg.OperationalError, psutil.Error)
+
+
 def note(name: str, seconds: float) -> None:
     measured[name] = f"{seconds:6.1f} s"
 
-
-def wait_for(condition, timeout: float, what: str) -> float:
-    """Seconds until `condition()` is true."""
-    started = time.monotonic()
-    while True:
-        try:
-            if condition():
-                return time.monotonic() - started
-        except (requests.RequestException, psycopg.OperationalError, psutil.Error):
-            pass
-        assert time.monotonic() - started < timeout, f"{what}: not within {timeout} s"
-        time.sleep(0.1)
 
 
 @dataclass
@@ -111,7 +110,7 @@ def local_run():
 
     threading.Thread(target=drain, daemon=True).start()
     try:
-        wait_for(run.is_ready, 120, "make run came up")
+        wait_for(run.is_ready, 120, "make run came up", tolerate=STARTING)
         yield run
     finally:
         launcher.send_signal(signal.SIGINT)
@@ -129,8 +128,7 @@ def local_run():
 
 
 def csrf(session: requests.Session, url: str) -> str:
-    html = session.get(url, timeout=10).text
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+    return csrf_token_from(session.get(url, timeout=10).text)
 
 
 @dataclass
@@ -169,7 +167,7 @@ def account(local_run) -> Account:
             return database.execute("SELECT last_synced_at IS NOT NULL FROM calendar_connections WHERE id = %s",
                                     (connection_id,)).fetchone()[0]
 
-        wait_for(synced, 60, "the first sync")
+        wait_for(synced, 60, "the first sync", tolerate=STARTING)
     return Account(email, browser, week_path, str(connection_id), collection_url)
 
 
@@ -225,7 +223,7 @@ class Load:
         visitor = requests.Session()
         page = self._request("login page", visitor, "GET", "/login")
         if page is not None and page.status_code == 200:
-            token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text).group(1)
+            token = csrf_token_from(page.text)
             self._request("sign-in", visitor, "POST", "/login",
                           data={"email": self.account.email, "password": PASSWORD, "csrf_token": token})
 
@@ -276,14 +274,15 @@ class RunningSync:
     def start(self) -> None:
         sync_now(self.run, self.account)
         redis = self.run.redis()
-        wait_for(lambda: StartedJobRegistry("sync", connection=redis).get_job_ids(), 20, "the sync started")
+        wait_for(lambda: StartedJobRegistry("sync", connection=redis).get_job_ids(), 20, "the sync started",
+                 tolerate=STARTING)
 
     def wait_until_complete(self) -> None:
         def complete():
             last_synced_at, events = sync_state(self.run, self.account.connection_id)
             return last_synced_at > self.synced_before and events == self.events_before + NEW_EVENTS
 
-        wait_for(complete, 120, "the sync finished or was retried to completion")
+        wait_for(complete, 120, "the sync finished or was retried to completion", tolerate=STARTING)
 
 
 def test_redis_frozen_for_30_seconds_under_load(local_run, account):
@@ -301,7 +300,8 @@ def test_redis_frozen_for_30_seconds_under_load(local_run, account):
         finally:
             redis_process.send_signal(signal.SIGCONT)
         resumed_at = time.monotonic()
-        note("Redis frozen 30 s: /readyz 200 again after", wait_for(local_run.is_ready, 10, "/readyz"))
+        note("Redis frozen 30 s: /readyz 200 again after",
+             seconds_until(local_run.is_ready, 10, "/readyz", tolerate=STARTING))
         time.sleep(3)
     load.assert_never_failed()
     sign_ins = load.between(stalled_at, resumed_at - 1.5, "sign-in")
@@ -318,7 +318,7 @@ def test_redis_frozen_for_30_seconds_under_load(local_run, account):
 
     sync.wait_until_complete()
     note("Redis frozen 30 s: the sync running at the freeze finished after", time.monotonic() - resumed_at)
-    wait_for(lambda: all_roles_alive(redis), 20, "every process beating again")
+    wait_for(lambda: all_roles_alive(redis), 20, "every process beating again", tolerate=STARTING)
     note("Redis frozen 30 s: web, worker and scheduler all beating after", time.monotonic() - resumed_at)
 
 
@@ -340,15 +340,16 @@ def test_redis_killed_and_started_empty(local_run, account):
 
     wait_for(
         lambda: (local_run.redis_process() or process).pid != process.pid and redis.ping(), 10,
-        "the supervisor restarted Redis")
+        "the supervisor restarted Redis", tolerate=STARTING)
     restarted_at = time.monotonic()
     note("Redis killed, started empty: Redis running again after", restarted_at - killed_at)
-    wait_for(local_run.is_ready, 10, "/readyz")
+    wait_for(local_run.is_ready, 10, "/readyz", tolerate=STARTING)
     note("Redis killed, started empty: /readyz 200 after", time.monotonic() - killed_at)
-    wait_for(schedule_back, 30, "schedule")
+    wait_for(schedule_back, 30, "schedule", tolerate=STARTING)
     note("Redis killed, started empty: schedule registered again after", time.monotonic() - killed_at)
     assert time.monotonic() - restarted_at <= TICK_SECONDS + 3, "the schedule is back within one tick"
-    wait_for(lambda: sync_state(local_run, account.connection_id)[0] > overdue_since, 60, "sweep synced the calendar")
+    wait_for(lambda: sync_state(local_run, account.connection_id)[0] > overdue_since, 60, "sweep synced the calendar",
+             tolerate=STARTING)
     note("Redis killed, started empty: overdue calendar synced by the sweep after", time.monotonic() - killed_at)
     exits = local_run.unexpected_exits_since(mark)
     assert len(exits) == 1 and "embedded Redis exited unexpectedly" in exits[0], exits
@@ -375,7 +376,8 @@ def test_postgres_restarted_under_load(local_run, account):
         restart_postgres(local_run)
         back_at = time.monotonic()
         note("PostgreSQL restart: pg_ctl restart (down and up again) took", back_at - restarting_at)
-        note("PostgreSQL restart: /readyz 200 after it was up", wait_for(local_run.is_ready, 10, "/readyz"))
+        note("PostgreSQL restart: /readyz 200 after it was up",
+             seconds_until(local_run.is_ready, 10, "/readyz", tolerate=STARTING))
         time.sleep(4)
     load.assert_never_failed()
     after = [r for r in load.records if r.started >= back_at]
@@ -417,7 +419,7 @@ def test_killed_scheduler_and_worker_are_restarted(local_run, account, browser):
             return [at for at, line in list(local_run.lines)
                     if at >= killed_at and f"supervisor: process {role} started again" in line]
 
-        wait_for(restarted, 10, f"{role} restarted")
+        wait_for(restarted, 10, f"{role} restarted", tolerate=STARTING)
         note(f"SIGKILL {role}: started again after", restarted()[0] - killed_at)
         assert restarted()[0] - killed_at <= 5
 
@@ -425,7 +427,7 @@ def test_killed_scheduler_and_worker_are_restarted(local_run, account, browser):
             return [beat for beat in read_heartbeats(redis) if beat.role == role and beat.pid != pid
                     and beat.is_alive(datetime.now(UTC))]
 
-        wait_for(beating, 30, f"heartbeat of the new {role}")
+        wait_for(beating, 30, f"heartbeat of the new {role}", tolerate=STARTING)
         note(f"SIGKILL {role}: heartbeat from the new process after", time.monotonic() - killed_at)
     output = local_run.output_since(mark)
     assert "process scheduler exited unexpectedly (killed by SIGKILL)" in output

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from flask_migrate import upgrade
 
-from tests.ops.conftest import CLOSED_POSTGRES, CLOSED_REDIS, build_app
+from tests.factories import build_app
+from tests.helpers import CLOSED_POSTGRES, CLOSED_REDIS
 from webapp.extensions import db
 from webapp.ops import code_heads
 

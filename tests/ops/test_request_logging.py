@@ -8,7 +8,7 @@ import sys
 import pytest
 from flask import g
 
-from tests.ops.conftest import build_app
+from tests.factories import build_app
 from webapp.observability import JsonFormatter, TextFormatter, configure_log_handler, redact
 
 

@@ -13,6 +13,7 @@ from rq_scheduler import Scheduler
 
 from jobs.schedule import QUEUE, SCHEDULE
 from jobs.scheduler import TICK_SECONDS
+from tests.helpers import seconds_until, wait_for
 from webapp.config import PROJECT_ROOT
 from webapp.extensions import connect_redis
 from webapp.heartbeat import read_heartbeats
@@ -21,14 +22,6 @@ from webapp.heartbeat import read_heartbeats
 def registered_ids(redis) -> set[str]:
     return {job_id.decode() for job_id in redis.zrange(Scheduler.scheduled_jobs_key, 0, -1)}
 
-
-def wait_for(condition, timeout: float) -> float:
-    """Seconds until `condition()` held."""
-    started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < timeout, "condition not met in time"
-        time.sleep(0.1)
-    return time.monotonic() - started
 
 
 def test_scheduler_process_restores_the_schedule_after_redis_restarts_empty(redis_server):
@@ -47,7 +40,7 @@ def test_scheduler_process_restores_the_schedule_after_redis_restarts_empty(redi
         redis_server.process.wait()
         time.sleep(TICK_SECONDS + 1)  # so at least one tick fails meanwhile
         redis_server.restart()  # empty: no schedule, no queue
-        seconds = wait_for(lambda: registered_ids(redis) == expected and queue.job_ids == ["sync-sweep-catch-up"],
+        seconds = seconds_until(lambda: registered_ids(redis) == expected and queue.job_ids == ["sync-sweep-catch-up"],
                            TICK_SECONDS + 2)
         print(f"schedule back {seconds:.1f} s after Redis restarted empty")
         assert scheduler.poll() is None

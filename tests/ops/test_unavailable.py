@@ -10,9 +10,8 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import func, select, text
 
-from tests.admin.conftest import make_connection
-from tests.conftest import PASSWORD, csrf_token_from, screenshot
-from tests.ops.conftest import CLOSED_POSTGRES, CLOSED_REDIS, build_app, frozen
+from tests.factories import PASSWORD, build_app, make_connection
+from tests.helpers import CLOSED_POSTGRES, CLOSED_REDIS, csrf_token_from, frozen, screenshot
 from webapp.auth.sessions import COOKIE_NAME
 from webapp.extensions import db
 from webapp.models import AuditLog, AuditStatus, Session

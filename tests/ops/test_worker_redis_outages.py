@@ -8,19 +8,9 @@ import time
 from rq import Queue
 from rq.job import JobStatus
 
-from tests.ops.test_worker_shutdown import spawn_worker, stop_worker, wait_until_started
+from tests.helpers import spawn_worker, stop_worker, wait_for, wait_until_started
 from webapp.extensions import connect_redis
 from webapp.heartbeat import read_heartbeats
-
-
-def wait_for(condition, timeout: float, message: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(message)
 
 
 def finished(job) -> bool:

@@ -8,13 +8,10 @@ page offers Retry.
 """
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import psutil
 import pytest
@@ -22,11 +19,10 @@ from rq import Queue, Retry
 from rq.job import JobStatus
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
-from webapp.config import PROJECT_ROOT
+from tests.helpers import spawn_worker, stop_worker, wait_until_started
 
 pytestmark = pytest.mark.slow
 
-SAMPLE_JOBS = Path(__file__).resolve().parent
 # The worker's heartbeat covers the job for at most this long after the worker dies (RQ: 30 s + 60 s).
 HEARTBEAT_GRACE_SECONDS = 90
 
@@ -34,21 +30,6 @@ HEARTBEAT_GRACE_SECONDS = 90
 @pytest.fixture
 def queue(redis):
     return Queue(f"shutdown-{uuid.uuid4().hex[:8]}", connection=redis)
-
-
-def spawn_worker(redis_url: str, *queues: str) -> subprocess.Popen:
-    """The worker exactly as the Procfile starts it, able to import the sample jobs."""
-    env = os.environ | {"PYTHONPATH": os.pathsep.join((str(SAMPLE_JOBS), str(PROJECT_ROOT)))}
-    return subprocess.Popen([sys.executable, "-m", "jobs.worker", "--url", redis_url, *queues], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=PROJECT_ROOT)
-
-
-def stop_worker(worker: subprocess.Popen) -> None:
-    if worker.poll() is None:
-        for child in psutil.Process(worker.pid).children(recursive=True):
-            child.kill()
-        worker.kill()
-        worker.wait()
 
 
 @pytest.fixture
@@ -63,13 +44,6 @@ def start_worker(app, queue):
     yield start
     for worker in workers:
         stop_worker(worker)
-
-
-def wait_until_started(job, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while job.get_status(refresh=True) != JobStatus.STARTED:
-        assert time.monotonic() < deadline, "the worker never started the job"
-        time.sleep(0.05)
 
 
 def test_sigterm_lets_the_current_job_finish(queue, start_worker):

@@ -2,7 +2,6 @@
 import re
 import socket
 import uuid
-from datetime import UTC, datetime
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
@@ -11,7 +10,8 @@ import requests
 
 from sandbox.radicale_server import create_calendar, put_event, seed_sample_calendars, start_radicale
 from sandbox.serve import serve_in_thread
-from tests.conftest import loopback_names
+from tests.factories import utc
+from tests.helpers import loopback_names
 from webapp.providers.apple import ETAG_TOKEN_PREFIX, AppleProvider, ForeignHost
 from webapp.providers.base import (
     AuthRejected,
@@ -27,9 +27,6 @@ from webapp.recurrence import Override, SeriesMaster, expand
 ALICE = Credentials(username="alice", password="abcd-efgh-ijkl-mnop")
 BOB = Credentials(username="bob", password="qrst-uvwx-yzab-cdef")
 
-
-def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=UTC)
 
 
 def ics(*vevent_lines: str, extra: str = "") -> str:

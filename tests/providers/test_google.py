@@ -96,11 +96,11 @@ def challenge_for(verifier: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
 
 
-def authorize(provider: GoogleProvider, verifier: str, decision: str = "allow", state_value: str = "csrf-123",
-              email: str = ACCOUNT) -> dict[str, str]:
-    url = provider.authorization_url(state=state_value, code_challenge=challenge_for(verifier),
-                                     redirect_uri=REDIRECT_URI)
-    return follow_consent(url, decision, email)
+def authorize(provider: GoogleProvider, decision: str = "allow", state_value: str = "csrf-123",
+              email: str = ACCOUNT) -> tuple[dict[str, str], str]:
+    """The redirect's query and the PKCE verifier behind the challenge the consent page saw."""
+    url, verifier = provider.authorization_url(state=state_value, redirect_uri=REDIRECT_URI)
+    return follow_consent(url, decision, email), verifier
 
 
 def follow_consent(url: str, decision: str = "allow", email: str = ACCOUNT) -> dict[str, str]:
@@ -113,9 +113,8 @@ def follow_consent(url: str, decision: str = "allow", email: str = ACCOUNT) -> d
 
 
 def connect(provider: GoogleProvider, email: str = ACCOUNT):
-    verifier = secrets.token_urlsafe(48)
-    code = authorize(provider, verifier, email=email)["code"]
-    return provider.exchange_code(code=code, code_verifier=verifier, redirect_uri=REDIRECT_URI)
+    back, verifier = authorize(provider, email=email)
+    return provider.exchange_code(code=back["code"], code_verifier=verifier, redirect_uri=REDIRECT_URI)
 
 
 def timed(start: str, end: str, zone: str = "Europe/Berlin") -> dict:
@@ -147,10 +146,11 @@ def requests_to(state: GoogleState, path_suffix: str, method: str = "GET"):
 # ---- OAuth ----------------------------------------------------------------------------------------------------------
 
 def test_authorization_url_asks_for_offline_access_with_pkce(provider):
-    url = provider.authorization_url(state="s-1", code_challenge="c" * 43, redirect_uri=REDIRECT_URI)
+    url, verifier = provider.authorization_url(state="s-1", redirect_uri=REDIRECT_URI)
     params = {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
     assert url.startswith(provider.auth_url + "?")
-    assert params["code_challenge"] == "c" * 43
+    assert len(verifier) >= 43 and verifier not in url
+    assert params["code_challenge"] == challenge_for(verifier)
     assert params["code_challenge_method"] == "S256"
     assert params["access_type"] == "offline"
     assert params["prompt"] == "consent"
@@ -160,8 +160,7 @@ def test_authorization_url_asks_for_offline_access_with_pkce(provider):
 
 
 def test_consent_page_shows_the_account_and_allow_posts_back_a_code(provider, base_url):
-    verifier = secrets.token_urlsafe(48)
-    url = provider.authorization_url(state="s-2", code_challenge=challenge_for(verifier), redirect_uri=REDIRECT_URI)
+    url, verifier = provider.authorization_url(state="s-2", redirect_uri=REDIRECT_URI)
     page = requests.get(url, timeout=5)
     assert page.status_code == 200
     assert ACCOUNT in page.text and 'value="allow"' in page.text and 'value="deny"' in page.text
@@ -184,34 +183,34 @@ def test_code_exchange_returns_tokens_that_work(provider):
 
 
 def test_code_is_single_use(provider):
-    verifier = secrets.token_urlsafe(48)
-    code = authorize(provider, verifier)["code"]
+    back, verifier = authorize(provider)
+    code = back["code"]
     provider.exchange_code(code=code, code_verifier=verifier, redirect_uri=REDIRECT_URI)
     with pytest.raises(InvalidGrant):
         provider.exchange_code(code=code, code_verifier=verifier, redirect_uri=REDIRECT_URI)
 
 
 def test_pkce_verifier_mismatch_is_invalid_grant(provider):
-    code = authorize(provider, secrets.token_urlsafe(48))["code"]
+    code = authorize(provider)[0]["code"]
     with pytest.raises(InvalidGrant):
         provider.exchange_code(code=code, code_verifier=secrets.token_urlsafe(48), redirect_uri=REDIRECT_URI)
 
 
 def test_expired_code_is_invalid_grant(provider, state):
-    verifier = secrets.token_urlsafe(48)
-    code = authorize(provider, verifier)["code"]
+    back, verifier = authorize(provider)
+    code = back["code"]
     state.advance_clock(11 * 60)
     with pytest.raises(InvalidGrant):
         provider.exchange_code(code=code, code_verifier=verifier, redirect_uri=REDIRECT_URI)
 
 
 def test_denied_consent_redirects_with_access_denied(provider):
-    back = authorize(provider, secrets.token_urlsafe(48), decision="deny", state_value="s-3")
+    back, _ = authorize(provider, decision="deny", state_value="s-3")
     assert back == {"error": "access_denied", "state": "s-3"}
 
 
 def test_unregistered_redirect_uri_gets_an_error_page_not_a_redirect(provider):
-    url = provider.authorization_url(state="s", code_challenge="c" * 43, redirect_uri="https://evil.test/cb")
+    url, _ = provider.authorization_url(state="s", redirect_uri="https://evil.test/cb")
     response = requests.get(url, params={"emulator_auto": "allow"}, allow_redirects=False, timeout=5)
     assert response.status_code == 400
     assert "redirect_uri_mismatch" in response.text
@@ -228,8 +227,7 @@ def test_refresh_returns_a_new_access_token_and_keeps_the_refresh_token(provider
 
 def test_refresh_token_comes_only_with_the_first_consent_unless_consent_is_forced(provider):
     assert connect(provider).refresh_token
-    verifier = secrets.token_urlsafe(48)
-    url = provider.authorization_url(state="s", code_challenge=challenge_for(verifier), redirect_uri=REDIRECT_URI)
+    url, verifier = provider.authorization_url(state="s", redirect_uri=REDIRECT_URI)
     code = follow_consent(url.replace("prompt=consent&", ""))["code"]
     again = provider.exchange_code(code=code, code_verifier=verifier, redirect_uri=REDIRECT_URI)
     assert again.access_token and again.refresh_token is None

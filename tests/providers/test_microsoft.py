@@ -36,7 +36,6 @@ from webapp.providers.windows_zones import WINDOWS_TO_IANA, windows_to_iana
 
 EMAIL = "ada@outlook.com"
 REDIRECT_URI = "http://localhost:5000/connections/microsoft/callback"
-VERIFIER = "verifier-" + "x" * 50
 BERLIN = "W. Europe Standard Time"
 
 
@@ -77,21 +76,21 @@ def calendar_id(emulator_state) -> str:
 
 
 def authorize(provider: MicrosoftProvider, decision: str = "allow", login_hint: str = EMAIL) -> dict[str, str]:
-    """Run the authorize leg with the emulator's test shortcut; returns the redirect's query."""
-    url = provider.authorization_url(state="state-123", code_challenge=challenge_for(VERIFIER),
-                                     redirect_uri=REDIRECT_URI)
+    """Run the authorize leg with the emulator's test shortcut; returns the redirect's query, with the PKCE
+    verifier behind the challenge the emulator saw under "verifier"."""
+    url, verifier = provider.authorization_url(state="state-123", redirect_uri=REDIRECT_URI)
     response = requests.get(f"{url}&login_hint={login_hint}&emulator_auto={decision}", allow_redirects=False,
                             timeout=5)
     assert response.status_code == 302
     location = response.headers["Location"]
     assert location.startswith(REDIRECT_URI + "?")
-    return {key: values[0] for key, values in parse_qs(urlsplit(location).query).items()}
+    return {key: values[0] for key, values in parse_qs(urlsplit(location).query).items()} | {"verifier": verifier}
 
 
 @pytest.fixture
 def tokens(provider):
-    code = authorize(provider)["code"]
-    return provider.exchange_code(code=code, code_verifier=VERIFIER, redirect_uri=REDIRECT_URI)
+    query = authorize(provider)
+    return provider.exchange_code(code=query["code"], code_verifier=query["verifier"], redirect_uri=REDIRECT_URI)
 
 
 @pytest.fixture
@@ -129,11 +128,12 @@ def delta_requests(state: MicrosoftState) -> list[dict]:
 
 
 def test_authorization_url_asks_for_pkce_offline_access_and_account_choice(provider, emulator):
-    url = provider.authorization_url(state="s1", code_challenge="abc", redirect_uri=REDIRECT_URI)
+    url, verifier = provider.authorization_url(state="s1", redirect_uri=REDIRECT_URI)
     query = {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
 
     assert url.startswith(f"{emulator.url}/common/oauth2/v2.0/authorize?")
-    assert query["code_challenge"] == "abc" and query["code_challenge_method"] == "S256"
+    assert len(verifier) >= 43 and verifier not in url
+    assert query["code_challenge"] == challenge_for(verifier) and query["code_challenge_method"] == "S256"
     assert query["response_mode"] == "query" and query["prompt"] == "select_account"
     assert set(query["scope"].split()) == {"offline_access", "openid", "email", "Calendars.ReadWrite", "User.Read"}
     assert query["state"] == "s1" and query["redirect_uri"] == REDIRECT_URI and query["response_type"] == "code"
@@ -150,8 +150,7 @@ def test_code_exchange_returns_tokens_that_graph_accepts(provider, tokens):
 
 
 def test_consent_page_has_no_scripts_and_accepting_it_redirects_with_a_code(provider):
-    url = provider.authorization_url(state="state-9", code_challenge=challenge_for(VERIFIER),
-                                     redirect_uri=REDIRECT_URI)
+    url, verifier = provider.authorization_url(state="state-9", redirect_uri=REDIRECT_URI)
     page = requests.get(url, timeout=5)
     assert page.status_code == 200 and "<form" in page.text
     assert "<script" not in page.text.lower() and "onclick" not in page.text.lower()
@@ -162,15 +161,16 @@ def test_consent_page_has_no_scripts_and_accepting_it_redirects_with_a_code(prov
 
     query = parse_qs(urlsplit(answer.headers["Location"]).query)
     assert query["state"] == ["state-9"]
-    assert provider.exchange_code(code=query["code"][0], code_verifier=VERIFIER, redirect_uri=REDIRECT_URI)
+    assert provider.exchange_code(code=query["code"][0], code_verifier=verifier, redirect_uri=REDIRECT_URI)
 
 
 def test_reusing_a_code_is_invalid_grant(provider):
-    code = authorize(provider)["code"]
-    provider.exchange_code(code=code, code_verifier=VERIFIER, redirect_uri=REDIRECT_URI)
+    query = authorize(provider)
+    code = query["code"]
+    provider.exchange_code(code=code, code_verifier=query["verifier"], redirect_uri=REDIRECT_URI)
 
     with pytest.raises(InvalidGrant, match="AADSTS54005") as caught:
-        provider.exchange_code(code=code, code_verifier=VERIFIER, redirect_uri=REDIRECT_URI)
+        provider.exchange_code(code=code, code_verifier=query["verifier"], redirect_uri=REDIRECT_URI)
     assert code not in str(caught.value)
 
 
@@ -401,8 +401,8 @@ def test_event_fields_are_mapped(provider, credentials, calendar_id, emulator_st
 
 def test_sample_state_delta_covers_series_all_day_and_windows_zones(emulator, provider):
     emulator.server.app = create_microsoft_emulator(sample_microsoft_state())
-    code = authorize(provider, login_hint=DEFAULT_ACCOUNT)["code"]
-    token = provider.exchange_code(code=code, code_verifier=VERIFIER, redirect_uri=REDIRECT_URI)
+    query = authorize(provider, login_hint=DEFAULT_ACCOUNT)
+    token = provider.exchange_code(code=query["code"], code_verifier=query["verifier"], redirect_uri=REDIRECT_URI)
     credentials = Credentials(access_token=token.access_token)
     calendars = provider.list_calendars(credentials)
     default = next(c for c in calendars if c.is_primary)

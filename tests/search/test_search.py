@@ -7,7 +7,7 @@ from html import unescape
 
 from sqlalchemy import event as sqlalchemy_event
 
-from tests.calendar.conftest import make_account, make_connection, make_event, make_override, make_series
+from tests.factories import make_connection, make_event, make_override, make_series, make_user
 from webapp.extensions import db
 from webapp.models import EventStatus
 
@@ -132,7 +132,7 @@ def test_a_renamed_occurrence_is_found_on_its_own(signed_in, db_session, calenda
 
 
 def test_only_the_users_own_live_events_are_searched(signed_in, db_session, user, calendar):
-    stranger = make_account(db_session)
+    stranger = make_user(db_session)
     theirs = make_connection(db_session, stranger)
     start = now() + timedelta(days=1)
     make_event(db_session, theirs, start, title="Secret merger")

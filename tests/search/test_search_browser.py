@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from tests.calendar.conftest import make_account, make_connection, make_event, make_series
-from tests.conftest import PASSWORD, screenshot
+from tests.factories import make_connection, make_event, make_series, make_user
+from tests.helpers import log_in, screenshot
 from webapp.extensions import db
 
 PHONE = {"width": 390, "height": 844}
@@ -19,7 +19,7 @@ def searcher(app, live_server):
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     with app.app_context():
         session = db.session
-        account = make_account(session, first_name="Zoë", time_zone="Europe/Berlin")
+        account = make_user(session, first_name="Zoë", time_zone="Europe/Berlin")
         work = make_connection(session, account, calendar_name="Work", calendar_color="#1a73e8", is_primary=True)
         home = make_connection(session, account, calendar_name="Home", calendar_color="#0b8043")
         make_event(session, work, now + timedelta(days=2), title="Budget review", location="Room Zürich",
@@ -30,15 +30,6 @@ def searcher(app, live_server):
         make_event(session, home, now + timedelta(days=5), title="Dentist")
         return account.email
 
-
-def log_in(page, base: str, email: str) -> None:
-    page.set_default_timeout(10_000)
-    page.goto(f"{base}/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("#calendar")
-    page.wait_for_load_state("load")
 
 
 def test_slash_focuses_search_and_results_follow_the_typing(live_server, page, searcher):

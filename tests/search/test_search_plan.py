@@ -3,21 +3,23 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import event, text
 
+from webapp.extensions import db
 from webapp.search.engine import parse_query, search_parameters, search_statement, searched_calendars
 
 
-def seed(db_session) -> str:
+def seed(connection) -> str:
     """60 users x 3 calendars x 300 events of varied titles; returns one user's id."""
-    db_session.execute(text("""
+    connection.execute(text("""
         INSERT INTO users (email, password_hash)
         SELECT 'plan' || n || '@example.com', 'x' FROM generate_series(1, 60) AS n"""))
-    db_session.execute(text("""
+    connection.execute(text("""
         INSERT INTO calendar_connections (user_id, provider, calendar_id, calendar_name)
         SELECT u.id, 'GOOGLE', 'cal-' || k, 'Calendar ' || k FROM users u CROSS JOIN generate_series(1, 3) AS k
         WHERE u.email LIKE 'plan%'"""))
-    db_session.execute(text("""
+    connection.execute(text("""
         INSERT INTO calendar_events (calendar_connection_id, provider_event_id, title, location, start_time,
                                      end_time, timezone, status, sync_status)
         SELECT c.id, 'evt-' || n,
@@ -27,8 +29,20 @@ def seed(db_session) -> str:
                'UTC', 'CONFIRMED', 'SYNCED'
         FROM calendar_connections c CROSS JOIN generate_series(1, 300) AS n
         WHERE c.calendar_id LIKE 'cal-%'"""))
-    db_session.execute(text("ANALYZE users, calendar_connections, calendar_events"))
-    return db_session.execute(text("SELECT id FROM users WHERE email = 'plan7@example.com'")).scalar_one()
+    connection.execute(text("ANALYZE users, calendar_connections, calendar_events"))
+    return connection.execute(text("SELECT id FROM users WHERE email = 'plan7@example.com'")).scalar_one()
+
+
+@pytest.fixture(scope="module")
+def searcher(app):
+    """The seeded data, committed once for the module's tests (building it takes seconds), emptied afterwards;
+    returns the id of the user whose search is planned."""
+    with app.app_context(), db.engine.begin() as connection:
+        user_id = seed(connection)
+    yield user_id
+    with app.app_context(), db.engine.begin() as connection:
+        tables = ", ".join(table.name for table in db.metadata.sorted_tables)
+        connection.execute(text(f"TRUNCATE {tables} CASCADE"))
 
 
 def plan_nodes(db_session, statement, parameters) -> list[dict]:
@@ -59,8 +73,8 @@ def event_scans(nodes: list[dict]) -> list[tuple[str, str | None]]:
             if node.get("Relation Name") == "calendar_events" or "calendar_events_" in node.get("Index Name", "")]
 
 
-def test_word_search_reads_each_calendar_through_an_index(db_session):
-    user_id = seed(db_session)
+def test_word_search_reads_each_calendar_through_an_index(db_session, searcher):
+    user_id = searcher
     calendars = searched_calendars(db_session, user_id)
     terms = parse_query(db_session, "budget review")
 
@@ -75,8 +89,8 @@ def test_word_search_reads_each_calendar_through_an_index(db_session):
                                       "calendar_events_calendar_connection_id_idx"}
 
 
-def test_trigram_search_reads_each_calendar_through_an_index_too(db_session):
-    user_id = seed(db_session)
+def test_trigram_search_reads_each_calendar_through_an_index_too(db_session, searcher):
+    user_id = searcher
     calendars = searched_calendars(db_session, user_id)
     terms = parse_query(db_session, "budgeet")  # a typo: only the trigrams find it
 

@@ -3,25 +3,15 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import APPLE_USER, csrf_token_from
-from tests.connections.conftest import authorize, new_google_account, new_microsoft_account, start_connect
-from webapp.extensions import db
-from webapp.models import CalendarConnection, CalendarEvent
+from tests.factories import new_google_account, new_microsoft_account
+from tests.helpers import APPLE_USER, authorize, csrf_token_from, in_test_session, only_connection, start_connect
+from webapp.models import CalendarConnection
 
 _names = itertools.count(1)
-
-
-def in_test_session(job):
-    """Run a job on the test's session and keep it open afterwards: the job ends transactions (and rolls back
-    after failures, which expires objects), and the test goes on reading the objects it holds."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(db.session, "remove", lambda: None)
-        return job()
 
 
 @pytest.fixture
@@ -43,13 +33,6 @@ def run_push(app, db_session, redis, monkeypatch):
 
     monkeypatch.setattr(jobs.sync, "job_app", lambda: app)
     return lambda event_id: in_test_session(lambda: jobs.sync.push_event(str(event_id)))
-
-
-def only_connection(db_session, user, name=None) -> CalendarConnection:
-    query = select(CalendarConnection).where(CalendarConnection.user_id == user.id)
-    if name:
-        query = query.where(CalendarConnection.calendar_name == name)
-    return db_session.scalars(query).one()
 
 
 @pytest.fixture
@@ -88,18 +71,3 @@ def apple(client, db_session, user, login, provider_servers):
     return connection, url
 
 
-def live_events(db_session, connection) -> list[CalendarEvent]:
-    """`connection` is the row or its id (a test that makes requests holds ids: each request closes the session)."""
-    connection_id = getattr(connection, "id", connection)
-    return db_session.scalars(select(CalendarEvent).where(
-        CalendarEvent.calendar_connection_id == connection_id, CalendarEvent.deleted_at.is_(None))
-        .order_by(CalendarEvent.start_time, CalendarEvent.title)).all()
-
-
-def google_timed(summary, start: datetime, minutes=60, zone="UTC", **extra):
-    return {"summary": summary, "start": {"dateTime": start.isoformat(), "timeZone": zone},
-            "end": {"dateTime": (start + timedelta(minutes=minutes)).isoformat(), "timeZone": zone}, **extra}
-
-
-def soon(days=1, hour=9) -> datetime:
-    return (datetime.now(UTC) + timedelta(days=days)).replace(hour=hour, minute=0, second=0, microsecond=0)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from rq import Queue
 from sqlalchemy import select
 
-from tests.sync.conftest import google_timed, live_events, soon
+from tests.helpers import google_timed, live_events, soon
 from webapp.models import AuditLog, AuditStatus, CalendarConnection, CalendarEvent, EventStatus
 
 
@@ -150,7 +150,7 @@ def test_sync_is_skipped_while_another_worker_holds_the_lock(app, google, run_sy
 def test_user_accepts_the_deletions_from_the_connections_page(google, run_sync, client, db_session, redis):
     from rq import Queue, SimpleWorker
 
-    from tests.conftest import csrf_token_from
+    from tests.helpers import csrf_token_from
 
     connection, calendar_id, state = google
     events = [state.add_event(calendar_id, google_timed(f"E{i}", soon(days=i % 20 + 1))) for i in range(21)]

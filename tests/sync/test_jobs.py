@@ -9,9 +9,8 @@ import textwrap
 from rq import Queue, SimpleWorker
 from sqlalchemy import func, select
 
-from tests.conftest import PASSWORD, csrf_token_from, make_user
-from tests.connections.conftest import authorize, new_google_account, start_connect
-from tests.sync.conftest import google_timed, soon
+from tests.factories import PASSWORD, make_user, new_google_account
+from tests.helpers import authorize, csrf_token_from, google_timed, soon, start_connect
 from webapp.config import PROJECT_ROOT
 from webapp.extensions import db
 from webapp.locks import running_syncs

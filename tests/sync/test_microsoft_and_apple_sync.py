@@ -7,8 +7,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from sandbox.radicale_server import put_event
-from tests.conftest import APPLE_USER
-from tests.sync.conftest import live_events
+from tests.helpers import APPLE_USER, live_events
 from webapp.models import CalendarConnection, CalendarEvent, EventStatus
 
 

@@ -6,7 +6,7 @@ from alembic.runtime.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
 
-from tests.conftest import make_config
+from tests.factories import make_config
 from webapp import create_app
 from webapp.extensions import db
 

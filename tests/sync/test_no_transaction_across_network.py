@@ -9,17 +9,31 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select, text, update
 
-from tests.conftest import PASSWORD, csrf_token_from, make_config
-from tests.connections.conftest import authorize, new_google_account, start_connect
-from tests.sync.conftest import google_timed, soon
+from tests.factories import PASSWORD, make_config, new_google_account
+from tests.helpers import authorize, csrf_token_from, google_timed, soon, start_connect, wait_for
 from webapp import create_app
 from webapp.auth.accounts import hash_password
 from webapp.extensions import db
 from webapp.models import CalendarConnection, CalendarEvent, EventStatus, SyncStatus, User
 
 HOLD_SECONDS = 2.5
+# Long enough for the page to be still on its way after the three web writes below (each must answer in 1 s).
+SLOW_PAGE_SECONDS = 8
+
+
+@pytest.fixture
+def strict_app(app, redis_url, provider_servers):
+    """The app with idle_in_transaction_session_timeout = 1 s: any transaction held across a slower provider
+    answer dies, and the test sees the failure."""
+    config = make_config(app.config["SQLALCHEMY_DATABASE_URI"], redis_url, provider_servers.settings())
+    config.IDLE_IN_TRANSACTION_TIMEOUT_MS = 1000
+    strict = create_app({"CONFIG": config})
+    yield strict
+    with strict.app_context():
+        db.engine.dispose()
 
 
 def register(client, email: str) -> None:
@@ -62,14 +76,11 @@ class IdleTransactionWatch:
                 time.sleep(0.1)
 
 
-def test_slow_provider_calls_run_outside_transactions(database_server, redis_url, provider_servers, clean_database,
-                                                      redis, app):
-    """idle_in_transaction_session_timeout = 1 s: any transaction held across a 2.5 s provider answer dies."""
+def test_slow_provider_calls_run_outside_transactions(provider_servers, clean_database, redis, strict_app):
+    """Every provider call of connecting, pulling, refreshing and pushing answers in 2.5 s, over the 1 s limit."""
     import jobs.sync
 
-    config = make_config(app.config["SQLALCHEMY_DATABASE_URI"], redis_url, provider_servers.settings())
-    config.IDLE_IN_TRANSACTION_TIMEOUT_MS = 1000
-    strict = create_app({"CONFIG": config})
+    strict = strict_app
     faults, state = provider_servers.google_faults, provider_servers.google_state
     browser = strict.test_client()
     register(browser, f"slow-{uuid.uuid4().hex[:6]}@example.com")
@@ -117,15 +128,15 @@ def test_slow_provider_calls_run_outside_transactions(database_server, redis_url
         jobs.sync.job_app = original_job_app
         state.set_page_size(None)
         faults.calm()
-        with strict.app_context():
-            db.engine.dispose()
 
 
-def test_web_writes_never_wait_for_a_sync(app, provider_servers, clean_database, redis, monkeypatch):
-    """A provider page held for 90 s: meanwhile the user hides, recolours and disconnects calendars of the same
-    account, each answered in under a second, and the slow sync still completes."""
+def test_web_writes_never_wait_for_a_sync(provider_servers, clean_database, redis, monkeypatch, strict_app):
+    """A provider page held for 8 s (over the 1 s idle-in-transaction limit): meanwhile the user hides, recolours
+    and disconnects calendars of the same account, each answered in under a second, and the slow sync still
+    completes."""
     import jobs.sync
 
+    app = strict_app
     faults, state = provider_servers.google_faults, provider_servers.google_state
     browser = app.test_client()
     register(browser, f"busy-{uuid.uuid4().hex[:6]}@example.com")
@@ -137,11 +148,15 @@ def test_web_writes_never_wait_for_a_sync(app, provider_servers, clean_database,
         rows = {row.calendar_name: row.id for row in db.session.scalars(select(CalendarConnection))}
     work, family = rows["Work"], rows["Family"]
     monkeypatch.setattr(jobs.sync, "job_app", lambda: app)
-    faults.add("hold", f"/calendar/v3/calendars/{email}/events", seconds=90)
+    events_path = f"/calendar/v3/calendars/{email}/events"
+    faults.add("hold", events_path, seconds=SLOW_PAGE_SECONDS)
+    asked_before = len(state.requests)
     outcome = {}
     sync = threading.Thread(target=lambda: outcome.update(jobs.sync.sync_connection(str(work)) or {}))
     sync.start()
-    time.sleep(3)  # the sync is now waiting on its first page
+    # The emulator has answered the first page; the fault now streams it slowly while the sync waits.
+    wait_for(lambda: any(request.path == events_path for request in state.requests[asked_before:]), 10,
+             "the sync asking for its first page")
     token = csrf_token_from(browser.get("/connections/").get_data(as_text=True))
     timings = {}
     try:

@@ -7,8 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import csrf_token_from
-from tests.sync.conftest import google_timed, live_events, soon
+from tests.helpers import csrf_token_from, google_timed, live_events, soon
 from webapp.credentials import credentials_for
 from webapp.extensions import db
 from webapp.models import AuditLog, CalendarEvent, EventStatus, SyncStatus

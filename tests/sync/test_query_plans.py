@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select, text, update
 from sqlalchemy.dialects import postgresql
 
-from tests.conftest import make_user
+from tests.factories import make_user
 from webapp.models import CalendarEvent, OAuthState, SyncStatus
 
 

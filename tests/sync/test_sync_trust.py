@@ -9,9 +9,17 @@ from rq import Queue, SimpleWorker
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
-from tests.conftest import csrf_token_from
-from tests.connections.conftest import authorize, new_google_account, start_connect
-from tests.sync.conftest import google_timed, in_test_session, live_events, only_connection, soon
+from tests.factories import new_google_account
+from tests.helpers import (
+    authorize,
+    csrf_token_from,
+    google_timed,
+    in_test_session,
+    live_events,
+    only_connection,
+    soon,
+    start_connect,
+)
 from webapp.models import AuditLog, CalendarConnection, CalendarEvent, EventStatus, SyncStatus
 from webapp.sync import due, policy, pull
 
@@ -161,7 +169,7 @@ def test_sync_now_states_a_providers_retry_after_instead_of_ignoring_it(google, 
 
 
 def test_the_sweep_takes_up_a_retry_later_than_its_cycle_but_not_a_stopped_or_throttled_one(db_session, user):
-    from tests.admin.conftest import make_connection
+    from tests.factories import make_connection
 
     now = datetime.now(UTC)
     hour_ago = now - timedelta(hours=1)
@@ -247,7 +255,7 @@ def test_a_cookie_one_users_provider_sets_never_travels_with_another_users_sync(
     connection, calendar_id, state = google
     first_id = connection.id
     other_client = app.test_client()
-    from tests.conftest import make_user
+    from tests.factories import make_user
 
     other = make_user(db_session)
     login(other, test_client=other_client)

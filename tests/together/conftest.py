@@ -4,8 +4,9 @@ from __future__ import annotations
 import pytest
 
 from tests.calendar.conftest import calendar, csrf, signed_in, user  # noqa: F401
-from tests.connections.conftest import authorize, new_google_account, new_microsoft_account, start_connect
-from tests.sync.conftest import apple, only_connection, run_sync  # noqa: F401
+from tests.factories import new_google_account, new_microsoft_account
+from tests.helpers import authorize, only_connection, start_connect
+from tests.sync.conftest import apple, run_sync  # noqa: F401
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 
 from icalendar import Calendar
 
-from tests.calendar.conftest import make_connection, make_event, make_series, utc
 from tests.calendar.test_calendar_editing import form
-from tests.sync.conftest import google_timed, soon
+from tests.factories import make_connection, make_event, make_series, utc
+from tests.helpers import google_timed, soon
 from tests.together.test_double_bookings import graph_event, marked
 from webapp.calendar.queries import user_calendars
 from webapp.models import CalendarEvent, CalendarProvider, SyncStatus

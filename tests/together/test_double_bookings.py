@@ -7,9 +7,8 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 from sandbox.radicale_server import put_event
-from tests.calendar.conftest import make_all_day, make_connection, make_event, make_series, set_user, utc
-from tests.conftest import APPLE_USER
-from tests.sync.conftest import google_timed, live_events, soon
+from tests.factories import make_all_day, make_connection, make_event, make_series, set_user, utc
+from tests.helpers import APPLE_USER, google_timed, live_events, soon
 from webapp.calendar.entries import CalendarInfo, Entry
 from webapp.calendar.overlaps import find_overlaps
 from webapp.models import CalendarProvider, EventStatus

@@ -2,23 +2,20 @@
 at desktop and phone widths."""
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.calendar.conftest import make_account, make_connection, make_event
-from tests.conftest import PASSWORD, screenshot
+from tests.factories import at, make_connection, make_event, make_user
+from tests.helpers import log_in, screenshot
 from webapp.extensions import db
 from webapp.models import CalendarProvider
 
 BERLIN = ZoneInfo("Europe/Berlin")
 INVITE = {"ical_uid": "quarterly-review@example.com"}
 
-
-def at(day: date, hour: int, minute: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute), BERLIN).astimezone(UTC)
 
 
 @pytest.fixture
@@ -27,7 +24,7 @@ def busy_person(app, live_server):
     monday = today - timedelta(days=today.weekday())
     with app.app_context():
         session = db.session
-        account = make_account(session, first_name="Ada", time_zone="Europe/Berlin")
+        account = make_user(session, first_name="Ada", time_zone="Europe/Berlin")
         work = make_connection(session, account, calendar_name="Work", calendar_color="#1a73e8", is_primary=True)
         home = make_connection(session, account, calendar_name="Home", calendar_color="#0b8043",
                                provider=CalendarProvider.MICROSOFT)
@@ -42,15 +39,6 @@ def busy_person(app, live_server):
                        timezone="Europe/Berlin", provider_metadata=INVITE)
         return account.email, monday
 
-
-def log_in(page, base: str, email: str) -> None:
-    page.set_default_timeout(10_000)
-    page.goto(f"{base}/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("#calendar")
-    page.wait_for_load_state("load")
 
 
 @pytest.mark.parametrize("name, viewport", [("desktop", {"width": 1280, "height": 860}),

@@ -4,7 +4,6 @@ take the client's address from X-Forwarded-For (TRUSTED_PROXY_HOPS=1) to tell th
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -16,8 +15,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from sqlalchemy import select
 
-from tests.conftest import PASSWORD, make_user
-from tests.web.conftest import free_port, self_signed_certificate
+from tests.factories import PASSWORD, make_user
+from tests.helpers import csrf_token_from, free_port, self_signed_certificate
 from webapp.config import PROJECT_ROOT
 from webapp.extensions import db
 from webapp.local import BIN, procfile_processes
@@ -101,13 +100,13 @@ def client_at(address: str, cert: Path) -> requests.Session:
     return session
 
 
-def csrf(html: str) -> str:
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
 
-
-@pytest.fixture
-def proxied_site(app, clean_database, redis, tmp_path):
+@pytest.fixture(scope="module")
+def proxied_site(app, tmp_path_factory):
+    """nginx with TLS in front of the Procfile's web process, started once for the module (several seconds);
+    each test still gets an emptied database and Redis through its own fixtures."""
     assert Path(NGINX).exists(), "nginx is missing: `make test` installs it (apt-get install nginx)"
+    tmp_path = tmp_path_factory.mktemp("proxied-site")
     (tmp_path / "tmp").mkdir()
     for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (tmp_path / "tmp" / name).mkdir(mode=0o777)
@@ -144,11 +143,12 @@ def proxied_site(app, clean_database, redis, tmp_path):
 
 def log_in(browser: requests.Session, base: str, email: str, password: str) -> requests.Response:
     page = browser.get(f"{base}/login")
-    return browser.post(f"{base}/login", data={"email": email, "password": password, "csrf_token": csrf(page.text)},
+    return browser.post(f"{base}/login",
+                        data={"email": email, "password": password, "csrf_token": csrf_token_from(page.text)},
                         headers={"Referer": f"{base}/login"}, allow_redirects=False)
 
 
-def test_sign_in_through_nginx_with_tls(app, proxied_site):
+def test_sign_in_through_nginx_with_tls(app, clean_database, redis, proxied_site):
     base, cert = proxied_site["https"], proxied_site["cert"]
     with app.app_context():
         email = make_user(db.session, first_name="Ada").email
@@ -182,7 +182,7 @@ def test_sign_in_through_nginx_with_tls(app, proxied_site):
         "/login?next=/calendar/agenda")
 
 
-def test_the_throttle_sees_each_client_behind_the_proxy(app, proxied_site):
+def test_the_throttle_sees_each_client_behind_the_proxy(app, clean_database, redis, proxied_site):
     base, cert = proxied_site["https"], proxied_site["cert"]
     with app.app_context():
         email = make_user(db.session).email

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from tests.web.conftest import free_port, self_signed_certificate
+from tests.helpers import free_port, self_signed_certificate
 from webapp import create_app
 from webapp.config import Config
 from webapp.extensions import db

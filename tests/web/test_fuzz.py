@@ -6,7 +6,7 @@ import pytest
 from redis import Redis
 
 from bench.fuzz import Fuzzer, endpoints
-from tests.conftest import make_config
+from tests.factories import make_config
 from webapp import create_app
 
 EXAMPLES = 25

@@ -9,8 +9,8 @@ from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 
 import webapp
-from tests.calendar.conftest import make_account, make_connection
-from tests.conftest import PASSWORD, csrf_token_from
+from tests.factories import PASSWORD, make_connection, make_user
+from tests.helpers import csrf_token_from
 from webapp.auth.sessions import COOKIE_NAME, start_session
 from webapp.forms import CONTROL_CHARACTER_MESSAGE, Form
 from webapp.models import AuditLog, CalendarEvent, Session, SignupRequest, User
@@ -19,7 +19,7 @@ NUL = "\x00"
 
 
 def signed_in_client(app, db_session):
-    account = make_account(db_session, first_name="Ada")
+    account = make_user(db_session, first_name="Ada")
     token = start_session(db_session, account, absolute_days=30, user_agent="pytest", ip_address="127.0.0.1")
     db_session.commit()
     browser = app.test_client()

@@ -7,7 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import PASSWORD, csrf_token_from, make_config
+from tests.factories import PASSWORD, make_config
+from tests.helpers import csrf_token_from
 from webapp import create_app
 from webapp.config import Config, ConfigError
 from webapp.extensions import db

@@ -7,17 +7,24 @@ from webapp import audit
 from webapp.admin.users import find_by_email, grant_admin
 from webapp.auth.recovery import create_reset_link
 from webapp.extensions import db
+from webapp.models import User
 
 users_cli = AppGroup("users", help="Manage accounts.")
+
+
+def account_or_fail(email: str) -> User:
+    """The account with this email, or a console error that names the email as we looked it up."""
+    user = find_by_email(db.session, email)
+    if user is None:
+        raise click.ClickException(f"No account with the email {email.strip().lower()}.")
+    return user
 
 
 @users_cli.command("make-admin")
 @click.argument("email")
 def make_admin_command(email: str) -> None:
     """Give the account with EMAIL access to the admin pages."""
-    user = find_by_email(db.session, email)
-    if user is None:
-        raise click.ClickException(f"No account with the email {email.strip().lower()}.")
+    user = account_or_fail(email)
     if not grant_admin(db.session, user):
         click.echo(f"{user.email} is already an admin.")
         return
@@ -31,9 +38,7 @@ def make_admin_command(email: str) -> None:
 @click.argument("email")
 def reset_link_command(email: str) -> None:
     """Print a single-use link that lets the account with EMAIL choose a new password."""
-    user = find_by_email(db.session, email)
-    if user is None:
-        raise click.ClickException(f"No account with the email {email.strip().lower()}.")
+    user = account_or_fail(email)
     if not user.is_active:
         raise click.ClickException(f"{user.email} is disabled or deleted; enable it first.")
     minutes = current_app.config["RESET_LINK_MINUTES"]

@@ -1,6 +1,8 @@
 """Accounts: registration and password checks."""
 from __future__ import annotations
 
+import functools
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
@@ -11,8 +13,13 @@ from webapp.models import User
 
 # argon2id with the library's RFC 9106 low-memory profile.
 _hasher = PasswordHasher()
-# Verified against when the email is unknown, so both failures take the same time.
-_DUMMY_HASH = _hasher.hash("almanac-timing-equaliser")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so both failures take the same time. Made on first use:
+    nothing is hashed at import time."""
+    return _hasher.hash("almanac-timing-equaliser")
 
 
 class EmailTaken(Exception):
@@ -60,7 +67,7 @@ def authenticate(session: Session, email: str, password: str) -> tuple[User | No
     ).one_or_none()
     session.rollback()
     if found is None:
-        _verify(_DUMMY_HASH, password)
+        _verify(_dummy_hash(), password)
         return None, "unknown_email"
     if not _verify(found.password_hash, password):
         return None, "wrong_password"

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask import session as cookie_session
@@ -31,9 +32,9 @@ from webapp.auth.throttle import (
     is_trusted_device,
 )
 from webapp.extensions import db, redis_client
-from webapp.forms import without_control_characters
 from webapp.htmx import render_page, toast
 from webapp.models import AuditStatus
+from webapp.text import without_control_characters
 
 SIGN_IN_PAUSED = "We paused sign-in attempts for this account from here, to keep it safe."
 MAIL_PAUSED = "We have sent enough mail for now, to keep mailboxes safe from floods."
@@ -242,11 +243,16 @@ def _log_in(user):
 
 
 def _safe_next() -> str | None:
+    """The `next` parameter if it is a path on this site, else None. "//evil.example" and "https://…" would be
+    open redirects; browsers also read "\\" as "/" and drop tabs and newlines ("/\\t/evil.example" is
+    "//evil.example" to them), so any of those is refused too."""
     target = request.args.get("next", "")
-    # Only same-site paths: "//evil.example" and "https://…" are open redirects.
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    if not target.startswith("/") or "\\" in target or any(character.isspace() for character in target):
+        return None
+    parts = urlsplit(target)
+    if target.startswith("//") or parts.scheme or parts.netloc:
+        return None
+    return target
 
 
 def _check_your_inbox(email: str, purpose: str):

@@ -1,12 +1,11 @@
-"""Connecting calendars: the seed's OAuth flow (steps 2-3 and 9-13), Apple over CalDAV, and disconnecting.
+"""Connecting calendars: the OAuth authorization-code flow with PKCE for Google and Microsoft, Apple over CalDAV,
+and disconnecting.
 
 Functions that call a provider end the caller's transaction before the call and write in a new one after it:
 no transaction (and no row lock) is open while a provider answers.
 """
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
 import secrets
 import uuid
@@ -45,27 +44,24 @@ class ConnectFailed(Exception):
         self.message = message
 
 
-def pkce_challenge(verifier: str) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-
-
 def begin_oauth(session: Session, user_id: uuid.UUID, kind: CalendarProvider, redirect_uri: str) -> str:
-    """Steps 2-4: a single-use state (256 random bits, 15 minutes) and a PKCE verifier kept server-side."""
+    """The consent page to send the user to. The state (256 random bits, single use, 15 minutes) ties the callback
+    to this user and provider; the PKCE verifier stays here, sealed, so a stolen code is useless on its own."""
     now = datetime.now(UTC)
     state = OAuthState(id=uuid.uuid4(), user_id=user_id, provider=kind, state=secrets.token_urlsafe(32),
                        created_at=now, expires_at=now + STATE_LIFETIME)
-    verifier = secrets.token_urlsafe(64)
+    with get_provider(kind) as provider:
+        url, verifier = provider.authorization_url(state=state.state, redirect_uri=redirect_uri)
     state.code_verifier = seal(state.id, "oauth_states", "code_verifier", verifier)
     session.add(state)
     session.flush()
-    return get_provider(kind).authorization_url(
-        state=state.state, code_challenge=pkce_challenge(verifier), redirect_uri=redirect_uri
-    )
+    return url
 
 
 def consume_state(session: Session, user_id: uuid.UUID, kind: CalendarProvider, state: str) -> Row | None:
-    """Steps 9-10 in one statement: only an unexpired, unconsumed state of this user and provider matches,
-    and it is marked consumed as it is read, so a replayed callback finds nothing. Returns (id, code_verifier)."""
+    """Check and use up the callback's state in one statement: only an unexpired, unconsumed state of this user and
+    provider matches, and it is marked consumed as it is read, so a replayed callback finds nothing.
+    Returns (id, sealed code_verifier)."""
     return session.execute(
         update(OAuthState)
         .where(OAuthState.state == state, OAuthState.user_id == user_id, OAuthState.provider == kind,
@@ -91,7 +87,8 @@ def complete_oauth(
     session: Session, user_id: uuid.UUID, kind: CalendarProvider, *, state: str | None, code: str | None,
     error: str | None, redirect_uri: str,
 ) -> list[CalendarConnection]:
-    """Steps 9-13. Raises ConnectFailed after recording a FAILURE audit row; writes no connection then."""
+    """The callback: check the state, exchange the code for tokens, read the account and its calendars, store them.
+    Raises ConnectFailed after recording a FAILURE audit row; writes no connection then."""
     label = LABELS[kind]
     stored = consume_state(session, user_id, kind, state or "") if state else None
     if stored is None:

@@ -1,14 +1,12 @@
 """Links we mail out: a pending sign-up and a password reset. Like sessions, only a SHA-256 of the token is stored."""
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import CheckConstraint, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from webapp.models.base import Base, CreatedAt, Timestamp, UUIDPrimaryKey
+from webapp.models.base import Base, CreatedAt, Timestamp, UserToken, UUIDPrimaryKey
 
 
 class SignupRequest(UUIDPrimaryKey, CreatedAt, Base):
@@ -31,18 +29,9 @@ class SignupRequest(UUIDPrimaryKey, CreatedAt, Base):
     used_at: Mapped[datetime | None] = mapped_column(Timestamp())
 
 
-class PasswordReset(UUIDPrimaryKey, CreatedAt, Base):
+class PasswordReset(UserToken, Base):
     """A single-use link to choose a new password."""
 
     __tablename__ = "password_resets"
-    __table_args__ = (
-        CheckConstraint("expires_at > created_at", name="expires_after_creation"),
-        Index(None, "expires_at"),
-    )
 
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
-    token_hash: Mapped[str] = mapped_column(Text, unique=True)
-    expires_at: Mapped[datetime] = mapped_column(Timestamp())
     used_at: Mapped[datetime | None] = mapped_column(Timestamp())

@@ -4,9 +4,9 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Enum, MetaData, func, text
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, MetaData, Text, func, text
 from sqlalchemy.dialects.postgresql import TIMESTAMP, UUID
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 # Stable constraint names so migrations can refer to them.
 NAMING_CONVENTION = {
@@ -23,7 +23,7 @@ class Base(DeclarativeBase):
 
 
 def Timestamp() -> TIMESTAMP:  # noqa: N802 - reads like a type in column definitions
-    """TIMESTAMPTZ(3), as the seed asks."""
+    """TIMESTAMPTZ(3): every timestamp column has a time zone and millisecond precision."""
     return TIMESTAMP(timezone=True, precision=3)
 
 
@@ -44,3 +44,19 @@ class CreatedAt:
 class Timestamps(CreatedAt):
     # A trigger keeps updated_at current for every UPDATE, including bulk ones that bypass the ORM.
     updated_at: Mapped[datetime] = mapped_column(Timestamp(), server_default=func.now(), sort_order=10)
+
+
+class UserToken(UUIDPrimaryKey, CreatedAt):
+    """A row a secret token stands for (a browser session, a password-reset link): whose it is, the SHA-256 of the
+    token (never the token), and when it stops working."""
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(Text, unique=True)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp())
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple:  # noqa: N805 - declared_attr passes the class
+        # Built per table: a constraint object belongs to one table only.
+        return (CheckConstraint("expires_at > created_at", name="expires_after_creation"), Index(None, "expires_at"))

@@ -58,7 +58,7 @@ class CalendarConnection(UUIDPrimaryKey, Timestamps, Base):
     sync_token: Mapped[str | None] = mapped_column(Text)
     deleted_at: Mapped[datetime | None] = mapped_column(Timestamp())
 
-    # Not in the seed; what the connections page and the sync engine need.
+    # What the connections page and the sync engine need to know about the calendar.
     # The provider account the calendar belongs to (the Apple ID for CalDAV, whose password is access_token).
     account_email: Mapped[str | None] = mapped_column(String(255))
     can_write: Mapped[bool] = mapped_column(Boolean, server_default=true())

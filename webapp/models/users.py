@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, SmallInteger, String, Text, false, func, text, true
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import Boolean, CheckConstraint, SmallInteger, String, Text, false, func, text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
-from webapp.models.base import Base, CreatedAt, Timestamp, Timestamps, UUIDPrimaryKey
+from webapp.models.base import Base, Timestamp, Timestamps, UserToken, UUIDPrimaryKey
 
 
 class User(UUIDPrimaryKey, Timestamps, Base):
@@ -54,21 +52,12 @@ class User(UUIDPrimaryKey, Timestamps, Base):
         return full or self.email
 
 
-class Session(UUIDPrimaryKey, CreatedAt, Base):
+class Session(UserToken, Base):
     """A signed-in browser. The cookie holds a random token; only its SHA-256 hash is stored."""
 
     __tablename__ = "sessions"
-    __table_args__ = (
-        CheckConstraint("expires_at > created_at", name="expires_after_creation"),
-        Index(None, "expires_at"),
-    )
 
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
-    token_hash: Mapped[str] = mapped_column(Text, unique=True)
-    expires_at: Mapped[datetime] = mapped_column(Timestamp())
-    # Not in the seed: needed for the 14-day idle expiry and the "last seen" column on the sessions page.
+    # For the 14-day idle expiry and the "last seen" column on the sessions page.
     last_seen_at: Mapped[datetime] = mapped_column(Timestamp(), server_default=func.now())
     user_agent: Mapped[str | None] = mapped_column(Text)
     ip_address: Mapped[str | None] = mapped_column(String(45))

@@ -193,7 +193,8 @@ class Provider(Protocol):
 
 
 class OAuthProvider(Provider, Protocol):
-    def authorization_url(self, *, state: str, code_challenge: str, redirect_uri: str) -> str: ...
+    def authorization_url(self, *, state: str, redirect_uri: str) -> tuple[str, str]:
+        """The consent page address and the PKCE code verifier to keep until the callback."""
 
     def exchange_code(self, *, code: str, code_verifier: str, redirect_uri: str) -> TokenSet: ...
 

@@ -1,9 +1,4 @@
-"""Google Calendar through OAuth 2.0 and Calendar API v3.
-
-Plain `requests` rather than requests_oauthlib: oauthlib refuses http:// token URLs (our local emulator) and raises
-when Google answers with a wider-looking scope ("email" comes back as ".../userinfo.email") unless process-wide
-environment switches are set.
-"""
+"""Google Calendar through OAuth 2.0 (webapp.providers.oauth) and Calendar API v3."""
 from __future__ import annotations
 
 import hashlib
@@ -12,11 +7,12 @@ import re
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 
+from webapp.providers import oauth
 from webapp.providers.base import (
     AuthRejected,
     ChangePage,
@@ -35,6 +31,7 @@ from webapp.providers.base import (
     TokenSet,
 )
 from webapp.providers.http import new_session, parse_retry_after
+from webapp.providers.oauth import OAuthClient
 
 log = logging.getLogger(__name__)
 
@@ -80,30 +77,22 @@ class GoogleProvider(HttpClient):
 
     # ---- OAuth --------------------------------------------------------------------------------------------------
 
-    def authorization_url(self, *, state: str, code_challenge: str, redirect_uri: str) -> str:
-        params = {
-            "client_id": self.client_id,
-            "redirect_uri": redirect_uri,
-            "response_type": "code",
-            "scope": " ".join(SCOPES),
-            "state": state,
-            "code_challenge": code_challenge,
-            "code_challenge_method": "S256",
-            # offline + consent: the only reliable way to get a refresh token, also on a reconnect
-            "access_type": "offline",
-            "prompt": "consent",
-            "include_granted_scopes": "true",
-        }
-        return self.auth_url + ("&" if "?" in self.auth_url else "?") + urlencode(params)
+    def _oauth_client(self) -> OAuthClient:
+        return OAuthClient("Google", self.client_id, self.client_secret, self.auth_url, self.token_url, SCOPES,
+                           failure=token_failure, timeout=self.timeout)
+
+    def authorization_url(self, *, state: str, redirect_uri: str) -> tuple[str, str]:
+        # offline + consent: the only reliable way to get a refresh token, also on a reconnect
+        return oauth.authorization_url(self._oauth_client(), state=state, redirect_uri=redirect_uri,
+                                       access_type="offline", prompt="consent", include_granted_scopes="true")
 
     def exchange_code(self, *, code: str, code_verifier: str, redirect_uri: str) -> TokenSet:
-        body = self._token_request({"grant_type": "authorization_code", "code": code,
-                                    "code_verifier": code_verifier, "redirect_uri": redirect_uri})
-        return token_set(body, previous_refresh_token=None)
+        return oauth.exchange_code(self._oauth_client(), code=code, code_verifier=code_verifier,
+                                   redirect_uri=redirect_uri)
 
     def refresh(self, refresh_token: str) -> TokenSet:
-        body = self._token_request({"grant_type": "refresh_token", "refresh_token": refresh_token})
-        return token_set(body, previous_refresh_token=refresh_token)
+        # Google does not rotate refresh tokens: a refresh answer normally has none, and the old one stays good.
+        return oauth.refresh(self._oauth_client(), refresh_token)
 
     def revoke(self, token: str) -> None:
         response = self._send("POST", self.revoke_url, "revoke", data={"token": token})
@@ -113,19 +102,6 @@ class GoogleProvider(HttpClient):
 
     def account_email(self, credentials: Credentials) -> str | None:
         return self._get_json(credentials, self.userinfo_url, "userinfo").get("email")
-
-    def _token_request(self, fields: dict[str, str]) -> dict[str, Any]:
-        data = {**fields, "client_id": self.client_id, "client_secret": self.client_secret}
-        response = self._send("POST", self.token_url, "token", data=data)
-        if response.ok:
-            return json_body(response, "token")
-        error = oauth_error_code(response)
-        if error == "invalid_grant":
-            raise InvalidGrant("Google token endpoint: invalid_grant", status=response.status_code)
-        if response.status_code == 429 or response.status_code >= 500:
-            raise api_error(response, "token")
-        raise ProviderError(f"Google token endpoint: {error or 'HTTP ' + str(response.status_code)}",
-                            status=response.status_code)
 
     # ---- calendars and events -----------------------------------------------------------------------------------
 
@@ -298,15 +274,15 @@ def unreadable_reason(error: Exception) -> str:
     return f"unreadable event ({type(error).__name__})"
 
 
-def token_set(body: dict[str, Any], previous_refresh_token: str | None) -> TokenSet:
-    if not body.get("access_token"):
-        raise ProviderError("Google token endpoint: no access_token in the response")
-    expires_in = body.get("expires_in")
-    expires_at = datetime.now(UTC) + timedelta(seconds=int(expires_in)) if expires_in is not None else None
-    # Google does not rotate refresh tokens: a refresh answer normally has none, and the old one stays good.
-    refresh_token = body.get("refresh_token") or previous_refresh_token
-    return TokenSet(access_token=body["access_token"], refresh_token=refresh_token, expires_at=expires_at,
-                    scope=body.get("scope"))
+def token_failure(response: requests.Response) -> ProviderError:
+    """A token endpoint's refusal. Only the error code is kept: the description can echo the request."""
+    error = oauth_error_code(response)
+    if error == "invalid_grant":
+        return InvalidGrant("Google token endpoint: invalid_grant", status=response.status_code)
+    if response.status_code == 429 or response.status_code >= 500:
+        return api_error(response, "token")
+    return ProviderError(f"Google token endpoint: {error or 'HTTP ' + str(response.status_code)}",
+                         status=response.status_code)
 
 
 def missing_scopes(granted_scope: str | None) -> list[str]:

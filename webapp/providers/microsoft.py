@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import requests
 
+from webapp.providers import oauth
 from webapp.providers.base import (
     AuthRejected,
     ChangePage,
@@ -34,11 +35,12 @@ from webapp.providers.base import (
     TokenSet,
 )
 from webapp.providers.http import new_session, parse_retry_after
+from webapp.providers.oauth import OAuthClient
 from webapp.providers.windows_zones import windows_to_iana
 
 log = logging.getLogger(__name__)
 
-SCOPES = "offline_access openid email Calendars.ReadWrite User.Read"
+SCOPES = ("offline_access", "openid", "email", "Calendars.ReadWrite", "User.Read")
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com/common"
 DEFAULT_GRAPH_URL = "https://graph.microsoft.com/v1.0"
 TIMEOUT_SECONDS = 30
@@ -71,20 +73,22 @@ class MicrosoftProvider(HttpClient):
 
     # -- OAuth -------------------------------------------------------------------------------------------------
 
-    def authorization_url(self, *, state: str, code_challenge: str, redirect_uri: str) -> str:
-        query = {"client_id": self.client_id, "response_type": "code", "redirect_uri": redirect_uri,
-                 "response_mode": "query", "scope": SCOPES, "state": state, "code_challenge": code_challenge,
-                 "code_challenge_method": "S256", "prompt": "select_account"}
-        return f"{self.authority}/oauth2/v2.0/authorize?{urlencode(query, quote_via=quote)}"
+    def _oauth_client(self) -> OAuthClient:
+        return OAuthClient("Microsoft", self.client_id, self.client_secret, f"{self.authority}/oauth2/v2.0/authorize",
+                           f"{self.authority}/oauth2/v2.0/token", SCOPES, failure=_token_failure,
+                           timeout=self.timeout, scopes_in_token_requests=True)
+
+    def authorization_url(self, *, state: str, redirect_uri: str) -> tuple[str, str]:
+        return oauth.authorization_url(self._oauth_client(), state=state, redirect_uri=redirect_uri,
+                                       response_mode="query", prompt="select_account")
 
     def exchange_code(self, *, code: str, code_verifier: str, redirect_uri: str) -> TokenSet:
-        return self._token_request({"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
-                                    "code_verifier": code_verifier, "scope": SCOPES}, previous_refresh_token=None)
+        return oauth.exchange_code(self._oauth_client(), code=code, code_verifier=code_verifier,
+                                   redirect_uri=redirect_uri)
 
     def refresh(self, refresh_token: str) -> TokenSet:
         """Microsoft rotates refresh tokens: the TokenSet carries the new one, which must replace the old."""
-        return self._token_request({"grant_type": "refresh_token", "refresh_token": refresh_token, "scope": SCOPES},
-                                   previous_refresh_token=refresh_token)
+        return oauth.refresh(self._oauth_client(), refresh_token)
 
     def revoke(self, token: str) -> None:
         """No-op: the identity platform v2.0 offers apps no endpoint to revoke a refresh token.
@@ -92,26 +96,6 @@ class MicrosoftProvider(HttpClient):
         Access ends when the user removes the app (account.live.com/consent, myapps.microsoft.com) or an admin
         revokes their sessions; disconnecting in Almanac just forgets the tokens.
         """
-
-    def _token_request(self, form: dict[str, str], previous_refresh_token: str | None) -> TokenSet:
-        form = form | {"client_id": self.client_id, "client_secret": self.client_secret}
-        try:
-            response = self.session.post(f"{self.authority}/oauth2/v2.0/token", data=form, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise ProviderUnreachable(f"Microsoft login unreachable: {type(exc).__name__}") from exc
-        if response.status_code != 200:
-            raise _token_failure(response)
-        body = _json(response)
-        if not body.get("access_token"):
-            raise ProviderError("Microsoft token response carried no access token", status=response.status_code)
-        expires_in = body.get("expires_in")
-        return TokenSet(
-            access_token=body["access_token"],
-            # Keep the old refresh token if a response ever omits one.
-            refresh_token=body.get("refresh_token") or previous_refresh_token,
-            expires_at=datetime.now(UTC) + timedelta(seconds=int(expires_in)) if expires_in else None,
-            scope=body.get("scope"),
-        )
 
     def account_email(self, credentials: Credentials) -> str | None:
         """The signed-in mailbox (`mail`, or the sign-in name for accounts without a mailbox address)."""

@@ -1,4 +1,4 @@
-"""Which connections and events are due: the seed's "connected and not synced in the last 5 minutes", less those
+"""Which connections and events are due: connected and not synced in the last 5 minutes, less those
 parked on purpose (deletion guard, stopped after retries, a provider's Retry-After still running)."""
 from __future__ import annotations
 

@@ -193,7 +193,7 @@ def retry_push(session: Session, event: CalendarEvent) -> None:
 
 
 def pending_events(session: Session, connection_id: uuid.UUID) -> list[uuid.UUID]:
-    """The seed's Query 2: what still has to reach the provider, oldest first."""
+    """What still has to reach the provider (pending, or failed and worth another try), oldest first."""
     return list(session.scalars(
         select(CalendarEvent.id)
         .where(CalendarEvent.calendar_connection_id == connection_id,

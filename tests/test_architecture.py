@@ -1,0 +1,175 @@
+"""The import graph runs one way: the `import` statements of every module (read with ast, so imports inside
+functions count too) against the layers below. A failure names the module, the import and the rule it breaks."""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+OURS = ("webapp", "jobs", "sandbox", "bench", "tests", "wsgi")
+
+# Which of our other top-level packages each one may import. tests and wsgi.py sit on top and may import all.
+MAY_IMPORT = {
+    "sandbox": set(),  # the emulators stand in for the providers: they know nothing of the app
+    "webapp": {"sandbox"},  # only webapp.local, see LOCAL_LAUNCHER
+    "jobs": {"webapp"},
+    "bench": {"webapp", "sandbox"},
+}
+# `make run` without provider credentials starts the emulators beside the app; nothing else in webapp may.
+LOCAL_LAUNCHER = "webapp.local"
+
+# Feature packages: a blueprint with its views, and the domain modules of that feature.
+FEATURES = ("webapp.admin", "webapp.auth", "webapp.calendar", "webapp.connections", "webapp.feeds", "webapp.search",
+            "webapp.settings")
+# Modules that register routes or hooks on a blueprint.
+VIEWS = tuple(f"{feature}.views" for feature in FEATURES) + ("webapp.ops",)
+# The app's core, below every feature: none of it may import a feature package.
+CORE = ("webapp.providers", "webapp.sync", "webapp.credentials", "webapp.recurrence", "webapp.maintenance",
+        "webapp.models", "webapp.audit", "webapp.crypto", "webapp.locks", "webapp.text", "webapp.extensions",
+        "webapp.config")
+# What only views and forms use: the core works without a request to answer.
+WEB = ("webapp.forms", "webapp.htmx")
+
+
+@dataclass(frozen=True)
+class Import:
+    module: str  # the importing module, e.g. "webapp.sync.pull"
+    target: str  # what it imports, e.g. "webapp.credentials.credentials_for" or "webapp.providers"
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.module}:{self.line} imports {self.target}"
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_in(path: Path) -> list[Import]:
+    module = module_name(path)
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found += [Import(module, alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: resolve against the importing package
+                package = module.split(".")[: len(module.split(".")) - node.level + (path.name == "__init__.py")]
+                base = ".".join(package + ([node.module] if node.module else []))
+            else:
+                base = node.module
+            found.append(Import(module, base, node.lineno))
+            found += [Import(module, f"{base}.{alias.name}", node.lineno) for alias in node.names]
+    return [entry for entry in found if entry.target.split(".")[0] in OURS]
+
+
+def all_imports() -> list[Import]:
+    paths = [ROOT / "wsgi.py"] + [path for package in OURS[:-1] for path in sorted((ROOT / package).rglob("*.py"))]
+    return [entry for path in paths for entry in imports_in(path)]
+
+
+def within(name: str, packages: tuple[str, ...] | str) -> bool:
+    packages = (packages,) if isinstance(packages, str) else packages
+    return any(name == package or name.startswith(package + ".") for package in packages)
+
+
+def top(name: str) -> str:
+    return name.split(".")[0]
+
+
+def package_rule_breaks(imports: list[Import]) -> list[str]:
+    breaks = []
+    for entry in imports:
+        source, target = top(entry.module), top(entry.target)
+        if source == target or source not in MAY_IMPORT:
+            continue
+        if target not in MAY_IMPORT[source]:
+            breaks.append(f"{entry}: {source} may import only {sorted(MAY_IMPORT[source]) or 'itself'}")
+        elif source == "webapp" and target == "sandbox" and entry.module != LOCAL_LAUNCHER:
+            breaks.append(f"{entry}: only {LOCAL_LAUNCHER} may start the sandbox")
+    return breaks
+
+
+def layer_rule_breaks(imports: list[Import]) -> list[str]:
+    breaks = []
+    for entry in imports:
+        module, target = entry.module, entry.target
+        if not within(module, "webapp"):
+            continue
+        if target == "webapp.create_app":
+            breaks.append(f"{entry}: only jobs, scripts and tests build the app")
+        if within(module, CORE) and within(target, FEATURES):
+            breaks.append(f"{entry}: the core ({module}) must not import a feature package")
+        if within(module, CORE) and within(target, WEB):
+            breaks.append(f"{entry}: the core ({module}) must not import form or page helpers")
+        if within(module, "webapp.providers") and within(target, "webapp") and not within(
+                target, ("webapp.providers", "webapp.models")):
+            breaks.append(f"{entry}: providers know the provider APIs and our enums, nothing else of the app")
+        if module != "webapp" and within(target, VIEWS):
+            breaks.append(f"{entry}: only the app factory imports views")
+        feature = next((f for f in FEATURES if within(target, f) and target == f"{f}.bp"), None)
+        if feature and module not in (f"{feature}.views", "webapp"):
+            breaks.append(f"{entry}: only {feature}.views registers on its blueprint")
+    return breaks
+
+
+def test_every_package_is_found_and_read():
+    imports = all_imports()
+    modules = {entry.module for entry in imports}
+    assert {"webapp.sync.pull", "webapp.connections.views", "jobs.sync", "sandbox.run", "wsgi"} <= modules
+    assert any(entry.target == "webapp.credentials.credentials_for" for entry in imports)
+
+
+def test_no_package_imports_a_package_above_it():
+    assert package_rule_breaks(all_imports()) == []
+
+
+def test_inside_webapp_imports_run_from_views_to_domain_to_core():
+    assert layer_rule_breaks(all_imports()) == []
+
+
+@pytest.mark.parametrize(("module", "target", "rule"), [
+    ("sandbox.microsoft_emulator", "webapp.providers.windows_zones", "sandbox may import only itself"),
+    ("webapp.calendar.views", "jobs.sync", "webapp may import only ['sandbox']"),
+    ("webapp.ops", "sandbox.run", "only webapp.local may start the sandbox"),
+    ("jobs.sync", "tests.factories", "jobs may import only ['webapp']"),
+    ("webapp.sync.pull", "webapp.connections.service", "the core (webapp.sync.pull) must not import a feature"),
+    ("webapp.providers.google", "webapp.credentials", "providers know the provider APIs"),
+    ("webapp.audit", "webapp.forms.without_control_characters", "must not import form or page helpers"),
+    ("webapp.connections.service", "webapp.connections.views", "only the app factory imports views"),
+    ("webapp.calendar.pages", "webapp.calendar.bp", "only webapp.calendar.views registers on its blueprint"),
+    ("webapp.connections.views", "webapp.create_app", "only jobs, scripts and tests build the app"),
+])
+def test_each_rule_catches_an_arrow_running_back_up(module, target, rule):
+    arrow = [Import(module, target, 1)]
+    assert any(rule in text for text in package_rule_breaks(arrow) + layer_rule_breaks(arrow))
+
+
+def test_relative_imports_are_resolved_against_their_package(tmp_path, monkeypatch):
+    package = tmp_path / "webapp" / "providers"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("from .google import GoogleProvider\n")
+    (package / "google.py").write_text("from ..sync import pull\n")
+    monkeypatch.setitem(globals(), "ROOT", tmp_path)
+    assert {entry.target for entry in imports_in(package / "google.py")} == {"webapp.sync", "webapp.sync.pull"}
+    assert "webapp.providers.google" in {entry.target for entry in imports_in(package / "__init__.py")}
+
+
+def fixtures_in(conftest: Path) -> set[str]:
+    return {node.name for node in ast.parse(conftest.read_text()).body
+            if isinstance(node, ast.FunctionDef) and any("fixture" in ast.unparse(d) for d in node.decorator_list)}
+
+
+def test_tests_import_only_fixtures_from_conftests():
+    """Factories live in tests/factories.py and other helpers in tests/helpers.py; a conftest shares fixtures."""
+    misplaced = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[-1] == "conftest":
+                fixtures = fixtures_in((ROOT / Path(*node.module.split("."))).with_suffix(".py"))
+                misplaced += [f"{path.relative_to(ROOT)}: {alias.name} from {node.module}"
+                              for alias in node.names if alias.name not in fixtures]
+    assert misplaced == []
