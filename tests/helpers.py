@@ -25,6 +25,7 @@ from cryptography.x509.oid import NameOID
 from rq.job import JobStatus
 from sqlalchemy import select
 
+from sandbox.radicale_server import put_event
 from tests.factories import PASSWORD
 from webapp.config import PROJECT_ROOT
 from webapp.extensions import db
@@ -288,3 +289,37 @@ def stop_worker(worker: subprocess.Popen) -> None:
 
 def wait_until_started(job, timeout: float = 20) -> None:
     wait_for(lambda: job.get_status(refresh=True) == JobStatus.STARTED, timeout, "the worker starting the job")
+
+
+def event_form(csrf, **fields) -> dict:
+    """The new-event form as a browser posts it: a one-hour "Dentist" on 6 March 2024, with `fields` over it
+    (None leaves a field out)."""
+    values = {"csrf_token": csrf, "title": "Dentist", "start_date": "2024-03-06", "start_time": "09:00",
+              "end_date": "2024-03-06", "end_time": "10:00", "time_zone": "UTC", "view": "week", "repeat": "",
+              "interval": "1", "ends": "never"}
+    values.update(fields)
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def graph_event(subject: str, start: datetime, **extra) -> dict:
+    as_graph = lambda moment: {"dateTime": moment.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"}  # noqa: E731
+    return {"subject": subject, "start": as_graph(start), "end": as_graph(start + timedelta(hours=1)), **extra}
+
+
+def ics(*components: str) -> str:
+    return "\r\n".join(["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Test//EN", *components, "END:VCALENDAR"]) + "\r\n"
+
+
+def put_caldav_event(provider_servers, url, name, body):
+    path = urlsplit(url).path
+    put_event(provider_servers.radicale.url, *APPLE_USER, path, name, body)
+
+
+def marked(html: str) -> dict[str, int]:
+    """Title of each event that carries a double-booking mark -> how many events it overlaps."""
+    found = {}
+    for element in re.findall(r'<a class="event[^"]*".*?</a>', html, re.S):
+        mark = re.search(r'data-overlaps="(\d+)"', element)
+        if mark:
+            found[re.search(r'class="event-title"[^>]*>([^<]*)<', element).group(1)] = int(mark.group(1))
+    return found

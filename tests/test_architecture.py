@@ -173,3 +173,13 @@ def test_tests_import_only_fixtures_from_conftests():
                 misplaced += [f"{path.relative_to(ROOT)}: {alias.name} from {node.module}"
                               for alias in node.names if alias.name not in fixtures]
     assert misplaced == []
+
+
+def test_no_test_module_imports_another():
+    """What two test modules share lives in tests/factories.py or tests/helpers.py, not in one of them."""
+    borrowed = [f"{path.relative_to(ROOT)}: from {node.module}"
+                for path in sorted((ROOT / "tests").rglob("*.py"))
+                for node in ast.walk(ast.parse(path.read_text()))
+                if isinstance(node, ast.ImportFrom) and node.module
+                and node.module.split(".")[-1].startswith("test_")]
+    assert borrowed == []

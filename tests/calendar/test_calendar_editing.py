@@ -8,15 +8,8 @@ from rq import Queue
 from sqlalchemy import select
 
 from tests.factories import make_all_day, make_connection, make_event, make_override, make_series, set_user, utc
+from tests.helpers import event_form
 from webapp.models import AuditLog, CalendarEvent, EventStatus, RecurrenceFrequency, SyncStatus
-
-
-def form(csrf, **fields) -> dict:
-    values = {"csrf_token": csrf, "title": "Dentist", "start_date": "2024-03-06", "start_time": "09:00",
-              "end_date": "2024-03-06", "end_time": "10:00", "time_zone": "UTC", "view": "week", "repeat": "",
-              "interval": "1", "ends": "never"}
-    values.update(fields)
-    return {key: value for key, value in values.items() if value is not None}
 
 
 def field_value(html: str, name: str) -> str | None:
@@ -39,7 +32,7 @@ def only_event(db_session, **filters) -> CalendarEvent:
 
 
 def test_creating_an_event_stores_it_pending_queues_the_push_and_audits(signed_in, db_session, redis, calendar, csrf):
-    response = signed_in.post("/calendar/events/new", data=form(
+    response = signed_in.post("/calendar/events/new", data=event_form(
         csrf, calendar_id=str(calendar.id), title="  Dentist  ", time_zone="America/New_York",
         location="Main St", description="Bring forms"))
 
@@ -56,7 +49,7 @@ def test_creating_an_event_stores_it_pending_queues_the_push_and_audits(signed_i
 
 def test_a_created_event_shows_at_once_marked_pending_in_the_htmx_response(signed_in, db_session, redis, calendar,
                                                                           csrf):
-    response = signed_in.post("/calendar/events/new", data=form(csrf, calendar_id=str(calendar.id), view="day"),
+    response = signed_in.post("/calendar/events/new", data=event_form(csrf, calendar_id=str(calendar.id), view="day"),
                               headers={"HX-Request": "true"})
 
     event = only_event(db_session, calendar_connection_id=calendar.id)
@@ -70,7 +63,7 @@ def test_a_created_event_shows_at_once_marked_pending_in_the_htmx_response(signe
 
 
 def test_an_all_day_event_is_stored_by_date_whatever_the_zone(signed_in, db_session, redis, calendar, csrf):
-    signed_in.post("/calendar/events/new", data=form(
+    signed_in.post("/calendar/events/new", data=event_form(
         csrf, calendar_id=str(calendar.id), is_all_day="y", start_date="2024-03-08", end_date="2024-03-10",
         start_time="", end_time="", time_zone="Pacific/Auckland"))
 
@@ -79,7 +72,7 @@ def test_an_all_day_event_is_stored_by_date_whatever_the_zone(signed_in, db_sess
 
 
 def test_a_weekly_repeat_becomes_an_rrule_with_its_summary_columns(signed_in, db_session, redis, calendar, csrf):
-    signed_in.post("/calendar/events/new", data=form(
+    signed_in.post("/calendar/events/new", data=event_form(
         csrf, calendar_id=str(calendar.id), start_date="2024-03-04", end_date="2024-03-04",
         time_zone="America/New_York", repeat="WEEKLY", interval="2", weekdays=["MO", "WE"], ends="until",
         until="2024-03-31"))
@@ -94,7 +87,7 @@ def test_a_weekly_repeat_becomes_an_rrule_with_its_summary_columns(signed_in, db
 
 
 def test_a_counted_monthly_repeat(signed_in, db_session, redis, calendar, csrf):
-    signed_in.post("/calendar/events/new", data=form(
+    signed_in.post("/calendar/events/new", data=event_form(
         csrf, calendar_id=str(calendar.id), repeat="MONTHLY", ends="count", count="6"))
 
     event = only_event(db_session, calendar_connection_id=calendar.id)
@@ -120,7 +113,7 @@ def test_a_counted_monthly_repeat(signed_in, db_session, redis, calendar, csrf):
 ])
 def test_invalid_input_is_shown_in_place_and_kept(signed_in, db_session, redis, calendar, csrf, fields, field_name,
                                                    message):
-    response = signed_in.post("/calendar/events/new", headers={"HX-Request": "true"}, data=form(
+    response = signed_in.post("/calendar/events/new", headers={"HX-Request": "true"}, data=event_form(
         csrf, calendar_id=str(calendar.id), location="Keep me", **fields))
 
     html = response.get_data(as_text=True)
@@ -136,7 +129,7 @@ def test_only_writable_calendars_take_new_events(signed_in, db_session, redis, u
     disconnected = make_connection(db_session, user, calendar_name="Old", is_connected=False)
 
     page = signed_in.get("/calendar/events/new").get_data(as_text=True)
-    responses = [signed_in.post("/calendar/events/new", data=form(csrf, calendar_id=str(other.id)))
+    responses = [signed_in.post("/calendar/events/new", data=event_form(csrf, calendar_id=str(other.id)))
                  for other in (read_only, disconnected)]
 
     assert f'value="{calendar.id}"' in page and f'value="{read_only.id}"' not in page
@@ -163,7 +156,7 @@ def test_editing_a_plain_event(signed_in, db_session, redis, calendar, csrf):
     event = make_event(db_session, calendar, utc(2024, 3, 6, 9), title="Old title")
 
     page = signed_in.get(f"/calendar/events/{event.id}/edit").get_data(as_text=True)
-    response = signed_in.post(f"/calendar/events/{event.id}/edit", data=form(
+    response = signed_in.post(f"/calendar/events/{event.id}/edit", data=event_form(
         csrf, title="New title", start_date="2024-03-07", end_date="2024-03-07"))
 
     stored = db_session.get(CalendarEvent, event.id)
@@ -180,7 +173,7 @@ def test_editing_this_instance_of_a_series_creates_an_override(signed_in, db_ses
     edit_url = f"/calendar/events/{series.id}/edit?scope=this&at=2024-03-06T09:00:00Z"
 
     page = signed_in.get(edit_url).get_data(as_text=True)
-    signed_in.post(f"/calendar/events/{series.id}/edit", data=form(
+    signed_in.post(f"/calendar/events/{series.id}/edit", data=event_form(
         csrf, title="Standup (late)", start_time="11:00", end_time="11:30", scope="this", at="2024-03-06T09:00:00Z"))
 
     override = only_event(db_session, parent_event_id=series.id)
@@ -200,7 +193,7 @@ def test_editing_an_existing_override_changes_that_row(signed_in, db_session, re
     series = make_series(db_session, calendar, utc(2024, 3, 4, 9), "RRULE:FREQ=DAILY;COUNT=5")
     override = make_override(db_session, series, utc(2024, 3, 6, 9), utc(2024, 3, 6, 10), title="Moved")
 
-    signed_in.post(f"/calendar/events/{override.id}/edit", data=form(
+    signed_in.post(f"/calendar/events/{override.id}/edit", data=event_form(
         csrf, title="Moved again", start_time="12:00", end_time="13:00", scope="this"))
 
     assert only_event(db_session, parent_event_id=series.id).title == "Moved again"
@@ -213,7 +206,7 @@ def test_editing_all_events_changes_the_master_and_keeps_an_unchanged_rule_verba
     series = make_series(db_session, calendar, utc(2024, 3, 4, 9), rule, title="Review")
 
     page = signed_in.get(f"/calendar/events/{series.id}/edit?scope=all").get_data(as_text=True)
-    signed_in.post(f"/calendar/events/{series.id}/edit", data=form(
+    signed_in.post(f"/calendar/events/{series.id}/edit", data=event_form(
         csrf, title="Weekly review", start_date="2024-03-04", end_date="2024-03-04", scope="all", repeat="WEEKLY",
         weekdays=["MO"], ends="never"))
 
@@ -229,7 +222,7 @@ def test_a_rule_the_form_cannot_show_is_offered_as_is_and_kept(signed_in, db_ses
     series = make_series(db_session, calendar, utc(2024, 3, 12, 9), rule)
 
     page = signed_in.get(f"/calendar/events/{series.id}/edit?scope=all").get_data(as_text=True)
-    signed_in.post(f"/calendar/events/{series.id}/edit", data=form(
+    signed_in.post(f"/calendar/events/{series.id}/edit", data=event_form(
         csrf, title="Board", start_date="2024-03-12", end_date="2024-03-12", scope="all", repeat="KEEP"))
 
     assert "As now: Every month on the second Tuesday" in page
@@ -239,7 +232,7 @@ def test_a_rule_the_form_cannot_show_is_offered_as_is_and_kept(signed_in, db_ses
 def test_changing_the_repeat_of_all_events_rewrites_the_rule(signed_in, db_session, redis, calendar, csrf):
     series = make_series(db_session, calendar, utc(2024, 3, 4, 9), "RRULE:FREQ=WEEKLY;BYDAY=MO")
 
-    signed_in.post(f"/calendar/events/{series.id}/edit", data=form(
+    signed_in.post(f"/calendar/events/{series.id}/edit", data=event_form(
         csrf, start_date="2024-03-04", end_date="2024-03-04", scope="all", repeat="DAILY", ends="count", count="3"))
 
     stored = db_session.get(CalendarEvent, series.id)
@@ -301,7 +294,7 @@ def test_read_only_calendars_cannot_be_changed(signed_in, db_session, redis, use
     event = make_event(db_session, holidays, utc(2024, 3, 6, 9))
 
     panel = signed_in.get(f"/calendar/events/{event.id}").get_data(as_text=True)
-    edit = signed_in.post(f"/calendar/events/{event.id}/edit", data=form(csrf))
+    edit = signed_in.post(f"/calendar/events/{event.id}/edit", data=event_form(csrf))
     delete = signed_in.post(f"/calendar/events/{event.id}/delete", data={"csrf_token": csrf})
 
     assert "read-only" in panel and "/edit" not in panel
@@ -344,7 +337,7 @@ def test_the_sync_status_stops_polling_once_synced(signed_in, db_session, calend
 
 
 def test_posts_without_the_csrf_token_are_refused(signed_in, db_session, redis, calendar):
-    response = signed_in.post("/calendar/events/new", data=form(None, calendar_id=str(calendar.id)))
+    response = signed_in.post("/calendar/events/new", data=event_form(None, calendar_id=str(calendar.id)))
 
     assert response.status_code == 400 and db_session.scalars(select(CalendarEvent)).all() == []
 

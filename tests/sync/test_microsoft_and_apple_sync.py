@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from sandbox.radicale_server import put_event
-from tests.helpers import APPLE_USER, live_events
+from tests.helpers import APPLE_USER, ics, live_events, put_caldav_event
 from webapp.models import CalendarConnection, CalendarEvent, EventStatus
 
 
@@ -90,8 +88,6 @@ END:STANDARD
 END:VTIMEZONE"""
 
 
-def ics(*components: str) -> str:
-    return "\r\n".join(["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Test//EN", *components, "END:VCALENDAR"]) + "\r\n"
 
 
 def single(uid: str, summary: str, start: str, end: str) -> str:
@@ -99,17 +95,15 @@ def single(uid: str, summary: str, start: str, end: str) -> str:
            f"SUMMARY:{summary}\r\nEND:VEVENT"
 
 
-def put(provider_servers, url, name, body):
-    path = urlsplit(url).path
-    put_event(provider_servers.radicale.url, *APPLE_USER, path, name, body)
 
 
 def test_caldav_sync_collection_incremental_and_custom_timezone(apple, run_sync, db_session, provider_servers):
     import requests
 
     connection, url = apple
-    put(provider_servers, url, "a.ics", ics(single("a", "Dentist", "20261201T150000Z", "20261201T160000Z")))
-    put(provider_servers, url, "series.ics", ics(NEW_YORK, "\r\n".join([
+    put_caldav_event(provider_servers, url, "a.ics",
+                     ics(single("a", "Dentist", "20261201T150000Z", "20261201T160000Z")))
+    put_caldav_event(provider_servers, url, "series.ics", ics(NEW_YORK, "\r\n".join([
         "BEGIN:VEVENT", "UID:series", "DTSTAMP:20260101T000000Z", "SUMMARY:Choir",
         "DTSTART;TZID=Eastern-Custom:20260302T190000", "DTEND;TZID=Eastern-Custom:20260302T210000",
         "RRULE:FREQ=WEEKLY;COUNT=4", "EXDATE;TZID=Eastern-Custom:20260316T190000", "END:VEVENT"]),
@@ -128,8 +122,9 @@ def test_caldav_sync_collection_incremental_and_custom_timezone(apple, run_sync,
     assert concert.start_time == datetime(2026, 3, 24, 0, tzinfo=UTC)  # 20:00 EDT, after the DST change
 
     # Incremental: one change, one removal (the override dropped with its resource's rewrite).
-    put(provider_servers, url, "a.ics", ics(single("a", "Dentist (moved)", "20261202T150000Z", "20261202T160000Z")))
-    put(provider_servers, url, "series.ics", ics(NEW_YORK, "\r\n".join([
+    put_caldav_event(provider_servers, url, "a.ics",
+                     ics(single("a", "Dentist (moved)", "20261202T150000Z", "20261202T160000Z")))
+    put_caldav_event(provider_servers, url, "series.ics", ics(NEW_YORK, "\r\n".join([
         "BEGIN:VEVENT", "UID:series", "DTSTAMP:20260101T000000Z", "SUMMARY:Choir",
         "DTSTART;TZID=Eastern-Custom:20260302T190000", "DTEND;TZID=Eastern-Custom:20260302T210000",
         "RRULE:FREQ=WEEKLY;COUNT=4", "END:VEVENT"])))
@@ -146,7 +141,7 @@ def test_caldav_sync_collection_incremental_and_custom_timezone(apple, run_sync,
 
 def test_caldav_invalid_token_resyncs_in_full(apple, run_sync, db_session, provider_servers):
     connection, url = apple
-    put(provider_servers, url, "x.ics", ics(single("x", "Yoga", "20261203T070000Z", "20261203T080000Z")))
+    put_caldav_event(provider_servers, url, "x.ics", ics(single("x", "Yoga", "20261203T070000Z", "20261203T080000Z")))
     run_sync(connection.id)
     db_session.execute(CalendarConnection.__table__.update().where(CalendarConnection.id == connection.id)
                        .values(sync_token="http://radicale.org/ns/sync/not-a-real-token"))

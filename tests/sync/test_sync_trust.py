@@ -14,9 +14,11 @@ from tests.helpers import (
     authorize,
     csrf_token_from,
     google_timed,
+    ics,
     in_test_session,
     live_events,
     only_connection,
+    put_caldav_event,
     soon,
     start_connect,
 )
@@ -273,7 +275,6 @@ def test_a_cookie_one_users_provider_sets_never_travels_with_another_users_sync(
 
 
 def test_a_series_rewritten_as_a_single_event_loses_its_overrides(apple, run_sync, db_session, provider_servers):
-    from tests.sync.test_microsoft_and_apple_sync import ics, put
 
     connection, url = apple
     connection_id = connection.id
@@ -281,12 +282,12 @@ def test_a_series_rewritten_as_a_single_event_loses_its_overrides(apple, run_syn
               "DTEND:20260302T100000Z"]
     moved = ["BEGIN:VEVENT", "UID:s", "DTSTAMP:20260101T000000Z", "SUMMARY:Class (moved)",
              "RECURRENCE-ID:20260309T090000Z", "DTSTART:20260309T110000Z", "DTEND:20260309T120000Z", "END:VEVENT"]
-    put(provider_servers, url, "s.ics", ics("\r\n".join([*master, "RRULE:FREQ=WEEKLY;COUNT=3", "END:VEVENT"]),
-                                            "\r\n".join(moved)))
+    put_caldav_event(provider_servers, url, "s.ics",
+                     ics("\r\n".join([*master, "RRULE:FREQ=WEEKLY;COUNT=3", "END:VEVENT"]), "\r\n".join(moved)))
     run_sync(connection_id)
     assert sorted(e.title for e in live_events(db_session, connection_id)) == ["Class", "Class (moved)"]
 
-    put(provider_servers, url, "s.ics", ics("\r\n".join([*master, "END:VEVENT"])))  # no longer a series
+    put_caldav_event(provider_servers, url, "s.ics", ics("\r\n".join([*master, "END:VEVENT"])))  # no longer a series
     run_sync(connection_id)
 
     assert [e.title for e in live_events(db_session, connection_id)] == ["Class"]
@@ -315,13 +316,12 @@ def test_a_rejected_icloud_password_asks_for_a_reconnect(app, apple, run_sync, d
 
 def test_floating_caldav_times_belong_to_the_users_zone_and_keep_it(apple, run_sync, db_session, user,
                                                                    provider_servers):
-    from tests.sync.test_microsoft_and_apple_sync import ics, put
 
     connection, url = apple
     connection_id = connection.id
     db_session.execute(update(type(user)).where(type(user).id == user.id).values(time_zone="America/New_York"))
     db_session.commit()
-    put(provider_servers, url, "float.ics", ics("\r\n".join([
+    put_caldav_event(provider_servers, url, "float.ics", ics("\r\n".join([
         "BEGIN:VEVENT", "UID:float", "DTSTAMP:20260101T000000Z", "SUMMARY:Breakfast",
         "DTSTART:20260701T080000", "DTEND:20260701T090000", "END:VEVENT"])))
 

@@ -8,10 +8,8 @@ from urllib.parse import urlsplit
 
 from icalendar import Calendar
 
-from tests.calendar.test_calendar_editing import form
 from tests.factories import make_connection, make_event, make_series, utc
-from tests.helpers import google_timed, soon
-from tests.together.test_double_bookings import graph_event, marked
+from tests.helpers import event_form, google_timed, graph_event, marked, soon
 from webapp.calendar.queries import user_calendars
 from webapp.models import CalendarEvent, CalendarProvider, SyncStatus
 
@@ -97,7 +95,8 @@ def test_editing_acts_on_the_copy_picked(signed_in, csrf, db_session, redis, use
     first = make_event(db_session, calendar, utc(2024, 3, 6, 9), title="Planning", provider_metadata=INVITE)
     second = make_event(db_session, home, utc(2024, 3, 6, 9), title="Planning", provider_metadata=INVITE)
 
-    response = signed_in.post(f"/calendar/events/{second.id}/edit", data=form(csrf, title="Planning (home notes)"))
+    response = signed_in.post(f"/calendar/events/{second.id}/edit",
+                              data=event_form(csrf, title="Planning (home notes)"))
 
     assert response.status_code == 303
     assert db_session.get(CalendarEvent, second.id).title == "Planning (home notes)"

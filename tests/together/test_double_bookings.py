@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sandbox.radicale_server import put_event
 from tests.factories import make_all_day, make_connection, make_event, make_series, set_user, utc
-from tests.helpers import APPLE_USER, google_timed, live_events, soon
+from tests.helpers import APPLE_USER, google_timed, graph_event, live_events, marked, soon
 from webapp.calendar.entries import CalendarInfo, Entry
 from webapp.calendar.overlaps import find_overlaps
 from webapp.models import CalendarProvider, EventStatus
@@ -16,14 +16,6 @@ from webapp.models import CalendarProvider, EventStatus
 WEEK = "/calendar/week/2024-03-06"  # Mon 4 – Sun 10 March 2024
 
 
-def marked(html: str) -> dict[str, int]:
-    """Title of each event that carries a double-booking mark -> how many events it overlaps."""
-    found = {}
-    for element in re.findall(r'<a class="event[^"]*".*?</a>', html, re.S):
-        mark = re.search(r'data-overlaps="(\d+)"', element)
-        if mark:
-            found[re.search(r'class="event-title"[^>]*>([^<]*)<', element).group(1)] = int(mark.group(1))
-    return found
 
 
 def info(name: str) -> CalendarInfo:
@@ -144,9 +136,6 @@ def test_a_setting_turns_the_marks_off(signed_in, csrf, db_session, user, calend
     assert marked(signed_in.get(WEEK).get_data(as_text=True))
 
 
-def graph_event(subject: str, start: datetime, **extra) -> dict:
-    as_graph = lambda moment: {"dateTime": moment.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"}  # noqa: E731
-    return {"subject": subject, "start": as_graph(start), "end": as_graph(start + timedelta(hours=1)), **extra}
 
 
 def caldav_event(uid: str, summary: str, start: datetime, extra_lines: str = "") -> str:
