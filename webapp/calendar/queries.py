@@ -6,12 +6,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, literal, or_, select
+from sqlalchemy import and_, any_, bindparam, func, literal_column, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from webapp.calendar.entries import CalendarInfo, Entry, safe_colour
 from webapp.models import CalendarConnection, CalendarEvent, EventStatus
 from webapp.models.base import Timestamp
+from webapp.models.events import MAX_PLAIN_DURATION
 from webapp.recurrence import Occurrence, Override, SeriesMaster, expand
 
 log = logging.getLogger(__name__)
@@ -62,39 +63,48 @@ def user_calendars(session: Session, user_id: uuid.UUID) -> list[CalendarInfo]:
     return [_calendar_from(row) for row in rows]
 
 
-def window_statement(user_id: uuid.UUID, window_start: datetime, window_end: datetime):
-    """Plain events overlapping the window and the series masters that may have instances in it.
+def _window_statement():
+    """Plain events overlapping the window and the series masters that may have instances in it: one statement,
+    built once, three index range scans per visible calendar, each bounded on both sides.
 
-    Overlap, not containment: an event crossing either edge of the window belongs to it. One scan of the index
-    (calendar_connection_id, start_time, end_time) per visible calendar serves `start_time < window_end` for
-    both kinds; splitting them into a UNION made the planner combine single-column indexes instead.
+    - events lasting at most MAX_PLAIN_DURATION: start_time in (window_start - that, window_end), on
+      (calendar_connection_id, start_time, end_time), so a long history is never read;
+    - longer ones (is_long, few): end_time after window_start on their partial index;
+    - series masters not ended before the window (series_until, NULL = endless) on their partial index.
     """
-    event, calendar = CalendarEvent, CalendarConnection
-    # Typed, or the bound would be compared as a timestamp without time zone.
-    series_end_bound = literal(window_start - SERIES_END_SLACK, Timestamp())
-    series_may_reach_window = and_(
-        event.is_recurring,
-        or_(
-            event.recurrence_end_date.is_(None),
-            event.recurrence_end_date + (event.end_time - event.start_time) > series_end_bound,
-        ),
-    )
-    return (
-        select(*_ENTRY_COLUMNS, event.is_recurring, event.recurrence_rule, *_CALENDAR_COLUMNS)
-        .join(calendar, event.calendar_connection_id == calendar.id)
+    event, calendar = CalendarEvent.__table__.c, CalendarConnection.__table__.c
+    window_start = bindparam("window_start", type_=Timestamp())
+    window_end = bindparam("window_end", type_=Timestamp())
+    # When a series ends, endless ones at infinity: one range on calendar_events_series_until_idx (an OR with
+    # IS NULL would leave the bound as a mere filter).
+    series_ends = func.coalesce(event.series_until, literal_column("'infinity'::timestamptz"))
+    columns = (event.id, event.title, event.location, event.start_time, event.end_time, event.is_all_day,
+               event.timezone, event.sync_status, event.is_recurring, event.recurrence_rule,
+               calendar.id.label("calendar_id"), calendar.calendar_name, calendar.calendar_color, calendar.provider,
+               calendar.is_visible, calendar.is_connected, calendar.can_write)
+    shown = (
+        select(*columns)
+        .join_from(CalendarEvent.__table__, CalendarConnection.__table__, event.calendar_connection_id == calendar.id)
         .where(
-            calendar.user_id == user_id,
-            calendar.is_connected,
-            calendar.is_visible,
-            calendar.deleted_at.is_(None),
-            event.deleted_at.is_(None),
-            event.parent_event_id.is_(None),
-            event.status != EventStatus.CANCELLED,
-            event.start_time < window_end,
-            or_(event.end_time > window_start, series_may_reach_window),
+            calendar.user_id == bindparam("user_id"), calendar.is_connected, calendar.is_visible,
+            calendar.deleted_at.is_(None), event.deleted_at.is_(None), event.parent_event_id.is_(None),
+            event.status != EventStatus.CANCELLED, event.start_time < window_end,
         )
-        .order_by(event.start_time, event.id)
     )
+    return union_all(
+        shown.where(~event.is_recurring, ~event.is_long, event.end_time > window_start,
+                    event.start_time > bindparam("short_events_after", type_=Timestamp())),
+        shown.where(~event.is_recurring, event.is_long, event.end_time > window_start),
+        shown.where(event.is_recurring, series_ends > window_start),
+    )
+
+
+WINDOW_STATEMENT = _window_statement()
+
+
+def window_parameters(user_id: uuid.UUID, window_start: datetime, window_end: datetime) -> dict:
+    return {"user_id": user_id, "window_start": window_start, "window_end": window_end,
+            "short_events_after": window_start - MAX_PLAIN_DURATION}
 
 
 def entries_between(
@@ -102,29 +112,74 @@ def entries_between(
 ) -> list[Entry]:
     """Everything on the user's visible calendars overlapping [window_start, window_end), series expanded.
 
-    Two statements whatever the data: the window query, then the overrides of the series found in it.
+    Two statements whatever the data: the window query, then the overrides of the series found in it that
+    touch the window. Rows are read as plain tuples (no ORM objects).
     """
+    connection = session.connection()
     entries: list[Entry] = []
     masters = []
-    for row in session.execute(window_statement(user_id, window_start, window_end)):
+    calendars: dict[uuid.UUID, CalendarInfo] = {}
+    for row in connection.execute(WINDOW_STATEMENT, window_parameters(user_id, window_start, window_end)):
+        calendar = calendars.get(row.calendar_id) or calendars.setdefault(row.calendar_id, _calendar_from(row))
         if row.is_recurring:
-            masters.append(row)
+            masters.append((row, calendar))
         else:
-            entries.append(_entry(row, _calendar_from(row), series_id=None, original_start=None))
-    overrides = _overrides_by_master(session, [master.id for master in masters])
-    for master in masters:
-        calendar = _calendar_from(master)
-        children = overrides.get(master.id, [])
-        by_id = {child.id: child for child in children}
-        for occurrence in expand(
-            series_master(master), [_override(child) for child in children], window_start, window_end
-        ):
-            entries.append(_occurrence_entry(master, occurrence, by_id, calendar))
+            entries.append(_entry(row, calendar, series_id=None, original_start=None))
+    if masters:
+        longest = max(master.end_time - master.start_time for master, _ in masters)
+        overrides = _window_overrides(connection, [master.id for master, _ in masters],
+                                         window_start - longest, window_end)
+        for master, calendar in masters:
+            children = overrides.get(master.id, [])
+            by_id = {child.id: child for child in children}
+            for occurrence in expand(
+                series_master(master), [_override(child) for child in children], window_start, window_end
+            ):
+                entries.append(_occurrence_entry(master, occurrence, by_id, calendar))
     entries.sort(key=lambda entry: (entry.start, -entry.end.timestamp(), entry.title, entry.event_id))
     return entries
 
 
+def _overrides_statement():
+    """The overrides of some series that show in a window or replace an instance that would: either they
+    overlap it, or the instance they replace (original_start_time, ISO 8601 in UTC as every writer stores it,
+    so text order is time order) starts in it. A day of slack either side covers all-day instances."""
+    event = CalendarEvent.__table__.c
+    original_start = event.provider_metadata["original_start_time"].astext
+    return select(
+        event.id, event.title, event.location, event.start_time, event.end_time, event.is_all_day,
+        event.timezone, event.sync_status, event.parent_event_id, event.status,
+        original_start.label("original_start_time"),
+    ).where(
+        event.parent_event_id == any_(bindparam("master_ids")),
+        event.deleted_at.is_(None),
+        or_(
+            and_(event.start_time < bindparam("shown_until", type_=Timestamp()),
+                 event.end_time > bindparam("shown_from", type_=Timestamp())),
+            original_start.between(bindparam("replaced_from"), bindparam("replaced_until")),
+        ),
+    )
+
+
+OVERRIDES_STATEMENT = _overrides_statement()
+
+
+def _window_overrides(connection, master_ids: list[uuid.UUID], earliest_instance: datetime,
+                      window_end: datetime) -> dict[uuid.UUID, list]:
+    day = timedelta(days=1)
+    rows = connection.execute(OVERRIDES_STATEMENT, {
+        "master_ids": master_ids, "shown_from": earliest_instance - day, "shown_until": window_end + day,
+        "replaced_from": (earliest_instance - day).astimezone(UTC).isoformat(),
+        "replaced_until": (window_end + day).astimezone(UTC).isoformat(),
+    })
+    grouped: dict[uuid.UUID, list] = {}
+    for row in rows:
+        grouped.setdefault(row.parent_event_id, []).append(row)
+    return grouped
+
+
 def _overrides_by_master(session: Session, master_ids: list[uuid.UUID]) -> dict[uuid.UUID, list]:
+    """Every live override of the series (search looks for a series' nearest occurrence at any time)."""
     if not master_ids:
         return {}
     rows = session.execute(
