@@ -20,8 +20,9 @@ one loop in bench.harness.timed. It returns
         "notes": ["free text lines: plans, sizes, machine state"],   # optional
     }
 
-The runner prints each table as it finishes and writes bench/results/<name>.json (for --quick runs:
-bench/results/quick/, not committed) with the result plus the machine, the scale and the time of the run.
+The runner prints each table as it finishes and writes bench/results/<name>.json (<name>_x<scale>.json when
+--scale is not 1; --quick runs go to bench/results/quick/, not committed) with the result plus the machine,
+the scale and the time of the run.
 """
 from __future__ import annotations
 
@@ -85,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         print_result(name, result)
         stored = {"name": name, "quick": arguments.quick, "scale": arguments.scale,
                   "started_at": started.isoformat(timespec="seconds"), "machine": machine(), **result}
-        (results_dir / f"{name}.json").write_text(json.dumps(stored, indent=2, default=str) + "\n")
+        stem = name if arguments.scale == 1 else f"{name}_x{arguments.scale}"
+        (results_dir / f"{stem}.json").write_text(json.dumps(stored, indent=2, default=str) + "\n")
     return 0
 
 

@@ -78,12 +78,14 @@ class _Writer:
         self.calendars.append((calendar_id, user_id, provider, f"{email}/{position}", name, colour, position == 0))
         return calendar_id
 
-    def fill_calendar(self, calendar_id: uuid.UUID, zone_name: str, count: int, first_day: date, days: int) -> None:
-        """`count` rows over `days` days from `first_day`: about one row in 25 a series master with two overrides."""
+    def fill_calendar(self, calendar_id: uuid.UUID, zone_name: str, count: int, first_day: date, days: int,
+                      endless_from: date) -> None:
+        """`count` rows over `days` days from `first_day`: about one row in 25 a series master with two overrides.
+        Series starting before `endless_from` end within a year, as old series do."""
         rng, zone = self.rng, ZoneInfo(zone_name)
         series = max(1, count // 25) if count >= 3 else 0
         for _ in range(series):
-            self._series(calendar_id, zone_name, zone, first_day, days)
+            self._series(calendar_id, zone_name, zone, first_day, days, endless_from)
         for n in range(count - 3 * series):
             day = first_day + timedelta(days=rng.randrange(days))
             kind = rng.random()
@@ -115,12 +117,15 @@ class _Writer:
             "SYNCED", False, None, None, None, None, None, None, None, attendees, Jsonb({"etag": f'"{n}"'}),
         ))
 
-    def _series(self, calendar_id, zone_name: str, zone: ZoneInfo, first_day: date, days: int) -> None:
+    def _series(self, calendar_id, zone_name: str, zone: ZoneInfo, first_day: date, days: int,
+                endless_from: date) -> None:
         rng = self.rng
         day = first_day + timedelta(days=rng.randrange(max(1, days - 60)))
         start = _at(day, rng.randint(8, 16), rng.choice((0, 30)), zone)
         end = start + timedelta(minutes=rng.choice((15, 30, 60)))
         rule, frequency = rng.choice(SERIES_RULES)
+        if day < endless_from and "COUNT" not in rule and "{until}" not in rule:
+            rule += ";UNTIL={until}"
         until = None
         if "{until}" in rule:
             until = start + timedelta(weeks=rng.randint(8, 40))
@@ -168,14 +173,14 @@ def generate(session: Session, *, users: int, calendars_per_user: int, events_pe
         user_id = writer.user(email, password_hash, zone)
         for position in range(calendars_per_user):
             writer.fill_calendar(writer.calendar(user_id, position, email), zone, events_per_calendar, first_day,
-                                 days)
+                                 days, first_day)
     if history_years:
         user_id = writer.user(HISTORY_EMAIL, password_hash, "Europe/Berlin")
         history_start = date(year - history_years, 1, 1)
         for position in range(calendars_per_user):
             writer.fill_calendar(writer.calendar(user_id, position, HISTORY_EMAIL), "Europe/Berlin",
                                  events_per_calendar * (history_years + 1), history_start,
-                                 (date(year + 1, 1, 1) - history_start).days)
+                                 (date(year + 1, 1, 1) - history_start).days, first_day)
     cursor = session.connection().connection.driver_connection.cursor()
     with cursor.copy("COPY users (id, email, password_hash, time_zone, week_start) FROM STDIN") as copy:
         for row in writer.users:

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rruleset, rrulestr
@@ -176,16 +177,20 @@ class _SeriesClock:
         until = self._local_until(parts.get("UNTIL"))
         if "COUNT" not in parts:
             until = min(upper, until or upper)
-        if until:
-            parts["UNTIL"] = until.strftime("%Y%m%dT%H%M%S")
-        return self._rule(parts, self._jumped_start(parts, lower))
+        return self._rule(parts, self._jumped_start(parts, lower), until)
 
-    def _rule(self, parts: dict[str, str], start: datetime | None = None):
+    def _rule(self, parts: dict[str, str], start: datetime | None = None, until: datetime | None = None):
+        """The dateutil rule from `start` (default: the series' start) to `until` (default: the rule's own)."""
+        if until is None:
+            until = self._local_until(parts.get("UNTIL"))
+        text = ";".join(f"{key}={value}" for key, value in parts.items() if key != "UNTIL")
+        parsed = _parsed_rule(text, self.local_start)
+        if parsed is None:
+            return None
         try:
-            return rrulestr(";".join(f"{key}={value}" for key, value in parts.items()),
-                            dtstart=start or self.local_start)
+            return parsed.replace(dtstart=start or self.local_start, until=until)
         except (ValueError, TypeError):
-            log.warning("ignoring unparsable RRULE %r", parts)
+            log.warning("ignoring unusable RRULE %r", text)
             return None
 
     def _jumped_start(self, parts: dict[str, str], lower: datetime) -> datetime | None:
@@ -239,6 +244,16 @@ class _SeriesClock:
             return self.to_local(until)
         # UNTIL is inclusive: a DATE bound on a timed series keeps that whole day.
         return datetime.combine(until, time() if self.is_all_day else time.max.replace(microsecond=0))
+
+
+@lru_cache(maxsize=4096)
+def _parsed_rule(text: str, start: datetime):
+    """A rule's text parsed once (dateutil's parser is the slow part of an expansion); None if unparsable."""
+    try:
+        return rrulestr(text, dtstart=start)
+    except (ValueError, TypeError):
+        log.warning("ignoring unparsable RRULE %r", text)
+        return None
 
 
 class _RuleLines:

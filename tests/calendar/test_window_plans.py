@@ -169,10 +169,10 @@ def test_the_week_plan_reads_three_bounded_index_ranges_however_long_the_history
     for nodes in (long_nodes, short_nodes):
         assert not [node for node in nodes if node["Node Type"] == "Seq Scan"], nodes
         conditions = {node.get("Index Name"): node.get("Index Cond", "") for node in nodes if node.get("Index Name")}
-        assert set(conditions) == {"calendar_events_connection_date_range_idx", "calendar_events_long_events_idx",
+        assert set(conditions) == {"calendar_events_short_events_idx", "calendar_events_long_events_idx",
                                    "calendar_events_series_until_idx"}, conditions
         # Plain events: a start_time range bounded below (window start minus the bound) and above.
-        plain = conditions["calendar_events_connection_date_range_idx"]
+        plain = conditions["calendar_events_short_events_idx"]
         assert "start_time >" in plain and "start_time <" in plain, plain
         assert "end_time >" in conditions["calendar_events_long_events_idx"]
         assert "series_until" in conditions["calendar_events_series_until_idx"]

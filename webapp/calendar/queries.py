@@ -68,7 +68,7 @@ def _window_statement():
     built once, three index range scans per visible calendar, each bounded on both sides.
 
     - events lasting at most MAX_PLAIN_DURATION: start_time in (window_start - that, window_end), on
-      (calendar_connection_id, start_time, end_time), so a long history is never read;
+      calendar_events_short_events_idx, so a long history is never read;
     - longer ones (is_long, few): end_time after window_start on their partial index;
     - series masters not ended before the window (series_until, NULL = endless) on their partial index.
     """
