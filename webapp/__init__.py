@@ -73,9 +73,11 @@ def init_secret_box(app: Flask) -> None:
 
 def init_extensions(app: Flask) -> None:
     from webapp.auth.loader import load_user_from_cookie
-    from webapp.extensions import csrf, db, login_manager, migrate
+    from webapp.extensions import csrf, db, login_manager, migrate, replace_closed_connections
 
     db.init_app(app)
+    with app.app_context():
+        replace_closed_connections(db.engine)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=False)
     csrf.init_app(app)
     login_manager.init_app(app)
