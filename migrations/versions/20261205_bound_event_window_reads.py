@@ -1,6 +1,7 @@
 """Bound the calendar's window reads from below: flag events longer than a week (served by their own small
 index, so every other event is found on a partial index by a start-time range of the window plus a week) and store when a
-series ends (series_until, NULL = never or not yet known), indexed for the series masters of a calendar.
+series ends (series_until, NULL = never or not yet known), indexed for the series masters of a calendar; index
+overrides by the instance they replace, so a window reads only the overrides that touch it.
 
 Series whose end needs their rule expanded (COUNT, several rules, RDATE) start as NULL, which reads them as
 endless (correct, just not skipped); their next write by a sync or an edit stores the real end.
@@ -33,8 +34,12 @@ def upgrade():
     op.execute("CREATE INDEX calendar_events_short_events_idx ON calendar_events (calendar_connection_id, start_time) "
                "WHERE NOT is_recurring AND NOT is_long AND deleted_at IS NULL")
     op.execute("CREATE INDEX calendar_events_long_events_idx ON calendar_events (calendar_connection_id, end_time) "
-               "WHERE is_long AND NOT is_recurring AND parent_event_id IS NULL AND deleted_at IS NULL")
+               "WHERE is_long AND NOT is_recurring AND deleted_at IS NULL")
     # NULL (endless) sorts as infinity, so "ends after the window starts" is one range of the index.
+    # Overrides by the instance they replace (ISO 8601 text in UTC, as every writer stores it).
+    op.execute("CREATE INDEX calendar_events_override_original_start_idx ON calendar_events "
+               "(calendar_connection_id, (provider_metadata ->> 'original_start_time')) "
+               "WHERE parent_event_id IS NOT NULL AND deleted_at IS NULL")
     op.execute("CREATE INDEX calendar_events_series_until_idx ON calendar_events "
                "(calendar_connection_id, coalesce(series_until, 'infinity'::timestamptz)) "
                "WHERE is_recurring AND parent_event_id IS NULL AND deleted_at IS NULL")
@@ -42,6 +47,7 @@ def upgrade():
 
 def downgrade():
     op.execute("DROP INDEX calendar_events_series_until_idx")
+    op.execute("DROP INDEX calendar_events_override_original_start_idx")
     op.execute("DROP INDEX calendar_events_long_events_idx")
     op.execute("DROP INDEX calendar_events_short_events_idx")
     op.execute("ALTER TABLE calendar_events DROP COLUMN series_until")

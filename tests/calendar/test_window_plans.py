@@ -64,6 +64,19 @@ def test_overrides_moved_into_or_out_of_the_window_and_cancelled_ones(db_session
     ]
 
 
+def test_an_override_of_a_series_of_long_events_still_replaces_its_instance(db_session, user, calendar):
+    """Instances of over a week start too early for the window statement's overrides: they are read apart."""
+    twelve_days = 12 * 24 * 60
+    cancelled = make_series(db_session, calendar, utc(2026, 1, 29, 9), "RRULE:FREQ=MONTHLY", minutes=twelve_days,
+                            title="cancelled in May")
+    make_override(db_session, cancelled, utc(2026, 5, 29, 9), status=EventStatus.CANCELLED)
+    moved = make_series(db_session, calendar, utc(2026, 1, 29, 10), "RRULE:FREQ=MONTHLY", minutes=twelve_days,
+                        title="kept")
+    make_override(db_session, moved, utc(2026, 5, 29, 10), utc(2026, 5, 30, 10), title="moved a day")
+
+    assert week(db_session, user) == [(utc(2026, 5, 30, 10), "moved a day")]
+
+
 def test_events_longer_than_the_plain_bound_and_all_day_ones_crossing_the_window(db_session, user, calendar):
     make_event(db_session, calendar, utc(2026, 1, 1), utc(2026, 12, 31), title="all year")
     make_event(db_session, calendar, utc(2026, 6, 8, 12) - MAX_PLAIN_DURATION, utc(2026, 6, 8, 12),
@@ -110,6 +123,17 @@ def _history(db_session, email: str, years: int) -> None:
         CROSS JOIN generate_series(1, :series) n
         CROSS JOIN LATERAL (SELECT timestamptz '2027-01-01' - n * interval '40 days' AS start_at) t
         WHERE u.email = :email"""), {"email": email, "series": years * 9 + 10})
+    db_session.execute(text("""
+        INSERT INTO calendar_events (calendar_connection_id, provider_event_id, title, start_time, end_time,
+                                     timezone, status, sync_status, parent_event_id, provider_metadata)
+        SELECT m.calendar_connection_id, m.provider_event_id || '-' || w, 'Moved', instance + interval '1 hour',
+               instance + interval '90 minutes', 'UTC', 'CONFIRMED', 'SYNCED', m.id,
+               jsonb_build_object('original_start_time', to_char(instance AT TIME ZONE 'UTC',
+                                                                 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"'))
+        FROM calendar_events m JOIN calendar_connections cc ON cc.id = m.calendar_connection_id
+        JOIN users u ON u.id = cc.user_id CROSS JOIN generate_series(1, 20) w
+        CROSS JOIN LATERAL (SELECT m.start_time + w * interval '2 weeks' AS instance) i
+        WHERE m.is_recurring AND u.email = :email"""), {"email": email})
 
 
 
@@ -155,7 +179,7 @@ def _explained_week(db_session, email: str) -> tuple[list, list[dict]]:
                      or "calendar_events" in node.get("Index Name", "")]
 
 
-def test_the_week_plan_reads_three_bounded_index_ranges_however_long_the_history(db_session):
+def test_the_week_plan_reads_four_bounded_index_ranges_however_long_the_history(db_session):
     _history(db_session, "ten-years@example.com", years=10)
     _history(db_session, "one-year@example.com", years=1)
     _other_users(db_session)
@@ -170,12 +194,15 @@ def test_the_week_plan_reads_three_bounded_index_ranges_however_long_the_history
         assert not [node for node in nodes if node["Node Type"] == "Seq Scan"], nodes
         conditions = {node.get("Index Name"): node.get("Index Cond", "") for node in nodes if node.get("Index Name")}
         assert set(conditions) == {"calendar_events_short_events_idx", "calendar_events_long_events_idx",
-                                   "calendar_events_series_until_idx"}, conditions
+                                   "calendar_events_series_until_idx",
+                                   "calendar_events_override_original_start_idx"}, conditions
         # Plain events: a start_time range bounded below (window start minus the bound) and above.
         plain = conditions["calendar_events_short_events_idx"]
         assert "start_time >" in plain and "start_time <" in plain, plain
         assert "end_time >" in conditions["calendar_events_long_events_idx"]
         assert "series_until" in conditions["calendar_events_series_until_idx"]
+        replaced = conditions["calendar_events_override_original_start_idx"]
+        assert "original_start_time" in replaced and ">=" in replaced and "<=" in replaced, replaced
         assert all("calendar_connection_id" in condition for condition in conditions.values()), conditions
     rows_read = [sum(node["Actual Rows"] * node.get("Actual Loops", 1) for node in nodes if node.get("Index Name"))
                  for nodes in (long_nodes, short_nodes)]

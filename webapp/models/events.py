@@ -84,12 +84,15 @@ class CalendarEvent(UUIDPrimaryKey, Timestamps, Base):
               postgresql_using="gin", postgresql_ops={"search_text": "gin_trgm_ops"}),
         # The copies of one invitation on the user's other calendars (migration 0013d).
         Index("calendar_events_ical_uid_idx", literal_column("(provider_metadata ->> 'ical_uid'::text)")),
-        # The window read's three paths (migration 0014w): events up to a week long by start, longer plain
-        # events by end, and series by their end.
+        # The window read's four paths (migration 0014w): events up to a week long by start, longer ones by
+        # end, series by their end, overrides by the instance they replace.
         Index("calendar_events_short_events_idx", "calendar_connection_id", "start_time",
               postgresql_where=text("NOT is_recurring AND NOT is_long AND deleted_at IS NULL")),
         Index("calendar_events_long_events_idx", "calendar_connection_id", "end_time",
-              postgresql_where=text("is_long AND NOT is_recurring AND parent_event_id IS NULL AND deleted_at IS NULL")),
+              postgresql_where=text("is_long AND NOT is_recurring AND deleted_at IS NULL")),
+        Index("calendar_events_override_original_start_idx", "calendar_connection_id",
+              literal_column("(provider_metadata ->> 'original_start_time'::text)"),
+              postgresql_where=text("parent_event_id IS NOT NULL AND deleted_at IS NULL")),
         Index("calendar_events_series_until_idx", "calendar_connection_id",
               literal_column("COALESCE(series_until, 'infinity'::timestamp with time zone)"),
               postgresql_where=text("is_recurring AND parent_event_id IS NULL AND deleted_at IS NULL")),
