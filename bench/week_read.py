@@ -94,9 +94,9 @@ def run(quick: bool, scale: int) -> dict:
         long_history = time_reads(whole, history_pairs)
         sql = time_reads(sql_only, pairs)
         shown = sum(len(whole(*pair)) for pair in pairs[:200]) / 200
+        server = session.execute(text("SHOW server_version")).scalar_one()
         notes = [f"  {built}; {len(pairs):,} (user, week) pairs, {WARM_UP} of them warm-up; "
-                 f"{shown:.1f} entries a week on average", *explain_history_week()]
-        session.execute(text("SELECT 1"))
+                 f"{shown:.1f} entries a week on average; PostgreSQL {server}", *explain_history_week()]
     target, limit = p99_target(scale)
     ratio = long_history.p99 / everyone.p99
     return {
