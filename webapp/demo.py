@@ -182,6 +182,8 @@ def generate(session: Session, *, users: int, calendars_per_user: int, events_pe
                                  events_per_calendar * (history_years + 1), history_start,
                                  (date(year + 1, 1, 1) - history_start).days, first_day)
     cursor = session.connection().connection.driver_connection.cursor()
+    # Millions of rows (each with its search vector computed) take longer than any request may.
+    cursor.execute("SET LOCAL statement_timeout = 0")
     with cursor.copy("COPY users (id, email, password_hash, time_zone, week_start) FROM STDIN") as copy:
         for row in writer.users:
             copy.write_row(row)
