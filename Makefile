@@ -73,5 +73,7 @@ lint: $(VENV)/.installed-dev
 test: $(VENV)/.installed-dev chromium test-packages lint
 	$(BIN)/pytest -q -n auto --dist worksteal
 
+# Every benchmark in bench/__main__.py, tables with the targets beside them, figures in bench/results/*.json;
+# QUICK=1: tiny sizes (checks they still run), SCALE=10: ten times the users.
 bench: $(VENV)/.installed-dev
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(if $(QUICK),--quick) $(if $(SCALE),--scale $(SCALE))

@@ -1,43 +1,42 @@
 """Audit log paging over 50,000+ rows: page 1 and page 500, keyset (what the admin page does) against OFFSET.
 
-    python -m bench.audit_log [--rows 50000] [--repeat 15]
+    python -m bench audit_log
 
 Uses BENCH_DATABASE_URL when set (a scratch database: the schema is migrated and rows are added to it),
-otherwise an embedded PostgreSQL in a temporary directory. Prints the median of --repeat runs.
+otherwise an embedded PostgreSQL in a temporary directory. Reports the median of REPEAT runs.
 """
 from __future__ import annotations
 
-import argparse
-import statistics
-import time
 from collections.abc import Callable
 
 from sqlalchemy import select, text
 
-from bench.harness import bench_app
+from bench.harness import bench_app, row, timed
 from webapp.admin.audit_query import PAGE_SIZE, AuditFilters, Cursor, _columns, audit_page
 from webapp.auth.sessions import COOKIE_NAME, start_session
 from webapp.extensions import db
 from webapp.models import AuditLog, User
 
-DEEP_PAGE = 500
+DEEP_PAGE, QUICK_DEEP_PAGE = 500, 3
+ROWS, REPEAT = 50_000, 15
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=50_000)
-    parser.add_argument("--repeat", type=int, default=15)
-    arguments = parser.parse_args()
-    if arguments.rows < DEEP_PAGE * PAGE_SIZE:
-        parser.error(f"--rows must be at least {DEEP_PAGE * PAGE_SIZE} to have a page {DEEP_PAGE}")
+def run(quick: bool, scale: int) -> dict:
+    deep_page = QUICK_DEEP_PAGE if quick else DEEP_PAGE
+    rows = deep_page * PAGE_SIZE if quick else ROWS * scale
     with bench_app() as app:
-        run(app, arguments.rows, arguments.repeat)
+        results = measure(app, rows, 2 if quick else REPEAT, deep_page)
+    return {
+        "title": f"audit log, {rows:,} live rows and as many archived, {PAGE_SIZE} per page: median ms",
+        "rows": [row(f"{name}, page {page}", figure, "ms")
+                 for name, first, deep in results for page, figure in ((1, first), (deep_page, deep))],
+    }
 
 
-def run(app, rows: int, repeat: int) -> None:
+def measure(app, rows: int, repeat: int, deep_page: int) -> list[tuple[str, float, float]]:
     fill(rows)
     session = db.session
-    deep_cursor = cursor_before_page(DEEP_PAGE)
+    deep_cursor = cursor_before_page(deep_page)
     filters = AuditFilters()
     cookie = admin_cookie()
     results = [
@@ -49,7 +48,7 @@ def run(app, rows: int, repeat: int) -> None:
          time_it(lambda: audit_page(session, AuditFilters(include_archived=True), before=deep_cursor), repeat)),
         ("OFFSET, for comparison",
          time_it(lambda: offset_page(1), repeat),
-         time_it(lambda: offset_page(DEEP_PAGE), repeat)),
+         time_it(lambda: offset_page(deep_page), repeat)),
     ]
     session.remove()
     client = app.test_client()
@@ -59,7 +58,7 @@ def run(app, rows: int, repeat: int) -> None:
         time_it(lambda: get(client, "/admin/audit"), repeat),
         time_it(lambda: get(client, f"/admin/audit?before={deep_cursor.encode().replace('+', '%2B')}"), repeat),
     ))
-    print_table(rows, results)
+    return results
 
 
 def fill(rows: int) -> None:
@@ -80,7 +79,7 @@ def _fill(table: str, rows: int, offset: int) -> None:
             "  CASE WHEN n % 20 = 0 THEN 'FAILURE' ELSE 'SUCCESS' END::audit_status, 'event', n::text,"
             "  CASE WHEN n % 20 = 0 THEN 'Provider answered 503' END, jsonb_build_object('n', n),"
             "  now() - n * interval '7 seconds'"
-            " FROM generate_series(:first, :last) AS n"
+            " FROM generate_series(CAST(:first AS integer), CAST(:last AS integer)) AS n"
         ),
         {"first": offset + 1, "last": offset + rows},
     )
@@ -122,21 +121,4 @@ def get(client, url: str) -> None:
 
 def time_it(call: Callable[[], object], repeat: int) -> float:
     """Median milliseconds, after one warm-up call."""
-    call()
-    durations = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        call()
-        durations.append((time.perf_counter() - started) * 1000)
-    return statistics.median(durations)
-
-
-def print_table(rows: int, results: list[tuple[str, float, float]]) -> None:
-    print(f"Audit log, {rows:,} rows, {PAGE_SIZE} per page (median ms)")
-    print(f"{'query':<32} {'page 1':>9} {f'page {DEEP_PAGE}':>9}")
-    for name, first, deep in results:
-        print(f"{name:<32} {first:>9.2f} {deep:>9.2f}")
-
-
-if __name__ == "__main__":
-    main()
+    return timed(call, repeat, warm_up=1).p50

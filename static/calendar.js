@@ -176,7 +176,7 @@
       var times = cardTimes(card);
       drag = { kind: event.target.closest(".resize-handle") ? "resize" : "move", card: card, grid: grid,
                x: event.clientX, y: event.clientY, origin: column, times: times, offset: minuteAt(column, event.clientY) - times.start };
-    } else if (event.target.closest(".slot") || event.target === column) {
+    } else if (event.target === column) {
       var at = Math.floor(minuteAt(column, event.clientY) / SNAP) * SNAP;
       drag = { kind: "create", column: column, grid: grid, x: event.clientX, y: event.clientY, from: at };
     } else {
@@ -262,6 +262,15 @@
     event.preventDefault();
     event.stopPropagation();
   }, true);
+
+  // A click on empty time opens a new event at the hour clicked (one URL on the grid, no link per hour).
+  document.addEventListener("click", function (event) {
+    var column = event.target.closest && event.target.closest(".day-column.can-create");
+    if (!column || event.target !== column || event.defaultPrevented || event.button !== 0) return;
+    var hour = Math.floor(minuteAt(column, event.clientY) / 60);
+    var url = gridOf(column).dataset.newUrl + "&start=" + encodeURIComponent(dayPlus(column.dataset.day, hour * 60));
+    window.htmx.ajax("GET", url, { target: "#event-panel", swap: "outerHTML" });
+  });
 
   // Keyboard: Shift+arrows move the focused event by a quarter hour or a day, Alt+Shift+Up/Down shorten or
   // lengthen it; the change is saved once the keys rest. Plain arrows go from event to event.

@@ -27,6 +27,7 @@ from webapp.models import (
     SyncStatus,
     User,
 )
+from webapp.recurrence import SeriesMaster, series_end
 
 PASSWORD = "correct horse battery"
 
@@ -157,8 +158,11 @@ def make_all_day(session, connection, first: date, last: date | None = None, **o
 
 
 def make_series(session, connection, start: datetime, rule: str, minutes: int = 60, **overrides) -> CalendarEvent:
-    return make_event(session, connection, start, start + timedelta(minutes=minutes), is_recurring=True,
-                      recurrence_rule=rule, **overrides)
+    """A series master with its stored end, as the sync and the edit forms store it."""
+    end = start + timedelta(minutes=minutes)
+    master = SeriesMaster(None, start, end, overrides.get("is_all_day", False), overrides.get("timezone", "UTC"), rule)
+    return make_event(session, connection, start, end, is_recurring=True, recurrence_rule=rule,
+                      series_until=series_end(master), **overrides)
 
 
 def make_override(session, master, original_start: datetime, start: datetime | None = None,

@@ -234,3 +234,57 @@ def test_parse_rule_summary():
     assert parse_rule_summary("RRULE:FREQ=YEARLY;UNTIL=20300704")["until"] == utc(2030, 7, 4)
     assert parse_rule_summary("RRULE:FREQ=MINUTELY")["frequency"] is None
     assert parse_rule_summary(None) == {"frequency": None, "interval": None, "until": None, "count": None}
+
+
+# ---------------------------------------------------------------------------- reads far from the series' start
+
+JUMP_RULES = [
+    "FREQ=DAILY", "FREQ=DAILY;INTERVAL=3", "FREQ=WEEKLY", "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH",
+    "FREQ=WEEKLY;INTERVAL=3;WKST=SU;BYDAY=SU,SA", "FREQ=MONTHLY", "FREQ=MONTHLY;INTERVAL=5",
+    "FREQ=MONTHLY;BYDAY=-1FR", "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1", "FREQ=MONTHLY;BYMONTHDAY=31",
+    "FREQ=YEARLY", "FREQ=YEARLY;INTERVAL=4", "FREQ=YEARLY;BYMONTH=11;BYDAY=4TH", "FREQ=DAILY;BYHOUR=8,17",
+    "FREQ=WEEKLY;UNTIL=20300701T000000",
+]
+
+
+@pytest.mark.parametrize("rule", JUMP_RULES)
+@pytest.mark.parametrize("first", [datetime(2012, 1, 31, 9, 30), datetime(2016, 2, 29, 23, 15)])
+def test_a_series_read_years_after_its_start_finds_the_instances_its_rule_gives(rule, first):
+    """The read starts near the window (not at the first instance); the instances must be the rule's own."""
+    from dateutil.rrule import rrulestr
+
+    master = series(first.replace(tzinfo=UTC), "RRULE:" + rule, zone="UTC")
+    for window_start in (utc(2024, 2, 26), utc(2026, 12, 28, 5), utc(2030, 6, 30, 23)):
+        window_end = window_start + timedelta(days=9)
+        expected = [moment.replace(tzinfo=UTC) for moment in rrulestr(rule, dtstart=first).between(
+            (window_start - timedelta(hours=1)).replace(tzinfo=None), window_end.replace(tzinfo=None))
+            if moment.replace(tzinfo=UTC) + timedelta(hours=1) > window_start]
+
+        assert starts(expand(master, [], window_start, window_end)) == expected
+
+
+def test_a_counted_series_read_long_after_its_start_still_stops_at_its_count():
+    master = series(datetime(2015, 1, 5, 9, tzinfo=NEW_YORK), "RRULE:FREQ=WEEKLY;COUNT=600")
+
+    found = expand(master, [], utc(2026, 6, 1), utc(2026, 7, 1))
+
+    assert [o.start.astimezone(NEW_YORK).date() for o in found] == [
+        date(2026, 6, 1), date(2026, 6, 8), date(2026, 6, 15), date(2026, 6, 22), date(2026, 6, 29)]
+    assert expand(master, [], utc(2026, 6, 30), utc(2028, 1, 1)) == []  # June 29th was the 600th
+
+
+def test_series_end_is_the_end_of_the_last_instance_or_none_for_endless_series():
+    from webapp.recurrence import series_end
+
+    counted = series(datetime(2026, 1, 5, 9, tzinfo=NEW_YORK), "RRULE:FREQ=WEEKLY;COUNT=3")
+    until = series(datetime(2026, 1, 5, 9, tzinfo=NEW_YORK), "RRULE:FREQ=DAILY;UNTIL=20260301T000000Z")
+    with_later_rdate = series(datetime(2026, 1, 5, 9, tzinfo=NEW_YORK),
+                              "RRULE:FREQ=DAILY;COUNT=2\nRDATE;TZID=America/New_York:20270105T090000")
+    endless = series(datetime(2026, 1, 5, 9, tzinfo=NEW_YORK), "RRULE:FREQ=WEEKLY;COUNT=2\nRRULE:FREQ=MONTHLY")
+
+    last_counted = datetime(2026, 1, 19, 10, tzinfo=NEW_YORK)  # third Monday, an hour long
+    assert last_counted <= series_end(counted) <= last_counted + timedelta(days=1)
+    assert utc(2026, 3, 1) <= series_end(until) <= utc(2026, 3, 3)
+    assert datetime(2027, 1, 5, 10, tzinfo=NEW_YORK) <= series_end(with_later_rdate)
+    assert series_end(endless) is None
+    assert series_end(all_day_series(date(2026, 5, 1), "RRULE:FREQ=YEARLY;COUNT=2", days=3)) >= utc(2027, 5, 4)

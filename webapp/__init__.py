@@ -73,9 +73,11 @@ def init_secret_box(app: Flask) -> None:
 
 def init_extensions(app: Flask) -> None:
     from webapp.auth.loader import load_user_from_cookie
-    from webapp.extensions import csrf, db, login_manager, migrate
+    from webapp.extensions import csrf, db, login_manager, migrate, replace_closed_connections
 
     db.init_app(app)
+    with app.app_context():
+        replace_closed_connections(db.engine)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=False)
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -93,12 +95,13 @@ def register_blueprints(app: Flask) -> None:
     from webapp.calendar import views as calendar_views  # noqa: F401
     from webapp.connections import views as connections_views  # noqa: F401
     from webapp.connections.cli import tokens_cli
+    from webapp.demo import demo_data_command
     from webapp.settings import views as settings_views  # noqa: F401
 
     for blueprint in (auth.bp, calendar.bp, connections.bp, settings.bp, admin.bp, ops.bp):
         app.register_blueprint(blueprint)
     register_feature_blueprints(app)
-    for command_group in (tokens_cli, users_cli):
+    for command_group in (tokens_cli, users_cli, demo_data_command):
         app.cli.add_command(command_group)
 
 

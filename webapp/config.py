@@ -155,9 +155,9 @@ class Config:
         values["COOKIE_PREFIX"] = self.cookie_prefix
         values["SESSION_COOKIE_NAME"] = self.cookie_prefix + "session"
         values["SQLALCHEMY_ENGINE_OPTIONS"] = {
-            # After a PostgreSQL restart the pool's connections are dead: each is tested at checkout and replaced,
-            # so no request fails on one.
-            "pool_pre_ping": True,
+            # Pooled connections are renewed every half hour, and one the server closed (a PostgreSQL restart)
+            # is replaced at checkout without a round trip (webapp.extensions.replace_closed_connections).
+            "pool_recycle": 1800,
             # One stuck query or forgotten transaction must not hold the app (or its locks) for long.
             "connect_args": {
                 "connect_timeout": self.DATABASE_CONNECT_TIMEOUT_SECONDS,

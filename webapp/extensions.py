@@ -1,6 +1,8 @@
 """Extension objects, created unbound; `create_app` binds them."""
 from __future__ import annotations
 
+import select
+
 from flask import current_app
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -10,6 +12,9 @@ from redis import Redis
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.retry import Retry
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 
 from webapp.models.base import Base
 
@@ -41,3 +46,14 @@ def connect_redis(url: str, *, timeout: float) -> Redis:
         socket_timeout=timeout,
         retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
     )
+
+
+def replace_closed_connections(engine: Engine) -> None:
+    """A checkout test without a round trip (a pre-ping cost every request one): an idle pooled connection whose
+    socket has something to read was closed by the server (PostgreSQL tells each client when it shuts down or
+    restarts), so the pool replaces it before a request uses it."""
+
+    @event.listens_for(engine, "checkout")
+    def _replace_if_closed(dbapi_connection, _record, _proxy):
+        if dbapi_connection.closed or select.select([dbapi_connection.fileno()], [], [], 0)[0]:
+            raise DisconnectionError("the server closed this pooled connection")

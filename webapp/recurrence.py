@@ -10,6 +10,7 @@ import logging
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rruleset, rrulestr
@@ -18,6 +19,13 @@ log = logging.getLogger(__name__)
 
 MAX_OCCURRENCES = 5000  # per expand() call, so a runaway rule cannot flood a view
 EXPANDABLE_FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
+# A COUNT rule is counted from its first instance; past this many the series is treated as endless.
+MAX_COUNTED_INSTANCES = 20_000
+WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+# Parts that tie instances to the year rather than to the rule's period: such rules are stepped from their start.
+_UNJUMPABLE_PARTS = ("COUNT", "BYWEEKNO", "BYYEARDAY", "BYEASTER")
+# Slack on a series' stored end for zone and DST conversions of its last instance.
+SERIES_END_SLACK = timedelta(days=1)
 @dataclass(frozen=True)
 class SeriesMaster:
     event_id: Hashable
@@ -74,6 +82,34 @@ def expand(
     return occurrences[:MAX_OCCURRENCES]
 
 
+def series_end(master: SeriesMaster) -> datetime | None:
+    """When the series' last instance ends (aware UTC, with a day of slack), or None when it never ends.
+
+    Stored with the master (calendar_events.series_until) so a window read skips series that ended before it.
+    """
+    clock = _SeriesClock(master)
+    rules = _RuleLines(master.recurrence_rule or "", clock)
+    last = clock.local_start
+    for rule in rules.rrules:
+        parts = _rule_parts(rule)
+        if parts.get("FREQ") not in EXPANDABLE_FREQUENCIES:
+            continue  # expanded as its first instance only
+        until = clock._local_until(parts.get("UNTIL"))
+        if "COUNT" in parts:
+            count = int_part(parts["COUNT"], None)
+            if count is None or count > MAX_COUNTED_INSTANCES:
+                return None
+            bounded = clock._rule(parts)
+            instances = list(bounded) if bounded is not None else []
+            last = max([last, *instances[-1:]])
+        elif until is not None:
+            last = max(last, until)
+        else:
+            return None
+    last = max([last, *rules.rdates])
+    return clock.to_utc(last) + (master.end_time - master.start_time) + SERIES_END_SLACK
+
+
 def parse_rule_summary(recurrence_rule: str | None) -> dict:
     """The first RRULE's frequency (DAILY..YEARLY or None), interval, UNTIL (aware UTC) and COUNT."""
     parts = first_rule_parts(recurrence_rule)
@@ -121,7 +157,7 @@ class _SeriesClock:
         instances = rruleset()
         instances.rdate(self.local_start)  # DTSTART is always the first instance
         for rule in rules.rrules:
-            bounded = self._bounded(rule, upper)
+            bounded = self._bounded(rule, lower, upper)
             if bounded:
                 instances.rrule(bounded)
         for extra in rules.rdates:
@@ -132,21 +168,73 @@ class _SeriesClock:
             if local not in rules.excluded and local.date() not in rules.excluded_dates:
                 yield self.to_utc(local)
 
-    def _bounded(self, rule: str, upper: datetime):
-        """A dateutil rule on the wall clock; unbounded rules stop at `upper` so impossible ones end too."""
+    def _bounded(self, rule: str, lower: datetime, upper: datetime):
+        """A dateutil rule on the wall clock starting near `lower`; unbounded rules stop at `upper` so impossible
+        ones end too."""
         parts = _rule_parts(rule)
         if parts.get("FREQ") not in EXPANDABLE_FREQUENCIES:
             return None  # sub-daily frequencies are not supported: keep only the first instance
         until = self._local_until(parts.get("UNTIL"))
         if "COUNT" not in parts:
             until = min(upper, until or upper)
-        if until:
-            parts["UNTIL"] = until.strftime("%Y%m%dT%H%M%S")
-        try:
-            return rrulestr(";".join(f"{key}={value}" for key, value in parts.items()), dtstart=self.local_start)
-        except (ValueError, TypeError):
-            log.warning("ignoring unparsable RRULE %r", rule)
+        return self._rule(parts, self._jumped_start(parts, lower), until)
+
+    def _rule(self, parts: dict[str, str], start: datetime | None = None, until: datetime | None = None):
+        """The dateutil rule from `start` (default: the series' start) to `until` (default: the rule's own)."""
+        if until is None:
+            until = self._local_until(parts.get("UNTIL"))
+        text = ";".join(f"{key}={value}" for key, value in parts.items() if key != "UNTIL")
+        parsed = _parsed_rule(text, self.local_start)
+        if parsed is None:
             return None
+        try:
+            return parsed.replace(dtstart=start or self.local_start, until=until)
+        except (ValueError, TypeError):
+            log.warning("ignoring unusable RRULE %r", text)
+            return None
+
+    def _jumped_start(self, parts: dict[str, str], lower: datetime) -> datetime | None:
+        """A later DTSTART for the rule at the beginning of one of its periods (day, week, month or year, every
+        INTERVAL) at or before `lower`, so dateutil starts near the window instead of stepping there from the
+        series' first instance: the cost of a read does not grow with the series' age. What the rule leaves
+        implicit (weekday, day of month, month, time of day: taken from the real start) is written into `parts`.
+        None when there is nothing to jump over, or the rule counts its instances from the start."""
+        start = self.local_start
+        if lower <= start or any(part in parts for part in _UNJUMPABLE_PARTS):
+            return None
+        frequency = parts["FREQ"]
+        interval = int_part(parts.get("INTERVAL"), 1) or 1
+        if interval < 1:
+            return None
+        if frequency == "DAILY":
+            periods = (lower.date() - start.date()).days // interval
+            first_day = start.date() + timedelta(days=periods * interval)
+        elif frequency == "WEEKLY":
+            week_start = WEEKDAYS.index(parts["WKST"]) if parts.get("WKST") in WEEKDAYS else 0
+            start_week = start.date() - timedelta(days=(start.weekday() - week_start) % 7)
+            lower_week = lower.date() - timedelta(days=(lower.weekday() - week_start) % 7)
+            periods = (lower_week - start_week).days // 7 // interval
+            first_day = start_week + timedelta(weeks=periods * interval)
+        elif frequency == "MONTHLY":
+            periods = ((lower.year - start.year) * 12 + lower.month - start.month) // interval
+            month = start.month - 1 + periods * interval
+            first_day = date(start.year + month // 12, month % 12 + 1, 1)
+        else:
+            periods = (lower.year - start.year) // interval
+            first_day = date(start.year + periods * interval, 1, 1)
+        if periods <= 0:
+            return None
+        if not any(part in parts for part in ("BYMONTHDAY", "BYDAY")):
+            if frequency == "YEARLY":
+                parts.setdefault("BYMONTH", str(start.month))
+            if frequency in ("YEARLY", "MONTHLY"):
+                parts["BYMONTHDAY"] = str(start.day)
+            elif frequency == "WEEKLY":
+                parts["BYDAY"] = WEEKDAYS[start.weekday()]
+        parts.setdefault("BYHOUR", str(start.hour))
+        parts.setdefault("BYMINUTE", str(start.minute))
+        parts.setdefault("BYSECOND", str(start.second))
+        return datetime.combine(first_day, time())
 
     def _local_until(self, value: str | None) -> datetime | None:
         until = parse_value(value or "", self.zone)
@@ -156,6 +244,16 @@ class _SeriesClock:
             return self.to_local(until)
         # UNTIL is inclusive: a DATE bound on a timed series keeps that whole day.
         return datetime.combine(until, time() if self.is_all_day else time.max.replace(microsecond=0))
+
+
+@lru_cache(maxsize=4096)
+def _parsed_rule(text: str, start: datetime):
+    """A rule's text parsed once (dateutil's parser is the slow part of an expansion); None if unparsable."""
+    try:
+        return rrulestr(text, dtstart=start)
+    except (ValueError, TypeError):
+        log.warning("ignoring unparsable RRULE %r", text)
+        return None
 
 
 class _RuleLines:

@@ -197,7 +197,7 @@ def test_week_query_uses_the_date_range_index_on_realistic_data(db_session):
     plan = connection.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters).scalar()[0]["Plan"]
     scans = [(node["Node Type"], node.get("Relation Name"), node.get("Index Name")) for node in _plan_nodes(plan)]
     assert not [scan for scan in scans if scan[0] == "Seq Scan" and scan[1] == "calendar_events"], scans
-    assert any(scan[2] == "calendar_events_connection_date_range_idx" for scan in scans), scans
+    assert any(scan[2] == "calendar_events_short_events_idx" for scan in scans), scans
 
 
 def test_provider_colours_are_used_and_missing_ones_get_a_stable_fallback(db_session, user, calendar):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -122,6 +123,8 @@ def editable_title(title: str | None) -> str:
     return "" if is_untitled(title) else title
 
 
+# Dates are formatted once per process: a page names the same few dozen days many times (grid, mini-month, labels).
+@lru_cache(maxsize=4096)
 def _day_words(day: date) -> str:
     return f"{day:%A} {day.day} {day:%B}"
 
@@ -153,10 +156,12 @@ def iso_instant(instant: datetime, zone: ZoneInfo) -> str:
     return instant.astimezone(zone).isoformat(timespec="seconds")
 
 
+@lru_cache(maxsize=4096)
 def short_date(day: date) -> str:
     return f"{day:%a} {day.day} {day:%b}"
 
 
+@lru_cache(maxsize=4096)
 def long_date(day: date) -> str:
     return f"{day:%A} {day.day} {day:%B} {day.year}"
 

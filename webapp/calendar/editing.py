@@ -10,11 +10,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from webapp.calendar.display import editable_title
-from webapp.calendar.queries import EventDetails
+from webapp.calendar.queries import EventDetails, series_master
 from webapp.calendar.repeat import Repeat, other_rule_lines, repeat_from_rule, rule_line
 from webapp.calendar.zones import UTC_NAME, zone_or_utc
 from webapp.models import CalendarConnection, CalendarEvent, EventStatus, RecurrenceFrequency, SyncStatus
-from webapp.recurrence import parse_rule_summary
+from webapp.recurrence import parse_rule_summary, series_end
 
 THIS_EVENT, ALL_EVENTS = "this", "all"
 
@@ -49,6 +49,7 @@ def _apply(event: CalendarEvent, data: EventInput) -> None:
 
 
 def _set_rule(event: CalendarEvent, rule: str | None) -> None:
+    """The rule and what is stored about it; after the times are set, as the series' end depends on them."""
     summary = parse_rule_summary(rule)
     event.is_recurring = rule is not None
     event.recurrence_rule = rule
@@ -56,6 +57,7 @@ def _set_rule(event: CalendarEvent, rule: str | None) -> None:
     event.recurrence_interval = summary["interval"]
     event.recurrence_end_date = summary["until"]
     event.recurrence_count = summary["count"]
+    event.series_until = series_end(series_master(event)) if rule is not None else None
 
 
 def _rule_for(data: EventInput, stored_rule: str | None) -> str | None:

@@ -6,12 +6,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, literal, or_, select
+from sqlalchemy import Text, and_, any_, bindparam, func, literal_column, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from webapp.calendar.entries import CalendarInfo, Entry, safe_colour
 from webapp.models import CalendarConnection, CalendarEvent, EventStatus
 from webapp.models.base import Timestamp
+from webapp.models.events import MAX_PLAIN_DURATION
 from webapp.recurrence import Occurrence, Override, SeriesMaster, expand
 
 log = logging.getLogger(__name__)
@@ -62,39 +63,73 @@ def user_calendars(session: Session, user_id: uuid.UUID) -> list[CalendarInfo]:
     return [_calendar_from(row) for row in rows]
 
 
-def window_statement(user_id: uuid.UUID, window_start: datetime, window_end: datetime):
-    """Plain events overlapping the window and the series masters that may have instances in it.
+def _original_start(event):
+    """The instance an override replaces, as stored (text), spelled as calendar_events_override_original_start_idx
+    has it."""
+    return event.provider_metadata.op("->>", return_type=Text())(literal_column("'original_start_time'"))
 
-    Overlap, not containment: an event crossing either edge of the window belongs to it. One scan of the index
-    (calendar_connection_id, start_time, end_time) per visible calendar serves `start_time < window_end` for
-    both kinds; splitting them into a UNION made the planner combine single-column indexes instead.
+
+def _text_bound(name: str):
+    return bindparam(name, type_=Text())
+
+
+def _window_statement():
+    """Everything a window shows, in one statement built once: four index range scans per visible calendar,
+    each bounded on both sides, so a long history is never read.
+
+    - events and overrides lasting at most MAX_PLAIN_DURATION overlapping the window: start_time in
+      (window_start - that, window_end) on calendar_events_short_events_idx;
+    - longer ones (is_long, few): end_time after window_start on calendar_events_long_events_idx;
+    - series masters not ended before the window (series_until, NULL = endless) on their partial index;
+    - overrides replacing an instance that may overlap the window, by the instance's start (original_start_time:
+      ISO 8601 in UTC as every writer stores it, so text order is time order) on their partial index.
+    Override rows are the ones with a parent_event_id; cancelled ones only hide their instance.
     """
-    event, calendar = CalendarEvent, CalendarConnection
-    # Typed, or the bound would be compared as a timestamp without time zone.
-    series_end_bound = literal(window_start - SERIES_END_SLACK, Timestamp())
-    series_may_reach_window = and_(
-        event.is_recurring,
-        or_(
-            event.recurrence_end_date.is_(None),
-            event.recurrence_end_date + (event.end_time - event.start_time) > series_end_bound,
-        ),
+    event, calendar = CalendarEvent.__table__.c, CalendarConnection.__table__.c
+    window_start = bindparam("window_start", type_=Timestamp())
+    window_end = bindparam("window_end", type_=Timestamp())
+    # When a series ends, endless ones at infinity: one range on calendar_events_series_until_idx (an OR with
+    # IS NULL would leave the bound as a mere filter).
+    series_ends = func.coalesce(event.series_until, literal_column("'infinity'::timestamptz"))
+    original_start = _original_start(event)
+    columns = (event.id, event.title, event.location, event.start_time, event.end_time, event.is_all_day,
+               event.timezone, event.sync_status, event.is_recurring, event.recurrence_rule, event.parent_event_id,
+               event.status, original_start.label("original_start_time"),
+               calendar.id.label("calendar_id"), calendar.calendar_name, calendar.calendar_color, calendar.provider,
+               calendar.is_visible, calendar.is_connected, calendar.can_write)
+    rows = (
+        select(*columns)
+        .join_from(CalendarEvent.__table__, CalendarConnection.__table__, event.calendar_connection_id == calendar.id)
+        .where(calendar.user_id == bindparam("user_id"), calendar.is_connected, calendar.is_visible,
+               calendar.deleted_at.is_(None), event.deleted_at.is_(None))
     )
-    return (
-        select(*_ENTRY_COLUMNS, event.is_recurring, event.recurrence_rule, *_CALENDAR_COLUMNS)
-        .join(calendar, event.calendar_connection_id == calendar.id)
-        .where(
-            calendar.user_id == user_id,
-            calendar.is_connected,
-            calendar.is_visible,
-            calendar.deleted_at.is_(None),
-            event.deleted_at.is_(None),
-            event.parent_event_id.is_(None),
-            event.status != EventStatus.CANCELLED,
-            event.start_time < window_end,
-            or_(event.end_time > window_start, series_may_reach_window),
-        )
-        .order_by(event.start_time, event.id)
+    shown_or_override = or_(event.parent_event_id.is_not(None), event.status != EventStatus.CANCELLED)
+    overlapping = rows.where(event.start_time < window_end, event.end_time > window_start, ~event.is_recurring)
+    return union_all(
+        overlapping.where(~event.is_long, event.start_time > bindparam("short_events_after", type_=Timestamp()),
+                          shown_or_override),
+        overlapping.where(event.is_long, shown_or_override),
+        rows.where(event.is_recurring, event.parent_event_id.is_(None), event.status != EventStatus.CANCELLED,
+                   event.start_time < window_end, series_ends > window_start),
+        rows.where(event.parent_event_id.is_not(None),
+                   original_start.between(_text_bound("replaced_from"), _text_bound("replaced_until"))),
     )
+
+
+WINDOW_STATEMENT = _window_statement()
+# Instances of series up to this long are matched with their overrides by the window statement itself.
+_OVERRIDE_REACH = MAX_PLAIN_DURATION + timedelta(days=1)
+
+
+def window_parameters(user_id: uuid.UUID, window_start: datetime, window_end: datetime) -> dict:
+    return {"user_id": user_id, "window_start": window_start, "window_end": window_end,
+            "short_events_after": window_start - MAX_PLAIN_DURATION,
+            "replaced_from": _iso(window_start - _OVERRIDE_REACH),
+            "replaced_until": _iso(window_end + timedelta(days=1))}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
 
 
 def entries_between(
@@ -102,29 +137,77 @@ def entries_between(
 ) -> list[Entry]:
     """Everything on the user's visible calendars overlapping [window_start, window_end), series expanded.
 
-    Two statements whatever the data: the window query, then the overrides of the series found in it.
+    One statement whatever the data (a second only for series whose instances last over a week). Rows are read
+    as plain tuples (no ORM objects).
     """
+    connection = session.connection()
     entries: list[Entry] = []
     masters = []
-    for row in session.execute(window_statement(user_id, window_start, window_end)):
-        if row.is_recurring:
-            masters.append(row)
+    overrides: dict[uuid.UUID, dict] = {}
+    calendars: dict[uuid.UUID, CalendarInfo] = {}
+    for row in connection.execute(WINDOW_STATEMENT, window_parameters(user_id, window_start, window_end)):
+        calendar = calendars.get(row.calendar_id) or calendars.setdefault(row.calendar_id, _calendar_from(row))
+        if row.parent_event_id is not None:
+            overrides.setdefault(row.parent_event_id, {})[row.id] = row
+        elif row.is_recurring:
+            masters.append((row, calendar))
         else:
-            entries.append(_entry(row, _calendar_from(row), series_id=None, original_start=None))
-    overrides = _overrides_by_master(session, [master.id for master in masters])
-    for master in masters:
-        calendar = _calendar_from(master)
-        children = overrides.get(master.id, [])
-        by_id = {child.id: child for child in children}
+            entries.append(_entry(row, calendar, series_id=None, original_start=None))
+    long_series = [master.id for master, _ in masters if master.end_time - master.start_time > MAX_PLAIN_DURATION]
+    if long_series:
+        longest = max(master.end_time - master.start_time for master, _ in masters)
+        for master_id, children in _window_overrides(connection, long_series, window_start - longest,
+                                                     window_end).items():
+            overrides.setdefault(master_id, {}).update((child.id, child) for child in children)
+    for master, calendar in masters:
+        by_id = overrides.get(master.id, {})
         for occurrence in expand(
-            series_master(master), [_override(child) for child in children], window_start, window_end
+            series_master(master), [_override(child) for child in by_id.values()], window_start, window_end
         ):
             entries.append(_occurrence_entry(master, occurrence, by_id, calendar))
     entries.sort(key=lambda entry: (entry.start, -entry.end.timestamp(), entry.title, entry.event_id))
     return entries
 
 
+def _overrides_statement():
+    """The overrides of some series that show in a window or replace an instance that would: either they
+    overlap it, or the instance they replace starts in it (see _window_statement)."""
+    event = CalendarEvent.__table__.c
+    original_start = _original_start(event)
+    return select(
+        event.id, event.title, event.location, event.start_time, event.end_time, event.is_all_day,
+        event.timezone, event.sync_status, event.parent_event_id, event.status,
+        original_start.label("original_start_time"),
+    ).where(
+        event.parent_event_id == any_(bindparam("master_ids")),
+        event.deleted_at.is_(None),
+        or_(
+            and_(event.start_time < bindparam("shown_until", type_=Timestamp()),
+                 event.end_time > bindparam("shown_from", type_=Timestamp())),
+            original_start.between(_text_bound("replaced_from"), _text_bound("replaced_until")),
+        ),
+    )
+
+
+OVERRIDES_STATEMENT = _overrides_statement()
+
+
+def _window_overrides(connection, master_ids: list[uuid.UUID], earliest_instance: datetime,
+                      window_end: datetime) -> dict[uuid.UUID, list]:
+    """Overrides of series whose instances last longer than the window statement reaches back for."""
+    day = timedelta(days=1)
+    rows = connection.execute(OVERRIDES_STATEMENT, {
+        "master_ids": master_ids, "shown_from": earliest_instance - day, "shown_until": window_end + day,
+        "replaced_from": _iso(earliest_instance - day), "replaced_until": _iso(window_end + day),
+    })
+    grouped: dict[uuid.UUID, list] = {}
+    for row in rows:
+        grouped.setdefault(row.parent_event_id, []).append(row)
+    return grouped
+
+
 def _overrides_by_master(session: Session, master_ids: list[uuid.UUID]) -> dict[uuid.UUID, list]:
+    """Every live override of the series (search looks for a series' nearest occurrence at any time)."""
     if not master_ids:
         return {}
     rows = session.execute(

@@ -1,10 +1,11 @@
 """URLs of the calendar pages, shared by the views and the templates."""
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
-from flask import url_for
+from flask import g, url_for
 
 from webapp.calendar.entries import Entry
 from webapp.calendar.periods import EARLIEST_YEAR, LATEST_YEAR, VIEW_KINDS
@@ -51,9 +52,16 @@ def parse_at(text: str | None) -> datetime | None:
     return instant.astimezone(UTC)
 
 
+_ZERO_ID = uuid.UUID(int=0)
+
+
 def event_url(entry: Entry, kind: str) -> str:
-    at = format_at(entry.original_start) if entry.is_generated_instance else None
-    return url_for("calendar.event", event_id=entry.event_id, at=at, view=kind)
+    """url_for("calendar.event", event_id=…, at=…, view=kind), from one url_for per request (a page links every
+    event it shows); `at` (digits, T, colons, Z) and the view kind need no quoting."""
+    if "event_url_prefix" not in g:
+        g.event_url_prefix = url_for("calendar.event", event_id=_ZERO_ID).removesuffix(str(_ZERO_ID))
+    at = f"at={format_at(entry.original_start)}&" if entry.is_generated_instance else ""
+    return f"{g.event_url_prefix}{entry.event_id}?{at}view={view_kind(kind)}"
 
 
 def new_event_url(kind: str, start: str | None = None) -> str:

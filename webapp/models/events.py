@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -17,6 +17,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     literal_column,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import Mapped, mapped_column
@@ -55,6 +56,9 @@ SEARCH_VECTOR_SQL = (
     "setweight(to_tsvector('simple'::regconfig, almanac_unaccent(left(coalesce(description, ''), 20000))), 'D')"
 )
 SEARCH_TEXT_SQL = "almanac_search_text(title, location)"
+# Events lasting longer are flagged is_long and read through their own index; every other event of a window
+# starts less than this before it (migration 0014w holds the same interval).
+MAX_PLAIN_DURATION = timedelta(days=7)
 
 
 class CalendarEvent(UUIDPrimaryKey, Timestamps, Base):
@@ -80,6 +84,18 @@ class CalendarEvent(UUIDPrimaryKey, Timestamps, Base):
               postgresql_using="gin", postgresql_ops={"search_text": "gin_trgm_ops"}),
         # The copies of one invitation on the user's other calendars (migration 0013d).
         Index("calendar_events_ical_uid_idx", literal_column("(provider_metadata ->> 'ical_uid'::text)")),
+        # The window read's four paths (migration 0014w): events up to a week long by start, longer ones by
+        # end, series by their end, overrides by the instance they replace.
+        Index("calendar_events_short_events_idx", "calendar_connection_id", "start_time",
+              postgresql_where=text("NOT is_recurring AND NOT is_long AND deleted_at IS NULL")),
+        Index("calendar_events_long_events_idx", "calendar_connection_id", "end_time",
+              postgresql_where=text("is_long AND NOT is_recurring AND deleted_at IS NULL")),
+        Index("calendar_events_override_original_start_idx", "calendar_connection_id",
+              literal_column("(provider_metadata ->> 'original_start_time'::text)"),
+              postgresql_where=text("parent_event_id IS NOT NULL AND deleted_at IS NULL")),
+        Index("calendar_events_series_until_idx", "calendar_connection_id",
+              literal_column("COALESCE(series_until, 'infinity'::timestamp with time zone)"),
+              postgresql_where=text("is_recurring AND parent_event_id IS NULL AND deleted_at IS NULL")),
     )
 
     calendar_connection_id: Mapped[uuid.UUID] = mapped_column(
@@ -104,6 +120,11 @@ class CalendarEvent(UUIDPrimaryKey, Timestamps, Base):
     recurrence_interval: Mapped[int | None] = mapped_column(Integer)
     recurrence_end_date: Mapped[datetime | None] = mapped_column(Timestamp())
     recurrence_count: Mapped[int | None] = mapped_column(Integer)
+    # When the series' last instance ends (webapp.recurrence.series_end); NULL: never, or not known yet.
+    series_until: Mapped[datetime | None] = mapped_column(Timestamp())
+    is_long: Mapped[bool] = mapped_column(
+        Boolean, Computed("end_time - start_time > interval '7 days'", persisted=True), deferred=True
+    )
     # An override or cancelled occurrence points at its series master; removing the master removes them.
     parent_event_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("calendar_events.id", ondelete="CASCADE")

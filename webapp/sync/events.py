@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from webapp.models import CalendarEvent, EventStatus, RecurrenceFrequency, SyncStatus
 from webapp.providers.base import RemoteEvent
-from webapp.recurrence import parse_rule_summary
+from webapp.recurrence import SeriesMaster, parse_rule_summary, series_end
 
 TITLE_LIMIT = LOCATION_LIMIT = 500
 # What a push hands back to the provider module from the stored metadata: the CalDAV href, whether the times
@@ -22,8 +22,8 @@ PROVIDER_FACTS_SENT_BACK = ("href", "floating", "x_props", "bodyContentType", "s
 SYNCED_COLUMNS = (
     "title", "description", "location", "start_time", "end_time", "is_all_day", "timezone", "status",
     "sync_status", "is_recurring", "recurrence_rule", "recurrence_frequency", "recurrence_interval",
-    "recurrence_end_date", "recurrence_count", "parent_event_id", "attendees", "reminders", "provider_metadata",
-    "html_link", "last_synced_at", "deleted_at",
+    "recurrence_end_date", "recurrence_count", "series_until", "parent_event_id", "attendees", "reminders",
+    "provider_metadata", "html_link", "last_synced_at", "deleted_at",
 )
 
 
@@ -47,6 +47,8 @@ def as_row(event: RemoteEvent, connection_id: uuid.UUID, parent_id: uuid.UUID | 
         }.items() if value is not None
     }
     metadata.update(event.metadata or {})
+    end_time = max(event.end_time, event.start_time)  # a provider's negative duration becomes an instant
+    timezone = (event.timezone or "UTC")[:100]
     return {
         "calendar_connection_id": connection_id,
         "provider_event_id": event.provider_event_id,
@@ -54,9 +56,9 @@ def as_row(event: RemoteEvent, connection_id: uuid.UUID, parent_id: uuid.UUID | 
         "description": event.description,
         "location": event.location[:LOCATION_LIMIT] if event.location else None,
         "start_time": event.start_time,
-        "end_time": max(event.end_time, event.start_time),  # a provider's negative duration becomes an instant
+        "end_time": end_time,
         "is_all_day": event.is_all_day,
-        "timezone": (event.timezone or "UTC")[:100],
+        "timezone": timezone,
         "status": EventStatus(event.status),
         "sync_status": SyncStatus.SYNCED,
         "is_recurring": event.is_recurring,
@@ -65,6 +67,9 @@ def as_row(event: RemoteEvent, connection_id: uuid.UUID, parent_id: uuid.UUID | 
         "recurrence_interval": summary.get("interval") if event.recurrence_rule else None,
         "recurrence_end_date": summary.get("until"),
         "recurrence_count": summary.get("count"),
+        "series_until": series_end(SeriesMaster(event.provider_event_id, event.start_time, end_time,
+                                                event.is_all_day, timezone, event.recurrence_rule))
+        if event.is_recurring else None,
         "parent_event_id": parent_id,
         "attendees": event.attendees,
         "reminders": event.reminders,

@@ -1,0 +1,190 @@
+"""The week page under gunicorn started as the Procfile starts it, 16 logged-in clients, on demo data.
+
+Full pages and htmx partials (HX-Request) of random weeks of the demo year, each client a different user with
+a keep-alive connection; then the same load on bench/bare_app.py (a bare Flask page doing two indexed queries)
+under the same gunicorn settings, for the ratio. Requests/s, p50/p95, errors and bytes are printed.
+"""
+from __future__ import annotations
+
+import http.client
+import os
+import random
+import re
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bench.harness import bench_app, bench_database, row, summarise
+from webapp.auth.sessions import COOKIE_NAME, start_session
+from webapp.demo import generate
+from webapp.embedded import start_redis
+from webapp.extensions import db
+from webapp.models import User
+
+ROOT = Path(__file__).resolve().parent.parent
+YEAR = 2026
+CLIENTS = 16
+SECONDS, QUICK_SECONDS, WARM_UP_SECONDS = 12.0, 1.0, 2.0
+
+
+def procfile_web_command(app_module: str = "wsgi:app") -> str:
+    """The Procfile's web line (the command production runs), serving `app_module`."""
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if line.startswith("web:"):
+            return line.removeprefix("web:").strip().replace("wsgi:app", app_module)
+    raise RuntimeError("the Procfile has no web process")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def gunicorn(app_module: str, environment: dict, log_path: Path):
+    """gunicorn on a free loopback port, stopped by its pid on exit; yields the port."""
+    port = free_port()
+    env = {**os.environ, **environment, "HOST": "127.0.0.1", "PORT": str(port),
+           "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}", "PYTHONPATH": str(ROOT)}
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(["bash", "-c", "exec " + procfile_web_command(app_module)],  # noqa: S603,S607
+                                   cwd=ROOT, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"gunicorn did not start; see {log_path}") from None
+                time.sleep(0.2)
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def load(port: int, cookies: list[str], partial: bool, seconds: float, seed: int) -> dict:
+    """CLIENTS keep-alive clients asking for random weeks for `seconds`; latency, errors and bytes."""
+    samples: list[float] = []
+    sizes: list[int] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+
+    def client(number: int) -> None:
+        chooser = random.Random(seed * 100 + number)  # noqa: S311 (the same weeks on every run)
+        headers = {"Cookie": f"{COOKIE_NAME}={cookies[number % len(cookies)]}"}
+        if partial:
+            headers |= {"HX-Request": "true", "HX-Target": "calendar", "HX-Current-URL": "/calendar/week/"}
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine, my_sizes, my_errors = [], [], []
+        while time.monotonic() < stop_at:
+            day = date(YEAR, 1, 1) + timedelta(days=chooser.randrange(365))
+            started = time.perf_counter()
+            try:
+                connection.request("GET", f"/calendar/week/{day.isoformat()}", headers=headers)
+                response = connection.getresponse()
+                body = response.read()
+            except (OSError, http.client.HTTPException) as error:
+                my_errors.append(type(error).__name__)
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                continue
+            mine.append((time.perf_counter() - started) * 1000)
+            if response.status != 200:
+                my_errors.append(str(response.status))
+            my_sizes.append(len(body))
+        connection.close()
+        with lock:
+            samples.extend(mine)
+            sizes.extend(my_sizes)
+            errors.extend(my_errors)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    timings = summarise(samples or [0.0])
+    return {"rate": len(samples) / elapsed, "p50": timings.p50, "p95": timings.p95, "errors": len(errors),
+            "bytes": sum(sizes) / max(1, len(sizes)), "requests": len(samples)}
+
+
+def logged_in_cookies(count: int) -> list[str]:
+    users = db.session.scalars(select(User).where(User.email.like("demo%")).order_by(User.email).limit(count))
+    cookies = [start_session(db.session, user, absolute_days=1, user_agent="bench", ip_address=None)
+               for user in users]
+    db.session.commit()
+    return cookies
+
+
+def measure(port: int, cookies: list[str], quick: bool) -> tuple[dict, dict]:
+    seconds = QUICK_SECONDS if quick else SECONDS
+    load(port, cookies, False, QUICK_SECONDS if quick else WARM_UP_SECONDS, seed=1)
+    return load(port, cookies, False, seconds, seed=2), load(port, cookies, True, seconds, seed=3)
+
+
+def run(quick: bool, scale: int) -> dict:
+    with tempfile.TemporaryDirectory(prefix="almanac-bench-pages-") as scratch, bench_database() as database_url:
+        redis = start_redis(Path(scratch) / "redis", persist=False)
+        try:
+            with bench_app(database_url) as app:
+                generate(db.session, users=(20 if quick else 1000) * scale, calendars_per_user=3,
+                         events_per_calendar=20 if quick else 100, seed=1, year=YEAR, password="bench-password")
+                db.session.commit()
+                with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                    connection.exec_driver_sql("VACUUM ANALYZE")
+                cookies = logged_in_cookies(CLIENTS)
+                config = app.config
+            environment = {"DATABASE_URL": database_url, "REDIS_URL": redis.url,
+                           "SECRET_KEY": config["SECRET_KEY"], "TOKEN_ENCRYPTION_KEYS": config["TOKEN_ENCRYPTION_KEYS"],
+                           "BARE_DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"]}
+            log_path = Path(scratch) / "gunicorn.log"
+            with gunicorn("wsgi:app", environment, log_path) as port:
+                full, partial = measure(port, cookies, quick)
+            with gunicorn("bench.bare_app:app", environment, log_path) as port:
+                bare, _ = measure(port, cookies, quick)
+            log_tail = [line for line in log_path.read_text(errors="replace").splitlines()
+                        if re.search(r"Traceback|Error|CRITICAL", line)][-5:]
+        finally:
+            redis.stop()
+    partial_share = partial["bytes"] / full["bytes"] if full["bytes"] else 0.0
+    return {
+        "title": f"week page under gunicorn ({procfile_web_command()}), {CLIENTS} logged-in clients, "
+                 f"scale {scale}{' (quick)' if quick else ''}",
+        "rows": [
+            row("full page req/s", full["rate"], "req/s", ">= 300", full["rate"] >= 300),
+            row("full page p50", full["p50"], "ms"),
+            row("full page p95", full["p95"], "ms", "<= 25 ms", full["p95"] <= 25),
+            row("full page errors", full["errors"], "", "0", full["errors"] == 0),
+            row("full page bytes", full["bytes"], "B"),
+            row("htmx partial req/s", partial["rate"], "req/s"),
+            row("htmx partial p95", partial["p95"], "ms", "<= 15 ms", partial["p95"] <= 15),
+            row("htmx partial errors", partial["errors"], "", "0", partial["errors"] == 0),
+            row("htmx partial bytes", partial["bytes"], "B"),
+            row("partial / full page bytes", partial_share * 100, "%", "<= 20 %", partial_share <= 0.2),
+            row("bare two-query page req/s", bare["rate"], "req/s"),
+            row("bare two-query page p95", bare["p95"], "ms"),
+            row("full page req/s / bare", full["rate"] / bare["rate"], "x"),
+            row("full page p95 / bare", full["p95"] / bare["p95"], "x"),
+        ],
+        "notes": [f"  requests: full {full['requests']:,}, partial {partial['requests']:,}, bare {bare['requests']:,}",
+                  *("  gunicorn log: " + line for line in log_tail)],
+    }

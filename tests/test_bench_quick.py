@@ -1,0 +1,34 @@
+"""`python -m bench --quick` runs every benchmark of the runner at tiny sizes, so none of them rots. The figures
+of a quick run mean nothing: only that each benchmark finishes, reports its rows and stores them."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bench.__main__ import BENCHMARKS
+from webapp.config import PROJECT_ROOT
+
+
+@pytest.mark.slow
+def test_every_benchmark_runs_at_tiny_sizes_and_stores_its_rows(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "bench", "--quick", "--results", str(tmp_path)],
+                            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900)
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for name in BENCHMARKS:
+        stored = json.loads((tmp_path / f"{name}.json").read_text())
+        assert stored["quick"] is True and stored["rows"], name
+        assert all(isinstance(row["measured"], int | float) for row in stored["rows"]), stored["rows"]
+        assert f"== {name}:" in result.stdout
+    pages = {row["what"]: row for row in json.loads((tmp_path / "pages.json").read_text())["rows"]}
+    assert pages["full page errors"]["measured"] == 0 and pages["htmx partial errors"]["measured"] == 0
+
+
+def test_the_runner_refuses_an_unknown_benchmark():
+    result = subprocess.run([sys.executable, "-m", "bench", "--quick", "no_such_bench"], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 2 and "unknown benchmark no_such_bench" in result.stderr
