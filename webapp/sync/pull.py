@@ -148,7 +148,7 @@ def store_page(session: Session, target: Target, page: ChangePage, result: SyncR
     incoming = [event for event in page.events if event.provider_event_id not in held]
     masters = [event for event in incoming if not event.parent_provider_event_id]
     children = [event for event in incoming if event.parent_provider_event_id]
-    _upsert(session, result, [store.as_row(event, target.connection_id, None, now) for event in masters])
+    _upsert(session, target, result, [store.as_row(event, None, now) for event in masters])
     parent_ids = store.ids_by_provider_id(session, target.connection_id,
                                           {event.parent_provider_event_id for event in children})
     child_rows = []
@@ -156,8 +156,8 @@ def store_page(session: Session, target: Target, page: ChangePage, result: SyncR
         parent_id = parent_ids.get(event.parent_provider_event_id)
         if parent_id is None and event.status == "CANCELLED":
             continue  # a cancelled instance of a series we do not have: nothing to show or hide
-        child_rows.append(store.as_row(event, target.connection_id, parent_id, now))
-    _upsert(session, result, child_rows)
+        child_rows.append(store.as_row(event, parent_id, now))
+    _upsert(session, target, result, child_rows)
     result.removed.update(page.removed_ids)
     result.seen.update(event.provider_event_id for event in page.events)
     # Providers that hand out occurrences (Graph) instead of a series we created: the occurrences now stand for
@@ -169,13 +169,13 @@ def store_page(session: Session, target: Target, page: ChangePage, result: SyncR
     return True
 
 
-def _upsert(session: Session, result: SyncResult, rows: list[dict]) -> None:
+def _upsert(session: Session, target: Target, result: SyncResult, rows: list[dict]) -> None:
     """All rows in one statement; if the database refuses one, row by row, skipping (and noting) the refused."""
     if not rows:
         return
     try:
         with session.begin_nested():
-            created, updated = store.upsert_events(session, rows)
+            created, updated = store.upsert_events(session, target.connection_id, rows)
     except StatementError as error:
         if isinstance(error, OperationalError | InterfaceError):
             raise
@@ -183,7 +183,7 @@ def _upsert(session: Session, result: SyncResult, rows: list[dict]) -> None:
         for row in rows:
             try:
                 with session.begin_nested():
-                    one_created, one_updated = store.upsert_events(session, [row])
+                    one_created, one_updated = store.upsert_events(session, target.connection_id, [row])
             except StatementError as row_error:
                 if isinstance(row_error, OperationalError | InterfaceError):
                     raise
