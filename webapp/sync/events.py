@@ -211,15 +211,20 @@ def soft_delete(session: Session, connection_id: uuid.UUID, event_ids: list[uuid
     return result.rowcount
 
 
-def live_event_ids(session: Session, connection_id: uuid.UUID) -> dict[str, uuid.UUID]:
-    """Provider id → row id of every live event a pull may delete: local changes not yet pushed excluded."""
-    return dict(session.execute(
-        select(CalendarEvent.provider_event_id, CalendarEvent.id).where(
-            CalendarEvent.calendar_connection_id == connection_id,
-            CalendarEvent.deleted_at.is_(None),
-            CalendarEvent.sync_status.not_in(LOCAL_CHANGES),
-        )
-    ).all())
+def live_event_ids(session: Session, connection_id: uuid.UUID, *,
+                   among: set[str] | None = None) -> dict[str, uuid.UUID]:
+    """Provider id → row id of every live event a pull may delete (or of those `among` these provider ids): local
+    changes not yet pushed excluded."""
+    if among is not None and not among:
+        return {}
+    query = select(CalendarEvent.provider_event_id, CalendarEvent.id).where(
+        CalendarEvent.calendar_connection_id == connection_id,
+        CalendarEvent.deleted_at.is_(None),
+        CalendarEvent.sync_status.not_in(LOCAL_CHANGES),
+    )
+    if among is not None:
+        query = query.where(CalendarEvent.provider_event_id.in_(among))
+    return dict(session.execute(query).all())
 
 
 def local_changes(session: Session, connection_id: uuid.UUID, provider_ids: set[str]) -> list[CalendarEvent]:
