@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
+from rq import Queue
+from rq.job import Job, JobStatus
 from sqlalchemy import event, select
 
-from tests.sync.conftest import google_timed, live_events, soon
+from tests.sync.conftest import google_timed, in_test_session, live_events, soon
 from webapp.extensions import db
 from webapp.models import AuditLog, CalendarConnection, CalendarEvent, SyncStatus
+from webapp.sync.queue import enqueue_sync, schedule_retry
 
 WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|COPY)\b", re.IGNORECASE)
 
@@ -98,3 +102,61 @@ def test_copy_storing_keeps_a_local_edit_as_a_conflict_and_stores_the_rest(googl
     assert edited.title == "Planning (moved by me)" and edited.sync_status == SyncStatus.PENDING
     assert edited.provider_metadata["conflict"]["remote"]["title"] == "Planning (moved by them)"
     assert "Call, renamed" in [event.title for event in live_events(db_session, connection_id)]
+
+
+@contextmanager
+def redis_round_trips(monkeypatch):
+    """Commands sent on their own, and pipelines sent (each one round trip)."""
+    from redis.client import Pipeline, Redis
+
+    sent = {"commands": 0, "pipelines": 0}
+    command, execute = Redis.execute_command, Pipeline.execute
+
+    def counted_command(self, *args, **options):
+        if not isinstance(self, Pipeline):
+            sent["commands"] += 1
+        return command(self, *args, **options)
+
+    def counted_execute(self, *args, **options):
+        sent["pipelines"] += 1
+        return execute(self, *args, **options)
+
+    monkeypatch.setattr(Redis, "execute_command", counted_command)
+    monkeypatch.setattr(Pipeline, "execute", counted_execute)
+    yield sent
+
+
+def test_the_sweep_queues_each_due_connection_once_and_replaces_a_waiting_retry_in_two_round_trips(
+        app, db_session, user, redis, monkeypatch):
+    import jobs.sync
+    from tests.admin.conftest import make_connection
+
+    monkeypatch.setattr(jobs.sync, "job_app", lambda: app)
+    now = datetime.now(UTC)
+    due_ids = [make_connection(db_session, user.id, last_synced_at=now - timedelta(hours=1)).id for _ in range(12)]
+    recent = make_connection(db_session, user.id, last_synced_at=now).id
+    queue = Queue("sync", connection=redis)
+    with app.app_context():
+        schedule_retry(due_ids[0], now + timedelta(minutes=20))  # waits longer than the cycle: replaced
+        enqueue_sync(due_ids[1])  # already queued: stays queued once
+    # An earlier pull that finished (its result kept for a while) does not stand in the way of the next one.
+    queue.enqueue("builtins.len", "done", job_id=f"sync-connection-{due_ids[2]}", result_ttl=600)
+    queue.connection.lrem(queue.key, 0, f"sync-connection-{due_ids[2]}")
+    finished = Job.fetch(f"sync-connection-{due_ids[2]}", connection=redis)
+    finished.set_status(JobStatus.FINISHED)
+    queue.finished_job_registry.add(finished, 600)
+
+    with redis_round_trips(monkeypatch) as sent:
+        counts = in_test_session(jobs.sync.sweep)
+
+    assert counts == {"connections": 12, "pushes": 0}
+    assert (sent["commands"], sent["pipelines"]) == (0, 2)
+    assert sorted(queue.job_ids) == sorted(f"sync-connection-{connection_id}" for connection_id in due_ids)
+    assert queue.scheduled_job_registry.get_job_ids() == []
+    assert f"sync-connection-{recent}" not in queue.job_ids
+    assert queue.finished_job_registry.get_job_ids() == []
+    assert Job.fetch(f"sync-connection-{due_ids[2]}", connection=redis).func_name == "jobs.sync.sync_connection"
+
+    in_test_session(jobs.sync.sweep)  # the next tick finds them all queued
+
+    assert sorted(queue.job_ids) == sorted(f"sync-connection-{connection_id}" for connection_id in due_ids)

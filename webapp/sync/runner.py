@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from webapp.credentials import NeedsReconnect
 from webapp.sync import due, policy, pull, push
-from webapp.sync.queue import enqueue_push, enqueue_sync, schedule_retry
+from webapp.sync.queue import enqueue_push, enqueue_pushes, enqueue_sync, enqueue_syncs, schedule_retry
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,9 @@ def run_sync(session: Session, connection_id: uuid.UUID, *, full: bool = False,
         raise
     if result is None:
         return None
-    for event_id in push.pending_events(session, connection_id):
-        enqueue_push(event_id, connection_id)
+    pending = push.pending_events(session, connection_id)
     session.rollback()
+    enqueue_pushes([(event_id, connection_id) for event_id in pending])
     return result.counts()
 
 
@@ -99,9 +99,7 @@ def sweep(session: Session) -> dict:
     connections = due.due_connections(session, datetime.now(UTC))
     events = due.events_to_push(session)
     session.rollback()
-    for connection_id in connections:
-        enqueue_sync(connection_id)
-    for event_id, connection_id in events:
-        enqueue_push(event_id, connection_id)
+    enqueue_syncs(connections)
+    enqueue_pushes(events)
     log.info("sweep queued connections=%s pushes=%s", len(connections), len(events))
     return {"connections": len(connections), "pushes": len(events)}
