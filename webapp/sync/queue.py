@@ -67,6 +67,15 @@ def enqueue_syncs(connection_ids: list[uuid.UUID | str], *, args: tuple | None =
     return [item.job_id for item in wanted]
 
 
+def enqueue_calendars(connection_ids: list[uuid.UUID | str]) -> str:
+    """Queue the first sync of one account's calendars as one job that runs them side by side (see
+    jobs.sync.sync_calendars); returns its job id."""
+    ids = [str(connection_id) for connection_id in connection_ids]
+    job_id = f"sync-calendars-{ids[0]}"
+    _enqueue([_Wanted(job_id, "jobs.sync.sync_calendars", (ids,), None)])
+    return job_id
+
+
 def enqueue_push(event_id: uuid.UUID | str, connection_id: uuid.UUID | str | None = None) -> str:
     """Queue sending one locally changed event to its provider now, replacing a retry that waits; with
     `connection_id`, a push left "started" by a worker that died is replaced too."""
