@@ -24,6 +24,7 @@ from urllib.parse import urlencode, urlsplit
 import requests
 from flask import Flask, g
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from bench.harness import bench_app
 from webapp.auth.accounts import hash_password
@@ -130,13 +131,19 @@ class HttpsClient(FlaskClient):
             delattr(g, name)
         kwargs.setdefault("base_url", "https://localhost")
         kwargs["headers"] = {"Referer": "https://localhost/", **(kwargs.get("headers") or {})}
-        return super().open(*args, **kwargs)
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            db.session.remove()  # no transaction left idle while the benchmark does something else
 
 
 def new_user(email: str) -> User:
     user = User(email=email, password_hash=hash_password(PASSWORD))
     db.session.add(user)
     db.session.commit()
+    db.session.refresh(user)
+    db.session.expunge(user)
+    db.session.rollback()
     return user
 
 
@@ -163,9 +170,13 @@ def connect_apple(client, apple_id: str) -> None:
                                             "csrf_token": _csrf(page)})
 
 
-def connections_of(user: User) -> list[CalendarConnection]:
-    db.session.expire_all()
-    return list(db.session.query(CalendarConnection).filter_by(user_id=user.id).order_by(CalendarConnection.id))
+def connections_of(user_id) -> list:
+    """(id, provider, last_synced_at) of the user's calendars, read in a transaction of its own."""
+    rows = db.session.execute(
+        select(CalendarConnection.id, CalendarConnection.provider, CalendarConnection.last_synced_at)
+        .where(CalendarConnection.user_id == user_id).order_by(CalendarConnection.id)).all()
+    db.session.rollback()
+    return rows
 
 
 def _csrf(html: str) -> str:
@@ -187,6 +198,10 @@ def seed_caldav(bench: SyncBench, apple_id: str, calendars: int, events: int, pr
             begins = start + timedelta(hours=index * 5)
             (folder / f"e{index}.ics").write_text(caldav_event(f"{prefix}{number}-{index}", f"Meeting {index}",
                                                                begins))
+        # Radicale reads (and caches) files it did not write itself on the first listing: do that here, as a PUT
+        # would have, so the sync measured is ours.
+        requests.request("PROPFIND", f"{bench.radicale_url}/{apple_id}/{prefix}{number}/", headers={"Depth": "1"},
+                         auth=(apple_id, APPLE_USERS[apple_id]), timeout=600).raise_for_status()
 
 
 def caldav_event(uid: str, title: str, start: datetime) -> str:

@@ -71,7 +71,7 @@ def measure(quick: bool = False, scale: int = 1) -> list[dict]:
         connect_oauth(bench, client, "microsoft", "first@outlook.com")
         seed_caldav(bench, "bench.user@icloud.com", 1, events, prefix="big")
         connect_apple(client, "bench.user@icloud.com")
-        for connection in connections_of(user):
+        for connection in connections_of(user.id):
             counts, seconds = first_sync(bench, connection.id)
             rate = counts["created"] / seconds
             provider = connection.provider.value
@@ -89,7 +89,7 @@ def measure(quick: bool = False, scale: int = 1) -> list[dict]:
             connect_apple(account_client, "team.user@icloud.com")
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline:
-                connections = connections_of(account_user)
+                connections = connections_of(account_user.id)
                 if connections and all(connection.last_synced_at for connection in connections):
                     break
                 time.sleep(0.05)
