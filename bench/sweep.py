@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import sys
 import time
+from unittest import mock
 
 from rq import Queue
 from sqlalchemy import text
 
-from bench.sync_env import connect_oauth, connections_of, logged_in, new_user, print_table, sync_bench
+import jobs.sync
+from bench.sync_env import connect_oauth, connections_of, logged_in, new_user, print_result, row, sync_bench
 from bench.sync_first import rq_workers
 from webapp.extensions import db, redis_client
 from webapp.sync import runner
@@ -38,9 +40,12 @@ def measure(quick: bool = False, scale: int = 1) -> list[dict]:
         connect_oauth(bench, logged_in(bench.app, user), "google", "many@gmail.com")
         assert len(connections_of(user.id)) == calendars
         queue = Queue("sync", connection=redis_client())
+        queue.empty()  # the first syncs Connect queued run here instead, four at a time, to save the time
+        started = time.perf_counter()
+        with mock.patch.object(jobs.sync, "job_app", lambda: bench.app):
+            jobs.sync.sync_calendars([str(connection.id) for connection in connections_of(user.id)])
+        first_seconds = time.perf_counter() - started
         with rq_workers(bench, 2):
-            # The first (full) syncs, queued by the connect flow itself.
-            first_seconds, _ = drain(queue, calendars, 600)
             db.session.execute(text("UPDATE calendar_connections SET last_synced_at = now() - interval '6 minutes'"))
             db.session.commit()
             db.session.remove()
@@ -55,23 +60,23 @@ def measure(quick: bool = False, scale: int = 1) -> list[dict]:
         db.session.remove()
         synced = db.session.scalar(text("SELECT count(*) FROM calendar_connections "
                                         "WHERE last_synced_at > now() - interval '5 minutes'"))
-    print(f"\n(first syncs of the {calendars:,} calendars, queued by Connect, drained in {first_seconds:.1f} s)")
-    return [
-        {"what": f"sweep of {counts['connections']:,} due connections: queued", "measured": f"{enqueue_seconds:.2f} s",
-         "target": f"≤ {ENQUEUE_TARGET_SECONDS:.0f} s", "met": enqueue_seconds <= ENQUEUE_TARGET_SECONDS},
-        {"what": f"… drained by 2 rq workers ({finished:,} finished, {synced:,} synced)",
-         "measured": f"{drain_seconds:.1f} s", "target": f"≤ {DRAIN_TARGET_SECONDS:.0f} s",
-         "met": drain_seconds <= DRAIN_TARGET_SECONDS and finished >= calendars},
+    rows = [
+        row(f"sweep of {counts['connections']:,} due connections: queued", enqueue_seconds, "s",
+            f"<= {ENQUEUE_TARGET_SECONDS:.0f} s", enqueue_seconds <= ENQUEUE_TARGET_SECONDS),
+        row(f"... drained by 2 rq workers ({finished:,} finished, {synced:,} synced)", drain_seconds, "s",
+            f"<= {DRAIN_TARGET_SECONDS:.0f} s", drain_seconds <= DRAIN_TARGET_SECONDS and finished >= calendars),
     ]
+    return rows, [f"The first syncs of the {calendars:,} calendars (in this process, 4 at a time) took "
+                  f"{first_seconds:.1f} s."]
 
 
 def run(quick: bool = False, scale: int = 1) -> dict:
-    return {"name": "sweep", "title": "The sweep, nothing new", "rows": measure(quick, scale)}
+    rows, notes = measure(quick, scale)
+    return {"title": "The 5-minute sweep over connections with nothing new", "rows": rows, "notes": notes}
 
 
 def main() -> None:
-    result = run(quick="--quick" in sys.argv)
-    print_table(result["title"], result["rows"])
+    print_result(run(quick="--quick" in sys.argv))
 
 
 if __name__ == "__main__":

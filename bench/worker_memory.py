@@ -11,7 +11,7 @@ import time
 import psutil
 from rq import Queue
 
-from bench.sync_env import connect_oauth, connections_of, logged_in, new_user, print_table, sync_bench
+from bench.sync_env import connect_oauth, connections_of, logged_in, new_user, print_result, row, sync_bench
 from bench.sync_first import rq_workers
 from webapp.extensions import redis_client
 
@@ -48,23 +48,21 @@ def measure(quick: bool = False, scale: int = 1) -> list[dict]:
                 time.sleep(0.05)
             seconds = time.perf_counter() - started
         (connection,) = connections_of(user.id)
+    synced = "synced" if connection.last_synced_at else "NOT synced"
     return [
-        {"what": "rq worker at rest (resident)", "measured": f"{rest:.0f} MB", "target": f"≤ {REST_TARGET_MB} MB",
-         "met": rest <= REST_TARGET_MB},
-        {"what": f"peak, worker + horse, while syncing {events:,} events ({seconds:.0f} s, "
-                 f"{'synced' if connection.last_synced_at else 'NOT synced'})",
-         "measured": f"{peak:.0f} MB (+{peak - rest:.0f} MB)", "target": f"≤ +{GROWTH_TARGET_MB} MB",
-         "met": peak - rest <= GROWTH_TARGET_MB and connection.last_synced_at is not None},
+        row("rq worker at rest (resident)", rest, "MB", f"<= {REST_TARGET_MB} MB", rest <= REST_TARGET_MB),
+        row(f"growth of worker + horse while syncing {events:,} events (peak {peak:.0f} MB, {seconds:.0f} s, "
+            f"{synced})", peak - rest, "MB", f"<= +{GROWTH_TARGET_MB} MB",
+            peak - rest <= GROWTH_TARGET_MB and connection.last_synced_at is not None),
     ]
 
 
 def run(quick: bool = False, scale: int = 1) -> dict:
-    return {"name": "worker_memory", "title": "Worker memory", "rows": measure(quick, scale)}
+    return {"title": "rq worker memory (resident set), as the Procfile runs it", "rows": measure(quick, scale)}
 
 
 def main() -> None:
-    result = run(quick="--quick" in sys.argv)
-    print_table(result["title"], result["rows"])
+    print_result(run(quick="--quick" in sys.argv))
 
 
 if __name__ == "__main__":
