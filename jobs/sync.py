@@ -19,8 +19,8 @@ log = logging.getLogger(__name__)
 # A pull waits this long for a push of the same calendar (short) before leaving the work to whoever holds the lock.
 SYNC_LOCK_WAIT_SECONDS = 30
 PUSH_LOCK_WAIT_SECONDS = 30
-# An account's calendars sync this many at a time: each waits mostly on the calendar server, and one job per
-# calendar would pay a worker's fork and start-up for each.
+# A job of several calendars (an account's on connect, a batch of the sweep's) syncs this many at a time: each
+# waits mostly on its provider, and one job per calendar would pay a worker's fork and start-up for each.
 CALENDARS_AT_ONCE = 4
 
 
@@ -44,9 +44,10 @@ def sync_connection(connection_id: str, full: bool = False, allow_mass_delete: b
 
 
 def sync_calendars(connection_ids: list[str]) -> dict[str, dict | None]:
-    """Sync several calendars of one account, CALENDARS_AT_ONCE at a time. Each runs exactly as
-    `sync_connection` alone: its own app context (so its own database session), its own provider HTTP session,
-    its lock and its failure policy; one calendar failing (recorded on it, retried on its own) stops no other."""
+    """Sync several calendars (an account's, or a batch of the sweep's), CALENDARS_AT_ONCE at a time. Each runs
+    exactly as `sync_connection` alone: its own app context (so its own database session), its own provider HTTP
+    session, its lock and its failure policy; one calendar failing (recorded on it, retried on its own) stops no
+    other."""
     job_app()  # built once, before the threads share it
 
     def one(connection_id: str) -> dict | None:

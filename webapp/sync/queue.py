@@ -25,6 +25,10 @@ PUSH_RETRY = Retry(max=3, interval=[30, 120, 600])
 # A live pull takes its lock within moments of starting; "started" for longer without it means its worker died.
 ABANDONED_AFTER = timedelta(seconds=30)
 PENDING_STATES = ("queued", "started", "scheduled", "deferred")
+# The sweep's pulls run this many calendars to a job: each job costs a worker a fork and RQ's bookkeeping (a
+# tenth of a second or more here), which one job per calendar paid thousands of times a cycle.
+SWEEP_BATCH = 25
+BATCH_PREFIX = "sync-calendars-"
 
 
 def sync_queue() -> Queue:
@@ -55,23 +59,55 @@ def enqueue_sync(connection_id: uuid.UUID | str, *, accept_deletions: bool = Fal
     """Queue a pull for one connection now, replacing a waiting retry; returns the job id (also when a pull was
     already queued). `accept_deletions` is the user's answer to the deletion guard."""
     args = (str(connection_id), True, True) if accept_deletions else (str(connection_id),)
-    return enqueue_syncs([connection_id], args=args)[0]
+    job_id = sync_job_id(connection_id)
+    _enqueue([_Wanted(job_id, "jobs.sync.sync_connection", args, str(connection_id))],
+             cancel=[retry_job_id(connection_id)])
+    return job_id
 
 
-def enqueue_syncs(connection_ids: list[uuid.UUID | str], *, args: tuple | None = None) -> list[str]:
-    """Queue a pull for each connection, as `enqueue_sync` does for one, with one read and one write round trip
-    to Redis for all of them."""
-    wanted = [_Wanted(sync_job_id(connection_id), "jobs.sync.sync_connection", args or (str(connection_id),),
-                      str(connection_id)) for connection_id in connection_ids]
-    _enqueue(wanted, cancel=[retry_job_id(connection_id) for connection_id in connection_ids])
-    return [item.job_id for item in wanted]
+def enqueue_sweep(connection_ids: list[uuid.UUID | str]) -> int:
+    """The sweep's pulls, SWEEP_BATCH calendars to a job (jobs.sync.sync_calendars); returns how many calendars
+    were queued. As `enqueue_sync` does for one, a waiting retry is replaced and a calendar whose pull is already
+    queued or running (alone or in a job of several) is left to it. A few Redis round trips whatever the count."""
+    if not connection_ids:
+        return 0
+    queue = sync_queue()
+    ids = [str(connection_id) for connection_id in connection_ids]
+    found = Job.fetch_many([sync_job_id(item) for item in ids] + [retry_job_id(item) for item in ids],
+                           connection=queue.connection)
+    singles, retries = found[:len(ids)], found[len(ids):]
+    wanted = [_Wanted(sync_job_id(item), "jobs.sync.sync_connection", (item,), item) for item in ids]
+    dead = _dead_runs(list(zip(wanted, singles, strict=True)))
+    busy = _in_pending_batches(queue) | {
+        item for item, job in zip(ids, singles, strict=True)
+        if job is not None and _known_state(job) in PENDING_STATES and job.id not in dead}
+    due = [item for item in ids if item not in busy]
+    with queue.connection.pipeline() as pipeline:
+        for job in retries:
+            if job is not None and _known_state(job) != "started":
+                _discard(queue, job, pipeline)
+        queue.enqueue_many([
+            Queue.prepare_data("jobs.sync.sync_calendars", (due[start:start + SWEEP_BATCH],),
+                               job_id=f"{BATCH_PREFIX}{uuid.uuid4().hex}", timeout=SYNC_JOB_TIMEOUT, result_ttl=600,
+                               failure_ttl=7 * 86400)
+            for start in range(0, len(due), SWEEP_BATCH)], pipeline=pipeline)
+        pipeline.execute()
+    return len(due)
+
+
+def _in_pending_batches(queue: Queue) -> set[str]:
+    """The connections of jobs of several calendars that are queued or running."""
+    job_ids = [job_id for job_id in queue.get_job_ids() + queue.started_job_registry.get_job_ids()
+               if job_id.startswith(BATCH_PREFIX)]
+    return {connection_id for job in Job.fetch_many(job_ids, connection=queue.connection)
+            if job is not None and _known_state(job) in ("queued", "started") for connection_id in job.args[0]}
 
 
 def enqueue_calendars(connection_ids: list[uuid.UUID | str]) -> str:
     """Queue the first sync of one account's calendars as one job that runs them side by side (see
     jobs.sync.sync_calendars); returns its job id."""
     ids = [str(connection_id) for connection_id in connection_ids]
-    job_id = f"sync-calendars-{ids[0]}"
+    job_id = f"{BATCH_PREFIX}{ids[0]}"
     _enqueue([_Wanted(job_id, "jobs.sync.sync_calendars", (ids,), None)])
     return job_id
 

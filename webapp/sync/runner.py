@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from webapp.credentials import NeedsReconnect
 from webapp.sync import due, policy, pull, push
-from webapp.sync.queue import enqueue_push, enqueue_pushes, enqueue_sync, enqueue_syncs, schedule_retry
+from webapp.sync.queue import enqueue_push, enqueue_pushes, enqueue_sweep, enqueue_sync, schedule_retry
 
 log = logging.getLogger(__name__)
 
@@ -94,12 +94,12 @@ def run_push(session: Session, event_id: uuid.UUID, connection_id: uuid.UUID) ->
 
 
 def sweep(session: Session) -> dict:
-    """Every 5 minutes: queue a pull for each due connection (replacing a waiting retry) and a push for each
-    waiting local change."""
+    """Every 5 minutes: queue a pull for each due connection (replacing a waiting retry; several calendars to a
+    job) and a push for each waiting local change."""
     connections = due.due_connections(session, datetime.now(UTC))
     events = due.events_to_push(session)
     session.rollback()
-    enqueue_syncs(connections)
+    queued = enqueue_sweep(connections)
     enqueue_pushes(events)
-    log.info("sweep queued connections=%s pushes=%s", len(connections), len(events))
+    log.info("sweep queued connections=%s (due %s) pushes=%s", queued, len(connections), len(events))
     return {"connections": len(connections), "pushes": len(events)}
