@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -95,6 +96,7 @@ def remote_from_row(row: CalendarEvent) -> RemoteEvent:
 
 
 LOCAL_CHANGES = (SyncStatus.PENDING, SyncStatus.FAILED)
+LIVE_IDS_BATCH = 2000
 
 
 # The pull's rows arrive by COPY into this session-local table, then go in with one INSERT … SELECT: far fewer
@@ -212,11 +214,12 @@ def soft_delete(session: Session, connection_id: uuid.UUID, event_ids: list[uuid
 
 
 def live_event_ids(session: Session, connection_id: uuid.UUID, *,
-                   among: set[str] | None = None) -> dict[str, uuid.UUID]:
-    """Provider id → row id of every live event a pull may delete (or of those `among` these provider ids): local
-    changes not yet pushed excluded."""
+                   among: set[str] | None = None) -> Iterator[tuple[str, uuid.UUID]]:
+    """(provider id, row id) of every live event a pull may delete (or of those `among` these provider ids): local
+    changes not yet pushed excluded. Streamed from a server-side cursor: a calendar of any size is never held in
+    memory at once."""
     if among is not None and not among:
-        return {}
+        return iter(())
     query = select(CalendarEvent.provider_event_id, CalendarEvent.id).where(
         CalendarEvent.calendar_connection_id == connection_id,
         CalendarEvent.deleted_at.is_(None),
@@ -224,7 +227,7 @@ def live_event_ids(session: Session, connection_id: uuid.UUID, *,
     )
     if among is not None:
         query = query.where(CalendarEvent.provider_event_id.in_(among))
-    return dict(session.execute(query).all())
+    return iter(session.execute(query.execution_options(yield_per=LIVE_IDS_BATCH)))
 
 
 def local_changes(session: Session, connection_id: uuid.UUID, provider_ids: set[str]) -> list[CalendarEvent]:

@@ -284,18 +284,20 @@ def apply_deletions(session: Session, connection: CalendarConnection, result: Sy
     reads every live event; an incremental round reads the ones it was told about."""
     if not (result.removed or result.full_resync or result.stale_overrides):
         return
-    live = store.live_event_ids(session, connection.id, among=None if result.full_resync else result.removed)
-    doomed = {provider_id for provider_id in result.removed if provider_id in live}
+    announced = dict(store.live_event_ids(session, connection.id, among=result.removed))
+    doomed = dict(announced)  # provider id -> row id
     if result.full_resync:
         unidentified = any(skip.provider_event_id is None for skip in result.skipped)
         if unidentified:
             log.warning("not reconciling: the listing had an event without an id connection_id=%s", connection.id)
         else:
             skipped_resources = {skip.provider_event_id for skip in result.skipped}
-            doomed |= {provider_id for provider_id in live if provider_id not in result.seen
-                       and provider_id.split("::")[0] not in skipped_resources}
-    result.conflicts += conflicts.record_remote_removals(session, connection.id, result.removed - set(live), now)
-    doomed_ids = [live[provider_id] for provider_id in doomed] + list(result.stale_overrides)
+            for provider_id, row_id in store.live_event_ids(session, connection.id):
+                if provider_id not in result.seen and provider_id.split("::")[0] not in skipped_resources:
+                    doomed[provider_id] = row_id
+    result.conflicts += conflicts.record_remote_removals(session, connection.id, result.removed - set(announced),
+                                                         now)
+    doomed_ids = list(doomed.values()) + list(result.stale_overrides)
     if not allow_mass_delete and len(doomed_ids) >= GUARD_MINIMUM:
         existing = session.scalar(select(func.count()).select_from(CalendarEvent).where(
             CalendarEvent.calendar_connection_id == connection.id, CalendarEvent.deleted_at.is_(None)))
