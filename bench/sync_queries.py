@@ -81,9 +81,9 @@ def main() -> None:
         now = datetime.now(UTC)
         for label, version in (("upsert 1,000 new events", "v1"), ("upsert 1,000 unchanged", "v1"),
                                ("upsert 1,000 changed", "v2")):
-            batch = [as_row(event, target, None, now) for event in remote_events(1000, version)]
+            batch = [as_row(event, None, now) for event in remote_events(1000, version)]
             started = time.perf_counter()
-            upsert_events(db.session, batch)
+            upsert_events(db.session, target, batch)
             db.session.commit()
             elapsed = (time.perf_counter() - started) * 1000
             results.append((label, elapsed, elapsed))

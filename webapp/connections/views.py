@@ -27,7 +27,7 @@ from webapp.locks import running_syncs
 from webapp.models import CalendarConnection, CalendarEvent, CalendarProvider
 from webapp.providers import LABELS, OAUTH_PROVIDERS, is_configured
 from webapp.sync import conflicts
-from webapp.sync.queue import enqueue_push, enqueue_sync, is_sync_queued
+from webapp.sync.queue import enqueue_calendars, enqueue_push, enqueue_sync, is_sync_queued
 from webapp.sync.status import sync_state
 
 
@@ -113,8 +113,8 @@ def apple():
             form.app_password.errors.append(failure.message)
         else:
             db.session.commit()
-            for connection in connections:
-                enqueue_sync(connection.id)
+            if connections:
+                enqueue_calendars([connection.id for connection in connections])
             flash(f"Connected {len(connections)} iCloud calendar{'s' if len(connections) != 1 else ''}.", "success")
             return redirect(url_for("connections.index"))
     status = 422 if form.is_submitted() else 200

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
 from sqlalchemy.orm import Session
 
@@ -132,7 +132,17 @@ def read_target(session: Session, connection_id: uuid.UUID) -> Target | None:
 
 
 def store_page(session: Session, target: Target, page: ChangePage, result: SyncResult) -> bool:
-    """One page in one short transaction; False when the connection went away meanwhile."""
+    """One page in one short transaction; False when the connection went away meanwhile. A page without events
+    (removals are applied at the end) touches nothing."""
+    result.skipped += page.skipped
+    result.seen.update(skip.provider_event_id for skip in page.skipped if skip.provider_event_id)
+    result.removed.update(page.removed_ids)
+    result.seen.update(event.provider_event_id for event in page.events)
+    # Providers that hand out occurrences (Graph) instead of a series we created: the occurrences now stand for
+    # it, so our own series row retires instead of being expanded a second time beside them.
+    result.removed.update({event.metadata.get("seriesMasterId") for event in page.events} - {None})
+    if not page.events:
+        return True
     alive = session.scalar(select(CalendarConnection.id).where(
         CalendarConnection.id == target.connection_id, CalendarConnection.deleted_at.is_(None),
         CalendarConnection.is_connected.is_(True)).with_for_update(read=True))
@@ -140,15 +150,13 @@ def store_page(session: Session, target: Target, page: ChangePage, result: SyncR
         session.rollback()
         return False
     now = datetime.now(UTC)
-    result.skipped += page.skipped
-    result.seen.update(skip.provider_event_id for skip in page.skipped if skip.provider_event_id)
     held = conflicts.record_pull_conflicts(
         session, target.connection_id, {event.provider_event_id: event for event in page.events}, now)
     result.conflicts += len(held)
     incoming = [event for event in page.events if event.provider_event_id not in held]
     masters = [event for event in incoming if not event.parent_provider_event_id]
     children = [event for event in incoming if event.parent_provider_event_id]
-    _upsert(session, result, [store.as_row(event, target.connection_id, None, now) for event in masters])
+    _upsert(session, target, result, [store.as_row(event, None, now) for event in masters])
     parent_ids = store.ids_by_provider_id(session, target.connection_id,
                                           {event.parent_provider_event_id for event in children})
     child_rows = []
@@ -156,26 +164,21 @@ def store_page(session: Session, target: Target, page: ChangePage, result: SyncR
         parent_id = parent_ids.get(event.parent_provider_event_id)
         if parent_id is None and event.status == "CANCELLED":
             continue  # a cancelled instance of a series we do not have: nothing to show or hide
-        child_rows.append(store.as_row(event, target.connection_id, parent_id, now))
-    _upsert(session, result, child_rows)
-    result.removed.update(page.removed_ids)
-    result.seen.update(event.provider_event_id for event in page.events)
-    # Providers that hand out occurrences (Graph) instead of a series we created: the occurrences now stand for
-    # it, so our own series row retires instead of being expanded a second time beside them.
-    result.removed.update({event.metadata.get("seriesMasterId") for event in page.events} - {None})
+        child_rows.append(store.as_row(event, parent_id, now))
+    _upsert(session, target, result, child_rows)
     if page.series_complete:
         _find_stale_overrides(session, target, page.events, masters, result)
     session.commit()
     return True
 
 
-def _upsert(session: Session, result: SyncResult, rows: list[dict]) -> None:
+def _upsert(session: Session, target: Target, result: SyncResult, rows: list[dict]) -> None:
     """All rows in one statement; if the database refuses one, row by row, skipping (and noting) the refused."""
     if not rows:
         return
     try:
         with session.begin_nested():
-            created, updated = store.upsert_events(session, rows)
+            created, updated = store.upsert_events(session, target.connection_id, rows)
     except StatementError as error:
         if isinstance(error, OperationalError | InterfaceError):
             raise
@@ -183,7 +186,7 @@ def _upsert(session: Session, result: SyncResult, rows: list[dict]) -> None:
         for row in rows:
             try:
                 with session.begin_nested():
-                    one_created, one_updated = store.upsert_events(session, [row])
+                    one_created, one_updated = store.upsert_events(session, target.connection_id, [row])
             except StatementError as row_error:
                 if isinstance(row_error, OperationalError | InterfaceError):
                     raise
@@ -218,6 +221,9 @@ def _find_stale_overrides(session: Session, target: Target, events: list[RemoteE
 def finish(session: Session, target: Target, result: SyncResult, new_cursor: str | None, *,
            allow_mass_delete: bool, started: float) -> SyncResult | None:
     """The round's last short transaction: removals behind the guard, the cursor, the outcome, the audit row."""
+    if _reported_nothing(result) and _record_quiet_success(session, target, new_cursor):
+        result.duration_ms = int((time.monotonic() - started) * 1000)
+        return result
     connection = session.get(CalendarConnection, target.connection_id, with_for_update=True, populate_existing=True)
     if connection is None or connection.deleted_at is not None or not connection.is_connected:
         session.rollback()
@@ -236,6 +242,32 @@ def finish(session: Session, target: Target, result: SyncResult, new_cursor: str
     return result
 
 
+def _reported_nothing(result: SyncResult) -> bool:
+    """An incremental round in which the provider listed no event and no removal."""
+    return not (result.full_resync or result.seen or result.removed or result.skipped or result.stale_overrides)
+
+
+def _record_quiet_success(session: Session, target: Target, new_cursor: str | None) -> bool:
+    """A round that changed nothing on a healthy connection: the new cursor and the time, in one statement (the
+    page must not call the calendar stale) and no audit row. False when the connection is not healthy (its
+    recovery is worth an audit row) or gone: the full bookkeeping takes over."""
+    now = datetime.now(UTC)
+    # Losing this commit in a crash costs only a repeat of a sync that found nothing: no need to wait for the
+    # write-ahead log to reach the disk, which is most of this round's time otherwise.
+    session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+    written = session.execute(
+        update(CalendarConnection)
+        .where(CalendarConnection.id == target.connection_id, CalendarConnection.deleted_at.is_(None),
+               CalendarConnection.is_connected.is_(True), CalendarConnection.sync_failures == 0,
+               CalendarConnection.attention_reason.is_(None))
+        .values(sync_token=new_cursor, last_synced_at=now, last_attempt_at=now)
+        .returning(CalendarConnection.id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    session.commit()
+    return written is not None
+
+
 def _still_skipped(connection: CalendarConnection, result: SyncResult) -> list[dict]:
     """What the page keeps listing as not stored: this round's skips, plus (after an incremental round) earlier
     ones the provider has not changed or removed since."""
@@ -248,22 +280,27 @@ def _still_skipped(connection: CalendarConnection, result: SyncResult) -> list[d
 def apply_deletions(session: Session, connection: CalendarConnection, result: SyncResult, *,
                     allow_mass_delete: bool, now: datetime) -> None:
     """Removals the provider announced, plus (after a complete full listing) what it no longer has — behind the
-    guard. Local changes are never deleted: an announced removal of one becomes a conflict."""
-    live = store.live_event_ids(session, connection.id)
-    doomed = {provider_id for provider_id in result.removed if provider_id in live}
+    guard. Local changes are never deleted: an announced removal of one becomes a conflict. Only a full listing
+    reads every live event; an incremental round reads the ones it was told about."""
+    if not (result.removed or result.full_resync or result.stale_overrides):
+        return
+    announced = dict(store.live_event_ids(session, connection.id, among=result.removed))
+    doomed = dict(announced)  # provider id -> row id
     if result.full_resync:
         unidentified = any(skip.provider_event_id is None for skip in result.skipped)
         if unidentified:
             log.warning("not reconciling: the listing had an event without an id connection_id=%s", connection.id)
         else:
             skipped_resources = {skip.provider_event_id for skip in result.skipped}
-            doomed |= {provider_id for provider_id in live if provider_id not in result.seen
-                       and provider_id.split("::")[0] not in skipped_resources}
-    result.conflicts += conflicts.record_remote_removals(session, connection.id, result.removed - set(live), now)
-    doomed_ids = [live[provider_id] for provider_id in doomed] + list(result.stale_overrides)
-    existing = session.scalar(select(func.count()).select_from(CalendarEvent).where(
-        CalendarEvent.calendar_connection_id == connection.id, CalendarEvent.deleted_at.is_(None)))
-    if (not allow_mass_delete and len(doomed_ids) >= GUARD_MINIMUM
-            and len(doomed_ids) > GUARD_SHARE * existing):
-        raise DeletionGuardTripped(len(doomed_ids), existing)
+            for provider_id, row_id in store.live_event_ids(session, connection.id):
+                if provider_id not in result.seen and provider_id.split("::")[0] not in skipped_resources:
+                    doomed[provider_id] = row_id
+    result.conflicts += conflicts.record_remote_removals(session, connection.id, result.removed - set(announced),
+                                                         now)
+    doomed_ids = list(doomed.values()) + list(result.stale_overrides)
+    if not allow_mass_delete and len(doomed_ids) >= GUARD_MINIMUM:
+        existing = session.scalar(select(func.count()).select_from(CalendarEvent).where(
+            CalendarEvent.calendar_connection_id == connection.id, CalendarEvent.deleted_at.is_(None)))
+        if len(doomed_ids) > GUARD_SHARE * existing:
+            raise DeletionGuardTripped(len(doomed_ids), existing)
     result.deleted = store.soft_delete(session, connection.id, doomed_ids, now)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from webapp.credentials import NeedsReconnect
 from webapp.sync import due, policy, pull, push
-from webapp.sync.queue import enqueue_push, enqueue_sync, schedule_retry
+from webapp.sync.queue import enqueue_push, enqueue_pushes, enqueue_sweep, enqueue_sync, schedule_retry
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,9 @@ def run_sync(session: Session, connection_id: uuid.UUID, *, full: bool = False,
         raise
     if result is None:
         return None
-    for event_id in push.pending_events(session, connection_id):
-        enqueue_push(event_id, connection_id)
+    pending = push.pending_events(session, connection_id)
     session.rollback()
+    enqueue_pushes([(event_id, connection_id) for event_id in pending])
     return result.counts()
 
 
@@ -94,14 +94,12 @@ def run_push(session: Session, event_id: uuid.UUID, connection_id: uuid.UUID) ->
 
 
 def sweep(session: Session) -> dict:
-    """Every 5 minutes: queue a pull for each due connection (replacing a waiting retry) and a push for each
-    waiting local change."""
+    """Every 5 minutes: queue a pull for each due connection (replacing a waiting retry; several calendars to a
+    job) and a push for each waiting local change."""
     connections = due.due_connections(session, datetime.now(UTC))
     events = due.events_to_push(session)
     session.rollback()
-    for connection_id in connections:
-        enqueue_sync(connection_id)
-    for event_id, connection_id in events:
-        enqueue_push(event_id, connection_id)
-    log.info("sweep queued connections=%s pushes=%s", len(connections), len(events))
+    queued = enqueue_sweep(connections)
+    enqueue_pushes(events)
+    log.info("sweep queued connections=%s (due %s) pushes=%s", queued, len(connections), len(events))
     return {"connections": len(connections), "pushes": len(events)}
