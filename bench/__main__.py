@@ -35,7 +35,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-BENCHMARKS = ("week_read", "pages", "audit_log")
+BENCHMARKS = ("week_read", "pages", "audit_log", "sync_store", "sync_first", "sync_incremental", "sweep",
+              "worker_memory")
 RESULTS = Path(__file__).parent / "results"
 
 

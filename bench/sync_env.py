@@ -33,6 +33,10 @@ from webapp.embedded import start_redis
 from webapp.extensions import db
 from webapp.models import CalendarConnection, User
 
+# The provider emulators speak plain http on 127.0.0.1, which oauthlib refuses unless told (as in the sandbox;
+# webapp.providers.oauth still refuses http to any other host). The benchmark's workers inherit it.
+os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
+
 GOOGLE_CLIENT = ("bench-google-client.apps.googleusercontent.com", "bench-google-secret")
 MICROSOFT_CLIENT = ("5f2b7c1e-3d4a-4b6c-8e9f-1a2b3c4d5e6f", "bench-microsoft-secret")
 APPLE_USERS = {"bench.user@icloud.com": "benc-hpas-swor-d123", "team.user@icloud.com": "team-pass-word-4567"}
