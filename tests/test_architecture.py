@@ -16,7 +16,7 @@ MAY_IMPORT = {
     "sandbox": set(),  # the emulators stand in for the providers: they know nothing of the app
     "webapp": {"sandbox"},  # only webapp.local, see LOCAL_LAUNCHER
     "jobs": {"webapp"},
-    "bench": {"webapp", "sandbox"},
+    "bench": {"webapp", "jobs", "sandbox"},  # the sync benchmarks run the real jobs
 }
 # `make run` without provider credentials starts the emulators beside the app; nothing else in webapp may.
 LOCAL_LAUNCHER = "webapp.local"

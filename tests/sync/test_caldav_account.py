@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from rq import Queue, SimpleWorker
 from sqlalchemy import func, select
 
-from tests.conftest import APPLE_USER, PASSWORD, csrf_token_from, make_user
+from tests.factories import PASSWORD, make_user
+from tests.helpers import APPLE_USER, csrf_token_from
 from webapp.extensions import db
 from webapp.models import CalendarConnection, CalendarEvent
 from webapp.providers.apple import AppleProvider

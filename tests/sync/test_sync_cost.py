@@ -10,7 +10,8 @@ from rq import Queue
 from rq.job import Job, JobStatus
 from sqlalchemy import event, select
 
-from tests.sync.conftest import google_timed, in_test_session, live_events, soon
+from tests.factories import make_connection
+from tests.helpers import google_timed, in_test_session, live_events, soon
 from webapp.extensions import db
 from webapp.models import AuditLog, CalendarConnection, CalendarEvent, SyncStatus
 from webapp.sync.queue import enqueue_sync, schedule_retry
@@ -135,7 +136,6 @@ def batched_connections(queue: Queue) -> list[str]:
 def test_the_sweep_queues_each_due_connection_once_in_jobs_of_several_and_replaces_a_waiting_retry(
         app, db_session, user, redis, monkeypatch):
     import jobs.sync
-    from tests.admin.conftest import make_connection
 
     monkeypatch.setattr(jobs.sync, "job_app", lambda: app)
     now = datetime.now(UTC)
