@@ -27,6 +27,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from bench.harness import bench_app
+from sandbox.settings import provider_settings
 from webapp.auth.accounts import hash_password
 from webapp.config import PROJECT_ROOT
 from webapp.embedded import start_redis
@@ -57,20 +58,8 @@ class SyncBench:
         return self.radicale_root / "collections" / "collection-root" / apple_id
 
     def settings(self) -> dict:
-        return {
-            "google": {
-                "client_id": GOOGLE_CLIENT[0], "client_secret": GOOGLE_CLIENT[1],
-                "auth_url": f"{self.google_url}/o/oauth2/v2/auth", "token_url": f"{self.google_url}/token",
-                "revoke_url": f"{self.google_url}/revoke", "api_url": f"{self.google_url}/calendar/v3",
-                "userinfo_url": f"{self.google_url}/v1/userinfo",
-            },
-            "microsoft": {
-                "client_id": MICROSOFT_CLIENT[0], "client_secret": MICROSOFT_CLIENT[1],
-                "authority": f"{self.microsoft_url}/common", "graph_url": f"{self.microsoft_url}/v1.0",
-            },
-            "apple": {"base_url": f"{self.radicale_url}/"},
-            "sandbox": False,
-        }
+        return provider_settings(self.google_url, self.microsoft_url, self.radicale_url, google_client=GOOGLE_CLIENT,
+                                 microsoft_client=MICROSOFT_CLIENT)
 
     def worker_environment(self) -> dict:
         """What an `rq worker` process needs to run our jobs against this set-up."""

@@ -16,6 +16,7 @@ from redis import Redis
 from sqlalchemy import text
 from sqlalchemy.orm import scoped_session, sessionmaker
 
+from sandbox.settings import provider_settings
 from tests.factories import PASSWORD, make_config, make_user
 from tests.helpers import APPLE_USER, Mailbox, csrf_token_from
 from webapp import create_app
@@ -118,20 +119,8 @@ class ProviderServers:
     microsoft_faults: object
 
     def settings(self) -> dict:
-        return {
-            "google": {
-                "client_id": GOOGLE_CLIENT[0], "client_secret": GOOGLE_CLIENT[1],
-                "auth_url": f"{self.google.url}/o/oauth2/v2/auth", "token_url": f"{self.google.url}/token",
-                "revoke_url": f"{self.google.url}/revoke", "api_url": f"{self.google.url}/calendar/v3",
-                "userinfo_url": f"{self.google.url}/v1/userinfo",
-            },
-            "microsoft": {
-                "client_id": MICROSOFT_CLIENT[0], "client_secret": MICROSOFT_CLIENT[1],
-                "authority": f"{self.microsoft.url}/common", "graph_url": f"{self.microsoft.url}/v1.0",
-            },
-            "apple": {"base_url": f"{self.radicale.url}/"},
-            "sandbox": False,
-        }
+        return provider_settings(self.google.url, self.microsoft.url, self.radicale.url, google_client=GOOGLE_CLIENT,
+                                 microsoft_client=MICROSOFT_CLIENT)
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from rq.job import JobStatus
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from sandbox.radicale_server import put_event
 from tests.factories import PASSWORD
@@ -323,3 +323,18 @@ def marked(html: str) -> dict[str, int]:
         if mark:
             found[re.search(r'class="event-title"[^>]*>([^<]*)<', element).group(1)] = int(mark.group(1))
     return found
+
+
+@contextmanager
+def sent_statements(target):
+    """Every SQL statement, with its parameters, that `target` (an engine or a connection) sends in the block."""
+    sent: list[tuple[str, object]] = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany):
+        sent.append((statement, parameters))
+
+    event.listen(target, "before_cursor_execute", remember)
+    try:
+        yield sent
+    finally:
+        event.remove(target, "before_cursor_execute", remember)

@@ -4,7 +4,6 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import select, text
 
 from tests.factories import (
@@ -17,6 +16,7 @@ from tests.factories import (
     set_user,
     utc,
 )
+from tests.helpers import sent_statements
 from webapp.calendar.pages import Viewer, calendar_page
 from webapp.calendar.periods import make_period
 from webapp.calendar.queries import entries_between
@@ -179,17 +179,9 @@ def test_week_query_uses_the_date_range_index_on_realistic_data(db_session):
     _bulk_insert(db_session, users=40, calendars_per_user=3, events_per_calendar=170)  # 20,400 events
     owner = db_session.scalar(select(User).where(User.email == "bulk7@example.com"))
     period = make_period("week", date(2024, 6, 10), ZoneInfo("Europe/Berlin"), 1)
-    statements = []
     connection = db_session.connection()
-
-    def capture(conn, cursor, statement, parameters, context, executemany):
-        statements.append((statement, parameters))
-
-    sqlalchemy_event.listen(connection, "before_cursor_execute", capture)
-    try:
+    with sent_statements(connection) as statements:
         entries = entries_between(db_session, owner.id, period.window_start, period.window_end)
-    finally:
-        sqlalchemy_event.remove(connection, "before_cursor_execute", capture)
 
     assert len(entries) == 3 * 3  # one event every 51 hours, on each of three calendars
     assert len(statements) == 1  # no series in the window: no override query either

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import select, text
 
 from tests.factories import make_all_day, make_event, make_override, make_series, utc
+from tests.helpers import sent_statements
 from webapp.calendar.periods import make_period
 from webapp.calendar.queries import entries_between
 from webapp.models import EventStatus, User
@@ -162,17 +162,9 @@ def _plan_nodes(plan: dict):
 def _explained_week(db_session, email: str) -> tuple[list, list[dict]]:
     owner = db_session.scalar(select(User).where(User.email == email))
     period = make_period("week", MONDAY, ZoneInfo("Europe/Berlin"), 1)
-    statements = []
     connection = db_session.connection()
-
-    def capture(conn, cursor, statement, parameters, context, executemany):
-        statements.append((statement, parameters))
-
-    sqlalchemy_event.listen(connection, "before_cursor_execute", capture)
-    try:
+    with sent_statements(connection) as statements:
         entries = entries_between(db_session, owner.id, period.window_start, period.window_end)
-    finally:
-        sqlalchemy_event.remove(connection, "before_cursor_execute", capture)
     statement, parameters = statements[0]
     plan = connection.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters).scalar()[0]["Plan"]
     return entries, [node for node in _plan_nodes(plan) if node.get("Relation Name") == "calendar_events"

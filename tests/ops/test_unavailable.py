@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from tests.factories import PASSWORD, build_app, make_connection
-from tests.helpers import CLOSED_POSTGRES, CLOSED_REDIS, csrf_token_from, frozen, screenshot
+from tests.helpers import CLOSED_POSTGRES, CLOSED_REDIS, csrf_token_from, frozen, screenshot, wait_for
 from webapp.auth.sessions import COOKIE_NAME
 from webapp.extensions import db
 from webapp.models import AuditLog, AuditStatus, Session
@@ -154,7 +154,16 @@ def test_connections_the_server_dropped_are_replaced_without_a_failed_request(ap
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
             "WHERE datname = :name AND pid <> pg_backend_pid() AND backend_type = 'client backend'"),
             {"name": database})
-    assert ended >= 1
+        assert ended >= 1
+        # pg_terminate_backend only signals: wait until those backends are gone and their sockets closed, as
+        # they are by the time a restarted server answers again.
+        def backends_gone() -> bool:
+            admin.rollback()  # a fresh view of pg_stat_activity, not the transaction's cached one
+            return admin.scalar(text(
+                "SELECT count(*) = 0 FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid() "
+                "AND backend_type = 'client backend'"), {"name": database})
+
+        wait_for(backends_gone, 10, "the ended backends gone")
     assert [browser.get("/").status_code for _ in range(5)] == [302] * 5
 
 

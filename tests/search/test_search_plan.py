@@ -4,8 +4,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
+from tests.helpers import sent_statements
 from webapp.extensions import db
 from webapp.search.engine import parse_query, search_parameters, search_statement, searched_calendars
 
@@ -48,16 +49,8 @@ def searcher(app):
 def plan_nodes(db_session, statement, parameters) -> list[dict]:
     """Every node of the plan PostgreSQL makes for the statement as the app sends it."""
     connection = db_session.connection()
-    sent = []
-
-    def capture(conn, cursor, sql, bound, context, executemany):
-        sent.append((sql, bound))
-
-    event.listen(connection, "before_cursor_execute", capture)
-    try:
+    with sent_statements(connection) as sent:
         found = db_session.execute(statement, parameters).all()
-    finally:
-        event.remove(connection, "before_cursor_execute", capture)
     assert found, "the search found nothing to plan for"
     sql, bound = sent[0]
     nodes, pending = [], [connection.exec_driver_sql("EXPLAIN (FORMAT JSON) " + sql, bound).scalar_one()[0]["Plan"]]

@@ -8,30 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 from rq import Queue
 from rq.job import Job, JobStatus
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from tests.factories import make_connection
-from tests.helpers import google_timed, in_test_session, live_events, soon
+from tests.helpers import google_timed, in_test_session, live_events, sent_statements, soon
 from webapp.extensions import db
 from webapp.models import AuditLog, CalendarConnection, CalendarEvent, SyncStatus
 from webapp.sync.queue import enqueue_sync, schedule_retry
 
 WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|COPY)\b", re.IGNORECASE)
-
-
-@contextmanager
-def statements_seen():
-    """Every SQL statement the app's engine sends while the block runs."""
-    seen: list[str] = []
-
-    def remember(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", remember)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", remember)
 
 
 def test_an_incremental_sync_with_no_changes_asks_once_writes_only_the_time_and_reads_no_events(
@@ -46,8 +31,9 @@ def test_an_incremental_sync_with_no_changes_asks_once_writes_only_the_time_and_
     first_synced_at = db_session.get(CalendarConnection, connection_id).last_synced_at
     before = len(state.requests)
 
-    with app.app_context(), statements_seen() as statements:
+    with app.app_context(), sent_statements(db.engine) as sent:
         counts = run_sync(connection_id)
+    statements = [statement for statement, _parameters in sent]
 
     assert (counts["created"], counts["updated"], counts["deleted"], counts["full_resync"]) == (0, 0, 0, False)
     assert [request.path for request in state.requests[before:]] == [f"/calendar/v3/calendars/{calendar_id}/events"]
@@ -70,10 +56,10 @@ def test_a_removal_reads_only_the_removed_event_and_the_guard_still_counts_a_mas
     run_sync(connection_id)
     state.delete_event(calendar_id, ids[0])
 
-    with app.app_context(), statements_seen() as statements:
+    with app.app_context(), sent_statements(db.engine) as sent:
         assert run_sync(connection_id)["deleted"] == 1
 
-    assert not [statement for statement in statements if "count(" in statement.lower()]
+    assert not [statement for statement, _parameters in sent if "count(" in statement.lower()]
     assert len(live_events(db_session, connection_id)) == 39
     for event_id in ids[1:30]:
         state.delete_event(calendar_id, event_id)
