@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import signal
+import subprocess
 import time
 
 import psutil
@@ -29,6 +30,19 @@ def wait_until_up(launcher, port, timeout=60.0) -> float:
 
 def process_tree(pid) -> list[psutil.Process]:
     return psutil.Process(pid).children(recursive=True)
+
+
+def clean_up_after_failure(launcher) -> None:
+    """A failed test leaves nothing running: Ctrl-C lets the launcher stop its processes and the embedded
+    servers; whatever is still there after that is killed."""
+    descendants = process_tree(launcher.pid) if launcher.poll() is None else []
+    launcher.send_signal(signal.SIGINT)
+    try:
+        launcher.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        launcher.kill()
+    for process in psutil.wait_procs(descendants, timeout=5)[1]:
+        process.kill()
 
 
 def stop_with_ctrl_c(launcher, descendants):
@@ -74,7 +88,7 @@ def test_run_starts_everything_keeps_data_and_stops_cleanly(tmp_path):
         assert response.status_code == 200 and "Hello" in response.text
         descendants = process_tree(launcher.pid)
     except BaseException:
-        launcher.kill()
+        clean_up_after_failure(launcher)
         raise
     output = stop_with_ctrl_c(launcher, descendants)
     assert "stopped" in output and "Running upgrade" in output
@@ -93,7 +107,7 @@ def test_run_starts_everything_keeps_data_and_stops_cleanly(tmp_path):
         assert "Hello" in response.text
         descendants = process_tree(launcher.pid)
     except BaseException:
-        launcher.kill()
+        clean_up_after_failure(launcher)
         raise
     output = stop_with_ctrl_c(launcher, descendants)
     # No new cluster (initdb) and no migration ran again.
