@@ -1,12 +1,11 @@
 """The 5-minute sweep over 3,000 connections that have nothing new: how long queuing them takes (the sweep job's
 own work: one query and one Redis pipeline) and how long two real `rq worker` processes take to drain the queue.
 
-Run: `python -m bench.sweep [--quick]`.
+Run: `python -m bench [--quick] sweep`.
 """
 from __future__ import annotations
 
 import math
-import sys
 import time
 from unittest import mock
 
@@ -14,7 +13,8 @@ from rq import Queue
 from sqlalchemy import text
 
 import jobs.sync
-from bench.sync_env import connect_oauth, connections_of, logged_in, new_user, print_result, row, sync_bench
+from bench.harness import row
+from bench.sync_env import connect_oauth, connections_of, logged_in, new_user, sync_bench
 from bench.sync_first import rq_workers
 from webapp.extensions import db, redis_client
 from webapp.sync import runner
@@ -77,10 +77,3 @@ def run(quick: bool = False, scale: int = 1) -> dict:
     rows, notes = measure(quick, scale)
     return {"title": "The 5-minute sweep over connections with nothing new", "rows": rows, "notes": notes}
 
-
-def main() -> None:
-    print_result(run(quick="--quick" in sys.argv))
-
-
-if __name__ == "__main__":
-    main()

@@ -204,21 +204,6 @@ def caldav_event(uid: str, title: str, start: datetime) -> str:
             f"DTEND:{end}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
 
 
-def row(what: str, measured: float, unit: str, target: str, met: bool | None) -> dict:
-    """One line of a benchmark's table, in the form `python -m bench` prints and stores."""
-    return {"what": what, "measured": measured, "unit": unit, "target": target, "met": met}
-
-
-def print_result(result: dict) -> None:
-    print(f"\n{result['title']}\n")
-    width = max(len(line["what"]) for line in result["rows"])
-    print(f"{'what':<{width}}  {'measured':>20}  {'target':<28} met")
-    for line in result["rows"]:
-        measured = f"{line['measured']:,.2f} {line['unit']}"
-        print(f"{line['what']:<{width}}  {measured:>20}  {line['target']:<28} "
-              f"{ {True: 'yes', False: 'NO', None: ''}[line['met']]}")
-    for note in result.get("notes", []):
-        print(note)
 
 
 # ---------------------------------------------------------------------------- the emulator process

@@ -2,7 +2,7 @@
 Radicale (CalDAV) into PostgreSQL by the real sync job; and an iCloud account of 30 calendars × 30 events, from
 pressing Connect until every calendar shows as synced, run by two real `rq worker` processes.
 
-Run: `python -m bench.sync_first [--quick]`.
+Run: `python -m bench [--quick] sync_first`.
 """
 from __future__ import annotations
 
@@ -12,14 +12,13 @@ import time
 from contextlib import contextmanager
 from unittest import mock
 
+from bench.harness import row
 from bench.sync_env import (
     connect_apple,
     connect_oauth,
     connections_of,
     logged_in,
     new_user,
-    print_result,
-    row,
     seed_caldav,
     sync_bench,
 )
@@ -106,10 +105,3 @@ def run(quick: bool = False, scale: int = 1) -> dict:
     return {"title": "Full first sync end to end: emulators / Radicale -> provider module -> PostgreSQL",
             "rows": measure(quick, scale)}
 
-
-def main() -> None:
-    print_result(run(quick="--quick" in sys.argv))
-
-
-if __name__ == "__main__":
-    main()

@@ -2,19 +2,18 @@
 the requests the provider answered (counted at the emulator), the rows our database wrote (PostgreSQL's own
 counters, pg_stat_user_tables) and the statements it ran.
 
-Run: `python -m bench.sync_incremental [--quick]`.
+Run: `python -m bench [--quick] sync_incremental`.
 """
 from __future__ import annotations
 
-import sys
 import time
 from collections import Counter
 from unittest import mock
 
 from sqlalchemy import event, text
 
-from bench.harness import percentile
-from bench.sync_env import connect_oauth, connections_of, logged_in, new_user, print_result, row, sync_bench
+from bench.harness import percentile, row
+from bench.sync_env import connect_oauth, connections_of, logged_in, new_user, sync_bench
 from webapp.extensions import db
 
 TABLES = ("calendar_events", "audit_logs", "calendar_connections")
@@ -96,10 +95,3 @@ def run(quick: bool = False, scale: int = 1) -> dict:
     rows, notes = measure(quick, scale)
     return {"title": "Incremental sync with no changes (Google emulator)", "rows": rows, "notes": notes}
 
-
-def main() -> None:
-    print_result(run(quick="--quick" in sys.argv))
-
-
-if __name__ == "__main__":
-    main()

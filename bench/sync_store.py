@@ -1,18 +1,16 @@
 """The database half of a sync alone: storing 10,000 provider events, storing them again unchanged, and storing
 them with 10 % changed — rows per second, each run one call of the pull's storing function and its commit.
 
-Run: `python -m bench.sync_store [--quick]` (a throwaway embedded PostgreSQL unless BENCH_DATABASE_URL is set).
+Run: `python -m bench [--quick] sync_store` (a throwaway embedded PostgreSQL unless BENCH_DATABASE_URL is set).
 """
 from __future__ import annotations
 
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from bench.harness import bench_app
-from bench.sync_env import print_result, row
+from bench.harness import bench_app, row
 from webapp.extensions import db
 from webapp.providers.base import RemoteEvent
 from webapp.sync.events import as_row, upsert_events
@@ -69,10 +67,3 @@ def run(quick: bool = False, scale: int = 1) -> dict:
             "notes": ["Each new row computes the search vector (a generated column); that alone takes about "
                       "200 µs per row here and bounds the insert rate."]}
 
-
-def main() -> None:
-    print_result(run(quick="--quick" in sys.argv))
-
-
-if __name__ == "__main__":
-    main()

@@ -1,17 +1,17 @@
 """Memory of an `rq worker` as the Procfile runs it: resident size at rest, and the peak of the worker and the
 work horse it forks while a 100,000-event calendar syncs (pages are stored as they arrive, never held together).
 
-Run: `python -m bench.worker_memory [--quick]`.
+Run: `python -m bench [--quick] worker_memory`.
 """
 from __future__ import annotations
 
-import sys
 import time
 
 import psutil
 from rq import Queue
 
-from bench.sync_env import connect_oauth, connections_of, logged_in, new_user, print_result, row, sync_bench
+from bench.harness import row
+from bench.sync_env import connect_oauth, connections_of, logged_in, new_user, sync_bench
 from bench.sync_first import rq_workers
 from webapp.extensions import redis_client
 
@@ -62,10 +62,3 @@ def measure(quick: bool = False, scale: int = 1) -> list[dict]:
 def run(quick: bool = False, scale: int = 1) -> dict:
     return {"title": "rq worker memory (resident set), as the Procfile runs it", "rows": measure(quick, scale)}
 
-
-def main() -> None:
-    print_result(run(quick="--quick" in sys.argv))
-
-
-if __name__ == "__main__":
-    main()
