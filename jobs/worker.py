@@ -28,6 +28,7 @@ log = logging.getLogger("jobs.worker")
 
 # Platforms kill a process about 30 s after SIGTERM; stopping the job ourselves before that records it as failed
 # and lets its Retry put it back on the queue for another worker, instead of leaving it to heartbeat expiry.
+# `--shutdown-grace` sets it for a platform with another kill timeout.
 SHUTDOWN_GRACE_SECONDS = 20
 # RQ waits up to worker_ttl - 15 s for a job, so the worker beats (and notices a dead Redis) every 15 s when idle;
 # while a job runs, it beats every JOB_MONITORING_SECONDS.
@@ -63,7 +64,8 @@ class GracefulWorker(HerokuWorker):
                            started_at=started_at.replace(tzinfo=UTC), detail=self.doing)
 
 
-def run(redis: Redis, queues: list[str], *, backoff: Backoff | None = None) -> int:
+def run(redis: Redis, queues: list[str], *, backoff: Backoff | None = None,
+        shutdown_grace: int = SHUTDOWN_GRACE_SECONDS) -> int:
     """Work until SIGTERM/SIGINT; after anything else that ends RQ's loop, start again after a backoff."""
     backoff = backoff or Backoff()
     stop = threading.Event()
@@ -73,6 +75,7 @@ def run(redis: Redis, queues: list[str], *, backoff: Backoff | None = None) -> i
             worker = GracefulWorker(queues, connection=redis, worker_ttl=WORKER_TTL_SECONDS,
                                     job_monitoring_interval=JOB_MONITORING_SECONDS,
                                     maintenance_interval=MAINTENANCE_INTERVAL_SECONDS)
+            worker.imminent_shutdown_delay = shutdown_grace
             worker.work(with_scheduler=True, logging_level="INFO")
             reason = "its loop ended"  # RQ logged why (a Redis timeout, or an error outside a job)
         except RedisError as error:  # Redis unreachable while starting up or while signing off
@@ -125,12 +128,16 @@ def _preload_app() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Almanac's RQ worker, which outlives Redis outages.")
     parser.add_argument("--url", required=True, help="Redis URL")
+    parser.add_argument("--shutdown-grace", type=int, default=SHUTDOWN_GRACE_SECONDS, metavar="SECONDS",
+                        help="how long the job in hand may run after SIGTERM; keep it under the platform's kill "
+                             f"timeout (default {SHUTDOWN_GRACE_SECONDS})")
     parser.add_argument("queues", nargs="+")
     arguments = parser.parse_args(argv)
     configure_log_handler("text", "INFO")  # the same handler the app re-points when a job builds it
     _preload_app()
     try:
-        return run(connect_redis(arguments.url, timeout=REDIS_TIMEOUT_SECONDS), arguments.queues)
+        return run(connect_redis(arguments.url, timeout=REDIS_TIMEOUT_SECONDS), arguments.queues,
+                   shutdown_grace=arguments.shutdown_grace)
     except StopRequested:  # SIGTERM landed in RQ's handler between two workers
         return 0
 

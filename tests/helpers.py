@@ -272,10 +272,10 @@ def seconds_until(condition, timeout: float, what: str = "the condition", *, tol
 RQ_SAMPLE_JOBS = PROJECT_ROOT / "tests" / "ops"
 
 
-def spawn_worker(redis_url: str, *queues: str) -> subprocess.Popen:
-    """The worker exactly as the Procfile starts it, able to import the sample jobs."""
+def spawn_worker(redis_url: str, *queues: str, options: tuple[str, ...] = ()) -> subprocess.Popen:
+    """The worker as the Procfile starts it (plus `options`), able to import the sample jobs."""
     env = os.environ | {"PYTHONPATH": os.pathsep.join((str(RQ_SAMPLE_JOBS), str(PROJECT_ROOT)))}
-    return subprocess.Popen([sys.executable, "-m", "jobs.worker", "--url", redis_url, *queues], env=env,
+    return subprocess.Popen([sys.executable, "-m", "jobs.worker", "--url", redis_url, *options, *queues], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=PROJECT_ROOT)
 
 

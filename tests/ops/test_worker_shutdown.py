@@ -1,7 +1,7 @@
 """What a real worker (as the Procfile starts it) does when the platform stops it.
 
-SIGTERM is a warm shutdown: the worker lets the job in hand run for up to 20 s, then stops it and re-queues it
-through its retries, and exits within the platform's grace period. A worker killed outright
+SIGTERM is a warm shutdown: the worker lets the job in hand run for up to 20 s (`--shutdown-grace`), then stops it
+and re-queues it through its retries, and exits within the platform's grace period. A worker killed outright
 leaves its job in the started registry; once its heartbeat lapses RQ's registry cleanup (run by every
 worker) re-queues it when it has retries left, or moves it to the failed registry, where the sync-health
 page offers Retry.
@@ -36,8 +36,8 @@ def queue(redis):
 def start_worker(app, queue):
     workers = []
 
-    def start() -> subprocess.Popen:
-        worker = spawn_worker(app.config["REDIS_URL"], queue.name)
+    def start(*options: str) -> subprocess.Popen:
+        worker = spawn_worker(app.config["REDIS_URL"], queue.name, options=options)
         workers.append(worker)
         return worker
 
@@ -58,17 +58,21 @@ def test_sigterm_lets_the_current_job_finish(queue, start_worker):
     assert job.get_status(refresh=True) == JobStatus.FINISHED
     assert job.return_value() == "slept 2"
     assert output.index("warm shut down requested") < output.index("Successfully completed")
+    assert "raising ShutDownImminentException in 20 seconds" in output  # the Procfile's worker: a 20 s grace
 
 
 def test_sigterm_stops_a_long_job_in_time_and_requeues_it(queue, start_worker):
+    # A 3-second grace (the same path as the default 20 s) keeps the suite quick.
     job = queue.enqueue("rq_sample_jobs.sleep_for", 120, retry=Retry(max=2))
-    worker = start_worker()
+    worker = start_worker("--shutdown-grace", "3")
     wait_until_started(job)
     stopped_at = time.monotonic()
     worker.send_signal(signal.SIGTERM)
     output, _ = worker.communicate(timeout=40)
+    stopped_after = time.monotonic() - stopped_at
     assert worker.returncode == 0, output
-    assert time.monotonic() - stopped_at < 25  # inside a 30-second platform grace period
+    assert 3 <= stopped_after < 10, stopped_after  # the job had its grace, and no more
+    assert "raising ShutDownImminentException in 3 seconds" in output
     assert job.get_status(refresh=True) == JobStatus.QUEUED and queue.job_ids == [job.id]
     assert "ShutDownImminentException" in output
 
