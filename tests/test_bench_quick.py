@@ -3,6 +3,7 @@ of a quick run mean nothing: only that each benchmark finishes, reports its rows
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -14,9 +15,11 @@ from webapp.config import PROJECT_ROOT
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", BENCHMARKS)  # one test each, so the suite's workers share them
-def test_every_benchmark_runs_at_tiny_sizes_and_stores_its_rows(tmp_path, name):
+def test_every_benchmark_runs_at_tiny_sizes_and_stores_its_rows(tmp_path, name, database_server):
+    # A scratch database on the suite's server: the benchmark would otherwise start a PostgreSQL of its own.
+    env = {**os.environ, "BENCH_DATABASE_URL": database_server.create_database("almanac_bench")}
     result = subprocess.run([sys.executable, "-m", "bench", "--quick", "--results", str(tmp_path), name],
-                            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900)
+                            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900)
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     stored = json.loads((tmp_path / f"{name}.json").read_text())

@@ -1,5 +1,10 @@
+import base64
+from dataclasses import asdict
+
 import pytest
 
+from webapp import create_app
+from webapp.auth.accounts import hash_password
 from webapp.config import Config, ConfigError, instance_secret, normalise_database_url
 
 
@@ -34,6 +39,18 @@ def test_full_environment_is_read_once():
     assert config.PORT == 8080 and config.PROVIDERS["google"]["client_id"] == "gid"
     assert config.PROVIDERS["google"]["token_url"] == "https://oauth2.googleapis.com/token"
     assert "statement_timeout" in config.as_flask_config()["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"]["options"]
+
+
+def test_deployments_hash_passwords_at_the_rfc_9106_cost_and_refuse_the_test_profile():
+    environment = {"DATABASE_URL": "postgres://db/x", "REDIS_URL": "redis://r", "SECRET_KEY": "s",
+                   "TOKEN_ENCRYPTION_KEYS": "k:" + base64.urlsafe_b64encode(bytes(32)).decode()}
+    config = Config.from_env(environment)
+    assert config.ARGON2_PROFILE == "RFC_9106_LOW_MEMORY"
+    with create_app({"CONFIG": config}).app_context():
+        assert hash_password("correct horse").startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    for refused in ("CHEAPEST", "NO_SUCH_PROFILE"):
+        with pytest.raises(ConfigError, match="is not an argon2 profile for real passwords"):
+            Config(**{**asdict(config), "ARGON2_PROFILE": refused})
 
 
 def test_instance_secret_is_generated_once_and_private(tmp_path):

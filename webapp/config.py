@@ -77,6 +77,9 @@ class Config:
     LOG_FORMAT: str = "text"
     LOG_LEVEL: str = "INFO"
     TESTING: bool = False
+    # The cost of password hashes (argon2id), by the name of an argon2.profiles profile. The test suite uses
+    # CHEAPEST (it signs in thousands of times); only TESTING may.
+    ARGON2_PROFILE: str = "RFC_9106_LOW_MEMORY"
     RATELIMIT_ENABLED: bool = True
     # Failed sign-ins: tight per (account, address); broad per address; per account only a high ceiling, and
     # past LOGIN_ACCOUNT_DELAY_AFTER failures a delay that doubles with each one. A browser that signed in to
@@ -101,6 +104,10 @@ class Config:
     PROVIDERS: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        if self.ARGON2_PROFILE not in ("RFC_9106_LOW_MEMORY", "RFC_9106_HIGH_MEMORY") and not (
+                self.TESTING and self.ARGON2_PROFILE == "CHEAPEST"):
+            raise ConfigError(f"ARGON2_PROFILE {self.ARGON2_PROFILE!r} is not an argon2 profile for "
+                              "real passwords: use RFC_9106_LOW_MEMORY or RFC_9106_HIGH_MEMORY.")
         if self.FORCE_HTTPS:
             self.PREFERRED_URL_SCHEME = "https"
             self.SESSION_COOKIE_SECURE = True

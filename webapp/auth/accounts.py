@@ -3,23 +3,32 @@ from __future__ import annotations
 
 import functools
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, has_app_context
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from webapp.models import User
 
-# argon2id with the library's RFC 9106 low-memory profile.
-_hasher = PasswordHasher()
+
+def _hasher() -> PasswordHasher:
+    """argon2id with the app's profile (ARGON2_PROFILE); outside an app, the production default."""
+    name = current_app.config["ARGON2_PROFILE"] if has_app_context() else "RFC_9106_LOW_MEMORY"
+    return _hasher_for(name)
 
 
 @functools.cache
-def _dummy_hash() -> str:
+def _hasher_for(profile: str) -> PasswordHasher:
+    return PasswordHasher.from_parameters(getattr(profiles, profile))
+
+
+@functools.cache
+def _dummy_hash(hasher: PasswordHasher) -> str:
     """Verified against when the email is unknown, so both failures take the same time. Made on first use:
     nothing is hashed at import time."""
-    return _hasher.hash("almanac-timing-equaliser")
+    return hasher.hash("almanac-timing-equaliser")
 
 
 class EmailTaken(Exception):
@@ -31,7 +40,7 @@ def normalise_email(email: str) -> str:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def register_user(
@@ -67,7 +76,7 @@ def authenticate(session: Session, email: str, password: str) -> tuple[User | No
     ).one_or_none()
     session.rollback()
     if found is None:
-        _verify(_dummy_hash(), password)
+        _verify(_dummy_hash(_hasher()), password)
         return None, "unknown_email"
     if not _verify(found.password_hash, password):
         return None, "wrong_password"
@@ -78,13 +87,13 @@ def authenticate(session: Session, email: str, password: str) -> tuple[User | No
         return None, "account_deleted"
     if user.disabled_at is not None:
         return None, "account_disabled"
-    if _hasher.check_needs_rehash(user.password_hash):
+    if _hasher().check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user, "ok"
 
 
 def _verify(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
