@@ -68,7 +68,7 @@ class Mode:
 
 
 MODES = {
-    "short": Mode(users=1, cycles=3, cycle_seconds=5, min_kills=3, fault_rate=0.15, restarts=False),
+    "short": Mode(users=1, cycles=3, cycle_seconds=3, min_kills=3, fault_rate=0.15, restarts=False),
     "full": Mode(users=4, cycles=45, cycle_seconds=7, min_kills=200, fault_rate=0.2, restarts=True),
 }
 

@@ -234,14 +234,14 @@ def log_in(page, base: str, email: str) -> None:
     page.wait_for_load_state("load")  # htmx binds the links once the document has loaded
 
 
-def start_launcher(instance_dir, port):
+def start_launcher(instance_dir, port, **settings: str):
     """`make run`'s launcher (webapp.local) in its own process, on its own instance folder: embedded PostgreSQL and
-    Redis, and the sandbox emulators, as on a fresh machine."""
+    Redis, and the sandbox emulators, as on a fresh machine. `settings`: environment variables it adds."""
     # Nothing of the test process's own setup: the launcher must bring its own (the sandbox allows oauthlib plain
     # http to the emulators itself).
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY",
                                                            "TOKEN_ENCRYPTION_KEYS", "OAUTHLIB_INSECURE_TRANSPORT")}
-    env.update(ALMANAC_INSTANCE_DIR=str(instance_dir), PORT=str(port))
+    env.update(ALMANAC_INSTANCE_DIR=str(instance_dir), PORT=str(port), **settings)
     return subprocess.Popen([sys.executable, "-m", "webapp.local"], cwd=PROJECT_ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 

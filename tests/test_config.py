@@ -53,6 +53,16 @@ def test_deployments_hash_passwords_at_the_rfc_9106_cost_and_refuse_the_test_pro
             Config(**{**asdict(config), "ARGON2_PROFILE": refused})
 
 
+def test_sync_retry_intervals_are_read_as_whole_seconds():
+    environment = {"DATABASE_URL": "postgres://db/x", "REDIS_URL": "redis://r", "SECRET_KEY": "s",
+                   "TOKEN_ENCRYPTION_KEYS": "k:x"}
+    assert Config.from_env(environment).SYNC_RETRY_SECONDS == (30, 120, 600)
+    assert Config.from_env({**environment, "SYNC_RETRY_SECONDS": "5, 60"}).SYNC_RETRY_SECONDS == (5, 60)
+    for wrong, message in (("30,soon", "whole seconds separated by commas"), ("30,0", "at least 1 second")):
+        with pytest.raises(ConfigError, match=message):
+            Config.from_env({**environment, "SYNC_RETRY_SECONDS": wrong})
+
+
 def test_instance_secret_is_generated_once_and_private(tmp_path):
     first = instance_secret("secret_key", directory=tmp_path)
     assert instance_secret("secret_key", directory=tmp_path) == first

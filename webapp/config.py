@@ -100,6 +100,9 @@ class Config:
     # Outage bounds: a request waits at most this long on Redis (per call) and on a database connect, then the
     # visitor gets the 503 page. Jobs override REDIS_TIMEOUT_SECONDS: they may wait out a short stall.
     REDIS_TIMEOUT_SECONDS: float = 1.0
+    # A failed sync is tried again after these many seconds (1st, 2nd, 3rd failure in a row); after the last,
+    # a failure that is not transient stops until someone presses Retry.
+    SYNC_RETRY_SECONDS: tuple[int, ...] = (30, 120, 600)
     DATABASE_CONNECT_TIMEOUT_SECONDS: int = 2  # libpq's minimum
     PROVIDERS: dict = field(default_factory=dict)
 
@@ -154,6 +157,7 @@ class Config:
             MAIL_FROM=env.get("MAIL_FROM", "Almanac <almanac@localhost>"),
             LOG_FORMAT=env.get("LOG_FORMAT", "text"),
             LOG_LEVEL=env.get("LOG_LEVEL", "INFO"),
+            SYNC_RETRY_SECONDS=_seconds_list(env, "SYNC_RETRY_SECONDS", cls.SYNC_RETRY_SECONDS),
             PROVIDERS=provider_settings(env),
         )
 
@@ -186,6 +190,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     if number < 0:
         raise ConfigError(f"{name} cannot be negative, got {number}.")
     return number
+
+
+def _seconds_list(env: Mapping[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    value = env.get(name, "")
+    if not value.strip():
+        return default
+    try:
+        seconds = tuple(int(part) for part in value.split(","))
+    except ValueError:
+        raise ConfigError(f"{name} must be whole seconds separated by commas (30,120,600), got {value!r}.") from None
+    if any(number < 1 for number in seconds):
+        raise ConfigError(f"{name} must be at least 1 second each, got {value!r}.")
+    return seconds
 
 
 def provider_settings(env: Mapping[str, str]) -> dict:

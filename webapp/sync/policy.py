@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
@@ -32,8 +33,6 @@ from webapp.providers.base import (
 log = logging.getLogger(__name__)
 
 SYNC_INTERVAL = timedelta(minutes=5)
-RETRY_INTERVALS = (30, 120, 600)  # seconds after the 1st, 2nd, 3rd failure in a row
-MAX_RETRIES = len(RETRY_INTERVALS)  # then a failure that is not transient stops the sync
 MAX_SKIPPED_SHOWN = 20
 
 
@@ -105,6 +104,12 @@ class Outcome:
     retry_after_until: datetime | None
 
 
+def retry_intervals() -> tuple[int, ...]:
+    """Seconds before the next attempt after the 1st, 2nd, 3rd… failure in a row (SYNC_RETRY_SECONDS); past
+    the last, a failure that is not transient stops the sync."""
+    return current_app.config["SYNC_RETRY_SECONDS"]
+
+
 def next_cycle(now: datetime) -> datetime:
     """When the 5-minute sweep (cron */5, UTC) next runs."""
     step = SYNC_INTERVAL.total_seconds()
@@ -121,12 +126,13 @@ def record_failure(session: Session, connection_id: uuid.UUID, error: BaseExcept
         return None
     failure = classify(error, LABELS[connection.provider])
     failures = connection.sync_failures + 1
+    intervals = retry_intervals()
     retry_after_until = None
     if failure.retry_after is not None:
         retry_after_until = now + timedelta(seconds=max(failure.retry_after, 1))
         next_attempt_at = retry_after_until
-    elif failure.is_transient or failures <= MAX_RETRIES:
-        delay = timedelta(seconds=RETRY_INTERVALS[min(failures, MAX_RETRIES) - 1])
+    elif failure.is_transient or failures <= len(intervals):
+        delay = timedelta(seconds=intervals[min(failures, len(intervals)) - 1])
         # Never later than the next cycle, when the sweep would take it up anyway.
         next_attempt_at = min(now + delay, next_cycle(now))
     else:

@@ -70,7 +70,7 @@ def retry_soon(connection_id: uuid.UUID | str, error: BaseException) -> None:
     if not policy.classify(error, "").is_transient:
         return
     try:
-        schedule_retry(connection_id, datetime.now(UTC) + timedelta(seconds=policy.RETRY_INTERVALS[0]))
+        schedule_retry(connection_id, datetime.now(UTC) + timedelta(seconds=policy.retry_intervals()[0]))
     except Exception:
         log.exception("could not schedule a retry connection_id=%s; the sweep takes it up", connection_id)
 
