@@ -10,12 +10,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from webapp.config import Config
 from webapp.models import User
 
 
 def _hasher() -> PasswordHasher:
     """argon2id with the app's profile (ARGON2_PROFILE); outside an app, the production default."""
-    name = current_app.config["ARGON2_PROFILE"] if has_app_context() else "RFC_9106_LOW_MEMORY"
+    name = current_app.config["ARGON2_PROFILE"] if has_app_context() else Config.ARGON2_PROFILE
     return _hasher_for(name)
 
 
