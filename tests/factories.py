@@ -10,11 +10,11 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from argon2 import PasswordHasher, profiles
 from flask import Flask
 from sqlalchemy import insert, text
 
 from webapp import create_app
+from webapp.auth.accounts import hasher_for_profile
 from webapp.config import Config, normalise_database_url
 from webapp.models import (
     AuditLog,
@@ -54,7 +54,7 @@ _emails = itertools.count(1)
 
 def password_hash(password: str) -> str:
     """At the test app's argon2 profile: a hash at production cost would make each of its sign-ins slow."""
-    return PasswordHasher.from_parameters(getattr(profiles, TEST_ARGON2_PROFILE)).hash(password)
+    return hasher_for_profile(TEST_ARGON2_PROFILE).hash(password)
 
 
 def make_user(session, **overrides) -> User:

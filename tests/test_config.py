@@ -41,10 +41,13 @@ def test_full_environment_is_read_once():
     assert "statement_timeout" in config.as_flask_config()["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"]["options"]
 
 
+# What a deployment must set, with a token key the app accepts.
+DEPLOYMENT = {"DATABASE_URL": "postgres://db/x", "REDIS_URL": "redis://r", "SECRET_KEY": "s",
+              "TOKEN_ENCRYPTION_KEYS": "k:" + base64.urlsafe_b64encode(bytes(32)).decode()}
+
+
 def test_deployments_hash_passwords_at_the_rfc_9106_cost_and_refuse_the_test_profile():
-    environment = {"DATABASE_URL": "postgres://db/x", "REDIS_URL": "redis://r", "SECRET_KEY": "s",
-                   "TOKEN_ENCRYPTION_KEYS": "k:" + base64.urlsafe_b64encode(bytes(32)).decode()}
-    config = Config.from_env(environment)
+    config = Config.from_env(DEPLOYMENT)
     assert config.ARGON2_PROFILE == "RFC_9106_LOW_MEMORY"
     with create_app({"CONFIG": config}).app_context():
         assert hash_password("correct horse").startswith("$argon2id$v=19$m=65536,t=3,p=4$")
@@ -54,13 +57,11 @@ def test_deployments_hash_passwords_at_the_rfc_9106_cost_and_refuse_the_test_pro
 
 
 def test_sync_retry_intervals_are_read_as_whole_seconds():
-    environment = {"DATABASE_URL": "postgres://db/x", "REDIS_URL": "redis://r", "SECRET_KEY": "s",
-                   "TOKEN_ENCRYPTION_KEYS": "k:x"}
-    assert Config.from_env(environment).SYNC_RETRY_SECONDS == (30, 120, 600)
-    assert Config.from_env({**environment, "SYNC_RETRY_SECONDS": "5, 60"}).SYNC_RETRY_SECONDS == (5, 60)
+    assert Config.from_env(DEPLOYMENT).SYNC_RETRY_SECONDS == (30, 120, 600)
+    assert Config.from_env({**DEPLOYMENT, "SYNC_RETRY_SECONDS": "5, 60"}).SYNC_RETRY_SECONDS == (5, 60)
     for wrong, message in (("30,soon", "whole seconds separated by commas"), ("30,0", "at least 1 second")):
         with pytest.raises(ConfigError, match=message):
-            Config.from_env({**environment, "SYNC_RETRY_SECONDS": wrong})
+            Config.from_env({**DEPLOYMENT, "SYNC_RETRY_SECONDS": wrong})
 
 
 def test_instance_secret_is_generated_once_and_private(tmp_path):

@@ -17,11 +17,12 @@ from webapp.models import User
 def _hasher() -> PasswordHasher:
     """argon2id with the app's profile (ARGON2_PROFILE); outside an app, the production default."""
     name = current_app.config["ARGON2_PROFILE"] if has_app_context() else Config.ARGON2_PROFILE
-    return _hasher_for(name)
+    return hasher_for_profile(name)
 
 
 @functools.cache
-def _hasher_for(profile: str) -> PasswordHasher:
+def hasher_for_profile(profile: str) -> PasswordHasher:
+    """argon2id at one of argon2.profiles' named costs."""
     return PasswordHasher.from_parameters(getattr(profiles, profile))
 
 
