@@ -7,23 +7,17 @@ Rules are the stored RRULE/RDATE/EXDATE content lines (RFC 5545), newline-separa
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dateutil.rrule import rruleset, rrulestr
+from webapp.rrule import FREQUENCIES, MAX_TIMES_PER_DAY, Recurrence, RuleError, RuleTooDense, recurrence
 
 log = logging.getLogger(__name__)
 
 MAX_OCCURRENCES = 5000  # per expand() call, so a runaway rule cannot flood a view
-EXPANDABLE_FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
-# A COUNT rule is counted from its first instance; past this many the series is treated as endless.
-MAX_COUNTED_INSTANCES = 20_000
-WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
-# Parts that tie instances to the year rather than to the rule's period: such rules are stepped from their start.
-_UNJUMPABLE_PARTS = ("COUNT", "BYWEEKNO", "BYYEARDAY", "BYEASTER")
+EXPANDABLE_FREQUENCIES = FREQUENCIES
 # Slack on a series' stored end for zone and DST conversions of its last instance.
 SERIES_END_SLACK = timedelta(days=1)
 @dataclass(frozen=True)
@@ -59,10 +53,11 @@ def expand(
 ) -> list[Occurrence]:
     """Occurrences overlapping [window_start, window_end): start < window_end and end > window_start."""
     clock = _SeriesClock(master)
+    rules = _RuleLines(master.recurrence_rule or "", clock)
     duration = master.end_time - master.start_time
     replaced = {clock.instance_key(override.original_start_time) for override in overrides}
     occurrences = []
-    for start in clock.starts(master.recurrence_rule, window_start - duration, window_end):
+    for start in clock.starts(rules, window_start - duration, window_end):
         if clock.instance_key(start) in replaced:
             continue
         end = start + duration
@@ -71,12 +66,14 @@ def expand(
         if len(occurrences) >= MAX_OCCURRENCES:
             log.warning("recurrence expansion capped at %d event_id=%s", MAX_OCCURRENCES, master.event_id)
             break
-    # An override shows wherever it now is, even if its original instance lies outside the window.
+    # An override shows wherever it now is, even if its original instance lies outside the window, unless the
+    # series has since excluded that instance (a newer version of the series lists it in EXDATE).
     occurrences += [
         Occurrence(master.event_id, override.event_id, override.start_time, override.end_time,
                    override.original_start_time)
         for override in overrides
         if override.status != "CANCELLED" and override.start_time < window_end and override.end_time > window_start
+        and not rules.excludes(clock, override.original_start_time)
     ]
     occurrences.sort(key=lambda occurrence: (occurrence.start, occurrence.original_start))
     return occurrences[:MAX_OCCURRENCES]
@@ -90,24 +87,27 @@ def series_end(master: SeriesMaster) -> datetime | None:
     clock = _SeriesClock(master)
     rules = _RuleLines(master.recurrence_rule or "", clock)
     last = clock.local_start
-    for rule in rules.rrules:
-        parts = _rule_parts(rule)
-        if parts.get("FREQ") not in EXPANDABLE_FREQUENCIES:
+    for expansion in rules.expansions():
+        if expansion is None:
             continue  # expanded as its first instance only
-        until = clock._local_until(parts.get("UNTIL"))
-        if "COUNT" in parts:
-            count = int_part(parts["COUNT"], None)
-            if count is None or count > MAX_COUNTED_INSTANCES:
-                return None
-            bounded = clock._rule(parts)
-            instances = list(bounded) if bounded is not None else []
-            last = max([last, *instances[-1:]])
-        elif until is not None:
-            last = max(last, until)
-        else:
+        rule_last = expansion.last()
+        if rule_last is None:
             return None
+        last = max(last, rule_last)
     last = max([last, *rules.rdates])
     return clock.to_utc(last) + (master.end_time - master.start_time) + SERIES_END_SLACK
+
+
+def expansion_limit(master: SeriesMaster) -> str | None:
+    """Why the series cannot be shown in full, in plain words (None when it can): its rule repeats more often than
+    a calendar can draw, or works out too far to follow. Such a series shows as far as it was worked out."""
+    clock = _SeriesClock(master)
+    rules = _RuleLines(master.recurrence_rule or "", clock)
+    if rules.too_dense:
+        return f"it repeats more than {MAX_TIMES_PER_DAY} times a day"
+    if any(expansion is not None and expansion.is_cut_short for expansion in rules.expansions()):
+        return "its repeat rule takes too long to work out"
+    return None
 
 
 def parse_rule_summary(recurrence_rule: str | None) -> dict:
@@ -149,94 +149,21 @@ class _SeriesClock:
     def instance_key(self, instant: datetime) -> datetime | date:
         return instant.astimezone(UTC).date() if self.is_all_day else instant.astimezone(UTC)
 
-    def starts(self, recurrence_rule: str | None, range_start: datetime, range_end: datetime) -> Iterator[datetime]:
+    def starts(self, rules: _RuleLines, range_start: datetime, range_end: datetime) -> list[datetime]:
         """UTC starts of the series' instances between roughly range_start and range_end (a day of slack)."""
         lower = self.to_local(range_start) - timedelta(days=1)
         upper = self.to_local(range_end) + timedelta(days=1)
-        rules = _RuleLines(recurrence_rule or "", self)
-        instances = rruleset()
-        instances.rdate(self.local_start)  # DTSTART is always the first instance
-        for rule in rules.rrules:
-            bounded = self._bounded(rule, lower, upper)
-            if bounded:
-                instances.rrule(bounded)
-        for extra in rules.rdates:
-            instances.rdate(extra)
-        for local in instances.xafter(lower, inc=True):
-            if local > upper:
-                break
-            if local not in rules.excluded and local.date() not in rules.excluded_dates:
-                yield self.to_utc(local)
+        found = {self.local_start} if lower <= self.local_start <= upper else set()  # DTSTART is always one
+        found.update(extra for extra in rules.rdates if lower <= extra <= upper)
+        for expansion in rules.expansions():
+            if expansion is not None:
+                for local in expansion.between(lower, upper):
+                    found.add(local)
+                    if len(found) > MAX_OCCURRENCES:
+                        break
+        return [self.to_utc(local) for local in sorted(found) if not rules.excludes_local(local)]
 
-    def _bounded(self, rule: str, lower: datetime, upper: datetime):
-        """A dateutil rule on the wall clock starting near `lower`; unbounded rules stop at `upper` so impossible
-        ones end too."""
-        parts = _rule_parts(rule)
-        if parts.get("FREQ") not in EXPANDABLE_FREQUENCIES:
-            return None  # sub-daily frequencies are not supported: keep only the first instance
-        until = self._local_until(parts.get("UNTIL"))
-        if "COUNT" not in parts:
-            until = min(upper, until or upper)
-        return self._rule(parts, self._jumped_start(parts, lower), until)
-
-    def _rule(self, parts: dict[str, str], start: datetime | None = None, until: datetime | None = None):
-        """The dateutil rule from `start` (default: the series' start) to `until` (default: the rule's own)."""
-        if until is None:
-            until = self._local_until(parts.get("UNTIL"))
-        text = ";".join(f"{key}={value}" for key, value in parts.items() if key != "UNTIL")
-        parsed = _parsed_rule(text, self.local_start)
-        if parsed is None:
-            return None
-        try:
-            return parsed.replace(dtstart=start or self.local_start, until=until)
-        except (ValueError, TypeError):
-            log.warning("ignoring unusable RRULE %r", text)
-            return None
-
-    def _jumped_start(self, parts: dict[str, str], lower: datetime) -> datetime | None:
-        """A later DTSTART for the rule at the beginning of one of its periods (day, week, month or year, every
-        INTERVAL) at or before `lower`, so dateutil starts near the window instead of stepping there from the
-        series' first instance: the cost of a read does not grow with the series' age. What the rule leaves
-        implicit (weekday, day of month, month, time of day: taken from the real start) is written into `parts`.
-        None when there is nothing to jump over, or the rule counts its instances from the start."""
-        start = self.local_start
-        if lower <= start or any(part in parts for part in _UNJUMPABLE_PARTS):
-            return None
-        frequency = parts["FREQ"]
-        interval = int_part(parts.get("INTERVAL"), 1) or 1
-        if interval < 1:
-            return None
-        if frequency == "DAILY":
-            periods = (lower.date() - start.date()).days // interval
-            first_day = start.date() + timedelta(days=periods * interval)
-        elif frequency == "WEEKLY":
-            week_start = WEEKDAYS.index(parts["WKST"]) if parts.get("WKST") in WEEKDAYS else 0
-            start_week = start.date() - timedelta(days=(start.weekday() - week_start) % 7)
-            lower_week = lower.date() - timedelta(days=(lower.weekday() - week_start) % 7)
-            periods = (lower_week - start_week).days // 7 // interval
-            first_day = start_week + timedelta(weeks=periods * interval)
-        elif frequency == "MONTHLY":
-            periods = ((lower.year - start.year) * 12 + lower.month - start.month) // interval
-            month = start.month - 1 + periods * interval
-            first_day = date(start.year + month // 12, month % 12 + 1, 1)
-        else:
-            periods = (lower.year - start.year) // interval
-            first_day = date(start.year + periods * interval, 1, 1)
-        if periods <= 0:
-            return None
-        if not any(part in parts for part in ("BYMONTHDAY", "BYDAY")):
-            if frequency == "YEARLY":
-                parts.setdefault("BYMONTH", str(start.month))
-            if frequency in ("YEARLY", "MONTHLY"):
-                parts["BYMONTHDAY"] = str(start.day)
-            elif frequency == "WEEKLY":
-                parts["BYDAY"] = WEEKDAYS[start.weekday()]
-        parts.setdefault("BYHOUR", str(start.hour))
-        parts.setdefault("BYMINUTE", str(start.minute))
-        parts.setdefault("BYSECOND", str(start.second))
-        return datetime.combine(first_day, time())
-
-    def _local_until(self, value: str | None) -> datetime | None:
+    def local_until(self, value: str | None) -> datetime | None:
         until = parse_value(value or "", self.zone)
         if until is None:
             return None
@@ -244,16 +171,6 @@ class _SeriesClock:
             return self.to_local(until)
         # UNTIL is inclusive: a DATE bound on a timed series keeps that whole day.
         return datetime.combine(until, time() if self.is_all_day else time.max.replace(microsecond=0))
-
-
-@lru_cache(maxsize=4096)
-def _parsed_rule(text: str, start: datetime):
-    """A rule's text parsed once (dateutil's parser is the slow part of an expansion); None if unparsable."""
-    try:
-        return rrulestr(text, dtstart=start)
-    except (ValueError, TypeError):
-        log.warning("ignoring unparsable RRULE %r", text)
-        return None
 
 
 class _RuleLines:
@@ -264,12 +181,38 @@ class _RuleLines:
         self.rdates: list[datetime] = []
         self.excluded: set[datetime] = set()
         self.excluded_dates: set[date] = set()
+        self.too_dense = False
+        self._clock = clock
         for line in recurrence_rule.splitlines():
             name, params, value = _split_line(line)
             if name == "RRULE":
                 self.rrules.append(value)
             elif name in ("RDATE", "EXDATE"):
                 self._add_dates(name, params, value, clock)
+
+    def expansions(self) -> list[Recurrence | None]:
+        """Each RRULE ready to expand; None for one that is kept as its first instance only (unsupported,
+        unparsable, or repeating more often than a calendar can show: `too_dense`)."""
+        found = []
+        for value in self.rrules:
+            parts = _rule_parts(value)
+            until = self._clock.local_until(parts.pop("UNTIL", None))
+            text = ";".join(f"{key}={part}" for key, part in parts.items())
+            try:
+                found.append(recurrence(text, self._clock.local_start, until))
+            except RuleTooDense:
+                self.too_dense = True
+                found.append(None)
+            except RuleError as error:
+                log.warning("ignoring unusable RRULE %r: %s", value[:200], error)
+                found.append(None)
+        return found
+
+    def excludes(self, clock: _SeriesClock, instant: datetime) -> bool:
+        return self.excludes_local(clock.to_local(instant))
+
+    def excludes_local(self, local: datetime) -> bool:
+        return local in self.excluded or local.date() in self.excluded_dates
 
     def _add_dates(self, name: str, params: dict[str, str], value: str, clock: _SeriesClock) -> None:
         zone = _zone(params["TZID"], clock.zone) if "TZID" in params else clock.zone
