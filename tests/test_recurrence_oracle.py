@@ -55,6 +55,17 @@ CASES = {
     "an all-day weekly series with an excluded day": Case(
         date(2026, 4, 6), "RRULE:FREQ=WEEKLY;BYDAY=MO,TH;UNTIL=20260514\nEXDATE;VALUE=DATE:20260416",
         (date(2026, 4, 1), date(2026, 6, 1)), length=timedelta(days=1)),
+    "an override moved before the series' first instance": Case(
+        datetime(2026, 2, 20, 10), "RRULE:FREQ=MONTHLY;UNTIL=20260420T235959Z;BYMONTHDAY=20",
+        (date(2026, 2, 9), date(2026, 2, 16)), zone="Europe/Berlin",
+        overrides=((datetime(2026, 2, 20, 10), datetime(2026, 2, 13, 10)),)),
+    "an override moved after the series' last instance": Case(
+        datetime(2026, 3, 2, 9), "RRULE:FREQ=WEEKLY;COUNT=2", (date(2026, 3, 23), date(2026, 3, 30)),
+        overrides=((datetime(2026, 3, 9, 9), datetime(2026, 3, 25, 9)),)),
+    "an override of an instance a newer version of the series excludes": Case(
+        datetime(2026, 3, 9, 9), "RRULE:FREQ=DAILY;COUNT=5\nEXDATE:20260311T090000Z",
+        (date(2026, 3, 9), date(2026, 3, 16)),
+        overrides=((datetime(2026, 3, 11, 9), datetime(2026, 3, 11, 15)),)),
     "an all-day three-day event every month": Case(
         date(2026, 1, 15), "RRULE:FREQ=MONTHLY;COUNT=5", (date(2026, 2, 16), date(2026, 5, 16)),
         length=timedelta(days=3)),

@@ -204,3 +204,47 @@ def test_provider_colours_are_used_and_missing_ones_get_a_stable_fallback(db_ses
 
     assert first[0].calendar.colour == "#4285f4"
     assert first[1].calendar.colour.startswith("#") and first[1].calendar.colour == second[1].calendar.colour
+
+
+# ---------------------------------------------------------------------------- overrides where they moved
+
+
+def test_an_override_moved_before_its_series_starts_shows_in_the_week_it_moved_to(db_session, user, calendar):
+    # As a real ICS file had it: the series' only instance (20 Feb) moved to 13 Feb, a week before its start.
+    master = make_series(db_session, calendar, utc(2026, 2, 20, 10),
+                         "RRULE:FREQ=MONTHLY;UNTIL=20260220T235959Z;BYMONTHDAY=20", title="Board meeting")
+    make_override(db_session, master, utc(2026, 2, 20, 10), utc(2026, 2, 13, 10), title="Board meeting (moved)")
+
+    assert week_titles(db_session, user, anchor=date(2026, 2, 9)) == ["Board meeting (moved)"]
+    assert week_titles(db_session, user, anchor=date(2026, 2, 16)) == []
+
+
+def test_an_override_moved_after_its_series_ends_shows_in_the_week_it_moved_to(db_session, user, calendar):
+    master = make_series(db_session, calendar, utc(2026, 3, 2, 9), "RRULE:FREQ=WEEKLY;COUNT=2", title="Retro")
+    make_override(db_session, master, utc(2026, 3, 9, 9), utc(2026, 3, 25, 9), title="Retro (late)")
+
+    assert week_titles(db_session, user, anchor=date(2026, 3, 9)) == []
+    assert week_titles(db_session, user, anchor=date(2026, 3, 23)) == ["Retro (late)"]
+
+
+def test_an_instance_the_series_now_excludes_stays_excluded_though_an_override_exists(db_session, user, calendar):
+    # The override was made for 11 March; a newer version of the series lists that day in EXDATE.
+    master = make_series(db_session, calendar, utc(2026, 3, 9, 9),
+                         "RRULE:FREQ=DAILY;COUNT=5\nEXDATE:20260311T090000Z", title="Daily")
+    make_override(db_session, master, utc(2026, 3, 11, 9), utc(2026, 3, 11, 15), title="Daily (afternoon)")
+
+    assert week_titles(db_session, user, anchor=date(2026, 3, 9)) == ["Daily"] * 4
+
+
+def test_hostile_rules_cost_a_bounded_read_and_show_what_they_can(db_session, user, calendar):
+    every_second = ("RRULE:FREQ=DAILY;COUNT=999999999;BYHOUR=" + ",".join(map(str, range(24)))
+                    + ";BYMINUTE=" + ",".join(map(str, range(60))) + ";BYSECOND=" + ",".join(map(str, range(60))))
+    make_series(db_session, calendar, utc(2026, 1, 6, 8), every_second, title="Every second")
+    make_series(db_session, calendar, utc(2026, 1, 6, 9), "RRULE:FREQ=DAILY;COUNT=5;BYMONTH=2;BYMONTHDAY=30",
+                title="30 February")
+    make_series(db_session, calendar, utc(2026, 3, 2, 10), "RRULE:FREQ=WEEKLY", title="Weekly")
+
+    # Each is kept to its first instance; everything else on the calendar still shows.
+    assert week_titles(db_session, user, anchor=date(2026, 1, 5)) == ["Every second", "30 February"]
+    assert week_titles(db_session, user, anchor=date(2026, 3, 2)) == ["Weekly"]
+    assert week_titles(db_session, user, anchor=date(2500, 12, 6)) == ["Weekly"]

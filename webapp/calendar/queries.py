@@ -73,6 +73,24 @@ def _text_bound(name: str):
     return bindparam(name, type_=Text())
 
 
+def _window_columns(event, calendar) -> tuple:
+    return (event.id, event.title, event.location, event.start_time, event.end_time, event.is_all_day,
+            event.timezone, event.sync_status, event.is_recurring, event.recurrence_rule, event.parent_event_id,
+            event.status, _original_start(event).label("original_start_time"),
+            calendar.id.label("calendar_id"), calendar.calendar_name, calendar.calendar_color, calendar.provider,
+            calendar.is_visible, calendar.is_connected, calendar.can_write)
+
+
+def _user_rows(event, calendar):
+    """The user's live rows on calendars shown in the views."""
+    return (
+        select(*_window_columns(event, calendar))
+        .join_from(CalendarEvent.__table__, CalendarConnection.__table__, event.calendar_connection_id == calendar.id)
+        .where(calendar.user_id == bindparam("user_id"), calendar.is_connected, calendar.is_visible,
+               calendar.deleted_at.is_(None), event.deleted_at.is_(None))
+    )
+
+
 def _window_statement():
     """Everything a window shows, in one statement built once: four index range scans per visible calendar,
     each bounded on both sides, so a long history is never read.
@@ -92,17 +110,7 @@ def _window_statement():
     # IS NULL would leave the bound as a mere filter).
     series_ends = func.coalesce(event.series_until, literal_column("'infinity'::timestamptz"))
     original_start = _original_start(event)
-    columns = (event.id, event.title, event.location, event.start_time, event.end_time, event.is_all_day,
-               event.timezone, event.sync_status, event.is_recurring, event.recurrence_rule, event.parent_event_id,
-               event.status, original_start.label("original_start_time"),
-               calendar.id.label("calendar_id"), calendar.calendar_name, calendar.calendar_color, calendar.provider,
-               calendar.is_visible, calendar.is_connected, calendar.can_write)
-    rows = (
-        select(*columns)
-        .join_from(CalendarEvent.__table__, CalendarConnection.__table__, event.calendar_connection_id == calendar.id)
-        .where(calendar.user_id == bindparam("user_id"), calendar.is_connected, calendar.is_visible,
-               calendar.deleted_at.is_(None), event.deleted_at.is_(None))
-    )
+    rows = _user_rows(event, calendar)
     shown_or_override = or_(event.parent_event_id.is_not(None), event.status != EventStatus.CANCELLED)
     overlapping = rows.where(event.start_time < window_end, event.end_time > window_start, ~event.is_recurring)
     return union_all(
@@ -117,6 +125,10 @@ def _window_statement():
 
 
 WINDOW_STATEMENT = _window_statement()
+# Series masters by id: those of overrides that moved into a window their series does not reach (before its first
+# instance, after its UNTIL).
+MASTERS_STATEMENT = _user_rows(CalendarEvent.__table__.c, CalendarConnection.__table__.c).where(
+    CalendarEvent.__table__.c.id == any_(bindparam("master_ids")), CalendarEvent.__table__.c.is_recurring)
 # Instances of series up to this long are matched with their overrides by the window statement itself.
 _OVERRIDE_REACH = MAX_PLAIN_DURATION + timedelta(days=1)
 
@@ -137,8 +149,9 @@ def entries_between(
 ) -> list[Entry]:
     """Everything on the user's visible calendars overlapping [window_start, window_end), series expanded.
 
-    One statement whatever the data (a second only for series whose instances last over a week). Rows are read
-    as plain tuples (no ORM objects).
+    One statement whatever the data (a second for series whose instances last over a week, a third for overrides
+    moved into the window from a series that does not reach it: before its first instance or after its end). Rows
+    are read as plain tuples (no ORM objects).
     """
     connection = session.connection()
     entries: list[Entry] = []
@@ -153,6 +166,14 @@ def entries_between(
             masters.append((row, calendar))
         else:
             entries.append(_entry(row, calendar, series_id=None, original_start=None))
+    loaded = {master.id for master, _ in masters}
+    unreached = [master_id for master_id, children in overrides.items() if master_id not in loaded and any(
+        child.status != EventStatus.CANCELLED and child.start_time < window_end and child.end_time > window_start
+        for child in children.values())]
+    if unreached:
+        for row in connection.execute(MASTERS_STATEMENT, {"user_id": user_id, "master_ids": unreached}):
+            masters.append((row, calendars.get(row.calendar_id) or calendars.setdefault(row.calendar_id,
+                                                                                       _calendar_from(row))))
     long_series = [master.id for master, _ in masters if master.end_time - master.start_time > MAX_PLAIN_DURATION]
     if long_series:
         longest = max(master.end_time - master.start_time for master, _ in masters)
