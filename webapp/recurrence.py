@@ -103,9 +103,10 @@ def expansion_limit(master: SeriesMaster) -> str | None:
     a calendar can draw, or works out too far to follow. Such a series shows as far as it was worked out."""
     clock = _SeriesClock(master)
     rules = _RuleLines(master.recurrence_rule or "", clock)
+    expansions = rules.expansions()
     if rules.too_dense:
         return f"it repeats more than {MAX_TIMES_PER_DAY} times a day"
-    if any(expansion is not None and expansion.is_cut_short for expansion in rules.expansions()):
+    if any(expansion is not None and expansion.is_cut_short for expansion in expansions):
         return "its repeat rule takes too long to work out"
     return None
 
