@@ -65,4 +65,4 @@ def test_a_rule_too_dense_to_draw_keeps_its_first_instance_and_says_why():
                       datetime(2026, 12, 8, tzinfo=UTC))
 
     assert expand_cold(example)[0] == [datetime(2026, 12, 7, 9, tzinfo=UTC)]
-    assert expansion_limit(example.master()) == "it repeats more than 24 times a day"
+    assert expansion_limit(example.master()).startswith("it repeats more than 24 times a day")

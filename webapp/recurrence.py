@@ -99,15 +99,15 @@ def series_end(master: SeriesMaster) -> datetime | None:
 
 
 def expansion_limit(master: SeriesMaster) -> str | None:
-    """Why the series cannot be shown in full, in plain words (None when it can): its rule repeats more often than
-    a calendar can draw, or works out too far to follow. Such a series shows as far as it was worked out."""
+    """Why the series cannot be shown in full, in plain words that follow "Too many occurrences to show:" (None
+    when it can): its rule repeats more often than a calendar can draw, or takes too long to work out."""
     clock = _SeriesClock(master)
     rules = _RuleLines(master.recurrence_rule or "", clock)
     expansions = rules.expansions()
     if rules.too_dense:
-        return f"it repeats more than {MAX_TIMES_PER_DAY} times a day"
+        return f"it repeats more than {MAX_TIMES_PER_DAY} times a day, so only its first occurrence is shown"
     if any(expansion is not None and expansion.is_cut_short for expansion in expansions):
-        return "its repeat rule takes too long to work out"
+        return "its repeat rule takes too long to work out, so it is shown as far as it was worked out"
     return None
 
 

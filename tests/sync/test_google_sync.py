@@ -169,3 +169,31 @@ def test_user_accepts_the_deletions_from_the_connections_page(google, run_sync, 
     SimpleWorker([Queue("sync", connection=redis)], connection=redis).work(burst=True)
     assert live_events(db_session, connection) == []
     assert refreshed(db_session, connection).attention_reason is None
+
+
+def test_invitations_with_hostile_rules_sync_and_every_page_stays_bounded(google, run_sync, db_session, client):
+    """The two rules that once stalled the server, arriving by invitation beside an ordinary event."""
+    connection, calendar_id, state = google
+    every_second = ("RRULE:FREQ=DAILY;COUNT=999999999;BYHOUR=" + ",".join(map(str, range(24))) + ";BYMINUTE="
+                    + ",".join(map(str, range(60))) + ";BYSECOND=" + ",".join(map(str, range(60))))
+    state.add_event(calendar_id, google_timed("Every second", soon(days=-60), recurrence=[every_second]))
+    state.add_event(calendar_id, google_timed("Thirtieth of February", soon(days=-60),
+                                              recurrence=["RRULE:FREQ=DAILY;COUNT=5;BYMONTH=2;BYMONTHDAY=30"]))
+    state.add_event(calendar_id, google_timed("Lunch", soon(days=1, hour=12)))
+
+    assert run_sync(connection.id)["created"] == 3
+
+    rows = {event.title: event for event in live_events(db_session, connection)}
+    assert rows["Every second"].series_limit.startswith("it repeats more than 24 times a day")
+    assert rows["Thirtieth of February"].series_limit is None
+    assert rows["Thirtieth of February"].series_until < soon(days=-58)  # no instance after its first
+    tomorrow = soon(days=1).date()
+    week = client.get(f"/calendar/week/{tomorrow.isoformat()}")
+    assert week.status_code == 200 and "Lunch" in week.get_data(as_text=True)
+    assert len(week.get_data()) < 200_000
+    for url in ("/calendar/month/2500-12", "/calendar/agenda", "/search?q=every+second"):
+        assert client.get(url).status_code == 200, url
+    panel = client.get(f"/calendar/events/{rows['Every second'].id}").get_data(as_text=True)
+    assert "Too many occurrences to show: it repeats more than 24 times a day" in panel
+    listing = client.get("/connections/").get_data(as_text=True)
+    assert "1 series with too many occurrences to show" in listing and "Every second" in listing

@@ -14,7 +14,7 @@ from webapp.calendar.queries import EventDetails, series_master
 from webapp.calendar.repeat import Repeat, other_rule_lines, repeat_from_rule, rule_line
 from webapp.calendar.zones import UTC_NAME, zone_or_utc
 from webapp.models import CalendarConnection, CalendarEvent, EventStatus, RecurrenceFrequency, SyncStatus
-from webapp.recurrence import parse_rule_summary, series_end
+from webapp.recurrence import expansion_limit, parse_rule_summary, series_end
 
 THIS_EVENT, ALL_EVENTS = "this", "all"
 
@@ -58,6 +58,7 @@ def _set_rule(event: CalendarEvent, rule: str | None) -> None:
     event.recurrence_end_date = summary["until"]
     event.recurrence_count = summary["count"]
     event.series_until = series_end(series_master(event)) if rule is not None else None
+    event.series_limit = expansion_limit(series_master(event)) if rule is not None else None
 
 
 def _rule_for(data: EventInput, stored_rule: str | None) -> str | None:

@@ -162,6 +162,29 @@ def calendars_by_account(session: Session, user_id: uuid.UUID) -> list[tuple[tup
     return [(key, list(group)) for key, group in groupby(rows, key=lambda row: (row.provider, row.account_email))]
 
 
+@dataclass(frozen=True)
+class LimitedSeries:
+    event_id: uuid.UUID
+    title: str
+    reason: str  # webapp.recurrence.expansion_limit
+
+
+def series_shown_in_part(session: Session, connection_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[LimitedSeries]]:
+    """Per calendar, the series that cannot be shown in full (on calendar_events_series_limit_idx)."""
+    if not connection_ids:
+        return {}
+    rows = session.execute(
+        select(CalendarEvent.calendar_connection_id, CalendarEvent.id, CalendarEvent.title, CalendarEvent.series_limit)
+        .where(CalendarEvent.calendar_connection_id.in_(connection_ids), CalendarEvent.series_limit.is_not(None),
+               CalendarEvent.deleted_at.is_(None))
+        .order_by(CalendarEvent.title, CalendarEvent.id)
+    )
+    found: dict[uuid.UUID, list[LimitedSeries]] = {}
+    for row in rows:
+        found.setdefault(row.calendar_connection_id, []).append(LimitedSeries(row.id, row.title, row.series_limit))
+    return found
+
+
 def upsert_calendars(
     session: Session, user_id: uuid.UUID, kind: CalendarProvider, account: str | None,
     calendars: list[RemoteCalendar], *, tokens: TokenSet | None = None, password: str | None = None,

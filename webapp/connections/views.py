@@ -19,6 +19,7 @@ from webapp.connections.service import (
     connect_apple,
     disconnect,
     revoke,
+    series_shown_in_part,
 )
 from webapp.errors import render_error
 from webapp.extensions import db
@@ -66,7 +67,8 @@ def index():
               for connection in connections}
     polling = {connection_id for connection_id, state in states.items() if state.kind == "syncing"}
     return render_page("connections/index.html", "connections/_index.html", accounts=accounts, providers=providers,
-                       labels=LABELS, color_form=ColorForm(), states=states, polling=polling)
+                       labels=LABELS, color_form=ColorForm(), states=states, polling=polling,
+                       limited=series_shown_in_part(db.session, [connection.id for connection in connections]))
 
 
 @bp.route("/<provider>/connect", methods=["POST"])
@@ -238,7 +240,8 @@ def row_response(connection: CalendarConnection, message: str | None = None, *, 
                        is_queued=is_queued)
     response = render_page("connections/index.html", "connections/_row.html", status=status, connection=connection,
                            color_form=color_form or ColorForm(), states={connection.id: state},
-                           polling={connection.id} if state.kind == "syncing" else set())
+                           polling={connection.id} if state.kind == "syncing" else set(),
+                           limited=series_shown_in_part(db.session, [connection.id]))
     return toast(response, message) if message else response
 
 

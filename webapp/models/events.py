@@ -96,6 +96,9 @@ class CalendarEvent(UUIDPrimaryKey, Timestamps, Base):
         Index("calendar_events_series_until_idx", "calendar_connection_id",
               literal_column("COALESCE(series_until, 'infinity'::timestamp with time zone)"),
               postgresql_where=text("is_recurring AND parent_event_id IS NULL AND deleted_at IS NULL")),
+        # The connections page lists the series that cannot be shown in full (migration 0015).
+        Index("calendar_events_series_limit_idx", "calendar_connection_id",
+              postgresql_where=text("series_limit IS NOT NULL AND deleted_at IS NULL")),
     )
 
     calendar_connection_id: Mapped[uuid.UUID] = mapped_column(
@@ -122,6 +125,8 @@ class CalendarEvent(UUIDPrimaryKey, Timestamps, Base):
     recurrence_count: Mapped[int | None] = mapped_column(Integer)
     # When the series' last instance ends (webapp.recurrence.series_end); NULL: never, or not known yet.
     series_until: Mapped[datetime | None] = mapped_column(Timestamp())
+    # Why the series cannot be shown in full, in plain words (webapp.recurrence.expansion_limit); NULL: it can.
+    series_limit: Mapped[str | None] = mapped_column(Text)
     is_long: Mapped[bool] = mapped_column(
         Boolean, Computed("end_time - start_time > interval '7 days'", persisted=True), deferred=True
     )

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from webapp.models import CalendarEvent, EventStatus, RecurrenceFrequency, SyncStatus
 from webapp.providers.base import RemoteEvent
-from webapp.recurrence import SeriesMaster, parse_rule_summary, series_end
+from webapp.recurrence import SeriesMaster, expansion_limit, parse_rule_summary, series_end
 
 TITLE_LIMIT = LOCATION_LIMIT = 500
 # What a push hands back to the provider module from the stored metadata: the CalDAV href, whether the times
@@ -27,7 +27,8 @@ PROVIDER_FACTS_SENT_BACK = ("href", "floating", "x_props", "bodyContentType", "s
 SYNCED_COLUMNS = (
     "title", "description", "location", "start_time", "end_time", "is_all_day", "timezone", "status",
     "sync_status", "is_recurring", "recurrence_rule", "recurrence_frequency", "recurrence_interval",
-    "recurrence_end_date", "recurrence_count", "series_until", "parent_event_id", "attendees", "reminders",
+    "recurrence_end_date", "recurrence_count", "series_until", "series_limit", "parent_event_id", "attendees",
+    "reminders",
     "provider_metadata", "html_link", "last_synced_at", "deleted_at",
 )
 
@@ -54,6 +55,8 @@ def as_row(event: RemoteEvent, parent_id: uuid.UUID | None, now: datetime) -> di
     metadata.update(event.metadata or {})
     end_time = max(event.end_time, event.start_time)  # a provider's negative duration becomes an instant
     timezone = (event.timezone or "UTC")[:100]
+    master = SeriesMaster(event.provider_event_id, event.start_time, end_time, event.is_all_day, timezone,
+                          event.recurrence_rule) if event.is_recurring else None
     return {
         "provider_event_id": event.provider_event_id,
         "title": (event.title or "(No title)")[:TITLE_LIMIT],
@@ -71,9 +74,8 @@ def as_row(event: RemoteEvent, parent_id: uuid.UUID | None, now: datetime) -> di
         "recurrence_interval": summary.get("interval") if event.recurrence_rule else None,
         "recurrence_end_date": summary.get("until"),
         "recurrence_count": summary.get("count"),
-        "series_until": series_end(SeriesMaster(event.provider_event_id, event.start_time, end_time,
-                                                event.is_all_day, timezone, event.recurrence_rule))
-        if event.is_recurring else None,
+        "series_until": series_end(master) if master else None,
+        "series_limit": expansion_limit(master) if master else None,
         "parent_event_id": parent_id,
         "attendees": event.attendees,
         "reminders": event.reminders,
