@@ -27,9 +27,9 @@ FEATURES = ("webapp.admin", "webapp.auth", "webapp.calendar", "webapp.connection
 # Modules that register routes or hooks on a blueprint.
 VIEWS = tuple(f"{feature}.views" for feature in FEATURES) + ("webapp.ops",)
 # The app's core, below every feature: none of it may import a feature package.
-CORE = ("webapp.providers", "webapp.sync", "webapp.credentials", "webapp.recurrence", "webapp.maintenance",
-        "webapp.models", "webapp.audit", "webapp.crypto", "webapp.locks", "webapp.text", "webapp.extensions",
-        "webapp.config")
+CORE = ("webapp.providers", "webapp.sync", "webapp.credentials", "webapp.recurrence", "webapp.rrule", "webapp.budget",
+        "webapp.maintenance", "webapp.models", "webapp.audit", "webapp.crypto", "webapp.locks", "webapp.text",
+        "webapp.extensions", "webapp.config")
 # What only views and forms use: the core works without a request to answer.
 WEB = ("webapp.forms", "webapp.htmx")
 

@@ -49,9 +49,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 
 def register_input_guard(app: Flask) -> None:
+    from webapp import budget
     from webapp.forms import reject_control_characters_in_url
 
     app.before_request(reject_control_characters_in_url)
+    app.before_request(lambda: budget.open_budget(app.config["REQUEST_CPU_SECONDS"]))
+    app.teardown_request(lambda error: budget.close_budget())
 
 
 def wrap_transport(app: Flask) -> None:

@@ -96,6 +96,8 @@ class Config:
     SESSION_ABSOLUTE_DAYS: int = 30
     SESSION_IDLE_DAYS: int = 14
     STATEMENT_TIMEOUT_MS: int = 30_000
+    # CPU one request may spend in Python (webapp.budget); past it the visitor gets a 503 and the thread is free.
+    REQUEST_CPU_SECONDS: float = 5.0
     IDLE_IN_TRANSACTION_TIMEOUT_MS: int = 60_000
     # Outage bounds: a request waits at most this long on Redis (per call) and on a database connect, then the
     # visitor gets the 503 page. Jobs override REDIS_TIMEOUT_SECONDS: they may wait out a short stall.

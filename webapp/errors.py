@@ -10,6 +10,7 @@ from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from webapp.budget import BudgetExceeded
 from webapp.extensions import db, login_manager
 from webapp.htmx import is_partial_request
 
@@ -56,6 +57,7 @@ def render_error(code: int, message: str | None = None, retry_after: int | None 
 
 def register(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_failed)
+    app.register_error_handler(BudgetExceeded, _over_budget)
     app.register_error_handler(HTTPException, _http_error)
     for error_class in UNAVAILABLE_ERRORS:
         app.register_error_handler(error_class, _dependency_unavailable)
@@ -68,6 +70,13 @@ def _csrf_failed(error: CSRFError):
     return render_error(
         400, "The form had expired or did not come from this site. Go back, reload the page and try again."
     )
+
+
+def _over_budget(error: BudgetExceeded):
+    log.warning("request stopped: CPU budget used up path=%s", request.path)
+    db.session.rollback()
+    return render_error(503, "This page asked for more work than Almanac does for one page. Try a shorter "
+                             "period, or hide the calendar that makes it heavy.")
 
 
 def _http_error(error: HTTPException):

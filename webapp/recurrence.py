@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from webapp import budget
 from webapp.rrule import FREQUENCIES, MAX_TIMES_PER_DAY, Recurrence, RuleError, RuleTooDense, recurrence
 
 log = logging.getLogger(__name__)
@@ -52,12 +53,15 @@ def expand(
     master: SeriesMaster, overrides: list[Override], window_start: datetime, window_end: datetime
 ) -> list[Occurrence]:
     """Occurrences overlapping [window_start, window_end): start < window_end and end > window_start."""
+    budget.check()
     clock = _SeriesClock(master)
     rules = _RuleLines(master.recurrence_rule or "", clock)
     duration = master.end_time - master.start_time
     replaced = {clock.instance_key(override.original_start_time) for override in overrides}
     occurrences = []
     for start in clock.starts(rules, window_start - duration, window_end):
+        if len(occurrences) % 256 == 255:
+            budget.check()
         if clock.instance_key(start) in replaced:
             continue
         end = start + duration

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from webapp import budget
 from webapp.calendar.entries import Entry
 from webapp.calendar.periods import local_midnight
 
@@ -113,6 +114,7 @@ def time_grid(entries: list[Entry], days: list[date], zone: ZoneInfo, now: datet
     timed = [entry for entry in entries if not entry.spans_days]
     columns = []
     for day in days:
+        budget.check()
         blocks = _day_blocks([entry for entry in timed if entry.touches(day, day, zone)], day, zone)
         now_top = _wall_minutes(now, zone) / MINUTES_PER_DAY * 100 if day == today else None
         placed, overflows = _side_by_side(blocks, max_columns)
@@ -244,6 +246,7 @@ def entries_by_day(entries: list[Entry], days: list[date], zone: ZoneInfo) -> di
     """Each day's entries in day order; a multi-day entry is listed on every day it touches."""
     by_day: dict[date, list[Entry]] = {day: [] for day in days}
     for entry in entries:
+        budget.check()
         first, last = entry.day_span(zone)
         day = max(first, days[0])
         while day <= min(last, days[-1]):
