@@ -42,6 +42,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 import webapp
+from bench.recurrence import ISSUE_RULES
 from webapp import audit
 from webapp.admin.audit_query import Cursor
 from webapp.auth.accounts import hash_password
@@ -147,6 +148,10 @@ def build_world(app: Flask, session, redis: Redis) -> World:
         return row
 
     single, series = event(work), event(work, is_recurring=True, recurrence_rule="RRULE:FREQ=WEEKLY;BYDAY=MO")
+    # The rules that once stalled every page they showed on (issue 19): every view the fuzz opens holds them.
+    for rule in ISSUE_RULES:
+        event(work, title="Hostile series", is_recurring=True, recurrence_rule="RRULE:" + rule,
+              start_time=start - timedelta(days=60), end_time=start - timedelta(days=60) + timedelta(minutes=30))
     failed = event(work, sync_status=SyncStatus.FAILED, title="Did not reach Google")
     all_day = event(apple, is_all_day=True, start_time=datetime(2026, 3, 3, tzinfo=UTC),
                     end_time=datetime(2026, 3, 4, tzinfo=UTC))
