@@ -39,6 +39,7 @@ from rq import Queue
 from rq.registry import StartedJobRegistry
 from sqlalchemy import select, text
 
+from bench.recurrence import ISSUE_RULES
 from sandbox.faults import Fault, FaultInjector, FaultPlan, ReverseProxy, listing_key
 from sandbox.google_emulator import GoogleState, create_google_emulator
 from sandbox.microsoft_emulator import MicrosoftState, create_microsoft_emulator
@@ -328,9 +329,13 @@ class Mutator:
                 body["attendees"] = [{"email": f"guest{n}@example.com"} for n in range(250)]
             calendar.created.append(state.add_event(calendar.handle, body)["id"])
         elif roll < 0.5:
-            event = state.add_event(calendar.handle, {**body, "recurrence": ["RRULE:FREQ=DAILY;COUNT=5"]})
+            # One series in ten carries a rule that once stalled every page it showed on (issue 19).
+            hostile = self.rng.random() < 0.1
+            rule = self.rng.choice(ISSUE_RULES) if hostile else "FREQ=DAILY;COUNT=5"
+            event = state.add_event(calendar.handle, {**body, "recurrence": ["RRULE:" + rule]})
             calendar.created.append(event["id"])
-            calendar.series.append((event["id"], start))
+            if not hostile:  # its instances are edited below; a hostile one has no second instance to edit
+                calendar.series.append((event["id"], start))
         elif roll < 0.6 and calendar.series:
             series_id, first = self.rng.choice(calendar.series)
             stamp = (first + timedelta(days=self.rng.randint(1, 4))).strftime("%Y%m%dT%H%M%SZ")
