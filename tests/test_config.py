@@ -56,6 +56,13 @@ def test_deployments_hash_passwords_at_the_rfc_9106_cost_and_refuse_the_test_pro
             Config(**{**asdict(config), "ARGON2_PROFILE": refused})
 
 
+def test_the_cpu_budget_of_a_page_is_a_positive_number_of_seconds():
+    assert Config.from_env(DEPLOYMENT).REQUEST_CPU_SECONDS == 5
+    assert Config.from_env({**DEPLOYMENT, "REQUEST_CPU_SECONDS": "2"}).REQUEST_CPU_SECONDS == 2
+    with pytest.raises(ConfigError, match="REQUEST_CPU_SECONDS must be at least 1"):
+        Config.from_env({**DEPLOYMENT, "REQUEST_CPU_SECONDS": "0"})
+
+
 def test_sync_retry_intervals_are_read_as_whole_seconds():
     assert Config.from_env(DEPLOYMENT).SYNC_RETRY_SECONDS == (30, 120, 600)
     assert Config.from_env({**DEPLOYMENT, "SYNC_RETRY_SECONDS": "5, 60"}).SYNC_RETRY_SECONDS == (5, 60)

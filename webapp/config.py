@@ -97,7 +97,7 @@ class Config:
     SESSION_IDLE_DAYS: int = 14
     STATEMENT_TIMEOUT_MS: int = 30_000
     # CPU one request may spend in Python (webapp.budget); past it the visitor gets a 503 and the thread is free.
-    REQUEST_CPU_SECONDS: float = 5.0
+    REQUEST_CPU_SECONDS: float = 5
     IDLE_IN_TRANSACTION_TIMEOUT_MS: int = 60_000
     # Outage bounds: a request waits at most this long on Redis (per call) and on a database connect, then the
     # visitor gets the 503 page. Jobs override REDIS_TIMEOUT_SECONDS: they may wait out a short stall.
@@ -113,6 +113,8 @@ class Config:
                 self.TESTING and self.ARGON2_PROFILE == "CHEAPEST"):
             raise ConfigError(f"ARGON2_PROFILE {self.ARGON2_PROFILE!r} is not an argon2 profile for "
                               "real passwords: use RFC_9106_LOW_MEMORY or RFC_9106_HIGH_MEMORY.")
+        if self.REQUEST_CPU_SECONDS <= 0:
+            raise ConfigError("REQUEST_CPU_SECONDS must be at least 1: every page needs some CPU.")
         if self.FORCE_HTTPS:
             self.PREFERRED_URL_SCHEME = "https"
             self.SESSION_COOKIE_SECURE = True
@@ -160,6 +162,7 @@ class Config:
             LOG_FORMAT=env.get("LOG_FORMAT", "text"),
             LOG_LEVEL=env.get("LOG_LEVEL", "INFO"),
             SYNC_RETRY_SECONDS=_seconds_list(env, "SYNC_RETRY_SECONDS", cls.SYNC_RETRY_SECONDS),
+            REQUEST_CPU_SECONDS=_int(env, "REQUEST_CPU_SECONDS", cls.REQUEST_CPU_SECONDS),
             PROVIDERS=provider_settings(env),
         )
 
