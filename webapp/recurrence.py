@@ -11,9 +11,11 @@ from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rruleset, rrulestr
+
+from webapp.zones import is_iana_zone
 
 log = logging.getLogger(__name__)
 
@@ -319,11 +321,10 @@ def parse_value(value: str, zone: tzinfo) -> datetime | date | None:
 
 
 def _zone(name: str, fallback: tzinfo = UTC) -> tzinfo:
-    try:
+    if is_iana_zone(name):
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        log.warning("unknown time zone %r; using %s", name, fallback)
-        return fallback
+    log.warning("unknown time zone %r; using %s", name, fallback)
+    return fallback
 
 
 def _as_utc(moment: datetime | date) -> datetime:

@@ -1,19 +1,21 @@
 """Provider content is untrusted: every event is cleaned here, where it enters Almanac, before anything stores it.
 
 Text loses NUL and the other C0 control characters (tab and newline stay) and lone surrogates, which PostgreSQL
-rejects; each field is cut to its column's limit; attendee lists keep the first MAX_ATTENDEES and the total.
+rejects; each field is cut to its column's limit; attendee lists keep the first MAX_ATTENDEES and the total. An
+event's zone is a tz database name (webapp.zones) or UTC, whatever the provider wrote.
 """
 from __future__ import annotations
 
 import re
 from typing import Any
 
+from webapp.zones import is_iana_zone
+
 _UNSTORABLE = re.compile("[\x00-\x08\x0b-\x1f\ud800-\udfff]")
 
 PROVIDER_ID_LIMIT = 255  # calendar_events.provider_event_id; an id cannot be cut, so a longer one is skipped
 TITLE_LIMIT = 500
 LOCATION_LIMIT = 500
-TIMEZONE_LIMIT = 100
 # TEXT has no limit of its own; a description longer than this is a mistake or an attack, not a note.
 DESCRIPTION_LIMIT = 64 * 1024
 LINK_LIMIT = 2048
@@ -57,7 +59,7 @@ def clean_event(event) -> str | None:
     event.title = clean_text(event.title, TITLE_LIMIT) or ""
     event.description = clean_text(event.description, DESCRIPTION_LIMIT) or None
     event.location = clean_text(event.location, LOCATION_LIMIT) or None
-    event.timezone = clean_text(event.timezone, TIMEZONE_LIMIT) or "UTC"
+    event.timezone = event.timezone if is_iana_zone(event.timezone) else "UTC"
     event.recurrence_rule = clean_text(event.recurrence_rule, DESCRIPTION_LIMIT) or None
     event.html_link = clean_text(event.html_link, LINK_LIMIT) or None
     event.etag = clean_text(event.etag, METADATA_TEXT_LIMIT)
