@@ -35,6 +35,7 @@ from webapp.extensions import db, redis_client
 from webapp.htmx import render_page, toast
 from webapp.models import AuditStatus
 from webapp.text import without_control_characters
+from webapp.transport import is_loopback_client
 
 SIGN_IN_PAUSED = "We paused sign-in attempts for this account from here, to keep it safe."
 MAIL_PAUSED = "We have sent enough mail for now, to keep mailboxes safe from floods."
@@ -144,9 +145,15 @@ def reset_password():
 @bp.route("/dev/outbox")
 def outbox():
     """Mail that would have been sent, for the local default (no SMTP_URL); never served in production."""
-    if not mail.is_development():
+    if not _outbox_is_open():
         abort(404)
     return render_page("auth/outbox.html", "auth/_outbox.html", messages=mail.outbox(redis_client()))
+
+
+def _outbox_is_open() -> bool:
+    """The outbox lists live sign-up and reset links: whoever reads it can take over accounts. So only in
+    development, and only to a browser on this machine (`make run` may listen on every interface)."""
+    return mail.is_development() and is_loopback_client(request.environ, current_app.config["TRUSTED_PROXY_HOPS"])
 
 
 @bp.route("/logout", methods=["POST"])
@@ -258,7 +265,7 @@ def _safe_next() -> str | None:
 def _check_your_inbox(email: str, purpose: str):
     """The one answer to "register" and "forgot password", whatever the email: the job decides what to send."""
     return render_page("auth/check_email.html", "auth/_check_email.html", email=email, purpose=purpose,
-                       outbox_url=url_for("auth.outbox") if mail.is_development() else None)
+                       outbox_url=url_for("auth.outbox") if _outbox_is_open() else None)
 
 
 def _login_throttle(email: str) -> LoginThrottle | None:
