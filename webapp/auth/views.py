@@ -18,7 +18,6 @@ from webapp.auth.sessions import (
     describe_device,
     end_session,
     login_cookie_name,
-    revoke_other_sessions,
     revoke_session,
     start_session,
 )
@@ -125,13 +124,13 @@ def reset_password():
     if form.validate_on_submit():
         result = recovery.reset_password(db.session, form.token.data, form.password.data)
         if result is not None:
-            user, ended = result
+            user, taken = result
             audit.record(db.session, "PASSWORD_RESET", user_id=user.id, resource=("user", user.id),
-                         sessions_ended=ended)
+                         sessions_ended=taken.sessions_ended)
             if current_app.config["RATELIMIT_ENABLED"]:
                 _login_throttle(user.email).forget_account()
             response = _log_in(user)
-            flash("Your password is changed, and every other device is signed out.", "success")
+            flash("Your password is changed, and every other device is signed out." + _feed_note(taken), "success")
             return response
     user = recovery.reset_user(db.session, form.token.data) if form.token.data else None
     if user is None:
@@ -189,12 +188,19 @@ def revoke(session_id: uuid.UUID):
 @bp.route("/settings/sessions/revoke-others", methods=["POST"])
 @login_required
 def revoke_others():
-    count = revoke_other_sessions(db.session, current_user.id, g.login_session.id)
+    taken = recovery.sign_out_everywhere_else(db.session, current_user.id, g.login_session.id)
+    count = taken.sessions_ended
     audit.record(
         db.session, "SESSION_REVOKE", user_id=current_user.id, resource=("user", current_user.id), revoked=count
     )
     db.session.commit()
-    return _after_revoke(f"Signed out {count} other session{'s' if count != 1 else ''}.")
+    return _after_revoke(f"Signed out {count} other session{'s' if count != 1 else ''}." + _feed_note(taken))
+
+
+def _feed_note(taken: recovery.TakenBack) -> str:
+    if not taken.feed_revoked:
+        return ""
+    return " Your private calendar address stopped working too: make a new one under Subscribe elsewhere."
 
 
 def _after_revoke(message: str):
