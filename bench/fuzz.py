@@ -4,8 +4,9 @@ Hypothesis drives every rule of the URL map (every method) through the Flask tes
 signed out, a signed-in member and an admin. Path arguments are real ids and dates, near misses and junk;
 query strings and form bodies start from a valid submission (where the endpoint takes one) and get fields
 replaced by hostile values (NUL and other control characters, huge and odd Unicode strings, impossible dates,
-foreign ids), dropped or added. Each example runs inside a savepoint that is rolled back afterwards (and Redis
-is emptied), so every example meets the same small world.
+foreign ids), dropped or added. Every endpoint also gets year 1 and year 9999 in every date it could read, as
+explicit examples that run whatever Hypothesis draws. Each example runs inside a savepoint that is rolled back
+afterwards (and Redis is emptied), so every example meets the same small world.
 
 "Half-written" means: the response was an error (4xx/5xx), yet a table other than the audit log changed. A
 refused request may record that it was refused (audit_logs), and nothing else.
@@ -35,7 +36,7 @@ from urllib.parse import quote
 
 from flask import Flask
 from flask_wtf import FlaskForm
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from redis import Redis
 from sqlalchemy import select
@@ -83,6 +84,11 @@ NASTY = [
 ]
 QUERY_NAMES = ["start", "at", "view", "scope", "next", "state", "code", "error", "before", "after", "q", "token",
                "page", "visible", "month", "day"]
+# The ends of `date` (year 1 and year 9999) and just past them: a day added or taken there overflows.
+EXTREME_DATES = ["0001-01-01", "0001-01", "9999-12-31", "9999-12", "0000-01-01", "10000-01-01", "9999-12-31T23:59"]
+# Every parameter, path argument or form field that names a day, month or moment.
+DATE_NAMES = ("day", "month", "start", "end", "date", "anchor", "date_from", "date_to", "start_date", "end_date",
+              "until")
 
 
 def form_field_names() -> list[str]:
@@ -179,6 +185,7 @@ def build_world(app: Flask, session, redis: Redis) -> World:
         "day": [day.isoformat(), "1900-01-01", "2500-12-31", "2026-02-28"],
         "month": ["2026-03", "1900-01", "2500-12"],
         "start": [day.isoformat(), "2026-03-02T10:30", "1900-01-01"],
+        "end": ["2026-03-02T11:30"], "date": [day.isoformat()], "anchor": [day.isoformat()],
         "provider": ["google", "microsoft", "apple", "GOOGLE"],
         "event_id": events, "connection_id": connections, "session_id": session_ids,
         "user_id": [member.id, admin.id, other.id], "entry_id": [entry.id],
@@ -190,7 +197,8 @@ def build_world(app: Flask, session, redis: Redis) -> World:
         "token": [reset_token, signup_token],
         "email": [member.email, other.email, admin.email, f"nobody-{suffix}@example.com"],
         "password": [PASSWORD, NEW_PASSWORD, "short"], "confirm": [PASSWORD, NEW_PASSWORD],
-        "calendar_id": connections, "time_zone": ["Europe/Berlin", "UTC", "America/New_York"],
+        "calendar_id": connections, "time_zone": ["Europe/Berlin", "UTC", "America/New_York", "right/Europe/Berlin",
+                                                 "posix/Asia/Tokyo", "Factory", "localtime", "Europe"],
         "week_start": ["1", "7"], "start_date": [day.isoformat()], "end_date": [day.isoformat(), "2026-03-03"],
         "until": ["2026-06-01"], "start_time": ["09:00", "23:30"], "end_time": ["10:00", "23:59:59"],
         "repeat": ["", "DAILY", "WEEKLY", "MONTHLY", "YEARLY", "KEEP"], "interval": ["1", "2", "99"],
@@ -233,6 +241,8 @@ def build_world(app: Flask, session, redis: Redis) -> World:
         "admin.audit_export": {"action": "USER_LOGIN", "date_to": "2026-12-31"},
         "admin.users": {"q": "member", "after": member.email},
     }
+    for name in DATE_NAMES:
+        hints[name] = [*hints[name], *EXTREME_DATES]
     return World(logins, hints, baselines, query_baselines)
 
 
@@ -374,6 +384,25 @@ def request_strategy(endpoint: Endpoint, world: World, field_names: list[str]) -
     return build()
 
 
+def extreme_date_requests(endpoint: Endpoint, world: World) -> list[FuzzRequest]:
+    """Each of EXTREME_DATES in every date the endpoint could read (path, query string and form at once), sent by
+    the persona the endpoint serves: explicit examples, so every run tries them whatever Hypothesis draws."""
+    persona = "admin" if endpoint.name.startswith("admin.") else "member"
+    requests = []
+    for value in EXTREME_DATES:
+        path = endpoint.rule
+        for argument in endpoint.arguments:
+            chosen = value if argument in DATE_NAMES else str(world.hints.get(argument, ["x"])[0])
+            path = re.sub(rf"<(?:[^:<>]+:)?{argument}>", lambda _m, v=chosen: quote(v, safe=""), path)
+        dates = dict.fromkeys(DATE_NAMES, value)
+        query = {**world.query_baselines.get(endpoint.name, {}), **dates}
+        form = None
+        if endpoint.method == "POST":
+            form = {**world.baselines.get(endpoint.name, {}), **dates, "csrf_token": world.cookies[persona]["csrf"]}
+        requests.append(FuzzRequest(persona, path, query, form, {}))
+    return requests
+
+
 @dataclass
 class Tally:
     requests: int = 0
@@ -479,7 +508,8 @@ class Fuzzer:
         every run (tests); else count, with fresh random examples each time (benchmark)."""
         tally = Tally()
         strategy = request_strategy(endpoint, self.world, self.field_names)
-        phases = [Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink] if check else [Phase.generate]
+        phases = [Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink] if check else [Phase.explicit,
+                                                                                              Phase.generate]
 
         @settings(max_examples=examples, database=None, deadline=None, phases=phases, derandomize=check,
                   suppress_health_check=list(HealthCheck), print_blob=False)
@@ -500,6 +530,8 @@ class Fuzzer:
                 assert not outcome.is_half_written, (
                     f"{outcome.status} yet wrote {sorted(outcome.changed - NOT_CHECKED)}: {request.describe()}")
 
+        for request in extreme_date_requests(endpoint, self.world):
+            probe = example(request=request)(probe)
         probe()
         return tally
 

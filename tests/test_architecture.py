@@ -29,7 +29,9 @@ VIEWS = tuple(f"{feature}.views" for feature in FEATURES) + ("webapp.ops",)
 # The app's core, below every feature: none of it may import a feature package.
 CORE = ("webapp.providers", "webapp.sync", "webapp.credentials", "webapp.recurrence", "webapp.rrule", "webapp.budget",
         "webapp.maintenance", "webapp.models", "webapp.audit", "webapp.crypto", "webapp.locks", "webapp.text",
-        "webapp.extensions", "webapp.config")
+        "webapp.zones", "webapp.extensions", "webapp.config")
+# What providers may use of the app besides themselves: our enums (models) and which zone names exist.
+PROVIDER_MAY_IMPORT = ("webapp.providers", "webapp.models", "webapp.zones")
 # What only views and forms use: the core works without a request to answer.
 WEB = ("webapp.forms", "webapp.htmx")
 
@@ -105,9 +107,8 @@ def layer_rule_breaks(imports: list[Import]) -> list[str]:
             breaks.append(f"{entry}: the core ({module}) must not import a feature package")
         if within(module, CORE) and within(target, WEB):
             breaks.append(f"{entry}: the core ({module}) must not import form or page helpers")
-        if within(module, "webapp.providers") and within(target, "webapp") and not within(
-                target, ("webapp.providers", "webapp.models")):
-            breaks.append(f"{entry}: providers know the provider APIs and our enums, nothing else of the app")
+        if within(module, "webapp.providers") and within(target, "webapp") and not within(target, PROVIDER_MAY_IMPORT):
+            breaks.append(f"{entry}: providers know the provider APIs, our enums and zone names, nothing else")
         if module != "webapp" and within(target, VIEWS):
             breaks.append(f"{entry}: only the app factory imports views")
         feature = next((f for f in FEATURES if within(target, f) and target == f"{f}.bp"), None)

@@ -83,10 +83,12 @@ class Config:
     RATELIMIT_ENABLED: bool = True
     # Failed sign-ins: tight per (account, address); broad per address; per account only a high ceiling, and
     # past LOGIN_ACCOUNT_DELAY_AFTER failures a delay that doubles with each one. A browser that signed in to
-    # the account before (device cookie) skips the address and account limits, so strangers cannot lock it out.
+    # the account before (device cookie) is counted apart, per account only (never per address, so strangers,
+    # even behind its own NAT, cannot lock it out): LOGIN_FAILURES_PER_ACCOUNT_ON_KNOWN_BROWSERS.
     LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS: str = "5 per 15 minutes"
     LOGIN_FAILURES_PER_ADDRESS: str = "50 per 15 minutes"
     LOGIN_FAILURES_PER_ACCOUNT: str = "100 per hour"
+    LOGIN_FAILURES_PER_ACCOUNT_ON_KNOWN_BROWSERS: str = "5 per 15 minutes"
     LOGIN_ACCOUNT_DELAY_AFTER: int = 10
     LOGIN_ACCOUNT_DELAY_MAX_SECONDS: int = 300
     # Registrations and password-reset requests (each sends a mail): per address, and per email address.

@@ -10,10 +10,11 @@ import logging
 from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from webapp import budget
 from webapp.rrule import FREQUENCIES, MAX_TIMES_PER_DAY, Recurrence, RuleError, RuleTooDense, recurrence
+from webapp.zones import is_iana_zone
 
 log = logging.getLogger(__name__)
 
@@ -267,11 +268,10 @@ def parse_value(value: str, zone: tzinfo) -> datetime | date | None:
 
 
 def _zone(name: str, fallback: tzinfo = UTC) -> tzinfo:
-    try:
+    if is_iana_zone(name):
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        log.warning("unknown time zone %r; using %s", name, fallback)
-        return fallback
+    log.warning("unknown time zone %r; using %s", name, fallback)
+    return fallback
 
 
 def _as_utc(moment: datetime | date) -> datetime:

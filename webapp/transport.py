@@ -35,6 +35,23 @@ def is_ip_address(value: str | None) -> bool:
     return True
 
 
+def is_loopback_client(environ, trusted_proxy_hops: int) -> bool:
+    """The client itself runs on this machine: it is the first of exactly `trusted_proxy_hops` X-Forwarded-For
+    entries (none without proxies) and a loopback address. More entries than trusted proxies mean a client or an
+    unknown proxy wrote some; fewer, that the request bypassed a proxy or came through one we were not told of (a
+    tunnel or reverse proxy on this machine connects from loopback itself)."""
+    header = environ.get("HTTP_X_FORWARDED_FOR")
+    forwarded = [part.strip() for part in header.split(",")] if header else []
+    if len(forwarded) != trusted_proxy_hops:
+        return False
+    client = forwarded[0] if forwarded else environ.get("REMOTE_ADDR")  # without proxies, the socket's peer
+    try:
+        address = ipaddress.ip_address(client or "")
+    except ValueError:
+        return False
+    return (getattr(address, "ipv4_mapped", None) or address).is_loopback
+
+
 class TrustedProxies:
     """Werkzeug's ProxyFix for X-Forwarded-For and X-Forwarded-Proto over `hops` proxies. The Host header is
     left alone: proxies pass it through, and a forwarded host would let a client pick our links' host.

@@ -178,6 +178,21 @@ def test_bad_filters_get_a_clear_message_not_an_error(admin_client):
     assert response.status_code == 422
 
 
+def test_the_first_and_last_days_of_the_calendar_filter_like_any_other(admin_client, db_session):
+    """9999-12-31 has no next day to stop before: a day ends at its own last instant (it was a 500)."""
+    [last_moment] = add_audit_rows(db_session, 1, action="EDGE", newest=datetime(2026, 3, 2, 23, 59, 59, 999000, UTC))
+    add_audit_rows(db_session, 1, action="EDGE", newest=datetime(2026, 3, 3, tzinfo=UTC))
+    cases = {"date_from=9999-12-31&date_to=9999-12-31": [], "date_from=0001-01-01&date_to=0001-01-01": [],
+             "date_to=9999-12-31&date_from=0001-01-01": None, "date_to=2026-03-02": [str(last_moment)]}
+    for query, expected in cases.items():
+        page = admin_client.get(f"/admin/audit?action=EDGE&{query}")
+        export = admin_client.get(f"/admin/audit/export.csv?action=EDGE&{query}")
+        assert page.status_code == export.status_code == 200, query
+        exported = [row["id"] for row in csv.DictReader(io.StringIO(export.get_data(as_text=True)))]
+        assert entry_ids(page) == exported
+        assert exported == expected if expected is not None else len(exported) == 2
+
+
 def test_bad_page_links_are_a_400_page(admin_client):
     for query in ("before=yesterday", "before=2026-11-25T10:00:00_not-a-uuid",
                   "after=2026-11-25T10:00:00_00000000-0000-0000-0000-000000000000",  # no time zone

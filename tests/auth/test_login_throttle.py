@@ -97,6 +97,44 @@ def test_account_ceiling_stops_strangers_but_not_a_browser_that_signed_in_before
     assert attempt(laptop, other.email, PASSWORD).status_code == 429
 
 
+def known_browser(app, address: str, user):
+    """A browser at `address` that signed in to `user`'s account before (it keeps the device cookie), signed out."""
+    browser = browser_at(app, address)
+    assert attempt(browser, user.email, PASSWORD).status_code == 302
+    browser.post("/logout", data={"csrf_token": csrf_token_from(browser.get("/settings/sessions").get_data(
+        as_text=True))})
+    return browser
+
+
+def test_colleagues_behind_the_same_nat_cannot_lock_out_a_browser_that_signed_in_before(app, db_session, redis,
+                                                                                       user, monkeypatch):
+    monkeypatch.setitem(app.config, "LOGIN_FAILURES_PER_ADDRESS", "8 per 15 minutes")
+    office = "198.51.100.40"
+    laptop = known_browser(app, office, user)
+    colleagues = browser_at(app, office)
+    for _ in range(5):
+        assert attempt(colleagues, user.email, "wrong password").status_code == 422
+    for other in [make_user(db_session) for _ in range(3)]:
+        assert attempt(colleagues, other.email, "wrong password").status_code == 422
+    # Both the (account, office) pair and the office's address are paused now, for browsers without the cookie.
+    assert attempt(colleagues, user.email, PASSWORD).status_code == 429
+
+    assert attempt(laptop, user.email, PASSWORD).status_code == 302
+
+
+def test_browsers_that_signed_in_before_share_a_per_account_limit_that_nobody_else_fills(app, db_session, redis,
+                                                                                        user, monkeypatch):
+    monkeypatch.setitem(app.config, "LOGIN_FAILURES_PER_ACCOUNT_ON_KNOWN_BROWSERS", "3 per 15 minutes")
+    laptop, phone = known_browser(app, "198.51.100.41", user), known_browser(app, "203.0.113.77", user)
+    for _ in range(3):
+        assert attempt(laptop, user.email, "wrong password").status_code == 422
+
+    refused = attempt(phone, user.email, PASSWORD)  # another address, the same account: the same count
+    assert refused.status_code == 429 and 800 < int(refused.headers["Retry-After"]) <= 900
+    # A browser without the cookie is counted apart, so the owner's typos do not pause it either.
+    assert attempt(browser_at(app, "192.0.2.5"), user.email, PASSWORD).status_code == 302
+
+
 def test_a_forged_device_cookie_vouches_for_nothing(app, db_session, redis, user, monkeypatch):
     monkeypatch.setitem(app.config, "LOGIN_FAILURES_PER_ACCOUNT", "2 per hour")
     for n in range(2):

@@ -124,6 +124,20 @@ def test_invalid_input_is_shown_in_place_and_kept(signed_in, db_session, redis, 
     assert db_session.scalars(select(CalendarEvent)).all() == [] and queued_pushes(redis) == set()
 
 
+@pytest.mark.parametrize("name", ["right/Europe/Berlin", "posix/Asia/Tokyo", "Factory", "localtime"])
+def test_a_zone_file_that_is_no_zone_is_refused_even_when_it_is_the_users_own(signed_in, db_session, redis, user,
+                                                                               calendar, csrf, name):
+    set_user(db_session, user, time_zone=name)  # stored before such names were refused
+    page = signed_in.get("/calendar/events/new").get_data(as_text=True)
+    response = signed_in.post("/calendar/events/new", headers={"HX-Request": "true"}, data=event_form(
+        csrf, calendar_id=str(calendar.id), time_zone=name))
+
+    assert f'value="{name}"' not in page and '<option selected value="UTC">' in page
+    assert response.status_code == 422
+    assert re.search(r'id="time_zone-errors">\s*<li>Not a valid choice', response.get_data(as_text=True))
+    assert db_session.scalars(select(CalendarEvent)).all() == [] and queued_pushes(redis) == set()
+
+
 def test_only_writable_calendars_take_new_events(signed_in, db_session, redis, user, calendar, csrf):
     read_only = make_connection(db_session, user, calendar_name="Holidays", can_write=False)
     disconnected = make_connection(db_session, user, calendar_name="Old", is_connected=False)

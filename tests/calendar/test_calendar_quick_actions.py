@@ -154,7 +154,7 @@ def test_an_untitled_event_edits_with_an_empty_title_and_saves_empty(signed_in, 
     event = db_session.get(CalendarEvent, event.id)
     assert response.status_code == 303 and event.title == "" and event.start_time == utc(2024, 3, 6, 10)
     detail = signed_in.get(f"/calendar/events/{event.id}").get_data(as_text=True)
-    assert '<h1 class="event-detail-title is-untitled">(No title)</h1>' in detail
+    assert '<h1 class="event-detail-title is-untitled"><bdi>(No title)</bdi></h1>' in detail
 
 
 def test_a_dragged_range_opens_the_new_event_form_with_it(signed_in, db_session, user, calendar):

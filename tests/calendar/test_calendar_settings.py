@@ -1,6 +1,7 @@
 """Profile, time zone and first day of the week; the browser's zone is taken once, while none is set."""
 import re
 
+import pytest
 from sqlalchemy import select
 
 from tests.factories import set_user
@@ -71,6 +72,39 @@ def test_an_unknown_browser_zone_is_refused(signed_in, db_session, user, csrf):
 
     assert response.status_code == 422 and "That is not a time zone." in response.get_data(as_text=True)
     assert db_session.get(User, user.id).time_zone is None
+
+
+# Files of the zoneinfo folder that ZoneInfo() opens but that are no zone (right/ counts leap seconds: 27 s off), and
+# a folder (ZoneInfo raised IsADirectoryError: a 500).
+NOT_ZONES = ["right/Europe/Berlin", "posix/Europe/Berlin", "Factory", "localtime", "posixrules", "Europe"]
+
+
+@pytest.mark.parametrize("name", NOT_ZONES)
+def test_only_tz_database_zones_are_taken_from_the_browser_or_the_settings(signed_in, db_session, user, csrf, name):
+    browser = signed_in.post("/settings/time-zone", data={"csrf_token": csrf, "time_zone": name})
+    settings = signed_in.post("/settings/profile", data=settings_form(csrf, time_zone=name))
+
+    assert browser.status_code == 422 and "That is not a time zone." in browser.get_data(as_text=True)
+    assert settings.status_code == 422
+    assert re.search(r'id="time_zone-errors">\s*<li>Not a valid choice', settings.get_data(as_text=True))
+    assert db_session.get(User, user.id).first_name == "Ada" and db_session.get(User, user.id).time_zone is None
+
+
+def test_a_zone_stored_before_such_names_were_refused_is_neither_offered_nor_taken_again(signed_in, db_session,
+                                                                                          user, csrf):
+    set_user(db_session, user, time_zone="right/Europe/Berlin")
+    page = signed_in.get("/settings/profile").get_data(as_text=True)
+    response = signed_in.post("/settings/profile", data=settings_form(csrf, time_zone="right/Europe/Berlin"))
+
+    assert "right/Europe/Berlin" not in page
+    assert response.status_code == 422 and db_session.get(User, user.id).first_name == "Ada"
+
+
+def test_backward_compatible_zone_names_stay_valid(signed_in, db_session, user, csrf):
+    response = signed_in.post("/settings/time-zone", data={"csrf_token": csrf, "time_zone": "US/Eastern"})
+
+    assert response.status_code == 204 and db_session.get(User, user.id).time_zone == "US/Eastern"
+    assert '<option selected value="US/Eastern">' in signed_in.get("/settings/profile").get_data(as_text=True)
 
 
 def test_calendar_pages_carry_the_zone_guess_only_while_none_is_set(signed_in, db_session, user):

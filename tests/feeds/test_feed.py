@@ -4,6 +4,7 @@ the daily audit count."""
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 from datetime import UTC, date, datetime, time, timedelta
@@ -24,6 +25,8 @@ from tests.factories import (
     make_user,
     set_user,
 )
+from tests.helpers import csrf_token_from
+from webapp.auth.recovery import create_reset_link
 from webapp.calendar.entries import all_day_dates
 from webapp.calendar.pages import Viewer, calendar_page
 from webapp.feeds import access, views
@@ -235,6 +238,56 @@ def test_turning_the_feed_off_and_disabled_accounts(signed_in, csrf, db_session,
     assert response.status_code == 303
     assert fetch(signed_in, url).status_code == 404
     assert "Create my private address" in signed_in.get("/settings/subscribe").get_data(as_text=True)
+
+
+def revocations(db_session, user) -> list[AuditLog]:
+    return db_session.scalars(select(AuditLog).where(AuditLog.action == "FEED_REVOKE",
+                                                     AuditLog.user_id == user.id)).all()
+
+
+def test_a_password_reset_ends_the_private_address(app, signed_in, csrf, db_session, user, calendar):
+    url = new_feed_url(signed_in, csrf)
+    with app.app_context():  # the link is built on PUBLIC_URL
+        link = urlsplit(create_reset_link(db_session, user, minutes=30))
+        db_session.commit()
+    form = signed_in.get(f"{link.path}?{link.query}").get_data(as_text=True)
+    reset_token = re.search(r'name="token" type="hidden" value="([^"]+)"', form).group(1)
+
+    response = signed_in.post("/reset-password", data={"token": reset_token, "password": "a brand new passphrase",
+                                                       "confirm": "a brand new passphrase",
+                                                       "csrf_token": csrf_token_from(form)})
+
+    assert response.status_code == 302
+    page = signed_in.get("/settings/subscribe").get_data(as_text=True)  # signed in anew by the reset
+    assert "Your private calendar address stopped working too" in page  # the flash
+    assert "Resetting your\n    password or signing out everywhere else turns it off" in page
+    assert "Create my private address" in page
+    assert fetch(signed_in, url).status_code == 404
+    [row] = revocations(db_session, user)
+    feed_token = url.rsplit("/", 1)[1].removesuffix(".ics")
+    assert row.metadata_ == {"reason": "password_reset"}
+    assert feed_token not in repr((row.metadata_, row.resource_id, row.error_message, row.user_agent))
+
+
+def test_signing_out_everywhere_else_ends_the_private_address(signed_in, csrf, db_session, user, calendar):
+    url = new_feed_url(signed_in, csrf)
+
+    response = signed_in.post("/settings/sessions/revoke-others", data={"csrf_token": csrf},
+                              headers={"HX-Request": "true"})
+
+    assert response.status_code == 200
+    assert "private calendar address stopped working" in json.loads(response.headers["HX-Trigger"])["toast"]["message"]
+    assert fetch(signed_in, url).status_code == 404
+    assert [row.metadata_ for row in revocations(db_session, user)] == [{"reason": "signed_out_everywhere"}]
+    assert "Create my private address" in signed_in.get("/settings/subscribe").get_data(as_text=True)
+
+
+def test_without_an_address_signing_out_everywhere_revokes_nothing(signed_in, csrf, db_session, user):
+    response = signed_in.post("/settings/sessions/revoke-others", data={"csrf_token": csrf},
+                              headers={"HX-Request": "true"})
+
+    assert "private calendar address" not in response.headers["HX-Trigger"]
+    assert revocations(db_session, user) == []
 
 
 def test_settings_reject_unknown_actions_in_place(signed_in, csrf):

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from webapp.providers.base import ChangePage, RemoteEvent
+from webapp.providers.base import ChangePage, RemoteCalendar, RemoteEvent
 from webapp.providers.content import MAX_ATTENDEES
 from webapp.providers.http import RETRY_AFTER_CAP_SECONDS, is_within, parse_retry_after
 from webapp.providers.ical import calendar_timezone_name, parse_calendar_resource
@@ -45,12 +45,35 @@ def test_a_page_cleans_text_cuts_fields_and_caps_attendees():
                              attendees=guests, metadata={"etag\x00": "\x00\"1\""})], [])
 
     (cleaned,) = page.events
-    assert cleaned.title == "Planning\tA\nB"
+    assert cleaned.title == "Planning A B "
     assert len(cleaned.location) == 500 and cleaned.description == "ok[31m"
     assert len(cleaned.attendees) == MAX_ATTENDEES and cleaned.metadata["attendee_total"] == MAX_ATTENDEES + 50
     assert cleaned.attendees[0]["name"] == "Guest0" and cleaned.metadata == {
         "etag": '"1"', "attendee_total": MAX_ATTENDEES + 50}
     assert page.skipped == []
+
+
+def test_controls_and_invisible_reordering_characters_leave_every_kind_of_provider_text():
+    hidden = "\x1b[2J\u202e\u202a\u202d\u202c\u2066\u2067\u2068\u2069\u200b\u2060\ufeff\x9b\x7f"
+    page = ChangePage([event(title=f"Pay {hidden}invoice", location=f"Room{hidden} 4\r\n2nd floor",
+                             description=f"Agenda:\r\n\t1.{hidden} Budget\u2028Done\x85",
+                             attendees=[{"email": "ev@example.com", "name": f"Eve{hidden}\tAdams"}])], [])
+
+    (cleaned,) = page.events
+    assert cleaned.title == "Pay [2Jinvoice"
+    assert cleaned.location == "Room[2J 4 2nd floor"  # one line: breaks and tabs become spaces
+    assert cleaned.description == "Agenda:\n\t1.[2J Budget\nDone\n"  # a description keeps its lines and tabs
+    assert cleaned.attendees[0]["name"] == "Eve[2J Adams"
+    assert RemoteCalendar("c1", f"Wo{hidden}rk\nshared", None).name == "Wo[2Jrk shared"
+
+
+def test_characters_that_scripts_and_emoji_need_stay():
+    # Hebrew with a right-to-left mark, Persian with a zero-width non-joiner, a family emoji (zero-width joiners),
+    # a soft hyphen.
+    text = ("\u05e9\u05dc\u05d5\u05dd\u200f (Shalom) \u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645 "
+            "\U0001f468\u200d\U0001f469 co\u00adop")
+    (cleaned,) = ChangePage([event(title=text, description=text)], []).events
+    assert cleaned.title == cleaned.description == text
 
 
 def test_an_event_that_cannot_be_stored_is_skipped_with_a_reason_and_the_rest_kept():

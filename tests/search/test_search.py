@@ -17,9 +17,9 @@ def now() -> datetime:
 
 
 def titles(response) -> list[str]:
-    """Result titles in order, marks removed."""
+    """Result titles in order, marks and the <bdi> around them removed."""
     html = response.get_data(as_text=True)
-    return [unescape(re.sub(r"</?mark>", "", title))
+    return [unescape(re.sub(r"</?(mark|bdi)>", "", title))
             for title in re.findall(r'<a class="search-title" href="[^"]*">(.*?)</a>', html, re.S)]
 
 

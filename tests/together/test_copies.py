@@ -65,7 +65,7 @@ def test_the_same_invite_on_google_and_microsoft_shows_once_with_two_badges(clie
     found = client.get("/search", query_string={"q": "quarterly review"}).get_data(as_text=True)
     assert found.count('class="search-title"') == 1
     names = {google_id: "Work", outlook_id: "Calendar"}
-    assert re.findall(r'class="search-calendar-name">([^<]*)<', found) == [names[first], names[second]]
+    assert re.findall(r'class="search-calendar-name"><bdi>([^<]*)<', found) == [names[first], names[second]]
 
 
 def test_the_copy_shown_is_the_one_the_user_organises(signed_in, db_session, user, calendar):

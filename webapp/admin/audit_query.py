@@ -10,7 +10,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import Select, Table, literal, select, text, tuple_, union_all
@@ -230,7 +230,7 @@ def _filtered(
     if filters.date_from:
         statement = statement.where(table.c.created_at >= _start_of_day(filters.date_from))
     if filters.date_to:
-        statement = statement.where(table.c.created_at < _start_of_day(filters.date_to + timedelta(days=1)))
+        statement = statement.where(table.c.created_at <= _end_of_day(filters.date_to))
     if filters.error_text:
         statement = statement.where(table.c.error_message.icontains(filters.error_text, autoescape=True))
     position = tuple_(table.c.created_at, table.c.id)
@@ -251,3 +251,8 @@ def _ordered(statement: Select, source, ascending: bool, limit: int) -> Select:
 
 def _start_of_day(day: date) -> datetime:
     return datetime.combine(day, time.min, UTC)
+
+
+def _end_of_day(day: date) -> datetime:
+    """The day's last representable instant: the next day's start does not exist after 9999-12-31."""
+    return datetime.combine(day, time.max, UTC)

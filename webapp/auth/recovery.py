@@ -1,10 +1,13 @@
-"""Forgotten passwords: a single-use link, valid for 30 minutes, stored like a session token (SHA-256 only).
-
-The request for a link only queues a job; the job looks the email up, so the answer and its timing are the same
-whether or not an account exists. Using a link sets the password and ends every session of the account."""
+"""Taking an account back. Forgotten passwords: a single-use link, valid for 30 minutes, stored like a session
+token (SHA-256 only). The request for a link only queues a job; the job looks the email up, so the answer and its
+timing are the same whether or not an account exists. Using a link sets the password, and it and "sign out
+everywhere else" end what someone else may still hold: the account's (other) sessions and its private feed address.
+"""
 from __future__ import annotations
 
 import secrets
+import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select, update
@@ -12,9 +15,16 @@ from sqlalchemy.orm import Session as DbSession
 
 from webapp import audit
 from webapp.auth.accounts import hash_password, normalise_email
-from webapp.auth.sessions import hash_token
+from webapp.auth.sessions import hash_token, revoke_other_sessions
+from webapp.feeds import tokens as feed_tokens
 from webapp.mail import Message, public_url
 from webapp.models import AuditStatus, PasswordReset, Session, User
+
+
+@dataclass(frozen=True)
+class TakenBack:
+    sessions_ended: int
+    feed_revoked: bool
 
 
 def create_reset_link(session: DbSession, user: User, *, minutes: int) -> str:
@@ -58,9 +68,9 @@ def reset_user(session: DbSession, token: str) -> User | None:
             PasswordReset.expires_at > datetime.now(UTC), User.deleted_at.is_(None), User.disabled_at.is_(None)))
 
 
-def reset_password(session: DbSession, token: str, new_password: str) -> tuple[User, int] | None:
-    """Use a link: mark it used (once, atomically), set the password, end every session of the account.
-    Returns the user and how many sessions ended, or None when the link is unknown, used or expired."""
+def reset_password(session: DbSession, token: str, new_password: str) -> tuple[User, TakenBack] | None:
+    """Use a link: mark it used (once, atomically), set the password, end every session of the account and its
+    private feed address. Returns the user and what ended, or None when the link is unknown, used or expired."""
     # Hashed before any statement: argon2 is deliberately slow, and no transaction should wait on it.
     new_hash = hash_password(new_password)
     user_id = session.scalar(
@@ -75,5 +85,11 @@ def reset_password(session: DbSession, token: str, new_password: str) -> tuple[U
     user.password_hash = new_hash
     ended = session.execute(delete(Session).where(Session.user_id == user.id)).rowcount
     session.execute(delete(PasswordReset).where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None)))
+    revoked = feed_tokens.revoke(session, user.id, reason="password_reset")
     session.flush()
-    return user, ended
+    return user, TakenBack(ended, revoked)
+
+
+def sign_out_everywhere_else(session: DbSession, user_id: uuid.UUID, keep_session_id: uuid.UUID) -> TakenBack:
+    ended = revoke_other_sessions(session, user_id, keep_session_id)
+    return TakenBack(ended, feed_tokens.revoke(session, user_id, reason="signed_out_everywhere"))

@@ -4,8 +4,10 @@ Failures are counted three ways. Per (account, client address) the limit is tigh
 account stops after a few tries. Per address it is broad: one source guessing many accounts. Per account there
 is only a high ceiling, and past a threshold a delay that doubles with each failure: many sources guessing one
 account are slowed down, yet a stranger's failures never lock the owner out for long. A browser that has signed
-in to the account before carries a signed device cookie and skips the address and account limits altogether.
-Unknown emails are throttled exactly like real ones, so throttling tells nobody which accounts exist.
+in to the account before carries a signed device cookie and is counted apart, per account only: its failures and
+those of the account's other such browsers, never anyone else's, so people sharing its address (an office NAT)
+cannot lock it out, and a stolen cookie still guesses slowly. Unknown emails are throttled exactly like real ones,
+so throttling tells nobody which accounts exist.
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ class LoginThrottle:
     per_account_and_address: str
     per_address: str
     per_account: str
+    per_account_on_known_browsers: str
     delay_after: int
     max_delay_seconds: int
 
@@ -46,6 +49,7 @@ class LoginThrottle:
         return cls(redis, email, address, trusted_device,
                    per_account_and_address=config["LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS"],
                    per_address=config["LOGIN_FAILURES_PER_ADDRESS"], per_account=config["LOGIN_FAILURES_PER_ACCOUNT"],
+                   per_account_on_known_browsers=config["LOGIN_FAILURES_PER_ACCOUNT_ON_KNOWN_BROWSERS"],
                    delay_after=config["LOGIN_ACCOUNT_DELAY_AFTER"],
                    max_delay_seconds=config["LOGIN_ACCOUNT_DELAY_MAX_SECONDS"])
 
@@ -53,38 +57,42 @@ class LoginThrottle:
     def _account(self) -> str:
         return account_key(self.email)
 
+    @property
+    def _counts(self) -> list[tuple[str, str]]:
+        """(key, rate) of each count this attempt is checked against and adds to."""
+        if self.trusted_device:
+            return [(f"login:known:{self._account}", self.per_account_on_known_browsers)]
+        return [(f"login:pair:{self._account}:{self.address}", self.per_account_and_address),
+                (f"login:address:{self.address}", self.per_address),
+                (f"login:account:{self._account}", self.per_account)]
+
     def wait_seconds(self) -> int | None:
         """Seconds this attempt must wait before it may be checked at all, or None."""
-        waits = [ratelimit.is_limited(self.redis, f"login:pair:{self._account}:{self.address}",
-                                      ratelimit.parse_rate(self.per_account_and_address)[0])]
+        waits = [ratelimit.is_limited(self.redis, key, ratelimit.parse_rate(rate)[0]) for key, rate in self._counts]
         if not self.trusted_device:
-            waits += [
-                ratelimit.is_limited(self.redis, f"login:address:{self.address}",
-                                     ratelimit.parse_rate(self.per_address)[0]),
-                ratelimit.is_limited(self.redis, f"login:account:{self._account}",
-                                     ratelimit.parse_rate(self.per_account)[0]),
-                ratelimit.held_for(self.redis, f"login:delay:{self._account}"),
-            ]
+            waits.append(ratelimit.held_for(self.redis, f"login:delay:{self._account}"))
         return max((wait for wait in waits if wait), default=None)
 
     def failed(self) -> None:
-        ratelimit.count_hit(self.redis, f"login:pair:{self._account}:{self.address}",
-                            ratelimit.parse_rate(self.per_account_and_address)[1])
-        ratelimit.count_hit(self.redis, f"login:address:{self.address}", ratelimit.parse_rate(self.per_address)[1])
-        failures = ratelimit.count_hit(self.redis, f"login:account:{self._account}",
-                                       ratelimit.parse_rate(self.per_account)[1])
-        beyond = failures - self.delay_after
+        counted = {key: ratelimit.count_hit(self.redis, key, ratelimit.parse_rate(rate)[1])
+                   for key, rate in self._counts}
+        if self.trusted_device:
+            return
+        beyond = counted[f"login:account:{self._account}"] - self.delay_after
         if beyond > 0:
             ratelimit.hold(self.redis, f"login:delay:{self._account}",
                            min(2 ** min(beyond - 1, 30), self.max_delay_seconds))
 
     def succeeded(self) -> None:
-        """The owner's own typos from this address are forgiven; strangers' failures elsewhere still count."""
-        ratelimit.clear(self.redis, f"login:pair:{self._account}:{self.address}")
+        """The owner's own typos (from this address, or on the account's known browsers) are forgiven; strangers'
+        failures elsewhere still count."""
+        own = f"login:known:{self._account}" if self.trusted_device else f"login:pair:{self._account}:{self.address}"
+        ratelimit.clear(self.redis, own)
 
     def forget_account(self) -> None:
         """After a password reset the account starts afresh."""
-        ratelimit.clear(self.redis, f"login:account:{self._account}", f"login:delay:{self._account}")
+        ratelimit.clear(self.redis, f"login:account:{self._account}", f"login:delay:{self._account}",
+                        f"login:known:{self._account}")
 
 
 def _devices(secret_key: str) -> URLSafeTimedSerializer:

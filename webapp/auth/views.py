@@ -18,7 +18,6 @@ from webapp.auth.sessions import (
     describe_device,
     end_session,
     login_cookie_name,
-    revoke_other_sessions,
     revoke_session,
     start_session,
 )
@@ -35,6 +34,7 @@ from webapp.extensions import db, redis_client
 from webapp.htmx import render_page, toast
 from webapp.models import AuditStatus
 from webapp.text import without_control_characters
+from webapp.transport import is_loopback_client
 
 SIGN_IN_PAUSED = "We paused sign-in attempts for this account from here, to keep it safe."
 MAIL_PAUSED = "We have sent enough mail for now, to keep mailboxes safe from floods."
@@ -124,13 +124,13 @@ def reset_password():
     if form.validate_on_submit():
         result = recovery.reset_password(db.session, form.token.data, form.password.data)
         if result is not None:
-            user, ended = result
+            user, taken = result
             audit.record(db.session, "PASSWORD_RESET", user_id=user.id, resource=("user", user.id),
-                         sessions_ended=ended)
+                         sessions_ended=taken.sessions_ended)
             if current_app.config["RATELIMIT_ENABLED"]:
                 _login_throttle(user.email).forget_account()
             response = _log_in(user)
-            flash("Your password is changed, and every other device is signed out.", "success")
+            flash("Your password is changed, and every other device is signed out." + _feed_note(taken), "success")
             return response
     user = recovery.reset_user(db.session, form.token.data) if form.token.data else None
     if user is None:
@@ -144,9 +144,15 @@ def reset_password():
 @bp.route("/dev/outbox")
 def outbox():
     """Mail that would have been sent, for the local default (no SMTP_URL); never served in production."""
-    if not mail.is_development():
+    if not _outbox_is_open():
         abort(404)
     return render_page("auth/outbox.html", "auth/_outbox.html", messages=mail.outbox(redis_client()))
+
+
+def _outbox_is_open() -> bool:
+    """The outbox lists live sign-up and reset links: whoever reads it can take over accounts. So only in
+    development, and only to a browser on this machine (`make run` may listen on every interface)."""
+    return mail.is_development() and is_loopback_client(request.environ, current_app.config["TRUSTED_PROXY_HOPS"])
 
 
 @bp.route("/logout", methods=["POST"])
@@ -182,12 +188,19 @@ def revoke(session_id: uuid.UUID):
 @bp.route("/settings/sessions/revoke-others", methods=["POST"])
 @login_required
 def revoke_others():
-    count = revoke_other_sessions(db.session, current_user.id, g.login_session.id)
+    taken = recovery.sign_out_everywhere_else(db.session, current_user.id, g.login_session.id)
+    count = taken.sessions_ended
     audit.record(
         db.session, "SESSION_REVOKE", user_id=current_user.id, resource=("user", current_user.id), revoked=count
     )
     db.session.commit()
-    return _after_revoke(f"Signed out {count} other session{'s' if count != 1 else ''}.")
+    return _after_revoke(f"Signed out {count} other session{'s' if count != 1 else ''}." + _feed_note(taken))
+
+
+def _feed_note(taken: recovery.TakenBack) -> str:
+    if not taken.feed_revoked:
+        return ""
+    return " Your private calendar address stopped working too: make a new one under Subscribe elsewhere."
 
 
 def _after_revoke(message: str):
@@ -258,7 +271,7 @@ def _safe_next() -> str | None:
 def _check_your_inbox(email: str, purpose: str):
     """The one answer to "register" and "forgot password", whatever the email: the job decides what to send."""
     return render_page("auth/check_email.html", "auth/_check_email.html", email=email, purpose=purpose,
-                       outbox_url=url_for("auth.outbox") if mail.is_development() else None)
+                       outbox_url=url_for("auth.outbox") if _outbox_is_open() else None)
 
 
 def _login_throttle(email: str) -> LoginThrottle | None:

@@ -16,8 +16,9 @@ from lxml.etree import ParserError
 from markupsafe import Markup, escape
 
 from webapp.calendar.entries import all_day_dates
-from webapp.calendar.zones import city_label, is_valid_zone, zone_or_utc
+from webapp.calendar.zones import city_label, zone_or_utc
 from webapp.recurrence import first_rule_parts, int_part, parse_value
+from webapp.zones import is_iana_zone
 
 _URL_IN_TEXT = re.compile(r"\bhttps?://[^\s<>\"'`]+", re.IGNORECASE)
 # Punctuation that usually ends the sentence around a URL rather than the URL itself.
@@ -169,7 +170,7 @@ def long_date(day: date) -> str:
 def zone_note(start: datetime, end: datetime | None, is_all_day: bool, event_zone: str, viewer_zone: ZoneInfo) -> str:
     """ "09:00 New York" (or "09:00 – 10:00 New York" with an end) when the event keeps another zone's clock
     than the viewer's; "" when the clocks agree, for all-day events and for zones we do not know."""
-    if is_all_day or not is_valid_zone(event_zone):
+    if is_all_day or not is_iana_zone(event_zone):
         return ""
     zone = ZoneInfo(event_zone)
     if start.astimezone(zone).utcoffset() == start.astimezone(viewer_zone).utcoffset():

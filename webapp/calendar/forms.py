@@ -25,8 +25,9 @@ from webapp.calendar.periods import EARLIEST_YEAR, LATEST_YEAR
 from webapp.calendar.queries import EventDetails
 from webapp.calendar.repeat import FREQUENCIES, WEEKDAYS, Repeat, repeat_from_rule
 from webapp.calendar.urls import format_at
-from webapp.calendar.zones import UTC_NAME, is_valid_zone, time_zone_names, zone_or_utc
+from webapp.calendar.zones import UTC_NAME, time_zone_names, zone_or_utc
 from webapp.forms import Form, WholeNumberField
+from webapp.zones import is_iana_zone
 
 MAX_TITLE_LENGTH = 500
 MAX_LOCATION_LENGTH = 500
@@ -52,7 +53,7 @@ def _supported_year(form, field):
 
 def zone_choices(current: str | None = None) -> list[SelectChoice]:
     names = time_zone_names()
-    extra = [current] if current and current not in names else []
+    extra = [current] if is_iana_zone(current) and current not in names else []
     return [SelectChoice(name, name.replace("_", " ")) for name in (*extra, *names)]
 
 
@@ -282,7 +283,7 @@ def edit_form_data(details: EventDetails, scope: str, kind: str) -> tuple[dict, 
         source, start, end = details.series, details.series.start_time, details.series.end_time
     else:
         source, start, end = details.event, details.start, details.end
-    zone_name = source.timezone if is_valid_zone(source.timezone) else UTC_NAME
+    zone_name = source.timezone if is_iana_zone(source.timezone) else UTC_NAME
     data = event_form_data(
         start, end, source.is_all_day, zone_name,
         title=editable_title(source.title), location=source.location or "", description=source.description or "",

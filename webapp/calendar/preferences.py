@@ -5,8 +5,8 @@ from datetime import time
 
 from sqlalchemy.orm import Session
 
-from webapp.calendar.zones import is_valid_zone
 from webapp.models import User
+from webapp.zones import is_iana_zone
 
 
 def save_preferences(
@@ -33,7 +33,7 @@ def time_of(minutes: int) -> time:
 
 def adopt_browser_time_zone(session: Session, user: User, time_zone: str) -> bool:
     """Take the browser's zone as the user's, only while they have none; True when it was taken."""
-    if user.time_zone is not None or not is_valid_zone(time_zone):
+    if user.time_zone is not None or not is_iana_zone(time_zone):
         return False
     user.time_zone = time_zone
     session.flush()

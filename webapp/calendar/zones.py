@@ -1,34 +1,26 @@
-"""IANA time zones: which names we offer, how we read a user's zone, and short labels for them."""
+"""IANA time zones for the calendar: which names we offer, how we read a user's zone, and short labels for them."""
 from __future__ import annotations
 
 from functools import cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo
+
+from webapp.zones import iana_zone_names, is_iana_zone
 
 UTC_NAME = "UTC"
-# Legacy and administrative keys that nobody picks on purpose.
-_HIDDEN_PREFIXES = ("Etc/", "SystemV/", "US/", "posix/", "right/")
+# Legacy and administrative keys that nobody picks on purpose (still valid when already set).
+_HIDDEN_PREFIXES = ("Etc/", "SystemV/", "US/")
 
 
 @cache
 def time_zone_names() -> tuple[str, ...]:
     """The zones offered in pickers: "Area/City" names plus UTC."""
-    names = {name for name in available_timezones() if "/" in name and not name.startswith(_HIDDEN_PREFIXES)}
+    names = {name for name in iana_zone_names() if "/" in name and not name.startswith(_HIDDEN_PREFIXES)}
     return (UTC_NAME, *sorted(names))
-
-
-def is_valid_zone(name: str | None) -> bool:
-    if not name or len(name) > 64:
-        return False
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
 
 
 def zone_or_utc(name: str | None) -> ZoneInfo:
     """A user's or event's zone; unknown or unset zones read as UTC rather than failing a page."""
-    return ZoneInfo(name) if is_valid_zone(name) else ZoneInfo(UTC_NAME)
+    return ZoneInfo(name) if is_iana_zone(name) else ZoneInfo(UTC_NAME)
 
 
 def city_label(name: str) -> str:

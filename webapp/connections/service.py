@@ -208,7 +208,7 @@ def upsert_calendars(
         elif row.deleted_at is not None:
             # Disconnected earlier: start over with a full sync that brings the events back.
             row.deleted_at, row.sync_token, row.calendar_color = None, None, calendar.color
-        row.calendar_name = calendar.name[:500] or "(unnamed calendar)"
+        row.calendar_name = calendar.name or "(unnamed calendar)"
         row.is_primary, row.can_write, row.account_email = calendar.is_primary, calendar.can_write, account
         row.is_connected, row.disconnect_reason = True, None
         if tokens is not None:

@@ -25,11 +25,12 @@ from webapp.calendar.display import description_text
 from webapp.calendar.entries import CalendarInfo
 from webapp.calendar.facts import event_facts
 from webapp.calendar.queries import SERIES_END_SLACK, original_start_of, user_calendars
-from webapp.calendar.zones import is_valid_zone, zone_or_utc
+from webapp.calendar.zones import zone_or_utc
 from webapp.models import CalendarEvent, CalendarFeed, EventStatus, User
 from webapp.models.base import Timestamp
 from webapp.recurrence import EXPANDABLE_FREQUENCIES
 from webapp.sync.events import safe_link
+from webapp.zones import is_iana_zone
 
 # Bump when the file's layout changes, so every client fetches it again.
 FORMAT_VERSION = 1
@@ -96,7 +97,7 @@ def build_feed(session: Session, feed: CalendarFeed, user: User, now: datetime) 
     feed_file.add("METHOD", "PUBLISH")
     feed_file.add("NAME", f"{user.display_name} · Almanac")
     feed_file.add("X-WR-CALNAME", f"{user.display_name} · Almanac")
-    if is_valid_zone(user.time_zone):
+    if is_iana_zone(user.time_zone):
         feed_file.add("X-WR-TIMEZONE", user.time_zone)
     feed_file.add("REFRESH-INTERVAL", REFRESH, parameters={"VALUE": "DURATION"})
     feed_file.add("X-PUBLISHED-TTL", vDuration(REFRESH))
@@ -283,7 +284,7 @@ class _SeriesClock:
         except ValueError:
             return None
         if isinstance(moment, datetime) and moment.tzinfo is None:
-            zone = ZoneInfo(tzid) if tzid and is_valid_zone(tzid) else self.zone
+            zone = ZoneInfo(tzid) if is_iana_zone(tzid) else self.zone
             moment = moment.replace(tzinfo=zone)
         return moment
 

@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from webapp import audit
 from webapp.auth.sessions import hash_token
 from webapp.models import CalendarFeed, User
 
@@ -41,6 +42,16 @@ def set_include_attendees(session: Session, feed: CalendarFeed, include: bool, n
 
 def turn_off(session: Session, user_id: uuid.UUID) -> bool:
     return session.execute(delete(CalendarFeed).where(CalendarFeed.user_id == user_id)).rowcount > 0
+
+
+def revoke(session: Session, user_id: uuid.UUID, *, reason: str) -> bool:
+    """End the address when the account is taken back (a password reset, signing out everywhere else): it reads
+    the calendar without any session, so whoever copied it meanwhile would keep reading. True when there was one;
+    its audit row says why, never which address."""
+    if not turn_off(session, user_id):
+        return False
+    audit.record(session, "FEED_REVOKE", user_id=user_id, resource=("user", user_id), reason=reason)
+    return True
 
 
 def feed_for_token(session: Session, token: str) -> CalendarFeed | None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from webapp.providers.content import clean_event
+from webapp.providers.content import CALENDAR_NAME_LIMIT, clean_event, clean_text
 
 
 class ProviderError(Exception):
@@ -85,6 +85,10 @@ class RemoteCalendar:
     color: str | None  # "#rrggbb" or None
     is_primary: bool = False
     can_write: bool = True
+
+    def __post_init__(self) -> None:
+        # Cleaned as it is made, like a ChangePage's events (webapp.providers.content).
+        object.__setattr__(self, "name", clean_text(self.name, CALENDAR_NAME_LIMIT, one_line=True) or "")
 
 
 @dataclass

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import requests
 
@@ -32,6 +32,7 @@ from webapp.providers.base import (
 )
 from webapp.providers.http import new_session, parse_retry_after
 from webapp.providers.oauth import OAuthClient
+from webapp.zones import is_iana_zone
 
 log = logging.getLogger(__name__)
 
@@ -380,10 +381,7 @@ def instant(event_time: dict[str, Any], fallback_zone: str | None) -> tuple[date
 
 
 def zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return ZoneInfo(name if is_iana_zone(name) else "UTC")
 
 
 def remote_attendees(attendees: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:

@@ -10,7 +10,7 @@ import functools
 import logging
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Calendar, Component, Event, Timezone, vCalAddress
 from icalendar.timezone import tzp
@@ -18,6 +18,7 @@ from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from webapp.providers.base import RemoteEvent
 from webapp.providers.windows_zones import WINDOWS_TO_IANA, windows_to_iana
+from webapp.zones import iana_zone_names, is_iana_zone
 
 log = logging.getLogger(__name__)
 
@@ -340,13 +341,7 @@ def _iana_zone(tzid: str, exact: bool = False) -> str | None:
     if not exact and tzid.startswith("/"):
         parts = tzid.strip("/").split("/")
         candidates += ["/".join(parts[index:]) for index in range(len(parts))]
-    for candidate in candidates:
-        try:
-            ZoneInfo(candidate)
-        except (ZoneInfoNotFoundError, ValueError):
-            continue
-        return candidate
-    return None
+    return next((candidate for candidate in candidates if is_iana_zone(candidate)), None)
 
 
 def _windows_zone(name: str) -> str | None:
@@ -399,9 +394,9 @@ def _candidate_zones() -> list[str]:
 
     Several zones share today's rules; the order decides which name a custom Eastern definition gets.
     """
-    known = available_timezones()
+    known = iana_zone_names()
     preferred = [name for name in dict.fromkeys([*_COMMON_ZONES, *WINDOWS_TO_OLSON.values()]) if name in known]
-    return preferred + sorted(known - set(preferred) - {"localtime", "Factory"})
+    return preferred + sorted(known - set(preferred))
 
 
 # ---------------------------------------------------------------------------- serialising

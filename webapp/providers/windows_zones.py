@@ -6,9 +6,9 @@ instead so that stored zones compare equal to the ones the rest of the app uses.
 """
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+
+from webapp.zones import is_iana_zone
 
 # Ids CLDR still uses that tzdb has renamed since (the old names live on in tzdb only as links).
 _TZDB_RENAMES = {
@@ -28,16 +28,6 @@ _EXCHANGE_ALIASES = {"tzone://Microsoft/Utc": "UTC"}
 WINDOWS_TO_IANA: dict[str, str] = {
     windows: _TZDB_RENAMES.get(cldr, cldr) for windows, cldr in WINDOWS_TO_OLSON.items()
 } | _EXCHANGE_ALIASES
-
-
-def is_iana_zone(name: str | None) -> bool:
-    if not name:
-        return False
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a tzdb folder such as "Europe"
-        return False
-    return True
 
 
 def windows_to_iana(name: str | None) -> str | None:

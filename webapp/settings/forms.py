@@ -4,8 +4,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 
 from webapp.calendar.forms import TIME_FORMATS, zone_choices
 from webapp.calendar.preferences import minutes_of
-from webapp.calendar.zones import is_valid_zone
 from webapp.forms import Form
+from webapp.zones import is_iana_zone
 
 WEEK_START_CHOICES = [
     SelectChoice(weekday, name) for weekday, name in enumerate(
@@ -42,5 +42,5 @@ class BrowserTimeZoneForm(Form):
     time_zone = StringField(validators=[DataRequired(), Length(max=64)])
 
     def validate_time_zone(self, field):
-        if not is_valid_zone(field.data):
+        if not is_iana_zone(field.data):
             raise ValidationError("That is not a time zone.")

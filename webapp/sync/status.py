@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from webapp.formatting import time_ago
 from webapp.models import CalendarConnection
 from webapp.providers import LABELS
 from webapp.sync.policy import SYNC_INTERVAL
+from webapp.zones import is_iana_zone
 
 # No finished sync for this long, with nothing failing either: the sweep or the workers are not running.
 BEHIND_AFTER = 3 * SYNC_INTERVAL
@@ -42,10 +43,7 @@ class SyncState:
 
 def clock(moment: datetime, zone_name: str | None, now: datetime) -> str:
     """"10:42", or "Mon 3 Mar 10:42" when not today, in the viewer's zone (UTC, said so, without one)."""
-    try:
-        zone = ZoneInfo(zone_name) if zone_name else None
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = None
+    zone = ZoneInfo(zone_name) if is_iana_zone(zone_name) else None
     local, today = moment.astimezone(zone or UTC), now.astimezone(zone or UTC).date()
     text = local.strftime("%H:%M") if local.date() == today else local.strftime("%a %-d %b %H:%M")
     return text if zone else f"{text} UTC"
