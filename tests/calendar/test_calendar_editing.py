@@ -370,3 +370,14 @@ def test_all_day_event_stays_on_its_date_in_the_form_and_the_detail(signed_in, d
     assert '<time datetime="2024-03-08">Friday 8 March 2024</time>' in panel
     assert '<time datetime="2024-03-09">Saturday 9 March 2024</time>' in panel
     assert (field_value(edit, "start_date"), field_value(edit, "end_date")) == ("2024-03-08", "2024-03-09")
+
+
+def test_the_panel_poll_ends_by_saying_the_deletion_is_done(signed_in, db_session, calendar):
+    event = make_event(db_session, calendar, utc(2024, 3, 6, 9), deleted_at=utc(2024, 3, 1, 9),
+                       sync_status=SyncStatus.DELETED)
+
+    polled = signed_in.get(f"/calendar/events/{event.id}/status", headers={"HX-Request": "true"})
+
+    assert polled.status_code == 200 and 'data-sync-status="DELETED"' in polled.get_data(as_text=True)
+    assert "Deleted from Google." in polled.get_data(as_text=True) and "hx-trigger" not in polled.get_data(as_text=True)
+    assert signed_in.get(f"/calendar/events/{event.id}").status_code == 404
