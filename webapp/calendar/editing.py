@@ -155,15 +155,15 @@ def is_being_deleted(details: EventDetails) -> bool:
     return tracked_row(details).deletion_requested_at is not None or details.event.deletion_requested_at is not None
 
 
-def deleted_event(session: Session, user_id: uuid.UUID, event_id: uuid.UUID) -> tuple[str, str] | None:
-    """(title, provider) of one of the user's events whose deletion is done; None for anything else."""
-    row = session.execute(
-        select(CalendarEvent.title, CalendarConnection.provider)
-        .join(CalendarConnection, CalendarConnection.id == CalendarEvent.calendar_connection_id)
+def deleted_event_provider(session: Session, user_id: uuid.UUID, event_id: uuid.UUID) -> str | None:
+    """The provider ("GOOGLE", …) of one of the user's events whose deletion is done; None for anything else."""
+    provider = session.scalar(
+        select(CalendarConnection.provider)
+        .join(CalendarEvent, CalendarConnection.id == CalendarEvent.calendar_connection_id)
         .where(CalendarEvent.id == event_id, CalendarEvent.deleted_at.is_not(None),
                CalendarConnection.user_id == user_id, CalendarConnection.deleted_at.is_(None))
-    ).first()
-    return (row.title, row.provider.value) if row else None
+    )
+    return provider.value if provider else None
 
 
 def _new_override(details: EventDetails) -> CalendarEvent:

@@ -212,10 +212,9 @@ def event(event_id: uuid.UUID):
 def event_status(event_id: uuid.UUID):
     """Polled by the detail panel while a change is on its way to the provider; a deletion ends by saying so."""
     if is_partial_request() and event_details(db.session, current_user.id, event_id) is None:
-        deleted = editing.deleted_event(db.session, current_user.id, event_id)
-        if deleted is not None:
-            return render_page("calendar/event.html", "calendar/_sync_deleted.html", title=deleted[0],
-                               provider=deleted[1])
+        provider = editing.deleted_event_provider(db.session, current_user.id, event_id)
+        if provider is not None:
+            return render_page("calendar/event.html", "calendar/_sync_deleted.html", provider=provider)
     details = _details_or_404(event_id, None)
     return render_page("calendar/event.html", "calendar/_sync_status.html", details=details, event=details.event,
                        back_url=_back_url("week", details))
