@@ -237,10 +237,13 @@ def retry_push(session: Session, event: CalendarEvent) -> None:
 
 
 def pending_events(session: Session, connection_id: uuid.UUID) -> list[uuid.UUID]:
-    """What still has to reach the provider (pending, or failed and worth another try), oldest first."""
+    """What still has to reach the provider (pending, or failed and worth another try), oldest first; nothing
+    when the calendar no longer takes changes (removed at the provider, or read-only)."""
     return list(session.scalars(
         select(CalendarEvent.id)
+        .join(CalendarConnection, CalendarConnection.id == CalendarEvent.calendar_connection_id)
         .where(CalendarEvent.calendar_connection_id == connection_id,
-               CalendarEvent.sync_status.in_([SyncStatus.PENDING, SyncStatus.FAILED]))
+               CalendarEvent.sync_status.in_([SyncStatus.PENDING, SyncStatus.FAILED]),
+               CalendarConnection.provider_removed_at.is_(None), CalendarConnection.can_write.is_(True))
         .order_by(CalendarEvent.created_at)
     ))
