@@ -5,6 +5,8 @@ Faults, each for the next request(s) whose path starts with a prefix (and method
   hold     answer normally, but stream the response slowly over `seconds` (a slow listing)
   stall    say nothing for `seconds`, then answer (longer than the client's timeout: a read timeout)
   reset    drop the connection without an answer (TCP RST)
+  lost     carry the request out, then drop the connection before the answer leaves (it took effect; the client
+           only sees the connection reset, as when a response is lost on the way back)
   cookie   answer normally with a Set-Cookie header (a provider's session cookie)
 `FaultPlan.randomly()` injects them at a rate instead, for the chaos benchmark. The plan also counts what it
 injected and the most requests it saw in flight at once per listing key (one calendar's sync requests).
@@ -24,7 +26,7 @@ from urllib.parse import urljoin
 
 import requests
 
-KINDS = ("status", "hold", "stall", "reset", "cookie")
+KINDS = ("status", "hold", "stall", "reset", "lost", "cookie")
 
 
 @dataclass
@@ -121,13 +123,15 @@ class FaultInjector:
             return self.app(environ, start_response)
         fault = self.plan.take(method, path)
         # A stalled or dropped request has a client that gives up: it does not count as a sync in flight.
-        key = self.plan.enter(method, path) if fault is None or fault.kind not in ("stall", "reset") else None
+        key = self.plan.enter(method, path) if fault is None or fault.kind not in ("stall", "reset", "lost") else None
         try:
             if fault is None or fault.kind == "cookie":
                 return self._passed_through(environ, start_response, fault)
             if fault.kind == "status":
                 return self._status(start_response, fault)
-            if fault.kind == "reset":
+            if fault.kind in ("reset", "lost"):
+                if fault.kind == "lost":
+                    b"".join(self.app(environ, lambda status, headers, exc_info=None: None))
                 _reset(environ)
                 start_response("500 Internal Server Error", [("Content-Length", "0")])
                 return [b""]

@@ -337,6 +337,7 @@ class GoogleState:
         self._clients: dict[str, OAuthClient] = {}
         self._accounts: list[str] = []
         self._calendars: dict[str, Calendar] = {}
+        self._unshared: set[str] = set()  # calendars the account lost access to (their old sync tokens answer 410)
         self._codes: dict[str, AuthCode] = {}
         self._refresh_grants: dict[str, RefreshGrant] = {}
         self._access_grants: dict[str, AccessGrant] = {}
@@ -381,6 +382,24 @@ class GoogleState:
             raise ValueError(f"{email} already has a primary calendar")
         zone_or_400(time_zone, "calendar")
         self._calendars[calendar_id] = Calendar(calendar_id, email, summary, color, primary, access_role, time_zone)
+
+    @locked
+    def delete_calendar(self, calendar_id: str) -> None:
+        """The owner deletes a secondary calendar (calendars.delete; the primary one cannot be deleted): it leaves
+        the calendarList, and every request naming it answers 404 notFound."""
+        if self._calendars[calendar_id].is_primary:
+            raise ValueError("a primary calendar cannot be deleted")
+        del self._calendars[calendar_id]
+
+    @locked
+    def unshare_calendar(self, calendar_id: str) -> None:
+        """The account loses access to a calendar shared with it (its owner removed the share): it leaves the
+        calendarList; the ACL change invalidates sync tokens, so an incremental list answers 410 fullSyncRequired,
+        and every other request naming it 404 notFound."""
+        if self._calendars[calendar_id].is_primary:
+            raise ValueError("an account's own primary calendar cannot be unshared from it")
+        del self._calendars[calendar_id]
+        self._unshared.add(calendar_id)
 
     @locked
     def add_event(self, calendar_id: str, resource: dict[str, Any]) -> dict[str, Any]:
@@ -717,6 +736,9 @@ class GoogleState:
 
     @locked
     def list_events(self, grant: AccessGrant, calendar_id: str, params: Mapping[str, str]) -> dict[str, Any]:
+        if calendar_id in self._unshared and "syncToken" in params:
+            raise api_error(410, "fullSyncRequired", "Sync token is no longer valid, a full sync is required.",
+                            domain="calendar", location="syncToken")
         calendar = self._calendar_for(grant, calendar_id)
         event_filter = self._event_filter(calendar, params)
         round_seq, after = self._page_start(calendar, params)
@@ -1090,8 +1112,8 @@ AUTH_PARAMS = (
     "access_type", "prompt", "include_granted_scopes",
 )
 CONTROL_ACTIONS = frozenset({
-    "add_client", "add_account", "add_calendar", "add_event", "add_raw_event", "update_event", "delete_event",
-    "stored_events",
+    "add_client", "add_account", "add_calendar", "delete_calendar", "unshare_calendar", "add_event", "add_raw_event",
+    "update_event", "delete_event", "stored_events",
     "fail_next", "expire_sync_tokens", "expire_access_tokens", "revoke_refresh_tokens", "set_page_size",
     "advance_clock",
 })

@@ -365,6 +365,16 @@ class MicrosoftState:
         return self.calendars[calendar_id]
 
     @locked
+    def delete_calendar(self, calendar_id: str) -> None:
+        """The owner deletes a calendar (DELETE /me/calendars/{id}; never the default one): its events go with it,
+        and every request naming it, or one of its events, answers 404 ErrorItemNotFound."""
+        if self.calendars[calendar_id].is_default:
+            raise GraphError(400, "ErrorInvalidRequest", "The default calendar cannot be deleted.")
+        del self.calendars[calendar_id]
+        for event_id in [event_id for event_id, stored in self._events.items() if stored.calendar_id == calendar_id]:
+            del self._events[event_id]
+
+    @locked
     def default_calendar_id(self, email: str) -> str:
         return next(c.calendar_id for c in self._calendars_of(email.lower()) if c.is_default)
 
@@ -586,6 +596,10 @@ class MicrosoftState:
     def calendars_page(self, account: Account, top: int, skip: int) -> tuple[list[Calendar], bool]:
         calendars = self._calendars_of(account.email)
         return calendars[skip:skip + top], skip + top < len(calendars)
+
+    @locked
+    def calendar_of(self, account: Account, calendar_id: str) -> Calendar:
+        return self._calendar(calendar_id, account)
 
     def _calendar(self, calendar_id: str, account: Account | None = None) -> Calendar:
         calendar = self.calendars.get(calendar_id)
@@ -1152,6 +1166,13 @@ def _register_graph(app: Flask, state: MicrosoftState) -> None:
         response = jsonify(body)
         response.headers["Preference-Applied"] = f'odata.maxpagesize={size}, outlook.timezone="{zone}"'
         return response
+
+    @app.delete("/v1.0/me/calendars/<path:calendar_id>")
+    def delete_calendar(calendar_id: str):
+        user = account()
+        state.calendar_of(user, calendar_id)
+        state.delete_calendar(calendar_id)
+        return Response(status=204)
 
     @app.post("/v1.0/me/calendars/<path:calendar_id>/events")
     def create_event(calendar_id: str):

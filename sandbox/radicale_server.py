@@ -96,6 +96,14 @@ def create_calendar(
     return collection_url
 
 
+def delete_calendar(user: str, password: str, collection_url: str) -> None:
+    """DELETE the collection, as iCloud does when the calendar is deleted: requests naming it then answer 404 (a PUT
+    into it, 409)."""
+    response = requests.delete(collection_url, auth=(user, password), timeout=10)
+    if response.status_code not in (200, 204):
+        raise RuntimeError(f"DELETE {collection_url} failed with HTTP {response.status_code}")
+
+
 def put_event(url: str, user: str, password: str, calendar_path: str, filename: str, ics_text: str) -> str | None:
     """PUT one calendar object resource (unconditionally); returns the ETag the server sent, if any.
 

@@ -20,6 +20,9 @@
 
   document.body.addEventListener("htmx:responseError", function (event) {
     var status = event.detail.xhr.status;
+    if (event.detail.xhr.getResponseHeader("HX-Trigger")) {
+      return;  // the server said why, in its own toast
+    }
     showToast(status === 429 ? "Too many attempts, try again later." :
               status === 403 ? "You do not have access to that." :
               status === 404 ? "That item no longer exists." :

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import select
 
 from tests.calendar.conftest import person  # noqa: F401
-from tests.factories import at, berlin_event, make_user
+from tests.factories import at, berlin_event, make_connection, make_user
 from tests.helpers import DESKTOP, PHONE, log_in, screenshot
 from webapp.extensions import db
-from webapp.models import AuditLog, CalendarConnection, User
+from webapp.models import AuditLog, CalendarConnection, SyncStatus, User
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-4.14.1.min.js"
 LONG_WORD = "Conference-room-" + "x" * 300
@@ -41,6 +41,7 @@ PAGES = {
     "connections.index": lambda d: "/connections/",
     "connections.apple": lambda d: "/connections/apple",
     "connections.row": lambda d: f"/connections/{d['work_id']}/row",
+    "connections.remove_calendar": lambda d: f"/connections/{d['removed_id']}/remove",
     "settings.profile": lambda d: "/settings/profile",
     "feeds.subscribe": lambda d: "/settings/subscribe",
     "search.results": lambda d: "/search?q=" + d["long_title_word"],
@@ -83,9 +84,14 @@ def seeded(app, person):  # noqa: F811 (the fixture imported above)
         long = berlin_event(session, work, at(monday + timedelta(days=2), 11), at(monday + timedelta(days=2), 12, 30),
                             title=LONG_WORD, location=LONG_WORD, description=LONG_WORD, attendees=guests)
         untitled = berlin_event(session, work, at(monday + timedelta(days=3), 16), title="(No title)")
+        removed = make_connection(session, person["id"], calendar_name="Old-" + "z" * 200,
+                                  provider_removed_at=at(monday, 8))
+        berlin_event(session, removed, at(monday + timedelta(days=1), 9), title=LONG_WORD,
+                     sync_status=SyncStatus.FAILED, provider_metadata={"push_error": "calendar_gone"})
         make_user(session)  # someone else on the admin's users page
         session.commit()
-        return {**person, "long_id": long.id, "untitled_id": untitled.id, "long_title_word": "Conference"}
+        return {**person, "long_id": long.id, "untitled_id": untitled.id, "long_title_word": "Conference",
+                "removed_id": removed.id}
 
 
 def test_every_get_route_is_checked_or_known_not_to_be_a_page(app):

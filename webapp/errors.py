@@ -1,6 +1,7 @@
 """Friendly error pages. No traceback, SQL, token or provider response ever reaches a response."""
 from __future__ import annotations
 
+import json
 import logging
 from contextlib import suppress
 
@@ -21,6 +22,7 @@ TITLES = {
     403: "You do not have access to this page",
     404: "Page not found",
     405: "That action is not allowed here",
+    409: "That cannot be done now",
     413: "That upload is too large",
     422: "Some input needs fixing",
     429: "Too many attempts",
@@ -87,6 +89,9 @@ def _http_error(error: HTTPException):
     # Only descriptions we wrote ourselves are shown; werkzeug's stock texts are replaced by our wording.
     message = error.description if error.description != type(error).description else None
     body, status, headers = render_error(error.code, message, seconds)
+    if message and is_partial_request():
+        # htmx swaps no error page: the reason we wrote reaches the user as a toast (static/app.js).
+        headers["HX-Trigger"] = json.dumps({"toast": {"message": message, "level": "error"}})
     if error.code == 405 and getattr(error, "valid_methods", None):
         headers["Allow"] = ", ".join(error.valid_methods)
     return body, status, headers

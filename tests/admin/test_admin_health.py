@@ -44,19 +44,21 @@ def test_connection_states_and_failing_connections(admin_client, db_session):
     make_connection(db_session, user_id, last_synced_at=now - timedelta(hours=3))  # nothing failing, yet stale
     make_connection(db_session, user_id)  # never synced
     make_connection(db_session, user_id, deleted_at=now, sync_failures=9)  # gone: not counted
+    make_connection(db_session, user_id, last_synced_at=now - timedelta(hours=1), provider_removed_at=now)
 
     health = connection_health(db_session, now)
     assert connection_state_counts(health) == {
         "synced": 1, "syncing": 0, "retrying": 1, "stopped": 1, "needs_reconnect": 1, "needs_attention": 1,
-        "behind": 1, "waiting": 1}
+        "behind": 1, "waiting": 1, "removed": 1}
     html = admin_client.get("/admin/health").get_data(as_text=True)
     failing = section(html, "failing-connections")
-    assert failing.count("<tr data-connection-id") == 5
+    assert failing.count("<tr data-connection-id") == 6
     for text in ("HTTP 503", "Sync stopped after 4 failed attempts", "Access was revoked at Google",
-                 "80% of events would be deleted", "asked us to wait until", "workers may be stopped"):
+                 "80% of events would be deleted", "asked us to wait until", "workers may be stopped",
+                 "Removed at Google"):
         assert text in failing
-    # Worst first: the stopped one leads.
-    assert failing.index("HTTP 503") < failing.index("Access was revoked")
+    # Worst first: the removed calendar (nothing will fix it by itself), then the stopped one.
+    assert failing.index("Removed at Google") < failing.index("HTTP 503") < failing.index("Access was revoked")
 
 
 def test_time_since_last_sync_buckets(admin_client, db_session):

@@ -254,43 +254,61 @@ def test_changing_the_repeat_of_all_events_rewrites_the_rule(signed_in, db_sessi
     assert (stored.recurrence_frequency, stored.recurrence_count) == (RecurrenceFrequency.DAILY, 3)
 
 
-def test_deleting_a_plain_event_is_soft_and_pushed(signed_in, db_session, redis, calendar, csrf):
+def deleting_cards(html: str) -> list[str]:
+    """The event cards of a page shown as being deleted."""
+    return re.findall(r'<a class="event [^"]*is-deleting[^"]*"[^>]*data-event-id="([^"]+)"', html)
+
+
+def test_deleting_a_plain_event_is_pushed_and_it_stays_until_the_provider_confirms(signed_in, db_session, redis,
+                                                                                  calendar, csrf):
     event = make_event(db_session, calendar, utc(2024, 3, 6, 9))
 
     response = signed_in.post(f"/calendar/events/{event.id}/delete", data={"csrf_token": csrf, "view": "month"})
 
     stored = db_session.get(CalendarEvent, event.id)
     assert response.status_code == 303 and response.headers["Location"] == "/calendar/month/2024-03"
-    assert stored.deleted_at is not None and stored.sync_status == SyncStatus.PENDING
+    assert stored.deleted_at is None and stored.deletion_requested_at is not None
+    assert stored.sync_status == SyncStatus.PENDING
     assert queued_pushes(redis) == {f"push-event-{event.id}"}
     assert audit_actions(db_session, event.id) == ["EVENT_DELETE"]
-    assert str(event.id) not in signed_in.get("/calendar/week/2024-03-06").get_data(as_text=True)
+    week = signed_in.get("/calendar/week/2024-03-06").get_data(as_text=True)
+    assert deleting_cards(week) == [str(event.id)] and "Deleting…" in week
+    panel = signed_in.get(f"/calendar/events/{event.id}").get_data(as_text=True)
+    assert "Deleting from Google…" in panel and ">Delete</button>" not in panel and "/edit" not in panel
+    again = signed_in.post(f"/calendar/events/{event.id}/delete", data={"csrf_token": csrf})
+    assert again.status_code == 409 and "being deleted" in again.get_data(as_text=True)
 
 
-def test_deleting_this_instance_cancels_it_with_an_override(signed_in, db_session, redis, calendar, csrf):
+def test_deleting_this_instance_shows_it_being_deleted_until_the_push_cancels_it(signed_in, db_session, redis,
+                                                                                calendar, csrf):
     series = make_series(db_session, calendar, utc(2024, 3, 4, 9), "RRULE:FREQ=DAILY;COUNT=5", title="Standup")
 
     response = signed_in.post(f"/calendar/events/{series.id}/delete", headers={"HX-Request": "true"}, data={
         "csrf_token": csrf, "scope": "this", "at": "2024-03-05T09:00:00Z", "view": "week"})
 
-    cancelled = only_event(db_session, parent_event_id=series.id)
-    assert cancelled.status == EventStatus.CANCELLED and cancelled.sync_status == SyncStatus.PENDING
-    assert cancelled.provider_metadata["original_start_time"] == "2024-03-05T09:00:00+00:00"
-    assert queued_pushes(redis) == {f"push-event-{cancelled.id}"}
+    override = only_event(db_session, parent_event_id=series.id)
+    assert override.status == EventStatus.CONFIRMED and override.deletion_requested_at is not None
+    assert override.sync_status == SyncStatus.PENDING
+    assert override.provider_metadata["original_start_time"] == "2024-03-05T09:00:00+00:00"
+    assert queued_pushes(redis) == {f"push-event-{override.id}"}
     html = response.get_data(as_text=True)
-    assert html.count(f'data-event-id="{series.id}"') == 4 and 'datetime="2024-03-05T09:00' not in html
+    assert html.count(f'data-event-id="{series.id}"') == 4 and deleting_cards(html) == [str(override.id)]
 
 
-def test_deleting_all_events_removes_the_series_and_its_overrides(signed_in, db_session, redis, calendar, csrf):
-    series = make_series(db_session, calendar, utc(2024, 3, 4, 9), "RRULE:FREQ=DAILY")
+def test_deleting_all_events_marks_the_series_and_its_overrides_being_deleted(signed_in, db_session, redis,
+                                                                              calendar, csrf):
+    series = make_series(db_session, calendar, utc(2024, 3, 4, 9), "RRULE:FREQ=DAILY;COUNT=3")
     override = make_override(db_session, series, utc(2024, 3, 5, 9), utc(2024, 3, 5, 12))
 
     signed_in.post(f"/calendar/events/{override.id}/delete", data={"csrf_token": csrf, "scope": "all"})
 
-    assert db_session.get(CalendarEvent, series.id).deleted_at is not None
-    assert db_session.get(CalendarEvent, override.id).deleted_at is not None
+    assert db_session.get(CalendarEvent, series.id).deletion_requested_at is not None
+    assert db_session.get(CalendarEvent, override.id).deleted_at is None  # it goes with its series, when confirmed
     assert queued_pushes(redis) == {f"push-event-{series.id}"}
-    assert "data-event-id" not in signed_in.get("/calendar/week/2024-03-04").get_data(as_text=True)
+    week = signed_in.get("/calendar/week/2024-03-04").get_data(as_text=True)
+    assert deleting_cards(week) == [str(series.id), str(override.id), str(series.id)]
+    panel = signed_in.get(f"/calendar/events/{override.id}").get_data(as_text=True)
+    assert "Series deleted here" in panel and "Deleting from Google…" in panel and "/edit" not in panel
 
 
 def test_deleting_from_a_series_needs_a_choice_of_which(signed_in, db_session, redis, calendar, csrf):
@@ -366,3 +384,14 @@ def test_all_day_event_stays_on_its_date_in_the_form_and_the_detail(signed_in, d
     assert '<time datetime="2024-03-08">Friday 8 March 2024</time>' in panel
     assert '<time datetime="2024-03-09">Saturday 9 March 2024</time>' in panel
     assert (field_value(edit, "start_date"), field_value(edit, "end_date")) == ("2024-03-08", "2024-03-09")
+
+
+def test_the_panel_poll_ends_by_saying_the_deletion_is_done(signed_in, db_session, calendar):
+    event = make_event(db_session, calendar, utc(2024, 3, 6, 9), deleted_at=utc(2024, 3, 1, 9),
+                       sync_status=SyncStatus.DELETED)
+
+    polled = signed_in.get(f"/calendar/events/{event.id}/status", headers={"HX-Request": "true"})
+
+    assert polled.status_code == 200 and 'data-sync-status="DELETED"' in polled.get_data(as_text=True)
+    assert "Deleted from Google." in polled.get_data(as_text=True) and "hx-trigger" not in polled.get_data(as_text=True)
+    assert signed_in.get(f"/calendar/events/{event.id}").status_code == 404

@@ -58,3 +58,39 @@ def test_connect_google_and_apple_and_see_the_calendars(app, live_server, page, 
     page.wait_for_selector("text=Syncing…", state="detached", timeout=10_000)
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "connections-phone")
+
+
+def test_a_calendar_removed_at_google_is_said_so_and_removed_after_seeing_what_is_lost(app, live_server, page,
+                                                                                      redis):
+    from datetime import UTC, datetime, timedelta
+
+    from tests.factories import PASSWORD, make_connection, make_event, make_user
+    from webapp.extensions import db
+    from webapp.models import SyncStatus
+
+    start = (datetime.now(UTC) + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
+    with app.app_context():
+        user = make_user(db.session, email="removed@example.com")
+        family = make_connection(db.session, user.id, calendar_name="Family", account_email="removed@gmail.com",
+                                 last_synced_at=datetime.now(UTC), provider_removed_at=datetime.now(UTC))
+        make_event(db.session, family, start, title="Piano (moved here)", sync_status=SyncStatus.FAILED,
+                   provider_metadata={"etag": '"1"', "push_error": "calendar_gone"})
+        family_id = family.id
+
+    page.goto(f"{live_server.url}/login")
+    page.fill("#email", "removed@example.com")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"{live_server.url}/calendar/week/{start.date().isoformat()}")
+    assert "Removed at Google" in page.inner_text(f'[data-calendar-id="{family_id}"]')
+    page.goto(f"{live_server.url}/connections/")
+    row = page.locator(f"#connection-{family_id}")
+    assert "Removed at Google" in row.inner_text() and "Disconnect" not in row.inner_text()
+    screenshot(page, "connections-removed-at-google")
+    row.locator("text=Remove from Almanac").click()
+    page.wait_for_selector("#remove-calendar")
+    assert "Piano (moved here)" in page.inner_text(".lost-changes")
+    screenshot(page, "connections-remove-from-almanac")
+    page.click("#remove-calendar >> button:has-text('Remove from Almanac')")
+    page.wait_for_selector("text=Removed Family from Almanac.")
+    assert page.locator(f"#connection-{family_id}").count() == 0

@@ -134,11 +134,12 @@ def test_local_delete_reaches_the_provider(google, run_sync, run_push, db_sessio
     remote = state.add_event(calendar_id, google_timed("Cancel me", soon(days=2)))
     run_sync(connection.id)
     (row,) = live_events(db_session, connection)
-    row.deleted_at, row.sync_status = row.start_time, SyncStatus.PENDING
+    row.deletion_requested_at, row.sync_status = row.start_time, SyncStatus.PENDING
     db_session.commit()
     assert run_push(row.id) == "deleted"
     assert next(e for e in state.stored_events(calendar_id) if e["id"] == remote["id"])["status"] == "cancelled"
-    assert db_session.get(CalendarEvent, row.id).sync_status == SyncStatus.DELETED
+    deleted = db_session.get(CalendarEvent, row.id)
+    assert deleted.sync_status == SyncStatus.DELETED and deleted.deleted_at and not deleted.deletion_requested_at
 
 
 def test_failed_push_is_marked_and_retried_by_the_sweep(app, google, run_push, db_session, redis, monkeypatch):

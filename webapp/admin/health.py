@@ -39,7 +39,7 @@ NEVER_BUCKET = "never"
 
 # The states of webapp.sync.status, in the order the page lists them.
 CONNECTION_STATES = ("synced", "syncing", "retrying", "stopped", "needs_reconnect", "needs_attention", "behind",
-                     "waiting")
+                     "waiting", "removed")
 
 # (metric, title, unit) for the charts; per-table and per-queue samples are summed.
 CHARTS = (
@@ -88,8 +88,8 @@ def connection_state_counts(health: list[ConnectionHealth]) -> dict[str, int]:
 
 def failing_connections(health: list[ConnectionHealth], limit: int = FAILING_LIMIT) -> list[ConnectionHealth]:
     """Connections that need someone or are failing, worst first (stopped, then the most failures)."""
-    troubled = [c for c in health if c.state.kind in ("stopped", "needs_reconnect", "needs_attention", "behind",
-                                                      "retrying")]
+    troubled = [c for c in health if c.state.kind in ("removed", "stopped", "needs_reconnect", "needs_attention",
+                                                      "behind", "retrying")]
     troubled.sort(key=lambda c: (c.state.severity, -c.sync_failures,
                                  c.last_synced_at.timestamp() if c.last_synced_at else 0))
     return troubled[:limit]

@@ -144,7 +144,10 @@ def event_label(entry, zone: ZoneInfo) -> str:
             when = f"{_day_words(start.date())} {start:%H:%M} to {_day_words(end.date())} {end:%H:%M}"
     name = entry.calendar.name
     calendar = name if name.lower().endswith("calendar") else f"{name} calendar"
-    state = {"PENDING": ", saving", "FAILED": ", not saved"}.get(entry.sync_status, "")
+    if entry.is_being_deleted:
+        state = {"FAILED": ", not deleted"}.get(entry.sync_status, ", being deleted")
+    else:
+        state = {"PENDING": ", saving", "FAILED": ", not saved"}.get(entry.sync_status, "")
     return f"{shown_title(entry.title)}, {when}, {calendar}{state}"
 
 
@@ -213,12 +216,26 @@ _PUSH_ERRORS = {
     "invalid_grant": "{provider} did not accept our access; reconnect the calendar.",
     "rate_limited": "{provider} asked us to slow down.",
     "not_found": "{provider} no longer has this event.",
+    "provider_unavailable": "{provider} had a temporary problem.",
+    "calendar_gone": "the calendar was removed at {provider} (deleted there, or no longer shared with you).",
+    "read_only": "{provider} does not let this account change it (read-only).",
 }
 
 
 def push_error_text(kind: str | None, provider: str) -> str:
     """Why the last push failed, from the short reason the push job stores (never a provider's response)."""
     return _PUSH_ERRORS.get(kind or "", "{provider} refused the change.").format(provider=provider_name(provider))
+
+
+def read_only_reason(calendar) -> str:
+    """Why Almanac refuses changes to a calendar (a CalendarInfo that is not writable), in plain words."""
+    provider = provider_name(calendar.provider)
+    if calendar.is_removed_at_provider:
+        return (f"{calendar.name} was removed at {provider} (deleted there, or no longer shared with you), so "
+                "Almanac cannot save changes to it. You can remove it from Almanac on the Connections page.")
+    if not calendar.is_connected:
+        return f"{calendar.name} is disconnected: reconnect it on the Connections page to change its events."
+    return f"{calendar.name} is shared with you read-only at {provider}: its events cannot be changed here."
 
 
 # ---------------------------------------------------------------------------- repeat rules in words

@@ -129,24 +129,42 @@ def edit_event(session: Session, details: EventDetails, scope: str, data: EventI
 
 
 def delete_event(session: Session, details: EventDetails, scope: str) -> CalendarEvent:
-    """Soft-delete a plain event or a whole series, or cancel one instance of a series.
-    Returns the row whose push carries the deletion to the provider."""
+    """Delete a plain event or a whole series (with its overrides), or one instance of a series. The event stays,
+    marked as being deleted, until the provider confirms (webapp.sync.deletions): then it goes, or the instance's
+    override becomes cancelled, as a provider's cancelled occurrence. Returns the row whose push carries it."""
     if details.series is None or scope == ALL_EVENTS:
         event = details.series or details.event
-        event.deleted_at = datetime.now(UTC)
-        if event.is_recurring:
-            _soft_delete_overrides(session, event.id)
+    elif details.is_generated_instance:
+        event = _new_override(details)
+        session.add(event)
     else:
-        # One instance: a cancelled override hides it, as a provider's cancelled occurrence does.
-        if details.is_generated_instance:
-            event = _new_override(details)
-            session.add(event)
-        else:
-            event = details.event
-        event.status = EventStatus.CANCELLED
+        event = details.event
+    event.deletion_requested_at = datetime.now(UTC)
     event.sync_status = SyncStatus.PENDING
     session.flush()
     return event
+
+
+def tracked_row(details: EventDetails) -> CalendarEvent:
+    """The row whose push the event panel follows: the series, while the whole series is being deleted."""
+    series = details.series
+    return series if series is not None and series.deletion_requested_at is not None else details.event
+
+
+def is_being_deleted(details: EventDetails) -> bool:
+    """The event, or the series it belongs to, is deleted here and waits for the provider: no more changes."""
+    return tracked_row(details).deletion_requested_at is not None or details.event.deletion_requested_at is not None
+
+
+def deleted_event_provider(session: Session, user_id: uuid.UUID, event_id: uuid.UUID) -> str | None:
+    """The provider ("GOOGLE", …) of one of the user's events whose deletion is done; None for anything else."""
+    provider = session.scalar(
+        select(CalendarConnection.provider)
+        .join(CalendarEvent, CalendarConnection.id == CalendarEvent.calendar_connection_id)
+        .where(CalendarEvent.id == event_id, CalendarEvent.deleted_at.is_not(None),
+               CalendarConnection.user_id == user_id, CalendarConnection.deleted_at.is_(None))
+    )
+    return provider.value if provider else None
 
 
 def _new_override(details: EventDetails) -> CalendarEvent:

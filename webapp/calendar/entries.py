@@ -36,10 +36,11 @@ class CalendarInfo:
     is_visible: bool
     is_connected: bool
     can_write: bool
+    is_removed_at_provider: bool = False  # deleted or unshared there: shown until the user removes it here
 
     @property
     def is_writable(self) -> bool:
-        return self.is_connected and self.can_write
+        return self.is_connected and self.can_write and not self.is_removed_at_provider
 
     @property
     def text_colour(self) -> str:
@@ -62,6 +63,7 @@ class Entry:
     timezone: str
     sync_status: str  # "PENDING" | "SYNCED" | "FAILED" | "DELETED"
     calendar: CalendarInfo
+    is_being_deleted: bool = False  # deleted here, the provider has not confirmed yet (see webapp.sync.deletions)
 
     @property
     def is_generated_instance(self) -> bool:

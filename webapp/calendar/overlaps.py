@@ -1,7 +1,8 @@
 """Double bookings: timed, busy events on different calendars whose times overlap. Pure functions over entries.
 
 All-day events and anything a day or longer (drawn in the all-day row) never count, nor do events that leave the
-time free or that the user declined; cancelled ones are not on the page at all.
+time free, that the user declined or deleted (still shown until the provider confirms); cancelled ones are not on
+the page at all.
 """
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ class Overlaps:
 
 
 def can_overlap(entry: Entry) -> bool:
-    return not entry.is_all_day and timedelta(0) < entry.end - entry.start < timedelta(days=1)
+    return (not entry.is_all_day and not entry.is_being_deleted
+            and timedelta(0) < entry.end - entry.start < timedelta(days=1))
 
 
 def find_overlaps(entries: list[Entry], blocks_time: Callable[[Entry], bool],

@@ -28,6 +28,7 @@ _CALENDAR_COLUMNS = (
     CalendarConnection.is_visible,
     CalendarConnection.is_connected,
     CalendarConnection.can_write,
+    CalendarConnection.provider_removed_at,
 )
 _ENTRY_COLUMNS = (
     CalendarEvent.id,
@@ -38,6 +39,7 @@ _ENTRY_COLUMNS = (
     CalendarEvent.is_all_day,
     CalendarEvent.timezone,
     CalendarEvent.sync_status,
+    CalendarEvent.deletion_requested_at,
 )
 
 
@@ -50,6 +52,7 @@ def _calendar_from(row) -> CalendarInfo:
         is_visible=row.is_visible,
         is_connected=row.is_connected,
         can_write=row.can_write,
+        is_removed_at_provider=row.provider_removed_at is not None,
     )
 
 
@@ -76,9 +79,9 @@ def _text_bound(name: str):
 def _window_columns(event, calendar) -> tuple:
     return (event.id, event.title, event.location, event.start_time, event.end_time, event.is_all_day,
             event.timezone, event.sync_status, event.is_recurring, event.recurrence_rule, event.parent_event_id,
-            event.status, _original_start(event).label("original_start_time"),
+            event.status, _original_start(event).label("original_start_time"), event.deletion_requested_at,
             calendar.id.label("calendar_id"), calendar.calendar_name, calendar.calendar_color, calendar.provider,
-            calendar.is_visible, calendar.is_connected, calendar.can_write)
+            calendar.is_visible, calendar.is_connected, calendar.can_write, calendar.provider_removed_at)
 
 
 def _user_rows(event, calendar):
@@ -198,7 +201,7 @@ def _overrides_statement():
     return select(
         event.id, event.title, event.location, event.start_time, event.end_time, event.is_all_day,
         event.timezone, event.sync_status, event.parent_event_id, event.status,
-        original_start.label("original_start_time"),
+        original_start.label("original_start_time"), event.deletion_requested_at,
     ).where(
         event.parent_event_id == any_(bindparam("master_ids")),
         event.deleted_at.is_(None),
@@ -273,7 +276,10 @@ def _override(row) -> Override:
     return Override(row.id, original_start, row.start_time, row.end_time, row.status.value)
 
 
-def _entry(row, calendar: CalendarInfo, *, series_id, original_start, start=None, end=None) -> Entry:
+def _entry(row, calendar: CalendarInfo, *, series_id, original_start, start=None, end=None,
+           deleting_master=None) -> Entry:
+    # An override of a series being deleted goes with it: it shows the series' deletion and its progress.
+    state = deleting_master if deleting_master is not None else row
     return Entry(
         event_id=row.id,
         series_id=series_id,
@@ -284,15 +290,17 @@ def _entry(row, calendar: CalendarInfo, *, series_id, original_start, start=None
         end=end or row.end_time,
         is_all_day=row.is_all_day,
         timezone=row.timezone,
-        sync_status=row.sync_status.value,
+        sync_status=state.sync_status.value,
         calendar=calendar,
+        is_being_deleted=state.deletion_requested_at is not None,
     )
 
 
 def _occurrence_entry(master, occurrence: Occurrence, overrides_by_id: dict, calendar: CalendarInfo) -> Entry:
     source = overrides_by_id[occurrence.override_id] if occurrence.override_id else master
     return _entry(source, calendar, series_id=master.id, original_start=occurrence.original_start,
-                  start=occurrence.start, end=occurrence.end)
+                  start=occurrence.start, end=occurrence.end,
+                  deleting_master=master if master.deletion_requested_at is not None else None)
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,8 @@ def calendar_helpers():
         "response_text": display.response_text,
         "provider_name": display.provider_name,
         "push_error_text": display.push_error_text,
+        "read_only_reason": display.read_only_reason,
+        "tracked_row": editing.tracked_row,
         "series_summary": display.series_summary,
         "format_at": format_at,
     }
@@ -208,7 +210,11 @@ def event(event_id: uuid.UUID):
 
 @bp.route("/calendar/events/<uuid:event_id>/status")
 def event_status(event_id: uuid.UUID):
-    """Polled by the detail panel while a change is on its way to the provider."""
+    """Polled by the detail panel while a change is on its way to the provider; a deletion ends by saying so."""
+    if is_partial_request() and event_details(db.session, current_user.id, event_id) is None:
+        provider = editing.deleted_event_provider(db.session, current_user.id, event_id)
+        if provider is not None:
+            return render_page("calendar/event.html", "calendar/_sync_deleted.html", provider=provider)
     details = _details_or_404(event_id, None)
     return render_page("calendar/event.html", "calendar/_sync_status.html", details=details, event=details.event,
                        back_url=_back_url("week", details))
@@ -217,10 +223,11 @@ def event_status(event_id: uuid.UUID):
 @bp.route("/calendar/events/<uuid:event_id>/retry", methods=["POST"])
 def retry_event(event_id: uuid.UUID):
     details = _writable_details(event_id, None)
-    if details.event.sync_status is SyncStatus.FAILED:  # a double click finds it pending already
-        retry_push(db.session, details.event)
+    tracked = editing.tracked_row(details)
+    if tracked.sync_status is SyncStatus.FAILED:  # a double click finds it pending already
+        retry_push(db.session, tracked)
         db.session.commit()
-        enqueue_push(details.event.id)
+        enqueue_push(tracked.id)
     if is_partial_request():
         return render_page("calendar/event.html", "calendar/_sync_status.html", details=details,
                            event=details.event, back_url=_back_url("week", details))
@@ -242,7 +249,16 @@ def _details_or_404(event_id: uuid.UUID, at_text: str | None) -> EventDetails:
 def _writable_details(event_id: uuid.UUID, at_text: str | None) -> EventDetails:
     details = _details_or_404(event_id, at_text)
     if not details.calendar.is_writable:
-        abort(403, description="This calendar is read-only here: it is disconnected or shared without edit rights.")
+        abort(403, description=display.read_only_reason(details.calendar))
+    return details
+
+
+def _changeable_details(event_id: uuid.UUID, at_text: str | None) -> EventDetails:
+    """For an edit, a move or a deletion: the calendar takes changes, and the event is not being deleted."""
+    details = _writable_details(event_id, at_text)
+    if editing.is_being_deleted(details):
+        abort(409, description="This event is being deleted; it can no longer be changed. If the deletion "
+                               "meets a change made elsewhere, the event's panel offers to keep that version.")
     return details
 
 
@@ -267,11 +283,17 @@ def _render_event(details: EventDetails, kind: str):
 def new_event():
     viewer = _viewer()
     kind = view_kind(request.values.get("view"))
-    writable = [calendar for calendar in user_calendars(db.session, viewer.user_id) if calendar.is_writable]
+    calendars = user_calendars(db.session, viewer.user_id)
+    writable = [calendar for calendar in calendars if calendar.is_writable]
     initial = None if request.method == "POST" else new_event_form_data(
         viewer.time_zone, request.args.get("start"), kind, _now(), request.args.get("end"))
     form = EventForm(calendars=writable, current_zone=viewer.time_zone, data=initial)
-    if form.validate_on_submit():
+    refused = next((calendar for calendar in calendars
+                    if not calendar.is_writable and str(calendar.id) == form.calendar_id.data), None)
+    if refused is not None and form.is_submitted():
+        form.validate()
+        form.calendar_id.errors = [display.read_only_reason(refused)]
+    elif form.validate_on_submit():
         event = editing.create_event(db.session, uuid.UUID(form.calendar_id.data), form.event_input())
         audit.record(db.session, "EVENT_CREATE", user_id=viewer.user_id, resource=("calendar_event", event.id),
                      calendar_id=event.calendar_connection_id)
@@ -279,12 +301,12 @@ def new_event():
         enqueue_push(event.id)
         return _after_change(form.view.data, _local_start_day(event.start_time, event.is_all_day), "Event saved.")
     return _render_form(form, 422 if form.is_submitted() else 200, kind=kind, heading="New event",
-                        has_calendars=bool(writable))
+                        has_calendars=bool(writable) or refused is not None)
 
 
 @bp.route("/calendar/events/<uuid:event_id>/edit", methods=["GET", "POST"])
 def edit_event(event_id: uuid.UUID):
-    details = _writable_details(event_id, request.values.get("at"))
+    details = _changeable_details(event_id, request.values.get("at"))
     kind = view_kind(request.values.get("view"))
     scope = _scope(details, request.values.get("scope"))
     initial, custom_rule = edit_form_data(details, scope, kind)
@@ -309,7 +331,7 @@ def move_event(event_id: uuid.UUID):
     """A drag or a keyboard move: the same edit, audit row and push as the form, with only the time changed.
     One event of a series moves alone, as in the providers' own apps when you drag it."""
     form = MoveEventForm()
-    details = _writable_details(event_id, form.at.data or None)
+    details = _changeable_details(event_id, form.at.data or None)
     if details.event.is_all_day or details.event.status.value == "CANCELLED":
         abort(400, description="Only timed events can be moved this way.")
     if not form.validate_on_submit():
@@ -357,7 +379,7 @@ def _connections_url() -> str | None:
 @bp.route("/calendar/events/<uuid:event_id>/delete", methods=["POST"])
 def delete_event(event_id: uuid.UUID):
     form = DeleteEventForm()
-    details = _writable_details(event_id, form.at.data)
+    details = _changeable_details(event_id, form.at.data)
     if details.series is not None and form.scope.data not in (THIS_EVENT, ALL_EVENTS):
         abort(400, description="Choose whether to delete this event or all events.")
     scope = _scope(details, form.scope.data)

@@ -29,6 +29,7 @@ from webapp.providers.base import (
     RemoteCalendar,
     TokenSet,
 )
+from webapp.sync.events import LOCAL_CHANGES
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +209,9 @@ def upsert_calendars(
         elif row.deleted_at is not None:
             # Disconnected earlier: start over with a full sync that brings the events back.
             row.deleted_at, row.sync_token, row.calendar_color = None, None, calendar.color
+        if row.provider_removed_at is not None:
+            # The provider lists it again (shared anew): sync it from scratch.
+            row.provider_removed_at, row.sync_token = None, None
         row.calendar_name = calendar.name or "(unnamed calendar)"
         row.is_primary, row.can_write, row.account_email = calendar.is_primary, calendar.can_write, account
         row.is_connected, row.disconnect_reason = True, None
@@ -230,7 +234,45 @@ class Revocation:
     token: str
 
 
-def disconnect(session: Session, connection: CalendarConnection) -> Revocation | None:
+@dataclass(frozen=True)
+class LocalChange:
+    """A change made here that never reached the provider: what removing the calendar from Almanac loses."""
+
+    event_id: uuid.UUID
+    title: str
+    start: datetime
+    is_all_day: bool
+    kind: str  # "created" | "changed" | "deleted"
+
+
+def unpushed_changes(session: Session, connection_id: uuid.UUID) -> list[LocalChange]:
+    """The calendar's local changes not yet at the provider (waiting, failed or in a conflict), oldest first."""
+    rows = session.scalars(
+        select(CalendarEvent)
+        .where(CalendarEvent.calendar_connection_id == connection_id, CalendarEvent.deleted_at.is_(None),
+               CalendarEvent.sync_status.in_(LOCAL_CHANGES))
+        .order_by(CalendarEvent.start_time, CalendarEvent.id)
+    )
+    changes = []
+    for event in rows:
+        metadata = event.provider_metadata or {}
+        kind = ("deleted" if event.deletion_requested_at is not None
+                else "changed" if metadata.get("etag") or metadata.get("pushed") else "created")
+        changes.append(LocalChange(event.id, event.title, event.start_time, event.is_all_day, kind))
+    return changes
+
+
+def remove_from_almanac(session: Session, connection: CalendarConnection) -> Revocation | None:
+    """A calendar removed at the provider leaves Almanac too, with its local changes (the user saw them listed).
+    As `disconnect`, which it is, with its own audit row naming what was lost."""
+    lost = unpushed_changes(session, connection.id)
+    return disconnect(session, connection, action="CONNECTION_REMOVE", removed_at_provider=True,
+                      discarded_changes=len(lost),
+                      discarded_events=[{"id": str(change.event_id), "kind": change.kind} for change in lost[:50]])
+
+
+def disconnect(session: Session, connection: CalendarConnection, *, action: str = "CONNECTION_DISCONNECT",
+               **details) -> Revocation | None:
     """Forget one calendar: soft-delete the row and its events. When it was the account's last calendar, returns
     the grant to revoke: the caller commits, then calls revoke() (the provider call is best effort: a provider
     that is down must not keep the user connected)."""
@@ -253,9 +295,9 @@ def disconnect(session: Session, connection: CalendarConnection) -> Revocation |
     connection.deleted_at, connection.is_connected = now, False
     connection.access_token = connection.refresh_token = connection.token_expires_at = None
     connection.sync_token = None
-    audit.record(session, "CONNECTION_DISCONNECT", user_id=connection.user_id,
+    audit.record(session, action, user_id=connection.user_id,
                  resource=("calendar_connection", connection.id), provider=connection.provider.value,
-                 revokes_grant=revocation is not None)
+                 revokes_grant=revocation is not None, **details)
     session.flush()
     return revocation
 

@@ -18,8 +18,10 @@ from webapp.connections.service import (
     complete_oauth,
     connect_apple,
     disconnect,
+    remove_from_almanac,
     revoke,
     series_shown_in_part,
+    unpushed_changes,
 )
 from webapp.errors import render_error
 from webapp.extensions import db
@@ -185,6 +187,28 @@ def disconnect_calendar(connection_id: uuid.UUID):
     return redirect(url_for("connections.index"))
 
 
+@bp.route("/<uuid:connection_id>/remove", methods=["GET", "POST"])
+def remove_calendar(connection_id: uuid.UUID):
+    """A calendar removed at the provider: first the changes made here that would be lost, then removing it."""
+    connection = get_owned_connection(connection_id)
+    if connection.provider_removed_at is None:
+        abort(400, description=f"{connection.calendar_name} is still at {LABELS[connection.provider]}; "
+                               "use Disconnect to stop syncing it.")
+    if request.method == "GET":
+        return render_page("connections/remove.html", "connections/_remove.html", connection=connection,
+                           label=LABELS[connection.provider], changes=unpushed_changes(db.session, connection.id))
+    if not request.form.get("confirm"):
+        abort(400, description="Confirm removing the calendar from Almanac.")
+    message = f"Removed {connection.calendar_name} from Almanac."
+    revocation = remove_from_almanac(db.session, connection)
+    db.session.commit()
+    if revocation is not None:
+        revoke(db.session, revocation)
+        db.session.commit()
+    flash(message, "success")
+    return redirect(url_for("connections.index"), 303)
+
+
 def get_owned_event(event_id: uuid.UUID) -> CalendarEvent:
     event = db.session.scalar(
         select(CalendarEvent).join(CalendarConnection, CalendarConnection.id == CalendarEvent.calendar_connection_id)
@@ -202,19 +226,24 @@ def resolve_conflict(event_id: uuid.UUID):
     choice = request.form.get("choice")
     if choice not in ("mine", "theirs"):
         abort(400, description="Choose to keep your version or take theirs.")
-    if conflicts.conflict_of(event) is None:
+    view = sync_conflict(event)
+    if view is not None and not view.can_resolve:
+        abort(403, description="This calendar no longer takes changes (it was removed at the provider, or is "
+                               "read-only); remove it from Almanac on the Connections page.")
+    deleting = event.deletion_requested_at is not None
+    if view is None:
         message = "This event has no conflict any more."
     elif choice == "mine":
         conflicts.keep_mine(db.session, event, current_user.id)
         db.session.commit()
         enqueue_push(event.id)
-        message = "Keeping your version; sending it now."
+        message = "Deleting it anyway; sending it now." if deleting else "Keeping your version; sending it now."
     else:
         needs_pull = conflicts.take_theirs(db.session, event, current_user.id)
         db.session.commit()
         if needs_pull:
             enqueue_sync(event.calendar_connection_id)
-        message = "Took their version."
+        message = "Kept their version; the event is not deleted." if deleting else "Took their version."
     if is_partial_request():
         return toast(render_page("calendar/event.html", "calendar/_sync_conflict.html", event=event), message)
     flash(message, "success")

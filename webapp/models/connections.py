@@ -77,6 +77,10 @@ class CalendarConnection(UUIDPrimaryKey, Timestamps, Base):
     retry_after_until: Mapped[datetime | None] = mapped_column(Timestamp())
     last_failure_kind: Mapped[str | None] = mapped_column(String(64))
     skipped_events: Mapped[list[dict] | None] = mapped_column(JSONB)
+    # When the provider answered that the calendar no longer exists for this account (deleted there, or no longer
+    # shared with it): sync stops and writes are refused until the user removes it from Almanac (or a sync the
+    # user asks for finds it again).
+    provider_removed_at: Mapped[datetime | None] = mapped_column(Timestamp())
 
 
 class OAuthState(UUIDPrimaryKey, CreatedAt, Base):

@@ -68,6 +68,9 @@ class CalendarEvent(UUIDPrimaryKey, Timestamps, Base):
         CheckConstraint("end_time >= start_time", name="ends_after_start"),
         CheckConstraint("recurrence_interval > 0", name="recurrence_interval_positive"),
         CheckConstraint("recurrence_count > 0", name="recurrence_count_positive"),
+        # A deletion waiting for the provider is a local change: it stays PENDING or FAILED until confirmed.
+        CheckConstraint("deletion_requested_at IS NULL OR sync_status IN ('PENDING', 'FAILED')",
+                        name="deletion_waits_for_provider"),
         Index(None, "start_time"),
         Index(None, "end_time"),
         Index(None, "status"),
@@ -141,6 +144,11 @@ class CalendarEvent(UUIDPrimaryKey, Timestamps, Base):
 
     html_link: Mapped[str | None] = mapped_column(Text)
     last_synced_at: Mapped[datetime | None] = mapped_column(Timestamp())
+    # Gone from Almanac: deleted at the provider, or deleted here and confirmed by the provider.
     deleted_at: Mapped[datetime | None] = mapped_column(Timestamp())
+    # Deleted here, not yet confirmed by the provider: the event stays (shown as being deleted, with any conflict
+    # the deletion meets) until the push succeeds, which sets deleted_at (a single instance of a series: its
+    # override becomes CANCELLED). Deleting a series covers its overrides through the master's row.
+    deletion_requested_at: Mapped[datetime | None] = mapped_column(Timestamp())
     # Kept by PostgreSQL; never loaded with the row.
     search_vector: Mapped[Any] = mapped_column(TSVECTOR, Computed(SEARCH_VECTOR_SQL, persisted=True), deferred=True)

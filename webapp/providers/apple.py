@@ -22,6 +22,7 @@ from lxml import etree
 
 from webapp.providers.base import (
     AuthRejected,
+    CalendarGone,
     ChangePage,
     Credentials,
     HttpClient,
@@ -30,6 +31,7 @@ from webapp.providers.base import (
     ProviderError,
     ProviderUnreachable,
     RateLimited,
+    ReadOnly,
     RemoteCalendar,
     RemoteEvent,
     SkippedEvent,
@@ -160,6 +162,14 @@ class AppleProvider(HttpClient):
         `time_zone` (the user's).
         """
         collection = _collection_url(calendar_id)
+        try:
+            return self._changes(credentials, collection, sync_token, page, time_zone)
+        except NotFound as error:
+            # A 404 on the collection itself (a member that is gone is a removal, never an exception).
+            raise CalendarGone(str(error), status=error.status) from None
+
+    def _changes(self, credentials: Credentials, collection: str, sync_token: str | None, page: str | None,
+                 time_zone: str | None) -> ChangePage:
         zone = _Zones(self._collection_zone(credentials, collection), time_zone or "UTC")
         token = page or sync_token or ""
         if token.startswith(ETAG_TOKEN_PREFIX):
@@ -251,10 +261,17 @@ class AppleProvider(HttpClient):
         href = _resource_href(collection, event.provider_event_id)
         master = replace(event, ical_uid=event.ical_uid or _uid_for(event.provider_event_id))
         response = self._put(credentials, collection, href, build_calendar_resource(master), {"If-None-Match": "*"},
-                             ok=(200, 201, 204, 412))
+                             ok=(200, 201, 204, 409, 412))
         if response.status_code == 412:
             existing, _, _ = self._series(credentials, collection, href)
-            return existing
+            return replace(existing, found_existing=True)
+        if response.status_code == 409:
+            # RFC 4918: a PUT whose collection is missing answers 409; so does a refused precondition. Ask.
+            try:
+                self._request(credentials, "PROPFIND", collection, _ETAG_BODY, depth="0")
+            except NotFound:
+                raise CalendarGone("CalDAV PUT: the calendar collection is gone", status=404) from None
+            _raise_for(response, "PUT")
         return self._written(credentials, collection, href, master, response)
 
     def update_event(self, credentials: Credentials, calendar_id: str, event: RemoteEvent) -> RemoteEvent:
@@ -377,6 +394,8 @@ def _raise_for(response: requests.Response, method: str) -> None:
         raise SyncTokenExpired("CalDAV sync token is no longer valid", status=status)
     if status == 412:
         raise PreconditionFailed("The event changed on the server since we last read it", status=status)
+    if status == 403 and method in ("PUT", "DELETE"):
+        raise ReadOnly(f"CalDAV {method}: the server refused the write (read-only)", status=status)
     if status in (429, 503):
         raise RateLimited(f"CalDAV server is throttling (HTTP {status})", status=status,
                           retry_after=parse_retry_after(response.headers.get("Retry-After")))

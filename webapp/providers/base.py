@@ -61,6 +61,19 @@ class NotFound(ProviderError):
     kind = "not_found"
 
 
+class CalendarGone(ProviderError):
+    """The calendar itself no longer exists for this account: deleted at the provider, or no longer shared with it
+    (Google 404 notFound on the calendar, Graph 404 ErrorItemNotFound, CalDAV 404 on the collection)."""
+
+    kind = "calendar_gone"
+
+
+class ReadOnly(ProviderError):
+    """The provider refused a write because this account may only read the calendar (or the event)."""
+
+    kind = "read_only"
+
+
 @dataclass(frozen=True)
 class TokenSet:
     access_token: str
@@ -114,6 +127,9 @@ class RemoteEvent:
     ical_uid: str | None = None
     sequence: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict)  # other provider facts worth keeping (e.g. CalDAV href)
+    # Set by create_event when the provider already had the event under our id (an earlier attempt got through):
+    # what it answers is then the provider's version, which someone may have changed or deleted since.
+    found_existing: bool = False
 
     @property
     def is_recurring(self) -> bool:

@@ -15,6 +15,7 @@ import requests
 from webapp.providers import oauth
 from webapp.providers.base import (
     AuthRejected,
+    CalendarGone,
     ChangePage,
     Credentials,
     HttpClient,
@@ -24,6 +25,7 @@ from webapp.providers.base import (
     ProviderError,
     ProviderUnreachable,
     RateLimited,
+    ReadOnly,
     RemoteCalendar,
     RemoteEvent,
     SkippedEvent,
@@ -53,6 +55,8 @@ TIMEOUT_SECONDS = 15
 EVENTS_PAGE_SIZE = 250
 CALENDARS_PAGE_SIZE = 250
 RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"})
+# 403 reasons that mean "this account may not change this": the calendar is shared read-only, or the event is not ours.
+READ_ONLY_REASONS = frozenset({"requiredAccessLevel", "forbidden", "forbiddenForNonOrganizer"})
 GOOGLE_EVENT_ID = re.compile(r"[a-v0-9]{5,1024}")
 HEX_COLOR = re.compile(r"#[0-9a-f]{6}")
 STATUS_FROM_GOOGLE = {"confirmed": "CONFIRMED", "tentative": "TENTATIVE", "cancelled": "CANCELLED"}
@@ -125,8 +129,12 @@ class GoogleProvider(HttpClient):
         params |= {"syncToken": sync_token} if sync_token else {"showDeleted": "true"}
         if page:
             params["pageToken"] = page  # Google wants the round's syncToken again alongside it
-        body = self._get_json(credentials, self._events_url(calendar_id), "events.list", params=params,
-                              gone=SyncTokenExpired)
+        try:
+            body = self._get_json(credentials, self._events_url(calendar_id), "events.list", params=params,
+                                  gone=SyncTokenExpired)
+        except NotFound as error:
+            # events.list names only the calendar: the calendar is what is missing.
+            raise CalendarGone(str(error), status=error.status) from None
         events, removed_ids, skipped = [], [], []
         for item in body.get("items", []):
             item_id = item.get("id") if isinstance(item, dict) else None
@@ -150,7 +158,10 @@ class GoogleProvider(HttpClient):
                               params=WRITE_PARAMS, json=body)
         if response.status_code == 409 and error_reason(response)[0] == "duplicate":
             # An earlier attempt got through; our chosen id makes the retry find it instead of a second copy.
-            return self.get_event(credentials, calendar_id, event_id)
+            return replace(self.get_event(credentials, calendar_id, event_id), found_existing=True)
+        if response.status_code == 404:
+            raise CalendarGone(f"Google events.insert: HTTP 404 {error_reason(response)[0] or ''}".rstrip(),
+                               status=404)
         return remote_event(self._checked_json(response, "events.insert"))
 
     def _override_instance(self, credentials: Credentials, calendar_id: str, event: RemoteEvent) -> RemoteEvent:
@@ -256,6 +267,8 @@ def api_error(response: requests.Response, operation: str, gone: type[ProviderEr
     # Google throttles with either status; 403 is also used for real permission problems, hence the reason check.
     if status == 429 or (status == 403 and (reason in RATE_LIMIT_REASONS or domain == "usageLimits")):
         return RateLimited(message, status=status, retry_after=parse_retry_after(response.headers.get("Retry-After")))
+    if status == 403 and reason in READ_ONLY_REASONS:
+        return ReadOnly(message, status=status)
     if status == 404:
         return NotFound(message, status=status)
     if status == 410:

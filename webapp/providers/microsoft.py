@@ -19,6 +19,7 @@ import requests
 from webapp.providers import oauth
 from webapp.providers.base import (
     AuthRejected,
+    CalendarGone,
     ChangePage,
     Credentials,
     HttpClient,
@@ -28,6 +29,7 @@ from webapp.providers.base import (
     ProviderError,
     ProviderUnreachable,
     RateLimited,
+    ReadOnly,
     RemoteCalendar,
     RemoteEvent,
     SkippedEvent,
@@ -119,7 +121,11 @@ class MicrosoftProvider(HttpClient):
         url = page or sync_token or self._first_delta_url(calendar_id)
         # UTC keeps dateTime unambiguous; the event's own zone still comes from originalStartTimeZone.
         prefer = f'odata.maxpagesize={self.page_size}, outlook.timezone="UTC"'
-        body = _json(self._graph("GET", url, credentials, headers={"Prefer": prefer}))
+        try:
+            body = _json(self._graph("GET", url, credentials, headers={"Prefer": prefer}))
+        except NotFound as error:
+            # Every delta URL lives under the calendar: the calendar is what is missing.
+            raise CalendarGone(str(error), status=error.status) from None
         events, removed_ids, skipped = _changes(body.get("value", []))
         next_page, delta_link = body.get("@odata.nextLink"), body.get("@odata.deltaLink")
         if not next_page and not delta_link:
@@ -137,8 +143,11 @@ class MicrosoftProvider(HttpClient):
 
     def create_event(self, credentials: Credentials, calendar_id: str, event: RemoteEvent) -> RemoteEvent:
         body = _graph_event(event) | {"transactionId": _transaction_id(calendar_id, event.provider_event_id)}
-        response = self._graph("POST", f"{self._calendar_url(calendar_id)}/events", credentials, json=body,
-                               headers={"Prefer": 'outlook.timezone="UTC"'})
+        try:
+            response = self._graph("POST", f"{self._calendar_url(calendar_id)}/events", credentials, json=body,
+                                   headers={"Prefer": 'outlook.timezone="UTC"'})
+        except NotFound as error:
+            raise CalendarGone(str(error), status=error.status) from None
         return _written(response, event)
 
     def update_event(self, credentials: Credentials, calendar_id: str, event: RemoteEvent) -> RemoteEvent:
@@ -235,6 +244,8 @@ def _graph_failure(response: requests.Response) -> ProviderError:
         return RateLimited(message, status=status, retry_after=parse_retry_after(response.headers.get("Retry-After")))
     if status == 412:
         return PreconditionFailed(message, status=status)
+    if status == 403 and code == "ErrorAccessDenied":
+        return ReadOnly(message, status=status)
     if status == 404:
         return NotFound(message, status=status)
     return ProviderError(message, status=status)

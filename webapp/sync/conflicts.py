@@ -2,8 +2,9 @@
 
 `provider_metadata["conflict"]` holds what the provider has now ({"remote": fields or None, "etag": …,
 "remote_deleted": bool, "detected_at": …}). While it is there the local version stays PENDING and is not pushed;
-the event panel offers "Keep mine" (push ours over theirs) and "Take theirs" (replace ours). A conflict a push
-discovered (412) has no remote fields yet: the next pull fills them in.
+the event panel offers "Keep mine" (push ours over theirs) and "Take theirs" (replace ours) — for an event
+deleted here, "Delete anyway" and "Keep theirs". A conflict a push discovered (412) has no remote fields yet: the
+next pull fills them in. Deleted on both sides is no conflict: the deletion is confirmed.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from webapp import audit
 from webapp.models import AuditStatus, CalendarConnection, CalendarEvent, EventStatus, SyncStatus
 from webapp.providers import LABELS
 from webapp.providers.base import RemoteEvent
+from webapp.sync import deletions
 from webapp.sync.events import local_changes
 from webapp.sync.status import clock
 
@@ -35,6 +37,8 @@ class ConflictView:
     remote_deleted: bool
     title: str | None = None  # theirs, when known
     when: str | None = None
+    local_deleted: bool = False  # ours is a deletion
+    can_resolve: bool = True  # the calendar still takes changes (not removed at the provider, not read-only)
 
     @property
     def is_waiting_for_theirs(self) -> bool:
@@ -45,16 +49,19 @@ def describe(session: Session, event: CalendarEvent, zone: str | None) -> Confli
     conflict = conflict_of(event)
     if conflict is None:
         return None
-    kind = session.scalar(select(CalendarConnection.provider).where(
-        CalendarConnection.id == event.calendar_connection_id))
-    provider = LABELS[kind]
+    calendar = session.execute(select(
+        CalendarConnection.provider, CalendarConnection.is_connected, CalendarConnection.can_write,
+        CalendarConnection.provider_removed_at).where(CalendarConnection.id == event.calendar_connection_id)).one()
+    provider = LABELS[calendar.provider]
     remote = conflict.get("remote") or {}
     when = None
     if remote.get("start_time"):
         now = datetime.now(UTC)
         start = datetime.fromisoformat(remote["start_time"])
         when = start.date().isoformat() if remote.get("is_all_day") else clock(start, zone, now)
-    return ConflictView(provider, bool(conflict.get("remote_deleted")), remote.get("title"), when)
+    return ConflictView(provider, bool(conflict.get("remote_deleted")), remote.get("title"), when,
+                        event.deletion_requested_at is not None,
+                        calendar.is_connected and calendar.can_write and calendar.provider_removed_at is None)
 
 
 def conflict_of(event: CalendarEvent) -> dict[str, Any] | None:
@@ -65,6 +72,20 @@ def conflict_of(event: CalendarEvent) -> dict[str, Any] | None:
 def remote_fields(remote: RemoteEvent) -> dict[str, Any]:
     values = {name: getattr(remote, name) for name in COMPARED_FIELDS}
     return {name: value.isoformat() if name in DATETIME_FIELDS else value for name, value in values.items()}
+
+
+def differs(ours: RemoteEvent, theirs: RemoteEvent) -> bool:
+    """Whether the provider's version says something else than ours, in the fields the panel compares (an
+    all-day event's zone means nothing, and a missing text is an empty one)."""
+    for name in COMPARED_FIELDS:
+        if name == "timezone" and ours.is_all_day and theirs.is_all_day:
+            continue
+        mine, other = getattr(ours, name), getattr(theirs, name)
+        if isinstance(mine, str | None) and isinstance(other, str | None):
+            mine, other = mine or None, other or None
+        if mine != other:
+            return True
+    return False
 
 
 def _has_reached_provider(event: CalendarEvent) -> bool:
@@ -101,6 +122,9 @@ def record_pull_conflicts(session: Session, connection_id: uuid.UUID, incoming: 
         current = conflict_of(event)
         if not _has_reached_provider(event):
             continue  # a creation whose earlier push got through: the provider echoes ours
+        if event.deletion_requested_at is not None and remote.status == "CANCELLED":
+            deletions.confirm(session, event, now)  # an instance deleted here was cancelled there too
+            continue
         if current and current.get("remote") and remote.etag == current.get("etag"):
             continue  # this version of theirs is already recorded
         if not current and remote.etag and remote.etag == (event.provider_metadata or {}).get("etag"):
@@ -113,9 +137,13 @@ def record_pull_conflicts(session: Session, connection_id: uuid.UUID, incoming: 
 
 def record_remote_removals(session: Session, connection_id: uuid.UUID, removed_ids: set[str],
                            now: datetime) -> int:
-    """The provider removed events whose local change has not reached it: kept, and recorded as conflicts."""
+    """The provider removed events whose local change has not reached it: kept, and recorded as conflicts —
+    except deletions made here, which the removal confirms."""
     count = 0
     for event in local_changes(session, connection_id, removed_ids):
+        if event.deletion_requested_at is not None or event.deleted_at is not None:
+            deletions.confirm(session, event, now)
+            continue
         if not _has_reached_provider(event) or (conflict_of(event) or {}).get("remote_deleted"):
             continue
         _set_conflict(event, now, remote=None, etag=None, remote_deleted=True)
@@ -125,11 +153,15 @@ def record_remote_removals(session: Session, connection_id: uuid.UUID, removed_i
     return count
 
 
-def record_push_conflict(session: Session, event: CalendarEvent, *, remote_deleted: bool, now: datetime) -> None:
-    """A push found the provider's version changed (412) or gone (404): hold ours until the user chooses."""
-    _set_conflict(event, now, remote=None, etag=None, remote_deleted=remote_deleted)
+def record_push_conflict(session: Session, event: CalendarEvent, *, remote_deleted: bool, now: datetime,
+                         theirs: RemoteEvent | None = None) -> None:
+    """A push found the provider's version changed (412, or a create that found its earlier copy changed:
+    `theirs`) or gone (404): hold ours until the user chooses."""
+    _set_conflict(event, now, remote=remote_fields(theirs) if theirs else None, etag=theirs.etag if theirs else None,
+                  remote_deleted=remote_deleted)
     _audit(session, event, _owner(session, event.calendar_connection_id), "EVENT_SYNC_CONFLICT",
-           error="removed_at_provider" if remote_deleted else "precondition_failed")
+           error="removed_at_provider" if remote_deleted else "changed_at_provider" if theirs else
+           "precondition_failed")
     session.flush()
 
 
@@ -160,6 +192,8 @@ def take_theirs(session: Session, event: CalendarEvent, user_id: uuid.UUID) -> b
                 if key not in ("conflict", "push_error", "push_attempts")}
     needs_pull = False
     now = datetime.now(UTC)
+    discarded_deletion = event.deletion_requested_at is not None
+    deletions.withdraw(event)
     if conflict.get("remote_deleted"):
         event.deleted_at = now
         event.sync_status = SyncStatus.DELETED
@@ -178,8 +212,10 @@ def take_theirs(session: Session, event: CalendarEvent, user_id: uuid.UUID) -> b
         needs_pull = True
     event.provider_metadata = metadata
     event.last_synced_at = now
-    _audit(session, event, user_id, "EVENT_SYNC_CONFLICT_RESOLVED", choice="take_theirs",
-           discarded={name: value.isoformat() if isinstance(value, datetime) else getattr(value, "value", value)
-                      for name, value in ours.items()})
+    discarded = {name: value.isoformat() if isinstance(value, datetime) else getattr(value, "value", value)
+                 for name, value in ours.items()}
+    if discarded_deletion:
+        discarded["deleted"] = True
+    _audit(session, event, user_id, "EVENT_SYNC_CONFLICT_RESOLVED", choice="take_theirs", discarded=discarded)
     session.flush()
     return needs_pull

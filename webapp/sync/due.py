@@ -1,5 +1,6 @@
 """Which connections and events are due: connected and not synced in the last 5 minutes, less those
-parked on purpose (deletion guard, stopped after retries, a provider's Retry-After still running)."""
+parked on purpose (deletion guard, stopped after retries, a provider's Retry-After still running, removed at the
+provider); local changes to push, less those whose calendar is removed at the provider or read-only."""
 from __future__ import annotations
 
 import uuid
@@ -21,6 +22,7 @@ def due_connections(session: Session, now: datetime | None = None) -> list[uuid.
             connection.is_connected.is_(True),
             connection.deleted_at.is_(None),
             connection.attention_reason.is_(None),
+            connection.provider_removed_at.is_(None),
             or_(connection.sync_failures == 0, connection.next_attempt_at.is_not(None)),  # not stopped
             or_(connection.retry_after_until.is_(None), connection.retry_after_until <= now),
             or_(connection.last_synced_at.is_(None), connection.last_synced_at < now - SYNC_INTERVAL),
@@ -36,7 +38,8 @@ def events_to_push(session: Session) -> list[tuple[uuid.UUID, uuid.UUID]]:
         .join(CalendarConnection, CalendarConnection.id == CalendarEvent.calendar_connection_id)
         .where(CalendarEvent.sync_status.in_([SyncStatus.PENDING, SyncStatus.FAILED]),
                or_(CalendarEvent.provider_metadata.is_(None), ~CalendarEvent.provider_metadata.has_key("conflict")),
-               CalendarConnection.is_connected.is_(True), CalendarConnection.deleted_at.is_(None))
+               CalendarConnection.is_connected.is_(True), CalendarConnection.deleted_at.is_(None),
+               CalendarConnection.provider_removed_at.is_(None), CalendarConnection.can_write.is_(True))
         .order_by(CalendarEvent.created_at)
         .limit(1000)
     ))

@@ -24,6 +24,7 @@ from webapp.models import AuditStatus, CalendarConnection
 from webapp.providers import LABELS
 from webapp.providers.base import (
     AuthRejected,
+    CalendarGone,
     ProviderError,
     ProviderUnreachable,
     RateLimited,
@@ -75,6 +76,8 @@ def classify(error: BaseException, label: str) -> Failure:
                        True)
     if isinstance(error, AuthRejected):
         return Failure("auth_rejected", f"{label} did not accept Almanac's access.", False)
+    if isinstance(error, CalendarGone):
+        return Failure(error.kind, f"{label} no longer has this calendar.", False)
     if isinstance(error, SyncTokenExpired):
         return Failure("sync_token_expired", f"{label} reset the calendar's change history; a full sync follows.",
                        True)
@@ -153,7 +156,33 @@ def record_failure(session: Session, connection_id: uuid.UUID, error: BaseExcept
     return Outcome(failure, next_attempt_at, retry_after_until)
 
 
+def record_removed(session: Session, connection_id: uuid.UUID, *, found_by: str,
+                   now: datetime | None = None) -> bool:
+    """The provider no longer has the calendar for this account (deleted there, or unshared): no more retries,
+    the page says so, and the detection is audited once. `found_by`: "sync" or "push". Returns whether it is news.
+    The caller commits."""
+    now = now or datetime.now(UTC)
+    connection = session.get(CalendarConnection, connection_id)
+    if connection is None:
+        return False
+    connection.last_attempt_at = now
+    connection.next_attempt_at = connection.retry_after_until = None
+    connection.sync_failures = 0
+    connection.last_sync_error = connection.last_failure_kind = None
+    if connection.provider_removed_at is not None:
+        session.flush()
+        return False
+    connection.provider_removed_at = now
+    audit.record(session, "CALENDAR_REMOVED_AT_PROVIDER", user_id=connection.user_id, status=AuditStatus.FAILURE,
+                 error="calendar_gone", resource=("calendar_connection", connection.id),
+                 provider=connection.provider.value, found_by=found_by)
+    session.flush()
+    log.warning("calendar removed at the provider connection_id=%s found_by=%s", connection_id, found_by)
+    return True
+
+
 def record_success(connection: CalendarConnection, skipped: list[dict], now: datetime) -> None:
+    connection.provider_removed_at = None
     connection.last_synced_at = connection.last_attempt_at = now
     connection.sync_failures = 0
     connection.last_sync_error = connection.last_failure_kind = connection.attention_reason = None

@@ -230,6 +230,10 @@ def finish(session: Session, target: Target, result: SyncResult, new_cursor: str
         return None
     now = datetime.now(UTC)
     apply_deletions(session, connection, result, allow_mass_delete=allow_mass_delete, now=now)
+    if connection.provider_removed_at is not None:
+        # A sync the user asked for found the calendar again (shared anew, or the provider's answer was wrong).
+        audit.record(session, "CALENDAR_BACK_AT_PROVIDER", user_id=connection.user_id,
+                     resource=("calendar_connection", connection.id), provider=connection.provider.value)
     connection.sync_token = new_cursor
     record_success(connection, _still_skipped(connection, result), now)
     result.duration_ms = int((time.monotonic() - started) * 1000)
@@ -259,7 +263,7 @@ def _record_quiet_success(session: Session, target: Target, new_cursor: str | No
         update(CalendarConnection)
         .where(CalendarConnection.id == target.connection_id, CalendarConnection.deleted_at.is_(None),
                CalendarConnection.is_connected.is_(True), CalendarConnection.sync_failures == 0,
-               CalendarConnection.attention_reason.is_(None))
+               CalendarConnection.attention_reason.is_(None), CalendarConnection.provider_removed_at.is_(None))
         .values(sync_token=new_cursor, last_synced_at=now, last_attempt_at=now)
         .returning(CalendarConnection.id)
         .execution_options(synchronize_session=False)

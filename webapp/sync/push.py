@@ -7,13 +7,18 @@ but the row stays PENDING, and the newer change is pushed next.
 
 Idempotency comes from the providers: Google inserts use the id we chose, Graph dedupes on transactionId, CalDAV
 creates with If-None-Match: *. Updates and deletes carry the etag we last saw; a 412 (or a 404 on an update) is
-a conflict the user settles (webapp.sync.conflicts).
+a conflict the user settles (webapp.sync.conflicts), and so is a create that finds the provider's copy of an
+earlier attempt changed or deleted since.
+
+A deletion is confirmed only here (or by a pull that finds the event gone too): until then the row stays, being
+deleted (webapp.sync.deletions). A calendar the provider no longer has, or that this account may only read, gets
+no write at all: the change fails with that reason.
 """
 from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import literal_column, select, update
@@ -22,8 +27,8 @@ from sqlalchemy.orm import Session
 from webapp.credentials import credentials_for
 from webapp.models import CalendarConnection, CalendarEvent, CalendarProvider, SyncStatus
 from webapp.providers import get_provider
-from webapp.providers.base import NotFound, PreconditionFailed, ProviderError, RemoteEvent
-from webapp.sync import conflicts
+from webapp.providers.base import NotFound, PreconditionFailed, ProviderError, ProviderUnreachable, RemoteEvent
+from webapp.sync import conflicts, deletions
 from webapp.sync.events import LOCAL_CHANGES, remote_from_row
 
 log = logging.getLogger(__name__)
@@ -41,7 +46,8 @@ class Snapshot:
     provider: CalendarProvider
     calendar_id: str
     remote: RemoteEvent
-    is_deleted: bool
+    is_deleted: bool  # the provider is asked to delete it
+    is_deletion: bool  # the user deleted it (the event, or one instance: a cancelled occurrence is sent)
     has_reached_provider: bool
     etag: str | None
 
@@ -54,7 +60,7 @@ def connection_of(session: Session, event_id: uuid.UUID) -> uuid.UUID | None:
 
 def push_event(session: Session, event_id: uuid.UUID) -> str:
     """Returns what happened: "created", "updated", "deleted", "conflict", "held" (a conflict waits for the
-    user) or "nothing" (already in sync)."""
+    user), "refused" (the calendar is gone or read-only: nothing was sent) or "nothing" (already in sync)."""
     snapshot = _read(session, event_id)
     if isinstance(snapshot, str):
         return snapshot
@@ -74,9 +80,15 @@ def push_event(session: Session, event_id: uuid.UUID) -> str:
     except PreconditionFailed:
         return _write_conflict(session, snapshot, remote_deleted=False)
     except NotFound:
-        if not snapshot.is_deleted:
+        if not snapshot.is_deletion:
             return _write_conflict(session, snapshot, remote_deleted=True)
         outcome = "deleted"  # already gone at the provider: what we wanted
+    if remote is not None and remote.found_existing:
+        # An earlier attempt of this create got through, and someone may have changed or deleted it since.
+        if remote.status == "CANCELLED" and snapshot.remote.status != "CANCELLED":
+            return _write_conflict(session, snapshot, remote_deleted=True, theirs=remote)
+        if conflicts.differs(snapshot.remote, remote):
+            return _write_conflict(session, snapshot, remote_deleted=False, theirs=remote)
     _write_result(session, snapshot, outcome, remote)
     log.info("pushed event_id=%s outcome=%s", event_id, outcome)
     return outcome
@@ -84,21 +96,31 @@ def push_event(session: Session, event_id: uuid.UUID) -> str:
 
 def _read(session: Session, event_id: uuid.UUID) -> Snapshot | str:
     row = session.execute(
-        select(CalendarEvent, ROW_VERSION, CalendarConnection.provider, CalendarConnection.calendar_id)
+        select(CalendarEvent, ROW_VERSION, CalendarConnection.provider, CalendarConnection.calendar_id,
+               CalendarConnection.provider_removed_at, CalendarConnection.can_write)
         .join(CalendarConnection, CalendarConnection.id == CalendarEvent.calendar_connection_id)
         .where(CalendarEvent.id == event_id)
     ).first()
     if row is None or row[0].sync_status not in LOCAL_CHANGES:
         session.rollback()
         return "nothing"
-    event, version, provider, calendar_id = row
+    event, version, provider, calendar_id, removed_at, can_write = row
     if conflicts.conflict_of(event):
         session.rollback()
         return "held"
+    if removed_at is not None or not can_write:
+        _mark_failed(event, "calendar_gone" if removed_at is not None else "read_only")
+        session.commit()
+        return "refused"
     metadata = event.provider_metadata or {}
-    snapshot = Snapshot(event.id, version, event.calendar_connection_id, provider, calendar_id, remote_from_row(event),
-                        event.deleted_at is not None, bool(metadata.get("etag") or metadata.get("pushed")),
-                        metadata.get("etag"))
+    remote = remote_from_row(event)
+    instance_deletion = deletions.is_instance_deletion(event)
+    if instance_deletion:
+        remote = replace(remote, status="CANCELLED")
+    is_deletion = event.deletion_requested_at is not None or event.deleted_at is not None
+    snapshot = Snapshot(event.id, version, event.calendar_connection_id, provider, calendar_id, remote,
+                        is_deletion and not instance_deletion, is_deletion,
+                        bool(metadata.get("etag") or metadata.get("pushed")), metadata.get("etag"))
     session.commit()
     return snapshot
 
@@ -120,23 +142,32 @@ def _write_result(session: Session, snapshot: Snapshot, outcome: str, remote: Re
     metadata = dict(event.provider_metadata or {})
     metadata.pop("push_error", None)
     metadata.pop("push_attempts", None)
-    if remote is not None:
-        # What the provider answered: its id (CalDAV names the resource), etag and link.
-        metadata.update({"etag": remote.etag, "pushed": True, **(remote.metadata or {})})
-        if remote.ical_uid:
-            metadata["ical_uid"] = remote.ical_uid
-        if remote.provider_event_id and remote.provider_event_id != event.provider_event_id:
-            _absorb_echo(session, event, remote.provider_event_id)
-            event.provider_event_id = remote.provider_event_id
-        if remote.html_link and remote.html_link.startswith(("https://", "http://")):
-            event.html_link = remote.html_link
     event.provider_metadata = metadata
+    if remote is not None:
+        _take_provider_facts(session, event, remote)
     if not changed:
-        event.sync_status = SyncStatus.DELETED if outcome == "deleted" else SyncStatus.SYNCED
-        event.last_synced_at = datetime.now(UTC)
+        if snapshot.is_deletion:
+            deletions.confirm(session, event, datetime.now(UTC))
+        else:
+            event.sync_status = SyncStatus.DELETED if outcome == "deleted" else SyncStatus.SYNCED
+            event.last_synced_at = datetime.now(UTC)
     else:
         log.info("event changed while its push travelled; pushing again event_id=%s", snapshot.event_id)
     session.commit()
+
+
+def _take_provider_facts(session: Session, event: CalendarEvent, remote: RemoteEvent) -> None:
+    """What the provider answered: its id (CalDAV names the resource), etag and link."""
+    metadata = dict(event.provider_metadata or {})
+    metadata.update({"etag": remote.etag, "pushed": True, **(remote.metadata or {})})
+    if remote.ical_uid:
+        metadata["ical_uid"] = remote.ical_uid
+    if remote.provider_event_id and remote.provider_event_id != event.provider_event_id:
+        _absorb_echo(session, event, remote.provider_event_id)
+        event.provider_event_id = remote.provider_event_id
+    if remote.html_link and remote.html_link.startswith(("https://", "http://")):
+        event.html_link = remote.html_link
+    event.provider_metadata = metadata
 
 
 def _absorb_echo(session: Session, event: CalendarEvent, provider_event_id: str) -> None:
@@ -155,12 +186,17 @@ def _absorb_echo(session: Session, event: CalendarEvent, provider_event_id: str)
     session.flush()
 
 
-def _write_conflict(session: Session, snapshot: Snapshot, *, remote_deleted: bool) -> str:
+def _write_conflict(session: Session, snapshot: Snapshot, *, remote_deleted: bool,
+                    theirs: RemoteEvent | None = None) -> str:
+    """`theirs`: the provider's version, when the push already holds it (a create that found its earlier copy)."""
     event, _ = _locked_row(session, snapshot)
     if event is None:
         session.rollback()
         return "nothing"
-    conflicts.record_push_conflict(session, event, remote_deleted=remote_deleted, now=datetime.now(UTC))
+    if theirs is not None and not remote_deleted:
+        _take_provider_facts(session, event, theirs)
+    conflicts.record_push_conflict(session, event, remote_deleted=remote_deleted, now=datetime.now(UTC),
+                                   theirs=None if remote_deleted else theirs)
     session.commit()
     return "conflict"
 
@@ -170,12 +206,20 @@ def record_push_failure(session: Session, event_id: uuid.UUID, failure: Exceptio
     event = session.get(CalendarEvent, event_id)
     if event is None or event.sync_status not in LOCAL_CHANGES:
         return
+    if isinstance(failure, ProviderUnreachable) and failure.status:
+        kind = "provider_unavailable"  # it answered, with a 5xx: not a network problem
+    else:
+        kind = failure.kind if isinstance(failure, ProviderError) else "error"
+    _mark_failed(event, kind)
+    session.flush()
+
+
+def _mark_failed(event: CalendarEvent, kind: str) -> None:
     metadata = dict(event.provider_metadata or {})
-    metadata["push_error"] = failure.kind if isinstance(failure, ProviderError) else "error"
+    metadata["push_error"] = kind
     metadata["push_attempts"] = metadata.get("push_attempts", 0) + 1
     event.provider_metadata = metadata
     event.sync_status = SyncStatus.FAILED
-    session.flush()
 
 
 def needs_push(session: Session, event_id: uuid.UUID) -> bool:
@@ -193,10 +237,13 @@ def retry_push(session: Session, event: CalendarEvent) -> None:
 
 
 def pending_events(session: Session, connection_id: uuid.UUID) -> list[uuid.UUID]:
-    """What still has to reach the provider (pending, or failed and worth another try), oldest first."""
+    """What still has to reach the provider (pending, or failed and worth another try), oldest first; nothing
+    when the calendar no longer takes changes (removed at the provider, or read-only)."""
     return list(session.scalars(
         select(CalendarEvent.id)
+        .join(CalendarConnection, CalendarConnection.id == CalendarEvent.calendar_connection_id)
         .where(CalendarEvent.calendar_connection_id == connection_id,
-               CalendarEvent.sync_status.in_([SyncStatus.PENDING, SyncStatus.FAILED]))
+               CalendarEvent.sync_status.in_([SyncStatus.PENDING, SyncStatus.FAILED]),
+               CalendarConnection.provider_removed_at.is_(None), CalendarConnection.can_write.is_(True))
         .order_by(CalendarEvent.created_at)
     ))

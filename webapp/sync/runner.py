@@ -13,9 +13,19 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from webapp import audit
 from webapp.credentials import NeedsReconnect
+from webapp.models import AuditStatus, CalendarConnection
+from webapp.providers.base import CalendarGone, ReadOnly
 from webapp.sync import due, policy, pull, push
-from webapp.sync.queue import enqueue_push, enqueue_pushes, enqueue_sweep, enqueue_sync, schedule_retry
+from webapp.sync.queue import (
+    cancel_retry,
+    enqueue_push,
+    enqueue_pushes,
+    enqueue_sweep,
+    enqueue_sync,
+    schedule_retry,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +43,13 @@ def run_sync(session: Session, connection_id: uuid.UUID, *, full: bool = False,
     except NeedsReconnect:
         session.rollback()  # the reason and its audit row are already committed
         return {"needs_reconnect": True}
+    except CalendarGone:
+        # Not a failure to retry: the calendar is gone for this account until the user says otherwise.
+        session.rollback()
+        policy.record_removed(session, connection_id, found_by="sync")
+        session.commit()
+        cancel_retry(connection_id)
+        return {"removed_at_provider": True}
     except Exception as error:
         outcome = _record(session, connection_id, error)
         if outcome is not None and outcome.retry_after_until is not None:
@@ -81,6 +98,17 @@ def run_push(session: Session, event_id: uuid.UUID, connection_id: uuid.UUID) ->
     except NeedsReconnect:
         session.rollback()
         return "needs_reconnect"
+    except (CalendarGone, ReadOnly) as refusal:
+        # Trying again cannot help: the change fails with the reason, and no retry follows.
+        session.rollback()
+        push.record_push_failure(session, event_id, refusal)
+        if isinstance(refusal, CalendarGone):
+            policy.record_removed(session, connection_id, found_by="push")
+        else:
+            _audit_refused_push(session, event_id, connection_id, refusal)
+        session.commit()
+        log.warning("push refused event_id=%s kind=%s", event_id, refusal.kind)
+        return refusal.kind
     except Exception as error:
         session.rollback()
         push.record_push_failure(session, event_id, error)
@@ -91,6 +119,12 @@ def run_push(session: Session, event_id: uuid.UUID, connection_id: uuid.UUID) ->
     elif push.needs_push(session, event_id):
         enqueue_push(event_id, connection_id)
     return outcome
+
+
+def _audit_refused_push(session: Session, event_id: uuid.UUID, connection_id: uuid.UUID, refusal: ReadOnly) -> None:
+    user_id = session.get(CalendarConnection, connection_id).user_id
+    audit.record(session, "EVENT_PUSH_FAILURE", user_id=user_id, status=AuditStatus.FAILURE, error=refusal.kind,
+                 resource=("calendar_event", event_id), calendar_id=connection_id)
 
 
 def sweep(session: Session) -> dict:

@@ -3,7 +3,8 @@
 Synced (last attempt succeeded, with its time), Syncing (a job is on it right now), Retrying (the reason and
 when the next attempt is; a provider's Retry-After is named), Stopped (retries exhausted: the reason and a Retry
 button), Needs reconnect, Needs attention (the deletion guard, or no sync finished for several cycles: a green
-"Synced" over a stale calendar would be a lie).
+"Synced" over a stale calendar would be a lie), Removed at the provider (deleted or unshared there: sync stopped
+for good, the user removes it from Almanac).
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from webapp.zones import is_iana_zone
 BEHIND_AFTER = 3 * SYNC_INTERVAL
 
 # Worst first, for lists of troubled calendars.
-SEVERITY = ("stopped", "needs_reconnect", "needs_attention", "behind", "retrying", "syncing", "waiting", "synced")
+SEVERITY = ("removed", "stopped", "needs_reconnect", "needs_attention", "behind", "retrying", "syncing", "waiting",
+            "synced")
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,12 @@ def sync_state(connection: CalendarConnection, *, now: datetime, zone: str | Non
                is_queued: bool = False) -> SyncState:
     label = LABELS[connection.provider]
     synced = connection.last_synced_at
+    if connection.provider_removed_at is not None and not (is_running or is_queued):
+        account = f" with {connection.account_email}" if connection.account_email else ""
+        return SyncState("removed", f"Removed at {label}", "bad",
+                         f"{label} no longer has this calendar (it was deleted there, or is no longer shared"
+                         f"{account}). Sync has stopped and changes to it are refused; remove it from Almanac.",
+                         synced)
     if not connection.is_connected:
         return SyncState("needs_reconnect", "Needs reconnect", "bad", connection.disconnect_reason, synced)
     if is_running or is_queued:
