@@ -52,6 +52,9 @@ class Pair:
         return f"{self.local}-here-{self.remote}-there"
 
 
+# The provider's title as the conflict shows it (provider text sits in <bdi>).
+THEIRS_SHOWN = 'conflict-theirs"><bdi>Standup (theirs)</bdi><'
+
 PAIRS = [
     Pair("create", "unchanged", ("Not saved to Google: Google had a temporary problem.",), "created",
          final_title="Standup"),
@@ -61,13 +64,13 @@ PAIRS = [
          final_title="Standup"),
     Pair("edit", "unchanged", ("Not saved to Google: Google had a temporary problem.",), "updated",
          final_title="Standup (mine)"),
-    Pair("edit", "edit", ("changed in Google after you changed it here", "conflict-theirs\">Standup (theirs)<"),
+    Pair("edit", "edit", ("changed in Google after you changed it here", THEIRS_SHOWN),
          "held", choice="Keep mine", push_after_choice="updated", final_title="Standup (mine)"),
     Pair("edit", "delete", ("deleted in Google after you changed it here",), "held", choice="Delete it here",
          push_after_choice="nothing"),
     Pair("delete", "unchanged", ("Not deleted from Google: Google had a temporary problem.", ">Retry</button>"),
          "deleted"),
-    Pair("delete", "edit", ("changed in Google after you deleted it here", "conflict-theirs\">Standup (theirs)<",
+    Pair("delete", "edit", ("changed in Google after you deleted it here", THEIRS_SHOWN,
                             "Your deletion waits until you choose."),
          "held", choice="Keep theirs", push_after_choice="nothing", final_title="Standup (theirs)"),
     Pair("delete", "delete", (), "nothing"),
@@ -313,7 +316,7 @@ def test_icloud_delete_here_edit_there_is_offered_and_delete_anyway_deletes(cald
     run_sync(connection.id)
     status, html = panel(client, event_id)
     assert status == 200 and "changed in Apple iCloud after you deleted it here" in html
-    assert "is-deleting" in html and 'conflict-theirs">Standup (theirs)<' in html
+    assert "is-deleting" in html and THEIRS_SHOWN in html
     choose(client, event_id, "Delete anyway")
     assert run_push(event_id) == "deleted"
 
