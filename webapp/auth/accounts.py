@@ -94,6 +94,11 @@ def authenticate(session: Session, email: str, password: str) -> tuple[User | No
     return user, "ok"
 
 
+def password_matches(user: User, password: str) -> bool:
+    """Whether `password` is the account's own (for actions that ask for it again, such as deleting it)."""
+    return _verify(user.password_hash, password)
+
+
 def _verify(password_hash: str, password: str) -> bool:
     try:
         return _hasher().verify(password_hash, password)

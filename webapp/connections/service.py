@@ -228,7 +228,7 @@ def upsert_calendars(
 class Revocation:
     """A grant to revoke at the provider once the disconnect is committed."""
 
-    user_id: uuid.UUID
+    user_id: uuid.UUID | None  # None once the account itself is gone
     connection_id: uuid.UUID
     provider: CalendarProvider
     token: str
@@ -282,13 +282,7 @@ def disconnect(session: Session, connection: CalendarConnection, *, action: str 
         CalendarConnection.account_email.is_not_distinct_from(connection.account_email),
         CalendarConnection.id != connection.id, CalendarConnection.deleted_at.is_(None),
     ).limit(1))
-    revocation = None
-    if siblings is None and connection.provider != CalendarProvider.APPLE and connection.refresh_token:
-        try:
-            token = unseal(connection.id, "calendar_connections", "refresh_token", connection.refresh_token)
-            revocation = Revocation(connection.user_id, connection.id, connection.provider, token)
-        except UndecryptableSecret:
-            log.warning("cannot revoke an undecryptable grant connection_id=%s", connection.id)
+    revocation = grant_of(connection) if siblings is None else None
     session.execute(update(CalendarEvent).where(and_(
         CalendarEvent.calendar_connection_id == connection.id, CalendarEvent.deleted_at.is_(None),
     )).values(deleted_at=now))
@@ -300,6 +294,18 @@ def disconnect(session: Session, connection: CalendarConnection, *, action: str 
                  revokes_grant=revocation is not None, **details)
     session.flush()
     return revocation
+
+
+def grant_of(connection: CalendarConnection) -> Revocation | None:
+    """What revoking the calendar's account at its provider takes (CalDAV has app passwords, nothing to revoke)."""
+    if connection.provider == CalendarProvider.APPLE or not connection.refresh_token:
+        return None
+    try:
+        token = unseal(connection.id, "calendar_connections", "refresh_token", connection.refresh_token)
+    except UndecryptableSecret:
+        log.warning("cannot revoke an undecryptable grant connection_id=%s", connection.id)
+        return None
+    return Revocation(connection.user_id, connection.id, connection.provider, token)
 
 
 def revoke(session: Session, revocation: Revocation) -> bool:

@@ -89,28 +89,45 @@ def build_feed(session: Session, feed: CalendarFeed, user: User, now: datetime) 
     calendars = {calendar.id: calendar for calendar in shown}
     events = _once_per_invitation(session, feed.user_id, _events(session, list(calendars), window_start(now)),
                                   shown)
-    overrides = _overrides(session, [event.id for event in events if event.is_recurring])
-    feed_file = Calendar()
-    feed_file.add("PRODID", PRODUCT_ID)
-    feed_file.add("VERSION", "2.0")
-    feed_file.add("CALSCALE", "GREGORIAN")
-    feed_file.add("METHOD", "PUBLISH")
-    feed_file.add("NAME", f"{user.display_name} · Almanac")
-    feed_file.add("X-WR-CALNAME", f"{user.display_name} · Almanac")
-    if is_iana_zone(user.time_zone):
-        feed_file.add("X-WR-TIMEZONE", user.time_zone)
+    feed_file = _calendar_file(f"{user.display_name} · Almanac", user.time_zone)
     feed_file.add("REFRESH-INTERVAL", REFRESH, parameters={"VALUE": "DURATION"})
     feed_file.add("X-PUBLISHED-TTL", vDuration(REFRESH))
+    return _with_events(session, feed_file, events, calendars, feed.include_attendees, now)
+
+
+def export_calendar(session: Session, calendar: CalendarInfo, zone_name: str | None, now: datetime) -> bytes:
+    """One calendar as "download my data" hands it over: every live event of its whole history, guests included."""
+    events = _events(session, [calendar.id], datetime(2, 1, 1, tzinfo=UTC))  # all of it (less a slack, no overflow)
+    return _with_events(session, _calendar_file(calendar.name, zone_name), events, {calendar.id: calendar}, True, now)
+
+
+def _calendar_file(name: str, zone_name: str | None) -> Calendar:
+    calendar_file = Calendar()
+    calendar_file.add("PRODID", PRODUCT_ID)
+    calendar_file.add("VERSION", "2.0")
+    calendar_file.add("CALSCALE", "GREGORIAN")
+    calendar_file.add("METHOD", "PUBLISH")
+    calendar_file.add("NAME", name)
+    calendar_file.add("X-WR-CALNAME", name)
+    if is_iana_zone(zone_name):
+        calendar_file.add("X-WR-TIMEZONE", zone_name)
+    return calendar_file
+
+
+def _with_events(session: Session, calendar_file: Calendar, events: list[CalendarEvent],
+                 calendars: dict[uuid.UUID, CalendarInfo], with_guests: bool, now: datetime) -> bytes:
+    """The file with the events (series with their overrides) and a VTIMEZONE for every zone they use."""
+    overrides = _overrides(session, [event.id for event in events if event.is_recurring])
     first_day = now.date()
     for event in events:
         calendar = calendars[event.calendar_connection_id]
-        for component in _series_or_event(event, overrides.get(event.id, []), calendar, feed.include_attendees):
-            feed_file.add_component(component)
+        for component in _series_or_event(event, overrides.get(event.id, []), calendar, with_guests):
+            calendar_file.add_component(component)
             first_day = min(first_day, component.DTSTART.date() if isinstance(component.DTSTART, datetime)
                             else component.DTSTART)
-    feed_file.add_missing_timezones(first_date=first_day - timedelta(days=7),
-                                    last_date=date(now.year + ZONE_YEARS_AHEAD, 1, 1))
-    return feed_file.to_ical()
+    calendar_file.add_missing_timezones(first_date=first_day - timedelta(days=7),
+                                        last_date=date(now.year + ZONE_YEARS_AHEAD, 1, 1))
+    return calendar_file.to_ical()
 
 
 def _events(session: Session, calendar_ids: list[uuid.UUID], since: datetime) -> list[CalendarEvent]:

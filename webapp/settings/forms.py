@@ -1,4 +1,4 @@
-from wtforms import BooleanField, SelectField, StringField, TimeField
+from wtforms import BooleanField, PasswordField, SelectField, StringField, TimeField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
@@ -44,3 +44,9 @@ class BrowserTimeZoneForm(Form):
     def validate_time_zone(self, field):
         if not is_iana_zone(field.data):
             raise ValidationError("That is not a time zone.")
+
+
+class DeleteAccountForm(Form):
+    password = PasswordField("Your password", validators=[DataRequired("Type your password to confirm.")])
+    understood = BooleanField("I understand that my account, calendars and events in Almanac are deleted for good",
+                              validators=[DataRequired("Tick this box to confirm.")])

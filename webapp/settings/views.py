@@ -1,16 +1,23 @@
 """Profile, time zone and week-start settings (the sessions page lives with auth)."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, url_for
-from flask_login import current_user, login_required
+from datetime import UTC, datetime
+
+from flask import abort, flash, make_response, redirect, url_for
+from flask_login import current_user, login_required, logout_user
 
 from webapp import audit
+from webapp.auth.accounts import password_matches
+from webapp.auth.deletion import delete_account, finish_deletion
+from webapp.auth.sessions import login_cookie_name
 from webapp.calendar.preferences import adopt_browser_time_zone, save_preferences, time_of
 from webapp.calendar.zones import UTC_NAME
 from webapp.extensions import db
 from webapp.htmx import is_partial_request, render_page, toast
+from webapp.models import AuditStatus, CalendarProvider
 from webapp.settings import bp
-from webapp.settings.forms import BrowserTimeZoneForm, ProfileForm
+from webapp.settings.data import export_archive
+from webapp.settings.forms import BrowserTimeZoneForm, DeleteAccountForm, ProfileForm
 
 
 @bp.route("/profile", methods=["GET", "POST"])
@@ -51,3 +58,59 @@ def adopt_time_zone():
     if adopt_browser_time_zone(db.session, current_user, form.time_zone.data):
         db.session.commit()
     return "", 204
+
+
+@bp.route("/data")
+@login_required
+def your_data():
+    return render_page("settings/data.html", "settings/_data.html", form=DeleteAccountForm())
+
+
+@bp.route("/data/almanac-data.zip")
+@login_required
+def export_data():
+    now = datetime.now(UTC)
+    archive = export_archive(db.session, current_user, now)
+    audit.record(db.session, "DATA_EXPORT", user_id=current_user.id, resource=("user", current_user.id),
+                 bytes=len(archive))
+    db.session.commit()
+    response = make_response(archive)
+    response.headers["Content-Type"] = "application/zip"
+    response.headers["Content-Disposition"] = f'attachment; filename="almanac-data-{now:%Y-%m-%d}.zip"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/data/delete", methods=["POST"])
+@login_required
+def delete_my_account():
+    form = DeleteAccountForm()
+    if form.validate_on_submit():
+        if password_matches(current_user, form.password.data):
+            return _delete_and_sign_out()
+        form.password.errors.append("That is not your password.")
+        audit.record(db.session, "ACCOUNT_DELETE", user_id=current_user.id, resource=("user", current_user.id),
+                     status=AuditStatus.FAILURE, error="wrong password")
+        db.session.commit()
+    return render_page("settings/data.html", "settings/_data.html", status=422, form=form)
+
+
+def _delete_and_sign_out():
+    deletion = delete_account(db.session, current_user._get_current_object(), actor_id=None, via="settings")
+    db.session.commit()
+    logout_user()
+    failed = finish_deletion(db.session, deletion)
+    message = "Your account and everything Almanac held for it are deleted."
+    if failed:
+        message += " Google did not confirm that Almanac's access ended: remove Almanac at myaccount.google.com."
+    if CalendarProvider.MICROSOFT in deletion.providers:
+        # Microsoft gives apps no way to end their own access (webapp.providers.microsoft.revoke).
+        message += " Microsoft lets only you end Almanac's access to Outlook: remove it at account.live.com/consent."
+    flash(message, "success")
+    if is_partial_request():  # htmx follows a redirect inside the page; the whole page must go to sign-in
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = url_for("auth.login")
+    else:
+        response = redirect(url_for("auth.login"), 303)
+    response.delete_cookie(login_cookie_name())
+    return response
