@@ -96,8 +96,9 @@ def test_plain_http_to_a_stand_in_on_this_machine_needs_oauthlibs_switch():
         settings = {**DEPLOYMENT, "GOOGLE_TOKEN_URL": f"http://{host}/token"}
         with pytest.raises(ConfigError) as refused:
             Config.from_env(settings)
-        assert str(refused.value) == (f"GOOGLE_TOKEN_URL is plain http (http://{host.rsplit(':', 1)[0].strip('[]')}):"
-                                      " allowed only for a stand-in on this machine, with OAUTHLIB_INSECURE_TRANSPORT=1.")
+        shown = "http://" + host.rsplit(":", 1)[0].strip("[]")
+        assert str(refused.value) == (f"GOOGLE_TOKEN_URL is plain http ({shown}): allowed only for a stand-in on "
+                                      "this machine, with OAUTHLIB_INSECURE_TRANSPORT=1.")
         config = Config.from_env({**settings, "OAUTHLIB_INSECURE_TRANSPORT": "1"})
         assert config.PROVIDERS["google"]["token_url"] == f"http://{host}/token"
 

@@ -1,5 +1,6 @@
 """`flask users …`: account chores for operators. Each change is audited with no user id (an operator at the
 console did it, not a signed-in account) and `via="cli"`."""
+import sys
 from datetime import UTC, datetime
 
 import click
@@ -75,10 +76,9 @@ def split_name(name: str) -> tuple[str, str]:
 
 
 def read_new_password() -> str:
-    stdin = click.get_text_stream("stdin")
-    if stdin.isatty():
+    if sys.stdin.isatty():
         return click.prompt("Password", hide_input=True, confirmation_prompt="Repeat password")
-    return stdin.readline().rstrip("\r\n")
+    return sys.stdin.readline().rstrip("\r\n")
 
 
 @users_cli.command("list")
