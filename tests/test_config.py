@@ -8,7 +8,14 @@ import pytest
 
 from webapp import create_app
 from webapp.auth.accounts import hash_password
-from webapp.config import PROJECT_ROOT, Config, ConfigError, instance_secret, normalise_database_url
+from webapp.config import (
+    PROJECT_ROOT,
+    Config,
+    ConfigError,
+    instance_secret,
+    normalise_database_url,
+    runs_on_local_default,
+)
 
 
 @pytest.mark.parametrize("url", [
@@ -112,3 +119,9 @@ def test_an_endpoint_that_cannot_work_stops_start_up_with_one_line():
     assert started.stderr.splitlines() == [
         "GOOGLE_AUTH_URL is plain http (http://127.0.0.1): allowed only for a stand-in on this machine, "
         "with OAUTHLIB_INSECURE_TRANSPORT=1."]
+
+
+def test_only_a_flask_command_without_database_url_uses_the_local_default():
+    assert runs_on_local_default({"FLASK_RUN_FROM_CLI": "true"})
+    assert not runs_on_local_default({"FLASK_RUN_FROM_CLI": "true", "DATABASE_URL": "postgres://db/x"})  # deployed
+    assert not runs_on_local_default({})  # gunicorn, the worker and the scheduler
