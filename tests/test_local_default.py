@@ -1,4 +1,5 @@
-"""`make run`'s launcher: embedded PostgreSQL and Redis, migrations, web + worker + scheduler, clean Ctrl-C."""
+"""`make run`'s launcher: embedded PostgreSQL and Redis, migrations, web + worker + scheduler, clean Ctrl-C; and `flask`
+commands that find the same local default, beside it and without it."""
 from __future__ import annotations
 
 import re
