@@ -140,6 +140,7 @@ class Stack:
             "MICROSOFT_AUTHORITY": f"{self.microsoft.url}/common", "MICROSOFT_GRAPH_URL": f"{self.microsoft.url}/v1.0",
             "APPLE_CALDAV_URL": f"{self.caldav.url}/", "PROVIDER_TIMEOUT_SECONDS": str(PROVIDER_TIMEOUT),
             "LOG_LEVEL": "WARNING", "PYTHONPATH": str(PROJECT_ROOT),
+            "OAUTHLIB_INSECURE_TRANSPORT": "1",  # the emulators speak plain http on loopback
         }
         self.app = create_app({"CONFIG": Config.from_env(self.env)})
         with self.app.app_context():

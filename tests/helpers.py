@@ -234,16 +234,60 @@ def log_in(page, base: str, email: str) -> None:
     page.wait_for_load_state("load")  # htmx binds the links once the document has loaded
 
 
+def checkout_environment(instance_dir, **settings: str) -> dict[str, str]:
+    """A shell in a fresh checkout whose local default lives in `instance_dir`: nothing of the test process's own
+    set-up (the launcher and `flask` must find their own; the sandbox allows oauthlib plain http itself)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY",
+                                                           "TOKEN_ENCRYPTION_KEYS", "OAUTHLIB_INSECURE_TRANSPORT")}
+    return env | {"ALMANAC_INSTANCE_DIR": str(instance_dir), **settings}
+
+
 def start_launcher(instance_dir, port, **settings: str):
     """`make run`'s launcher (webapp.local) in its own process, on its own instance folder: embedded PostgreSQL and
     Redis, and the sandbox emulators, as on a fresh machine. `settings`: environment variables it adds."""
-    # Nothing of the test process's own setup: the launcher must bring its own (the sandbox allows oauthlib plain
-    # http to the emulators itself).
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY",
-                                                           "TOKEN_ENCRYPTION_KEYS", "OAUTHLIB_INSECURE_TRANSPORT")}
-    env.update(ALMANAC_INSTANCE_DIR=str(instance_dir), PORT=str(port), **settings)
-    return subprocess.Popen([sys.executable, "-m", "webapp.local"], cwd=PROJECT_ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "webapp.local"], cwd=PROJECT_ROOT,
+                            env=checkout_environment(instance_dir, PORT=str(port), **settings),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+FLASK = str(Path(sys.executable).parent / "flask")
+
+
+def flask_command(instance_dir, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
+    """`flask ARGS` typed in the checkout, its local default in `instance_dir`; standard input is `input`."""
+    return subprocess.run([FLASK, *args], cwd=PROJECT_ROOT, env=checkout_environment(instance_dir), input=input,
+                          capture_output=True, text=True, timeout=120)
+
+
+def flask_command_at_a_terminal(instance_dir, *args: str, answers: list[str], timeout: float = 120) -> str:
+    """`flask ARGS` with a terminal for standard input, typing each answer once it asks: getpass writes its prompt
+    to stderr after switching echo off, which discards what was typed before. Returns stdout; fails on an error."""
+    import pty
+    import select
+
+    primary, secondary = pty.openpty()
+    # A new session has no controlling terminal, so getpass reads the terminal on standard input.
+    process = subprocess.Popen([FLASK, *args], cwd=PROJECT_ROOT, env=checkout_environment(instance_dir),
+                               stdin=secondary, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    os.close(secondary)
+    deadline = time.monotonic() + timeout
+    try:
+        for answer in answers:
+            asked = b""
+            while not asked.endswith(b" "):  # a byte of the prompt ("Password: "): echo is off by then
+                ready, _, _ = select.select([process.stderr], [], [], max(0.0, deadline - time.monotonic()))
+                byte = os.read(process.stderr.fileno(), 1) if ready else b""
+                assert byte, f"the command did not ask: {asked!r}"
+                asked += byte
+            os.write(primary, answer.encode() + b"\n")
+        stdout, stderr = process.communicate(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(primary)
+    assert process.returncode == 0, (stdout + stderr).decode()
+    return stdout.decode()
 
 
 def wait_for(condition, timeout: float, what: str = "the condition", *, tolerate: tuple = ()):

@@ -1,11 +1,21 @@
 import base64
+import os
+import subprocess
+import sys
 from dataclasses import asdict
 
 import pytest
 
 from webapp import create_app
 from webapp.auth.accounts import hash_password
-from webapp.config import Config, ConfigError, instance_secret, normalise_database_url
+from webapp.config import (
+    PROJECT_ROOT,
+    Config,
+    ConfigError,
+    instance_secret,
+    normalise_database_url,
+    runs_on_local_default,
+)
 
 
 @pytest.mark.parametrize("url", [
@@ -75,3 +85,43 @@ def test_instance_secret_is_generated_once_and_private(tmp_path):
     first = instance_secret("secret_key", directory=tmp_path)
     assert instance_secret("secret_key", directory=tmp_path) == first
     assert len(first) >= 43 and (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("name", ["GOOGLE_AUTH_URL", "GOOGLE_TOKEN_URL", "GOOGLE_REVOKE_URL", "GOOGLE_CALENDAR_API_URL",
+                                  "GOOGLE_USERINFO_URL", "MICROSOFT_AUTHORITY", "MICROSOFT_GRAPH_URL",
+                                  "APPLE_CALDAV_URL"])
+def test_provider_endpoints_across_the_network_must_be_https(name):
+    for url in ("http://accounts.example/path", "http://10.0.0.5:8080/", "ftp://accounts.example/"):
+        for switch in ({}, {"OAUTHLIB_INSECURE_TRANSPORT": "1"}):
+            with pytest.raises(ConfigError, match=f"^{name} must be an https:// address"):
+                Config.from_env({**DEPLOYMENT, name: url, **switch})
+    Config.from_env({**DEPLOYMENT, name: "https://stand-in.example/path"})
+
+
+def test_plain_http_to_a_stand_in_on_this_machine_needs_oauthlibs_switch():
+    for host in ("127.0.0.1:8001", "[::1]:8001", "localhost:8001"):
+        settings = {**DEPLOYMENT, "GOOGLE_TOKEN_URL": f"http://{host}/token"}
+        with pytest.raises(ConfigError) as refused:
+            Config.from_env(settings)
+        shown = "http://" + host.rsplit(":", 1)[0].strip("[]")
+        assert str(refused.value) == (f"GOOGLE_TOKEN_URL is plain http ({shown}): allowed only for a stand-in on "
+                                      "this machine, with OAUTHLIB_INSECURE_TRANSPORT=1.")
+        config = Config.from_env({**settings, "OAUTHLIB_INSECURE_TRANSPORT": "1"})
+        assert config.PROVIDERS["google"]["token_url"] == f"http://{host}/token"
+
+
+def test_an_endpoint_that_cannot_work_stops_start_up_with_one_line():
+    env = {key: value for key, value in os.environ.items() if key != "OAUTHLIB_INSECURE_TRANSPORT"}
+    env.update(DEPLOYMENT, GOOGLE_AUTH_URL="http://127.0.0.1:8001/o/oauth2/v2/auth")
+    started = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=PROJECT_ROOT, env=env, capture_output=True,
+                             text=True, timeout=120)
+    assert started.returncode == 1
+    assert started.stderr.splitlines() == [
+        "GOOGLE_AUTH_URL is plain http (http://127.0.0.1): allowed only for a stand-in on this machine, "
+        "with OAUTHLIB_INSECURE_TRANSPORT=1."]
+
+
+def test_only_a_flask_command_without_database_url_uses_the_local_default():
+    assert runs_on_local_default({"FLASK_RUN_FROM_CLI": "true"})
+    assert not runs_on_local_default({"FLASK_RUN_FROM_CLI": "true", "DATABASE_URL": "postgres://db/x"})  # deployed
+    assert not runs_on_local_default({})  # gunicorn, the worker and the scheduler

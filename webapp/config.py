@@ -40,12 +40,43 @@ def instance_secret(name: str, nbytes: int = 32, directory: Path = INSTANCE_DIR)
     return value
 
 
+def runs_on_local_default(environ: Mapping[str, str] | None = None) -> bool:
+    """A `flask …` command without DATABASE_URL (the flask CLI sets FLASK_RUN_FROM_CLI before it loads the app): it
+    uses `make run`'s local default (webapp.local.command_config). gunicorn, and every command of a deployment,
+    read only the environment."""
+    env = os.environ if environ is None else environ
+    return env.get("FLASK_RUN_FROM_CLI") == "true" and not env.get("DATABASE_URL")
+
+
 def check_database_tls(url: str) -> None:
     """libpq reads `sslmode`/`sslrootcert`/`sslcert`/`sslkey` from the URL; a certificate file that is not there
     would otherwise surface as a confusing TLS error on the first request."""
     for name, value in parse_qsl(urlsplit(url).query):
         if name in ("sslrootcert", "sslcert", "sslkey") and value != "system" and not Path(value).is_file():
             raise ConfigError(f"DATABASE_URL names {name}={value}, but there is no such file.")
+
+
+# Where provider tokens, client secrets and app-specific passwords are sent.
+PROVIDER_URL_SETTINGS = ("GOOGLE_AUTH_URL", "GOOGLE_TOKEN_URL", "GOOGLE_REVOKE_URL", "GOOGLE_CALENDAR_API_URL",
+                         "GOOGLE_USERINFO_URL", "MICROSOFT_AUTHORITY", "MICROSOFT_GRAPH_URL", "APPLE_CALDAV_URL")
+
+
+def check_provider_urls(env: Mapping[str, str]) -> None:
+    """Provider endpoints must be https. oauthlib refuses plain http unless OAUTHLIB_INSECURE_TRANSPORT is set,
+    so "Connect" could only fail; with it set, we still allow plain http only to a stand-in on this machine (the
+    sandbox's emulators), never across a network."""
+    from webapp.providers.oauth import is_loopback
+
+    for name in PROVIDER_URL_SETTINGS:
+        parts = urlsplit(env.get(name, ""))
+        if not env.get(name) or (parts.scheme == "https" and parts.hostname):
+            continue
+        shown = f"{parts.scheme}://{parts.hostname or ''}"
+        if parts.scheme != "http" or not is_loopback(parts.hostname):
+            raise ConfigError(f"{name} must be an https:// address (tokens and secrets are sent there), not {shown}.")
+        if not env.get("OAUTHLIB_INSECURE_TRANSPORT"):
+            raise ConfigError(f"{name} is plain http ({shown}): allowed only for a stand-in on this machine, "
+                              "with OAUTHLIB_INSECURE_TRANSPORT=1.")
 
 
 def _bool(value: str | None, default: bool = False) -> bool:
@@ -144,6 +175,7 @@ class Config:
         if not env.get("REDIS_URL"):
             raise ConfigError("REDIS_URL is not set: run `make run` for the local default, or set REDIS_URL.")
         check_database_tls(database_url)
+        check_provider_urls(env)
         smtp_url = env.get("SMTP_URL", "")
         if smtp_url and urlsplit(smtp_url).scheme not in ("smtp", "smtps"):
             raise ConfigError("SMTP_URL must start with smtp:// (STARTTLS) or smtps:// (TLS).")

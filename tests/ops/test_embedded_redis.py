@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from webapp.embedded import start_redis
+from webapp.embedded import running_redis_url, start_redis
 from webapp.extensions import connect_redis
 
 
@@ -43,3 +43,18 @@ def test_without_persistence_a_restart_is_empty(tmp_path):
         assert client.get("gone") is None
     finally:
         server.stop()
+
+
+def test_a_deep_checkouts_redis_is_found_again_by_its_data_folder(tmp_path):
+    """Unix socket paths are limited to ~107 bytes: a deep checkout's socket is elsewhere, but where `flask`
+    commands look for it, not in a folder only the starting process knows."""
+    data = tmp_path / ("a-rather-deeply-nested-checkout-" * 3) / "instance" / "redis"
+    assert running_redis_url(data) is None
+    server = start_redis(data, persist=False)
+    try:
+        assert len(str(data / "redis.sock")) > 100 and server.socket_path != data / "redis.sock"
+        assert running_redis_url(data) == server.url
+        assert connect_redis(running_redis_url(data), timeout=1).ping()
+    finally:
+        server.stop()
+    assert running_redis_url(data) is None

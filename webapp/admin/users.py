@@ -1,4 +1,5 @@
-"""Accounts as admins see them: the searchable list, disable and re-enable, granting admin rights."""
+"""Accounts as admins see them: the searchable list, disable and re-enable, granting and revoking admin rights.
+The admin pages and `flask users …` both act through these."""
 from __future__ import annotations
 
 import uuid
@@ -8,9 +9,14 @@ from datetime import datetime
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session as DbSession
 
+from webapp.feeds import tokens as feed_tokens
 from webapp.models import AuditLog, AuditStatus, CalendarConnection, Session, User
 
 PAGE_SIZE = 50
+
+
+class LastAdmin(Exception):
+    """The change would leave no admin who can sign in."""
 
 
 @dataclass(frozen=True)
@@ -61,10 +67,13 @@ def user_row(session: DbSession, user_id: uuid.UUID) -> UserRow | None:
 
 
 def disable_user(session: DbSession, user: User, *, now: datetime) -> int:
-    """Block the account and end its sessions at once; returns how many sessions ended. Idempotent."""
+    """Block the account and end its sessions and private feed address at once (the feed reads the calendar without
+    a session); returns how many sessions ended. Idempotent. Raises LastAdmin for the last admin who can sign in."""
+    _require_another_admin(session, user)
     if user.disabled_at is None:
         user.disabled_at = now
     ended = session.execute(delete(Session).where(Session.user_id == user.id)).rowcount
+    feed_tokens.revoke(session, user.id, reason="account_disabled")
     session.flush()
     return ended
 
@@ -85,6 +94,27 @@ def grant_admin(session: DbSession, user: User) -> bool:
     user.is_admin = True
     session.flush()
     return True
+
+
+def revoke_admin(session: DbSession, user: User) -> bool:
+    """Take the user's admin rights away; False when they had none. Raises LastAdmin for the last admin who can
+    sign in."""
+    if not user.is_admin:
+        return False
+    _require_another_admin(session, user)
+    user.is_admin = False
+    session.flush()
+    return True
+
+
+def _require_another_admin(session: DbSession, user: User) -> None:
+    if not (user.is_admin and user.is_active):
+        return
+    # The admins' rows stay locked until commit, so two revocations at once cannot each count the other.
+    admins = session.scalars(select(User.id).where(
+        User.is_admin, User.disabled_at.is_(None), User.deleted_at.is_(None)).with_for_update()).all()
+    if not set(admins) - {user.id}:
+        raise LastAdmin(user.email)
 
 
 def _user_rows():

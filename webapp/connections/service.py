@@ -47,12 +47,19 @@ class ConnectFailed(Exception):
 
 def begin_oauth(session: Session, user_id: uuid.UUID, kind: CalendarProvider, redirect_uri: str) -> str:
     """The consent page to send the user to. The state (256 random bits, single use, 15 minutes) ties the callback
-    to this user and provider; the PKCE verifier stays here, sealed, so a stolen code is useless on its own."""
+    to this user and provider; the PKCE verifier stays here, sealed, so a stolen code is useless on its own.
+    Raises ConnectFailed, after a FAILURE audit row, when the provider's settings cannot make that address."""
     now = datetime.now(UTC)
     state = OAuthState(id=uuid.uuid4(), user_id=user_id, provider=kind, state=secrets.token_urlsafe(32),
                        created_at=now, expires_at=now + STATE_LIFETIME)
-    with get_provider(kind) as provider:
-        url, verifier = provider.authorization_url(state=state.state, redirect_uri=redirect_uri)
+    try:
+        with get_provider(kind) as provider:
+            url, verifier = provider.authorization_url(state=state.state, redirect_uri=redirect_uri)
+    except ProviderError as failure:  # a plain-http endpoint: Config refuses those at start-up, this is the backstop
+        log.error("cannot start the %s sign-in: %s", LABELS[kind], failure)
+        _fail(session, user_id, kind, f"authorization_url:{failure.kind}")
+        raise ConnectFailed("authorization_url", f"{LABELS[kind]} cannot be connected: this server's "
+                            f"{LABELS[kind]} settings do not work. An administrator needs to fix them.") from None
     state.code_verifier = seal(state.id, "oauth_states", "code_verifier", verifier)
     session.add(state)
     session.flush()

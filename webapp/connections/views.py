@@ -81,7 +81,12 @@ def connect(provider: str):
     if not is_configured(kind):
         flash(f"{LABELS[kind]} is not configured on this server (set {kind.value}_CLIENT_ID).", "error")
         return redirect(url_for("connections.index"))
-    authorization_url = begin_oauth(db.session, current_user.id, kind, callback_url(kind))
+    try:
+        authorization_url = begin_oauth(db.session, current_user.id, kind, callback_url(kind))
+    except ConnectFailed as failure:
+        db.session.commit()  # the FAILURE audit row
+        flash(failure.message, "error")
+        return redirect(url_for("connections.index"))
     db.session.commit()
     return redirect(authorization_url)
 

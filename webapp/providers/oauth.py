@@ -67,7 +67,10 @@ def authorization_url(client: OAuthClient, *, state: str, redirect_uri: str, **e
     oauth_client = WebApplicationClient(client.client_id)
     with OAuth2Session(client=oauth_client, redirect_uri=redirect_uri, scope=list(client.scopes),
                        pkce="S256") as session:
-        url, _ = session.authorization_url(client.authorize_url, state=state, **extra)
+        try:
+            url, _ = session.authorization_url(client.authorize_url, state=state, **extra)
+        except OAuth2Error as exc:  # InsecureTransportError: plain http without OAUTHLIB_INSECURE_TRANSPORT
+            raise ProviderError(f"{client.label} authorization endpoint: {exc.error}") from None
     return url, oauth_client.code_verifier
 
 
