@@ -148,3 +148,29 @@ def test_revoke_admin_never_leaves_no_admin_who_can_sign_in(users, db_session):
 def test_commands_name_an_unknown_email_in_one_line(users, command):
     result = users(command, "Nobody@Example.com")
     assert result.exit_code == 1 and result.output == "Error: No account with the email nobody@example.com.\n"
+
+
+def test_delete_asks_first_then_removes_the_account_and_leaves_its_trail(users, db_session):
+    make_user(db_session, email="admin@example.com", is_admin=True)
+    user = make_user(db_session, email="gone@example.com")
+    user_id = user.id
+
+    declined = users("delete", "gone@example.com", input="n\n")
+    assert declined.exit_code == 1 and account(db_session, "gone@example.com") is not None
+    result = users("delete", "gone@example.com", input="y\n")
+
+    assert result.exit_code == 0 and "Deleted gone@example.com: 0 calendars, 0 events." in result.output
+    assert account(db_session, "gone@example.com") is None
+    (entry,) = audit_rows(db_session, "ACCOUNT_DELETE")
+    assert (entry.user_id, entry.resource_id, entry.metadata_["via"]) == (None, str(user_id), "cli")
+
+
+def test_delete_never_removes_the_last_admin_while_others_remain(users, db_session):
+    make_user(db_session, email="only-admin@example.com", is_admin=True)
+    make_user(db_session, email="member@example.com")
+
+    refused = users("delete", "only-admin@example.com", "--yes")
+    assert refused.exit_code == 1 and "is the last admin who can sign in" in refused.output
+    assert account(db_session, "only-admin@example.com") is not None
+    assert users("delete", "member@example.com", "--yes").exit_code == 0
+    assert users("delete", "only-admin@example.com", "--yes").exit_code == 0  # the last account may go

@@ -19,6 +19,7 @@ from webapp.admin.users import (
     revoke_admin,
 )
 from webapp.auth.accounts import EmailTaken, hash_password, normalise_email, register_user
+from webapp.auth.deletion import delete_account, finish_deletion
 from webapp.auth.forms import RegisterForm
 from webapp.auth.recovery import create_reset_link
 from webapp.extensions import db
@@ -174,6 +175,25 @@ def revoke_admin_command(email: str) -> None:
     audit.record(db.session, "ADMIN_REVOKE", user_id=None, resource=("user", user.id), via="cli")
     db.session.commit()
     click.echo(f"{user.email} is no longer an admin.")
+
+
+@users_cli.command("delete")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete_command(email: str, yes: bool) -> None:
+    """Delete the account with EMAIL for good: its calendars, events, sessions and private feed go, its Google grant
+    is revoked; the audit trail stays without it."""
+    user = account_or_fail(email)
+    if not yes:
+        click.confirm(f"Delete {user.email} and everything Almanac holds for it? This cannot be undone", abort=True)
+    try:
+        deletion = delete_account(db.session, user, actor_id=None, via="cli")
+    except LastAdmin:
+        raise last_admin_error(user) from None
+    db.session.commit()
+    failed = finish_deletion(db.session, deletion)
+    click.echo(f"Deleted {email.strip().lower()}: {deletion.calendars} calendars, {deletion.events} events."
+               + (f" {failed} grant(s) could not be revoked at the provider (see the audit log)." if failed else ""))
 
 
 @users_cli.command("reset-link")

@@ -69,7 +69,7 @@ def user_row(session: DbSession, user_id: uuid.UUID) -> UserRow | None:
 def disable_user(session: DbSession, user: User, *, now: datetime) -> int:
     """Block the account and end its sessions and private feed address at once (the feed reads the calendar without
     a session); returns how many sessions ended. Idempotent. Raises LastAdmin for the last admin who can sign in."""
-    _require_another_admin(session, user)
+    require_another_admin(session, user)
     if user.disabled_at is None:
         user.disabled_at = now
     ended = session.execute(delete(Session).where(Session.user_id == user.id)).rowcount
@@ -101,13 +101,14 @@ def revoke_admin(session: DbSession, user: User) -> bool:
     sign in."""
     if not user.is_admin:
         return False
-    _require_another_admin(session, user)
+    require_another_admin(session, user)
     user.is_admin = False
     session.flush()
     return True
 
 
-def _require_another_admin(session: DbSession, user: User) -> None:
+def require_another_admin(session: DbSession, user: User) -> None:
+    """Raises LastAdmin when `user` is the last admin who can sign in."""
     if not (user.is_admin and user.is_active):
         return
     # The admins' rows stay locked until commit, so two revocations at once cannot each count the other.
