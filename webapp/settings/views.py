@@ -13,6 +13,12 @@ from webapp.settings import bp
 from webapp.settings.forms import BrowserTimeZoneForm, ProfileForm
 
 
+@bp.route("/")
+def index():
+    """The settings have no page of their own: the first one stands for them."""
+    return redirect(url_for("settings.profile"))
+
+
 @bp.route("/profile", methods=["GET", "POST"])
 @login_required
 def profile():
