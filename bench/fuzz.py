@@ -47,6 +47,7 @@ from bench.recurrence import ISSUE_RULES
 from webapp import audit
 from webapp.admin.audit_query import Cursor
 from webapp.auth.accounts import hash_password
+from webapp.auth.invitations import create_invitation
 from webapp.auth.recovery import create_reset_link
 from webapp.auth.sessions import login_cookie_name, start_session
 from webapp.auth.signup import request_signup, signup_mail
@@ -171,6 +172,8 @@ def build_world(app: Flask, session, redis: Redis) -> World:
     pending = request_signup(session, email=f"newcomer-{suffix}@example.com", password=PASSWORD,
                              first_name="New", last_name=None)
     signup_token = re.search(r"token=(\S+)", signup_mail(session, pending.id).body).group(1)
+    invitation_token = create_invitation(session, f"invited-{suffix}@example.com", invited_by=admin.id,
+                                         now=datetime.now(UTC))[1].split("token=", 1)[1]
     entry = audit.record(session, "FUZZ_WORLD", user_id=member.id, resource=("user", member.id), origin={})
     session.flush()
     cursor = Cursor(entry.created_at, entry.id).encode()
@@ -194,7 +197,7 @@ def build_world(app: Flask, session, redis: Redis) -> World:
         "at": ["2026-03-09T09:00:00Z", "2026-03-09T09:00:00+00:00", "2026-03-10T09:00:00Z"],
         "view": list(VIEW_KINDS), "scope": ["", "this", "all"],
         "next": ["/calendar/week/2026-03-02", "/", "/calendar/month/2026-03"],
-        "token": [reset_token, signup_token],
+        "token": [reset_token, signup_token, invitation_token],
         "email": [member.email, other.email, admin.email, f"nobody-{suffix}@example.com"],
         "password": [PASSWORD, NEW_PASSWORD, "short"], "confirm": [PASSWORD, NEW_PASSWORD],
         "calendar_id": connections, "time_zone": ["Europe/Berlin", "UTC", "America/New_York", "right/Europe/Berlin",
@@ -221,6 +224,8 @@ def build_world(app: Flask, session, redis: Redis) -> World:
         "auth.forgot_password": {"email": member.email},
         "auth.reset_password": {"token": reset_token, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
         "auth.confirm_signup": {"token": signup_token},
+        "auth.accept_invitation": {"token": invitation_token, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+        "admin.invite": {"email": f"invitee-{suffix}@example.com"},
         "settings.profile": {"first_name": "Ada", "last_name": "Lovelace", "time_zone": "Europe/Berlin",
                                      "week_start": "1"},
         "settings.adopt_time_zone": {"time_zone": "Europe/Berlin"},
@@ -234,6 +239,7 @@ def build_world(app: Flask, session, redis: Redis) -> World:
     assert set(baselines) == set(FORM_BASELINES), "FORM_BASELINES names the endpoints with a baseline"
     query_baselines = {
         "auth.confirm_signup": {"token": signup_token}, "auth.reset_password": {"token": reset_token},
+        "auth.accept_invitation": {"token": invitation_token},
         "calendar.event": {"at": "2026-03-09T09:00:00Z", "view": "month"},
         "calendar.new_event": {"start": "2026-03-02T10:30", "view": "day"},
         "calendar.edit_event": {"scope": "this", "at": "2026-03-09T09:00:00Z"},
@@ -574,6 +580,7 @@ def print_table(rows: list[tuple[Endpoint, Tally]], examples: int, url_examples:
 
 FORM_GETS = ("admin.audit_log", "admin.audit_export", "admin.users")
 FORM_BASELINES = ("auth.login", "auth.register", "auth.forgot_password", "auth.reset_password", "auth.confirm_signup",
+                  "auth.accept_invitation", "admin.invite",
                   "settings.profile", "settings.adopt_time_zone", "calendar.new_event", "calendar.edit_event",
                   "calendar.delete_event", "calendar.set_visibility", "connections.apple", "connections.recolor")
 

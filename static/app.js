@@ -38,9 +38,11 @@
   function markCurrentNav() {
     var path = window.location.pathname;
     document.querySelectorAll(".nav a[href]").forEach(function (link) {
+      // A link stands for its first path segment: Settings (/settings/profile) for every page under /settings/.
       var href = link.getAttribute("href");
+      var section = "/" + href.split("/")[1] + "/";
       var current = href === "/" ? (path === "/" || path.indexOf("/calendar") === 0)
-                                 : (path === href || path.indexOf(href + "/") === 0);
+                                 : (path === href || path.indexOf(section) === 0);
       if (current) { link.setAttribute("aria-current", "page"); } else { link.removeAttribute("aria-current"); }
     });
   }
@@ -111,6 +113,18 @@
   }
   document.addEventListener("DOMContentLoaded", function () { focusableScrollers(document); });
   document.body.addEventListener("htmx:load", function (event) { focusableScrollers(event.target); });
+
+  // "Copy" beside a link shown only once (an invitation): select it, and put it on the clipboard where allowed.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy]");
+    if (!button) return;
+    var field = document.getElementById(button.getAttribute("data-copy"));
+    if (!field) return;
+    field.select();
+    if (navigator.clipboard) {
+      navigator.clipboard.writeText(field.value).then(function () { showToast("Copied."); }, function () {});
+    }
+  });
 
   window.Almanac = { showToast: showToast };
 })();

@@ -35,11 +35,15 @@ def test_register_logout_login_and_revoke_other_session(live_server, browser, pa
     submit_login(other, base, email, password)
     other.wait_for_selector("text=Hello, Ada")
 
-    page.click("nav >> text=Sessions")
+    page.click("#main-nav >> text=Settings")
+    page.wait_for_selector("#profile")
+    assert page.locator("#main-nav >> text=Sessions").count() == 0  # it lives under Settings now
+    page.click(".settings-nav >> text=Sessions")
     page.wait_for_selector("#sessions")
     assert page.url.endswith("/settings/sessions")  # hx-push-url kept the address bookmarkable
-    assert page.get_attribute("nav >> text=Sessions", "aria-current") == "page"
-    assert page.get_attribute("nav >> text=Calendar", "aria-current") is None
+    assert page.get_attribute(".settings-nav >> text=Sessions", "aria-current") == "page"
+    assert page.get_attribute("#main-nav >> text=Settings", "aria-current") == "page"
+    assert page.get_attribute("#main-nav >> text=Calendar", "aria-current") is None
     assert page.locator("#sessions tbody tr").count() == 2
     screenshot(page, "accounts-sessions")
     page.click("text=Sign out everywhere else")

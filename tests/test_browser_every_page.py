@@ -29,6 +29,8 @@ PAGES = {
     "auth.forgot_password": lambda d: "/forgot-password",
     "auth.reset_password": lambda d: "/reset-password?token=no-such-link",
     "auth.outbox": lambda d: "/dev/outbox",
+    "auth.check_email": lambda d: "/check-your-inbox",
+    "auth.accept_invitation": lambda d: "/register/invitation?token=no-such-link",
     "calendar.week": lambda d: f"/calendar/week/{d['monday']}",
     "calendar.3day": lambda d: f"/calendar/3day/{d['monday']}",
     "calendar.day": lambda d: f"/calendar/day/{d['monday']}",
@@ -52,12 +54,17 @@ PAGES = {
     "admin.audit_entry": lambda d: f"/admin/audit/{d['audit_id']}",
     "admin.sync_health": lambda d: "/admin/health",
     "admin.users": lambda d: "/admin/users",
+    "admin.disable": lambda d: f"/admin/users/{d['member_id']}/disable",
+    "admin.make_admin": lambda d: f"/admin/users/{d['member_id']}/make-admin",
+    "admin.revoke_admin": lambda d: f"/admin/users/{d['id']}/revoke-admin",  # the only admin: refused, said why
     "errors.not_found": lambda d: "/no-such-page",
 }
 NOT_PAGES = {
     "calendar.home": "redirects to the week",
     "calendar.go_to_date": "redirects to a calendar page",
     "calendar.mini_month": "an htmx partial; redirects to a calendar page otherwise",
+    "admin.user_row_partial": "an htmx partial; redirects to the users page otherwise",
+    "settings.index": "redirects to the first settings page",
     "connections.callback": "OAuth redirect target",
     "admin.audit_export": "CSV download",
     "settings.export_data": "a zip download",
@@ -67,7 +74,7 @@ NOT_PAGES = {
     "static": "files",
 }
 ANONYMOUS = {"auth.login", "auth.register", "auth.confirm_signup", "auth.forgot_password", "auth.reset_password",
-             "auth.outbox"}
+             "auth.outbox", "auth.check_email", "auth.accept_invitation"}
 
 
 @pytest.fixture
@@ -90,10 +97,10 @@ def seeded(app, person):  # noqa: F811 (the fixture imported above)
                                   provider_removed_at=at(monday, 8))
         berlin_event(session, removed, at(monday + timedelta(days=1), 9), title=LONG_WORD,
                      sync_status=SyncStatus.FAILED, provider_metadata={"push_error": "calendar_gone"})
-        make_user(session)  # someone else on the admin's users page
+        member = make_user(session)  # someone else on the admin's users page
         session.commit()
         return {**person, "long_id": long.id, "untitled_id": untitled.id, "long_title_word": "Conference",
-                "removed_id": removed.id}
+                "removed_id": removed.id, "member_id": member.id}
 
 
 def test_every_get_route_is_checked_or_known_not_to_be_a_page(app):

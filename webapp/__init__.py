@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, request
 
-from webapp.config import PROJECT_ROOT, Config
+from webapp.config import PROJECT_ROOT, Config, SignupPolicy
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,6 @@ NAV_LINKS = (
     ("calendar.home", "Calendar"),
     ("connections.index", "Connections"),
     ("settings.profile", "Settings"),
-    ("auth.sessions", "Sessions"),
 )
 ADMIN_NAV_LINKS = (("admin.index", "Admin"),)
 
@@ -177,4 +176,4 @@ def register_template_helpers(app: Flask) -> None:
             links = NAV_LINKS + (ADMIN_NAV_LINKS if getattr(current_user, "is_admin", False) else ())
             return [(endpoint, label) for endpoint, label in links if endpoint in app.view_functions]
 
-        return {"nav_links": nav_links}
+        return {"nav_links": nav_links, "signup_policy": SignupPolicy(app.config["SIGNUP"])}

@@ -1,6 +1,7 @@
 """Settings: the only place that reads the environment."""
 from __future__ import annotations
 
+import enum
 import os
 import secrets
 from collections.abc import Mapping
@@ -79,6 +80,22 @@ def check_provider_urls(env: Mapping[str, str]) -> None:
                               "with OAUTHLIB_INSECURE_TRANSPORT=1.")
 
 
+class SignupPolicy(enum.StrEnum):
+    """Who may create an account from the web. Operators can always create accounts from the console."""
+
+    OPEN = "open"  # anyone, through a mailed link
+    INVITE = "invite"  # only through an invitation link an admin made
+    CLOSED = "closed"  # nobody
+
+    @property
+    def accepts_registrations(self) -> bool:
+        return self is SignupPolicy.OPEN
+
+    @property
+    def accepts_invitations(self) -> bool:
+        return self is not SignupPolicy.CLOSED
+
+
 def _bool(value: str | None, default: bool = False) -> bool:
     if value is None or value == "":
         return default
@@ -126,6 +143,10 @@ class Config:
     ACCOUNT_MAIL_PER_ADDRESS: str = "10 per hour"
     ACCOUNT_MAIL_PER_EMAIL: str = "3 per hour"
     RESET_LINK_MINUTES: int = 30
+    # open | invite | closed (SignupPolicy); empty: the default for ENVIRONMENT. A deployment defaults to invite: a
+    # server anyone can reach must not hand accounts (and, to the first, admin rights) to whoever finds it first.
+    # The local default (`make run`, ENVIRONMENT=development) is open, so one can register and try it at once.
+    SIGNUP: str = ""
     SESSION_ABSOLUTE_DAYS: int = 30
     SESSION_IDLE_DAYS: int = 14
     STATEMENT_TIMEOUT_MS: int = 30_000
@@ -146,6 +167,10 @@ class Config:
                 self.TESTING and self.ARGON2_PROFILE == "CHEAPEST"):
             raise ConfigError(f"ARGON2_PROFILE {self.ARGON2_PROFILE!r} is not an argon2 profile for "
                               "real passwords: use RFC_9106_LOW_MEMORY or RFC_9106_HIGH_MEMORY.")
+        self.SIGNUP = (self.SIGNUP or "").strip().lower() or (
+            SignupPolicy.OPEN if self.ENVIRONMENT == "development" else SignupPolicy.INVITE).value
+        if self.SIGNUP not in set(SignupPolicy):
+            raise ConfigError(f"SIGNUP must be open, invite or closed, got {self.SIGNUP!r}.")
         if self.REQUEST_CPU_SECONDS <= 0:
             raise ConfigError("REQUEST_CPU_SECONDS must be at least 1: every page needs some CPU.")
         if self.FORCE_HTTPS:
@@ -181,13 +206,14 @@ class Config:
             raise ConfigError("SMTP_URL must start with smtp:// (STARTTLS) or smtps:// (TLS).")
         force_https = _bool(env.get("FORCE_HTTPS"))
         port = _int(env, "PORT", 5000)
+        environment = env.get("ALMANAC_ENV", "production")
         return cls(
             SECRET_KEY=secret_key,
             SQLALCHEMY_DATABASE_URI=normalise_database_url(database_url),
             REDIS_URL=env["REDIS_URL"],
             TOKEN_ENCRYPTION_KEYS=token_keys,
             PORT=port,
-            ENVIRONMENT=env.get("ALMANAC_ENV", "production"),
+            ENVIRONMENT=environment,
             FORCE_HTTPS=force_https,
             TRUSTED_PROXY_HOPS=_int(env, "TRUSTED_PROXY_HOPS", 0),
             PUBLIC_URL=(env.get("PUBLIC_URL") or f"{'https' if force_https else 'http'}://127.0.0.1:{port}").rstrip("/"),
@@ -197,6 +223,7 @@ class Config:
             LOG_LEVEL=env.get("LOG_LEVEL", "INFO"),
             SYNC_RETRY_SECONDS=_seconds_list(env, "SYNC_RETRY_SECONDS", cls.SYNC_RETRY_SECONDS),
             REQUEST_CPU_SECONDS=_int(env, "REQUEST_CPU_SECONDS", cls.REQUEST_CPU_SECONDS),
+            SIGNUP=env.get("SIGNUP", ""),
             PROVIDERS=provider_settings(env),
         )
 

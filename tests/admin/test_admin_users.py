@@ -43,7 +43,7 @@ def test_list_shows_connection_counts_and_last_login(admin_client, db_session):
     html = admin_client.get("/admin/users?q=counted").get_data(as_text=True)
     row = html[html.index('data-user-email="counted@example.com"'):]
     row = row[:row.index("</tr>")]
-    assert "<td>2</td>" in row
+    assert '<td data-label="Connections">2</td>' in row
     assert "2026-11-20 09:30:00" in row
 
 
@@ -78,7 +78,7 @@ def test_enable_lets_the_user_back_in(admin_client, db_session, login, app):
     assert response.status_code == 200
     assert "can log in again" in response.headers["HX-Trigger"]
     assert response.get_data(as_text=True).lstrip().startswith(f'<tr id="user-{member.id}"')
-    assert ">Disable</button>" in response.get_data(as_text=True)
+    assert ">Disable</a>" in response.get_data(as_text=True)
     assert login(member, test_client=app.test_client()).status_code == 302
     assert db_session.scalar(select(AuditLog).where(AuditLog.action == "ADMIN_USER_ENABLE")) is not None
 

@@ -59,6 +59,6 @@ def test_the_check_your_inbox_page_links_it_only_where_it_opens(app, db_session,
     client = app.test_client()
     client.environ_base["REMOTE_ADDR"] = peer
     token = csrf_token_from(client.get("/forgot-password").get_data(as_text=True))
-    page = client.post("/forgot-password", data={"email": user.email, "csrf_token": token})
+    page = client.post("/forgot-password", data={"email": user.email, "csrf_token": token}, follow_redirects=True)
     assert page.status_code == 200
     assert ('href="/dev/outbox"' in page.get_data(as_text=True)) is linked

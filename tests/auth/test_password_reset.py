@@ -40,8 +40,11 @@ def audit_rows(db_session, action):
 
 
 def test_the_answer_is_the_same_whether_or_not_the_email_has_an_account(app, db_session, user, mailbox):
-    known, unknown = ask_for_link(app.test_client(), user.email), ask_for_link(app.test_client(), "ghost@example.com")
-    assert known.status_code == unknown.status_code == 200
+    known_browser, unknown_browser = app.test_client(), app.test_client()
+    known, unknown = ask_for_link(known_browser, user.email), ask_for_link(unknown_browser, "ghost@example.com")
+    assert known.status_code == unknown.status_code == 303
+    assert known.location == unknown.location == "/check-your-inbox"
+    known, unknown = known_browser.get(known.location), unknown_browser.get(unknown.location)
 
     def normalised(response, email):
         html = response.get_data(as_text=True).replace(email, "ADDRESS")
@@ -132,7 +135,7 @@ def test_a_bad_new_password_is_refused_in_place_and_the_link_still_works(client,
 
 def test_disabled_accounts_get_no_link(client, db_session, mailbox):
     disabled = make_user(db_session, disabled_at=datetime.now(UTC))
-    assert ask_for_link(client, disabled.email).status_code == 200
+    assert ask_for_link(client, disabled.email).status_code == 303
     assert mailbox.messages_to(disabled.email) == []
     (row,) = audit_rows(db_session, "PASSWORD_RESET_REQUEST")
     assert row.error_message == "account_inactive"
@@ -152,7 +155,7 @@ def test_operators_can_print_a_link(app, db_session, user, client):
 
 def test_mail_requests_are_limited_per_email(app, client, db_session, user, mailbox, monkeypatch):
     monkeypatch.setitem(app.config, "ACCOUNT_MAIL_PER_EMAIL", "2 per hour")
-    assert [ask_for_link(app.test_client(), user.email).status_code for _ in range(3)] == [200, 200, 429]
+    assert [ask_for_link(app.test_client(), user.email).status_code for _ in range(3)] == [303, 303, 429]
     assert len(mailbox.messages_to(user.email)) == 2
 
 

@@ -4,6 +4,7 @@ import sys
 from datetime import UTC, datetime
 
 import click
+from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask.cli import AppGroup
 from werkzeug.datastructures import MultiDict
@@ -21,7 +22,9 @@ from webapp.admin.users import (
 from webapp.auth.accounts import EmailTaken, hash_password, normalise_email, register_user
 from webapp.auth.deletion import delete_account, finish_deletion
 from webapp.auth.forms import RegisterForm
+from webapp.auth.invitations import INVITATION_LIFETIME, create_invitation
 from webapp.auth.recovery import create_reset_link
+from webapp.config import SignupPolicy
 from webapp.extensions import db
 from webapp.models import User
 
@@ -208,3 +211,25 @@ def reset_link_command(email: str) -> None:
     audit.record(db.session, "PASSWORD_RESET_LINK", user_id=None, resource=("user", user.id), via="cli")
     db.session.commit()
     click.echo(f"Reset link for {user.email} (works once, for {minutes} minutes):\n{link}")
+
+
+@users_cli.command("invite")
+@click.argument("email")
+def invite_command(email: str) -> None:
+    """Print a single-use link that creates the account for EMAIL (SIGNUP=open or invite)."""
+    if not SignupPolicy(current_app.config["SIGNUP"]).accepts_invitations:
+        raise click.ClickException("Sign-up is closed (SIGNUP=closed), so an invitation could not be used; "
+                                   "set SIGNUP=invite to invite people.")
+    email = normalise_email(email)
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise click.ClickException(f"{email} is not an email address: {error}") from None
+    try:
+        invitation, link = create_invitation(db.session, email, invited_by=None, now=datetime.now(UTC))
+    except EmailTaken:
+        raise click.ClickException(f"{email} already has an account.") from None
+    audit.record(db.session, "INVITATION_CREATE", user_id=None, resource=("invitation", invitation.id),
+                 email=invitation.email, via="cli")
+    db.session.commit()
+    click.echo(f"Invitation for {invitation.email} (works once, for {INVITATION_LIFETIME.days} days):\n{link}")

@@ -1,4 +1,5 @@
-"""Filter forms for the admin pages. They are GET forms: filters live in the URL, so no CSRF token."""
+"""Forms for the admin pages. The filters are GET forms (filters live in the URL, so no CSRF token); the invitation
+is a POST like any other."""
 from __future__ import annotations
 
 from wtforms import BooleanField, DateField, SelectField, StringField
@@ -6,6 +7,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional, ValidationError
 
 from webapp.admin.audit_query import AuditFilters
+from webapp.auth.forms import email_field
 from webapp.forms import Form
 from webapp.models import AuditStatus
 
@@ -64,3 +66,14 @@ class AuditFilterForm(GetForm):
 
 class UserSearchForm(GetForm):
     q = StringField("Search", validators=[Optional(), Length(max=255)])
+    # Page links: the email a page starts after, or ends before.
+    after = StringField(validators=[Optional(), Length(max=255)])
+    before = StringField(validators=[Optional(), Length(max=255)])
+
+    def validate_before(self, field):
+        if field.data and self.after.data:
+            raise ValidationError("A page link has either `after` or `before`, not both.")
+
+
+class InviteForm(Form):
+    email = email_field()

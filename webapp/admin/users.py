@@ -1,5 +1,8 @@
 """Accounts as admins see them: the searchable list, disable and re-enable, granting and revoking admin rights.
-The admin pages and `flask users …` both act through these."""
+The admin pages and `flask users …` both act through these.
+
+The list pages by email (unique, so the order is total): a page is "the next `limit` emails after this one" (or
+before it), which stays right while accounts come and go, unlike an OFFSET."""
 from __future__ import annotations
 
 import uuid
@@ -13,6 +16,8 @@ from webapp.feeds import tokens as feed_tokens
 from webapp.models import AuditLog, AuditStatus, CalendarConnection, Session, User
 
 PAGE_SIZE = 50
+# Audit actions that start a session: a sign-in, and the sign-ins that finish a registration or a password reset.
+SIGN_IN_ACTIONS = ("USER_LOGIN", "USER_REGISTER", "PASSWORD_RESET")
 
 
 class LastAdmin(Exception):
@@ -41,24 +46,34 @@ class UserRow:
 @dataclass(frozen=True)
 class UserPage:
     rows: list[UserRow]
-    next_after: str | None  # the last email on this page, when there are more
+    next_after: str | None  # the last email on this page, when there are more after it
+    previous_before: str | None  # the first email on this page, when there are more before it
 
 
-def list_users(session: DbSession, search: str | None = None, after: str | None = None,
+def list_users(session: DbSession, search: str | None = None, after: str | None = None, before: str | None = None,
                limit: int = PAGE_SIZE) -> UserPage:
-    """Users by email, `limit` at a time after the email `after`; `search` matches email or name."""
-    statement = _user_rows().order_by(User.email).limit(limit + 1)
+    """Users by email, `limit` at a time: those after the email `after`, or just before the email `before` (for
+    the previous page); `search` matches email or name."""
+    statement = _user_rows().limit(limit + 1)
     if search:
         statement = statement.where(
             or_(*(column.icontains(search.strip(), autoescape=True)
                   for column in (User.email, User.first_name, User.last_name)))
         )
-    if after:
-        statement = statement.where(User.email > after)
+    if before:
+        statement = statement.where(User.email < before).order_by(User.email.desc())
+    else:
+        statement = statement.where(User.email > after) if after else statement
+        statement = statement.order_by(User.email)
     rows = [UserRow(**row) for row in session.execute(statement).mappings()]
-    has_more = len(rows) > limit
+    more = len(rows) > limit
     rows = rows[:limit]
-    return UserPage(rows, next_after=rows[-1].email if has_more else None)
+    if before:
+        rows.reverse()
+        return UserPage(rows, next_after=rows[-1].email if rows else None,
+                        previous_before=rows[0].email if more else None)
+    return UserPage(rows, next_after=rows[-1].email if more else None,
+                    previous_before=rows[0].email if after and rows else None)
 
 
 def user_row(session: DbSession, user_id: uuid.UUID) -> UserRow | None:
@@ -67,9 +82,10 @@ def user_row(session: DbSession, user_id: uuid.UUID) -> UserRow | None:
 
 
 def disable_user(session: DbSession, user: User, *, now: datetime) -> int:
-    """Block the account and end its sessions and private feed address at once (the feed reads the calendar without
-    a session); returns how many sessions ended. Idempotent. Raises LastAdmin for the last admin who can sign in."""
-    require_another_admin(session, user)
+    """Block the account and end at once what it could still use: its sessions and its private feed address (which
+    would read the calendar again the moment the account is enabled). Returns how many sessions ended. Idempotent.
+    Raises LastAdmin for the last admin who can sign in."""
+    ensure_another_admin(session, user.id)
     if user.disabled_at is None:
         user.disabled_at = now
     ended = session.execute(delete(Session).where(Session.user_id == user.id)).rowcount
@@ -97,25 +113,30 @@ def grant_admin(session: DbSession, user: User) -> bool:
 
 
 def revoke_admin(session: DbSession, user: User) -> bool:
-    """Take the user's admin rights away; False when they had none. Raises LastAdmin for the last admin who can
-    sign in."""
+    """Take the admin rights back; False when the user had none. Raises LastAdmin rather than leave nobody."""
     if not user.is_admin:
         return False
-    require_another_admin(session, user)
+    ensure_another_admin(session, user.id)
     user.is_admin = False
     session.flush()
     return True
 
 
-def require_another_admin(session: DbSession, user: User) -> None:
-    """Raises LastAdmin when `user` is the last admin who can sign in."""
-    if not (user.is_admin and user.is_active):
-        return
-    # The admins' rows stay locked until commit, so two revocations at once cannot each count the other.
-    admins = session.scalars(select(User.id).where(
-        User.is_admin, User.disabled_at.is_(None), User.deleted_at.is_(None)).with_for_update()).all()
-    if not set(admins) - {user.id}:
-        raise LastAdmin(user.email)
+def is_last_admin(session: DbSession, user_id: uuid.UUID) -> bool:
+    """Whether this account is the only admin who can sign in (for showing the refusal before anyone asks)."""
+    return _active_admins(session) == [user_id]
+
+
+def ensure_another_admin(session: DbSession, user_id: uuid.UUID) -> None:
+    """Raises LastAdmin when `user_id` is the only admin who can sign in. Locks the admins' rows until the
+    transaction ends, so two admins revoking each other at the same moment cannot both succeed."""
+    if _active_admins(session, lock=True) == [user_id]:
+        raise LastAdmin(user_id)
+
+
+def _active_admins(session: DbSession, *, lock: bool = False) -> list[uuid.UUID]:
+    statement = select(User.id).where(User.is_admin, User.disabled_at.is_(None), User.deleted_at.is_(None))
+    return list(session.scalars(statement.order_by(User.id).with_for_update() if lock else statement))
 
 
 def _user_rows():
@@ -127,7 +148,8 @@ def _user_rows():
     )
     last_login = (
         select(func.max(AuditLog.created_at))
-        .where(AuditLog.user_id == User.id, AuditLog.action == "USER_LOGIN", AuditLog.status == AuditStatus.SUCCESS)
+        .where(AuditLog.user_id == User.id, AuditLog.action.in_(SIGN_IN_ACTIONS),
+               AuditLog.status == AuditStatus.SUCCESS)
         .scalar_subquery()
     )
     return select(

@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from webapp import audit
-from webapp.admin.users import require_another_admin
+from webapp.admin.users import ensure_another_admin
 from webapp.connections.service import Revocation, grant_of, revoke
 from webapp.models import AuditLog, CalendarConnection, CalendarEvent, CalendarProvider, User
 from webapp.models.accounts import SignupRequest
@@ -40,7 +40,7 @@ def delete_account(session: Session, user: User, *, actor_id: uuid.UUID | None, 
     the admin who did it (None for the owner or the console: the account itself will be gone). Raises LastAdmin
     for the last admin while other accounts remain: someone must be left to run the instance."""
     if session.scalar(select(User.id).where(User.id != user.id).limit(1)) is not None:
-        require_another_admin(session, user)
+        ensure_another_admin(session, user.id)
     calendars = list(session.scalars(select(CalendarConnection).where(CalendarConnection.user_id == user.id)))
     events = session.scalar(select(func.count()).select_from(CalendarEvent).where(
         CalendarEvent.calendar_connection_id.in_([calendar.id for calendar in calendars]))) if calendars else 0

@@ -63,3 +63,15 @@ class ResetPasswordForm(Form):
 
 class ConfirmSignupForm(Form):
     token = HiddenField(validators=[DataRequired(), Length(max=100)])
+
+
+class AcceptInvitationForm(Form):
+    token = HiddenField(validators=[DataRequired(), Length(max=100)])
+    password = new_password_field()
+    confirm = repeat_password_field()
+    first_name = StringField("First name", filters=[strip], validators=[Optional(), Length(max=100)])
+    last_name = StringField("Last name", filters=[strip], validators=[Optional(), Length(max=100)])
+
+
+class ResendSignupForm(Form):
+    token = HiddenField(validators=[DataRequired(), Length(max=500)])

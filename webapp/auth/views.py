@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, g, redirect, request, url_for
@@ -11,8 +11,18 @@ from werkzeug.exceptions import TooManyRequests
 
 from webapp import audit, mail, ratelimit
 from webapp.auth import bp, recovery
-from webapp.auth.accounts import EmailTaken, authenticate, normalise_email
-from webapp.auth.forms import ConfirmSignupForm, ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm
+from webapp.auth.accounts import EmailTaken, authenticate, hash_password, is_empty_instance, normalise_email
+from webapp.auth.forms import (
+    AcceptInvitationForm,
+    ConfirmSignupForm,
+    ForgotPasswordForm,
+    LoginForm,
+    RegisterForm,
+    ResendSignupForm,
+    ResetPasswordForm,
+)
+from webapp.auth.invitations import accept_invitation as use_invitation
+from webapp.auth.invitations import invitation_for
 from webapp.auth.sessions import (
     active_sessions,
     describe_device,
@@ -21,7 +31,14 @@ from webapp.auth.sessions import (
     revoke_session,
     start_session,
 )
-from webapp.auth.signup import complete_signup, pending_signup, request_signup
+from webapp.auth.signup import (
+    complete_signup,
+    email_for_resend,
+    pending_signup,
+    renew_pending_signup,
+    request_signup,
+    resend_token,
+)
 from webapp.auth.throttle import (
     DEVICE_COOKIE,
     DEVICE_COOKIE_DAYS,
@@ -30,6 +47,7 @@ from webapp.auth.throttle import (
     device_token,
     is_trusted_device,
 )
+from webapp.config import SignupPolicy
 from webapp.extensions import db, redis_client
 from webapp.htmx import render_page, toast
 from webapp.models import AuditStatus
@@ -44,6 +62,11 @@ MAIL_PAUSED = "We have sent enough mail for now, to keep mailboxes safe from flo
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("calendar.home"))
+    policy = signup_policy()
+    if not policy.accepts_registrations:
+        # Refused before anything is read or stored: the same answer for every email.
+        return render_page("auth/register.html", "auth/_register_form.html",
+                           status=403 if request.method == "POST" else 200, form=None, policy=policy)
     form = RegisterForm()
     if form.validate_on_submit():
         email = normalise_email(form.email.data)
@@ -54,13 +77,27 @@ def register():
         mail.enqueue_mail_job("jobs.accounts.send_signup_link", str(signup.id))
         return _check_your_inbox(email, "signup")
     status = 422 if form.is_submitted() else 200
-    return render_page("auth/register.html", "auth/_register_form.html", status=status, form=form)
+    return render_page("auth/register.html", "auth/_register_form.html", status=status, form=form, policy=policy)
+
+
+@bp.route("/check-your-inbox")
+def check_email():
+    """Where "register", "forgot password" and "send the link again" land (POST, redirect, GET): reloading it sends
+    nothing. The address comes from the cookie session that asked."""
+    inbox = cookie_session.get("inbox") or {}
+    return render_page("auth/check_email.html", "auth/_check_email.html", email=inbox.get("email"),
+                       purpose=inbox.get("purpose"),
+                       outbox_url=url_for("auth.outbox") if _outbox_is_open() else None)
 
 
 @bp.route("/register/confirm", methods=["GET", "POST"])
 def confirm_signup():
     """GET shows a button (mail scanners open links; only a person's click may create the account)."""
+    policy = signup_policy()
     form = ConfirmSignupForm(data={"token": request.args.get("token", "")})
+    if not policy.accepts_registrations:
+        return render_page("auth/confirm_signup.html", "auth/_confirm_signup.html", status=403, form=form,
+                           signup=None, policy=policy)
     if form.validate_on_submit():
         try:
             user = complete_signup(db.session, form.token.data)
@@ -70,13 +107,58 @@ def confirm_signup():
             return redirect(url_for("auth.login"), 303)
         if user is not None:
             audit.record(db.session, "USER_REGISTER", user_id=user.id, resource=("user", user.id))
-            response = _log_in(user)
-            flash("Welcome to Almanac.", "success")  # after _log_in, which starts a fresh cookie session
-            return response
+            return _welcome(user)
     signup = pending_signup(db.session, form.token.data) if form.token.data else None
     status = 200 if signup is not None else 400
     return render_page("auth/confirm_signup.html", "auth/_confirm_signup.html", status=status, form=form,
-                       signup=signup)
+                       signup=signup, policy=policy, first_account=signup is not None and is_empty_instance(db.session))
+
+
+@bp.route("/register/invitation", methods=["GET", "POST"])
+def accept_invitation():
+    """An admin's invitation: choose a password and the account exists. The token rides in the query string and
+    the form, never in a logged path."""
+    if current_user.is_authenticated:
+        return redirect(url_for("calendar.home"))
+    policy = signup_policy()
+    form = AcceptInvitationForm(data={"token": request.args.get("token", "")})
+    if not policy.accepts_invitations:
+        return render_page("auth/accept_invitation.html", "auth/_accept_invitation.html", status=403, form=None,
+                           invitation=None, policy=policy)
+    if form.validate_on_submit():
+        # Hashed before any statement: argon2 is deliberately slow, and no transaction should wait on it.
+        password_hash = hash_password(form.password.data)
+        try:
+            accepted = use_invitation(db.session, form.token.data, password_hash=password_hash,
+                                      first_name=form.first_name.data, last_name=form.last_name.data,
+                                      now=datetime.now(UTC))
+        except EmailTaken:
+            db.session.rollback()
+            flash("This email already has an account: log in, or choose a new password.", "info")
+            return redirect(url_for("auth.login"), 303)
+        if accepted is not None:
+            user, invitation_id = accepted
+            audit.record(db.session, "USER_REGISTER", user_id=user.id, resource=("user", user.id), via="invitation",
+                         invitation=invitation_id)
+            return _welcome(user)
+    invitation = invitation_for(db.session, form.token.data, now=datetime.now(UTC)) if form.token.data else None
+    if invitation is None:
+        return render_page("auth/accept_invitation.html", "auth/_accept_invitation.html", status=400, form=None,
+                           invitation=None, policy=policy)
+    status = 422 if form.is_submitted() else 200
+    return render_page("auth/accept_invitation.html", "auth/_accept_invitation.html", status=status, form=form,
+                       invitation=invitation, policy=policy, first_account=is_empty_instance(db.session))
+
+
+def _welcome(user):
+    response = _log_in(user)
+    # After _log_in, which starts a fresh cookie session.
+    if user.is_admin:
+        flash("Welcome to Almanac. Yours is the first account here, so you are its admin: Admin is in the menu.",
+              "success")
+    else:
+        flash("Welcome to Almanac.", "success")
+    return response
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -88,21 +170,46 @@ def login():
         email = normalise_email(form.email.data)
         throttle = _login_throttle(email)
         _refuse_when_throttled(throttle, email)
-        user, outcome = authenticate(db.session, email, form.password.data)
+        user, outcome = authenticate(db.session, email, form.password.data,
+                                     pending_signups=signup_policy().accepts_registrations)
         if user is not None:
             if throttle:
                 throttle.succeeded()
             audit.record(db.session, "USER_LOGIN", user_id=user.id, resource=("user", user.id))
             return _log_in(user)
         if throttle:
+            # A sign-up's password counts too: each try costs two hashes, and repeating it gains nothing.
             throttle.failed()
         audit.record(
             db.session, "USER_LOGIN", user_id=None, status=AuditStatus.FAILURE, error=outcome, email=email
         )
         db.session.commit()
+        if outcome == "signup_pending":
+            # Only someone who typed the password they registered with gets here, whether or not the email has an
+            # account: it tells them nothing they did not know.
+            resend = ResendSignupForm(data={"token": resend_token(current_app.config["SECRET_KEY"], email)})
+            return render_page("auth/login.html", "auth/_login_form.html", form=form, pending_email=email,
+                               resend_form=resend)
         form.password.errors.append("That email and password do not match an account.")
     status = 422 if form.is_submitted() else 200
     return render_page("auth/login.html", "auth/_login_form.html", status=status, form=form)
+
+
+@bp.route("/register/resend", methods=["POST"])
+def resend_signup_link():
+    """The button beside "Finish creating your account": the registration's link again, within the mail limits."""
+    form = ResendSignupForm()
+    email = email_for_resend(current_app.config["SECRET_KEY"], form.token.data or "") if form.validate() else None
+    if email is None:
+        abort(400, description="That button had expired. Log in again to get a fresh one.")
+    _refuse_when_mailing_too_much(email)
+    signup = renew_pending_signup(db.session, email, now=datetime.now(UTC))
+    db.session.commit()
+    if signup is None:
+        flash("That sign-up has expired. Create your account again.", "info")
+        return redirect(url_for("auth.register"), 303)
+    mail.enqueue_mail_job("jobs.accounts.send_signup_link", str(signup.id))
+    return _check_your_inbox(email, "signup")
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
@@ -269,9 +376,14 @@ def _safe_next() -> str | None:
 
 
 def _check_your_inbox(email: str, purpose: str):
-    """The one answer to "register" and "forgot password", whatever the email: the job decides what to send."""
-    return render_page("auth/check_email.html", "auth/_check_email.html", email=email, purpose=purpose,
-                       outbox_url=url_for("auth.outbox") if _outbox_is_open() else None)
+    """The one answer to "register" and "forgot password", whatever the email (the job decides what to send): a
+    redirect to a page that a reload cannot send again."""
+    cookie_session["inbox"] = {"email": email, "purpose": purpose}
+    return redirect(url_for("auth.check_email"), 303)
+
+
+def signup_policy() -> SignupPolicy:
+    return SignupPolicy(current_app.config["SIGNUP"])
 
 
 def _login_throttle(email: str) -> LoginThrottle | None:

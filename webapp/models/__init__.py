@@ -1,5 +1,5 @@
 """Every table, imported here so Alembic sees them all."""
-from webapp.models.accounts import PasswordReset, SignupRequest
+from webapp.models.accounts import Invitation, PasswordReset, SignupRequest
 from webapp.models.audit import AuditLog, AuditStatus
 from webapp.models.base import Base
 from webapp.models.connections import CalendarConnection, CalendarProvider, OAuthState
@@ -17,6 +17,7 @@ __all__ = [
     "CalendarFeed",
     "CalendarProvider",
     "EventStatus",
+    "Invitation",
     "OAuthState",
     "PasswordReset",
     "RecurrenceFrequency",

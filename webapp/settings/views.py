@@ -20,6 +20,12 @@ from webapp.settings.data import export_archive
 from webapp.settings.forms import BrowserTimeZoneForm, DeleteAccountForm, ProfileForm
 
 
+@bp.route("/")
+def index():
+    """The settings have no page of their own: the first one stands for them."""
+    return redirect(url_for("settings.profile"))
+
+
 @bp.route("/profile", methods=["GET", "POST"])
 @login_required
 def profile():
