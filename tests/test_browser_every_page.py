@@ -57,6 +57,7 @@ PAGES = {
     "admin.disable": lambda d: f"/admin/users/{d['member_id']}/disable",
     "admin.make_admin": lambda d: f"/admin/users/{d['member_id']}/make-admin",
     "admin.revoke_admin": lambda d: f"/admin/users/{d['id']}/revoke-admin",  # the only admin: refused, said why
+    "admin.delete": lambda d: f"/admin/users/{d['member_id']}/delete",
     "errors.not_found": lambda d: "/no-such-page",
 }
 NOT_PAGES = {

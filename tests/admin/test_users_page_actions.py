@@ -236,3 +236,26 @@ def test_pages_go_by_email_both_ways_and_stay_put_while_accounts_come(admin_clie
                                                                    for n in range(50, 100)]
     assert admin_client.get("/admin/users?after=a&before=b").status_code == 422
     assert admin_client.get("/admin/users?after=" + "x" * 300).status_code == 422
+
+
+def test_delete_asks_first_then_removes_the_account_and_records_the_acting_admin(admin_client, db_session, admin):
+    member = make_user(db_session, email="leaving@example.com")
+    member_id = member.id
+
+    question = admin_client.get(f"/admin/users/{member_id}/delete", headers=HTMX).get_data(as_text=True)
+    assert "Delete leaving@example.com for good?" in question and "cannot be undone" in question
+    response = post(admin_client, f"/admin/users/{member_id}/delete", **HTMX)
+
+    assert response.status_code == 200 and response.get_data(as_text=True) == ""  # the row goes from the page
+    assert "leaving@example.com is deleted." in response.headers["HX-Trigger"]
+    db_session.expire_all()
+    assert db_session.get(User, member_id) is None
+    (entry,) = audit_rows(db_session, "ACCOUNT_DELETE")
+    assert (entry.user_id, entry.resource_id, entry.metadata_["via"]) == (admin.id, str(member_id), "admin")
+
+
+def test_an_admin_deletes_their_own_account_from_settings_not_from_the_users_page(admin_client, db_session, admin):
+    response = post(admin_client, f"/admin/users/{admin.id}/delete")
+
+    assert response.status_code == 400 and "Settings" in response.get_data(as_text=True)
+    assert fresh(db_session, admin) is not None

@@ -34,6 +34,7 @@ from webapp.admin.users import (
     user_row,
 )
 from webapp.auth.accounts import EmailTaken
+from webapp.auth.deletion import delete_account, finish_deletion
 from webapp.auth.invitations import INVITATION_LIFETIME, create_invitation
 from webapp.config import SignupPolicy
 from webapp.extensions import db, redis_client
@@ -65,6 +66,10 @@ CONFIRMATIONS = {
     "admin.revoke_admin": Confirmation(
         "Revoke admin", "Revoke admin rights from {email}?",
         "They keep their account and calendars, without the admin pages."),
+    "admin.delete": Confirmation(
+        "Delete for good", "Delete {email} for good?",
+        "Their account, calendars, events, sessions and private address go now, and Almanac's access at Google is "
+        "revoked; their events stay at their providers. The audit log keeps what happened. This cannot be undone."),
 }
 
 
@@ -238,6 +243,30 @@ def take_admin_back(user_id: uuid.UUID):
         flash("You are no longer an admin.", "success")
         return _leave_admin_pages()
     return _after_user_change(user.id, f"{user.email} is no longer an admin.")
+
+
+@bp.route("/users/<uuid:user_id>/delete", methods=["GET", "POST"])
+def delete(user_id: uuid.UUID):
+    user = _get_user(user_id)
+    if user.id == current_user.id:
+        abort(400, description="Delete your own account from Settings → Your data.")
+    if request.method == "GET":
+        refusal = LAST_ADMIN.format(email=user.email) if is_last_admin(db.session, user.id) else None
+        return _confirm(user, "admin.delete", refusal=refusal)
+    email = user.email
+    try:
+        deletion = delete_account(db.session, user, actor_id=current_user.id, via="admin")
+    except LastAdmin:
+        db.session.rollback()
+        return _refuse(409, LAST_ADMIN.format(email=email))
+    db.session.commit()
+    failed = finish_deletion(db.session, deletion)
+    message = f"{email} is deleted." + (" Google did not confirm the end of Almanac's access (see the audit log)."
+                                        if failed else "")
+    if is_partial_request():
+        return toast(make_response("", 200), message)  # htmx swaps the row away
+    flash(message, "success")
+    return redirect(url_for("admin.users"))
 
 
 def _users_page(form: UserSearchForm, results, *, status: int = 200, invite_form: InviteForm | None = None,
