@@ -34,7 +34,15 @@ def assert_from_the_console(entry, user: User) -> None:
     assert entry.metadata_["via"] == "cli"
 
 
+def test_the_first_account_created_is_the_instances_admin(users, db_session):
+    result = users("create", "first@example.com", input="a fine passphrase\n")
+
+    assert result.exit_code == 0 and "As the instance's first account, it is its admin." in result.output
+    assert account(db_session, "first@example.com").is_admin
+
+
 def test_create_makes_a_confirmed_account_that_signs_in_at_once(users, db_session, login):
+    make_user(db_session)  # not the instance's first account
     result = users("create", "Ada@Example.com ", "--name", "Ada King Lovelace", input="a fine passphrase\n")
     assert result.exit_code == 0, result.output
     assert result.output == "Created ada@example.com; it can sign in now.\n"
@@ -47,6 +55,7 @@ def test_create_makes_a_confirmed_account_that_signs_in_at_once(users, db_sessio
 
 
 def test_create_admin_with_a_one_word_name(users, db_session):
+    make_user(db_session)  # not the instance's first account
     result = users("create", "grace@example.com", "--admin", "--name", "Grace", input="a fine passphrase\n")
     assert result.exit_code == 0 and "Created the admin grace@example.com" in result.output
     user = account(db_session, "grace@example.com")

@@ -66,11 +66,11 @@ def create_command(email: str, admin: bool, name: str) -> None:
     except EmailTaken:
         raise click.ClickException(f"There is already an account with the email {normalise_email(email)}.") from None
     audit.record(db.session, "USER_CREATE", user_id=None, resource=("user", user.id), via="cli")
-    if admin:
-        grant_admin(db.session, user)
+    if admin and grant_admin(db.session, user):  # the first account of an instance is an admin already
         audit.record(db.session, "ADMIN_GRANT", user_id=None, resource=("user", user.id), via="cli")
     db.session.commit()
-    click.echo(f"Created {'the admin ' if admin else ''}{user.email}; it can sign in now.")
+    click.echo(f"Created {'the admin ' if user.is_admin else ''}{user.email}; it can sign in now."
+               + (" As the instance's first account, it is its admin." if user.is_admin and not admin else ""))
 
 
 def split_name(name: str) -> tuple[str, str]:
