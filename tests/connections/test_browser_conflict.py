@@ -4,8 +4,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from tests.factories import PASSWORD, make_connection, make_user
-from tests.helpers import screenshot
+from tests.factories import make_connection, make_user
+from tests.helpers import screenshot, submit_login
 from webapp.extensions import db
 from webapp.models import CalendarEvent, CalendarProvider, EventStatus, SyncStatus
 
@@ -29,10 +29,7 @@ def test_keep_mine_or_take_theirs_on_the_event_panel(app, live_server, page, red
         db.session.commit()
         event_id = event.id
 
-    page.goto(f"{live_server.url}/login")
-    page.fill("#email", "conflicted@example.com")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    submit_login(page, live_server.url, "conflicted@example.com")
     page.goto(f"{live_server.url}/calendar/events/{event_id}")
     conflict = page.locator("#sync-conflict")
     assert "changed in Google after you changed it here" in conflict.inner_text()
@@ -70,10 +67,7 @@ def test_an_event_deleted_here_and_changed_at_google_stays_struck_through_until_
         db.session.commit()
         event_id = event.id
 
-    page.goto(f"{live_server.url}/login")
-    page.fill("#email", "deleter@example.com")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    submit_login(page, live_server.url, "deleter@example.com")
     page.goto(f"{live_server.url}/calendar/week/{start.date().isoformat()}")
     card = page.locator(f'a.event[data-event-id="{event_id}"]')
     assert "is-deleting" in card.get_attribute("class")

@@ -6,7 +6,7 @@ import re
 from rq import Queue, SimpleWorker
 
 from tests.factories import new_google_account
-from tests.helpers import APPLE_USER, screenshot, sign_up_in_browser
+from tests.helpers import APPLE_USER, screenshot, sign_up_in_browser, submit_login
 
 
 def test_connect_google_and_apple_and_see_the_calendars(app, live_server, page, provider_servers, redis,
@@ -64,7 +64,7 @@ def test_a_calendar_removed_at_google_is_said_so_and_removed_after_seeing_what_i
                                                                                       redis):
     from datetime import UTC, datetime, timedelta
 
-    from tests.factories import PASSWORD, make_connection, make_event, make_user
+    from tests.factories import make_connection, make_event, make_user
     from webapp.extensions import db
     from webapp.models import SyncStatus
 
@@ -77,10 +77,7 @@ def test_a_calendar_removed_at_google_is_said_so_and_removed_after_seeing_what_i
                    provider_metadata={"etag": '"1"', "push_error": "calendar_gone"})
         family_id = family.id
 
-    page.goto(f"{live_server.url}/login")
-    page.fill("#email", "removed@example.com")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    submit_login(page, live_server.url, "removed@example.com")
     page.goto(f"{live_server.url}/calendar/week/{start.date().isoformat()}")
     assert "Removed at Google" in page.inner_text(f'[data-calendar-id="{family_id}"]')
     page.goto(f"{live_server.url}/connections/")

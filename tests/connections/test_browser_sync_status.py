@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from rq import Queue
 from sqlalchemy import update
 
-from tests.factories import PASSWORD, make_connection, make_user
-from tests.helpers import screenshot
+from tests.factories import make_connection, make_user
+from tests.helpers import screenshot, submit_login
 from webapp.extensions import db
 from webapp.models import CalendarProvider, User
 
@@ -36,10 +36,7 @@ def test_sync_statuses_read_true_at_both_sizes(app, live_server, page, redis):
         db.session.execute(update(User).where(User.id == user.id).values(time_zone="Europe/Berlin"))
         db.session.commit()
 
-    page.goto(f"{live_server.url}/login")
-    page.fill("#email", "statuses@example.com")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    submit_login(page, live_server.url, "statuses@example.com")
     page.goto(f"{live_server.url}/connections/")
     rows = {row.locator(".calendar-name").inner_text(): row for row in page.locator("tr[data-sync-state]").all()}
     assert rows["Work"].get_attribute("data-sync-state") == "synced"
