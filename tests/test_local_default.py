@@ -180,6 +180,8 @@ def test_flask_commands_use_the_local_default_beside_make_run_and_without_it(tmp
             "Error: owner@example.com is the last admin who can sign in: make another account an admin first.\n")
         assert flask_command(instance, "users", "make-admin", "member@example.com").returncode == 0
         assert flask_command(instance, "users", "revoke-admin", "owner@example.com").returncode == 0
+        invited = flask_command(instance, "users", "invite", "friend@example.com")
+        assert f"http://127.0.0.1:{port}/register/invitation?token=" in invited.stdout, invited.stderr
         assert flask_command(instance, "jobs", "schedule").stdout.startswith("schedule: added ")
         assert embedded_servers(instance) == servers  # joined, never started a second or stopped them
         descendants = process_tree(launcher.pid)

@@ -21,6 +21,7 @@ from webapp.embedded import EmbeddedPostgres, EmbeddedRedis, running_redis_url, 
 
 BIN = Path(sys.executable).parent
 STOP_GRACE_SECONDS = 10
+PUBLIC_URL_FILE = "public_url"  # where the last `make run` said it serves, for the links commands print
 
 
 def instance_dir_in_use() -> Path:
@@ -54,6 +55,9 @@ def local_environment(instance_dir: Path = INSTANCE_DIR) -> tuple[dict[str, str]
     env.setdefault("PORT", "5000")
     env.setdefault("HOST", "127.0.0.1")
     env.setdefault("ALMANAC_ENV", "development")  # without SMTP_URL, mail goes to the outbox at /dev/outbox
+    # The links `flask users invite` and `reset-link` print must open this server, whatever its port.
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    (instance_dir / PUBLIC_URL_FILE).write_text(env.get("PUBLIC_URL") or f"http://127.0.0.1:{env['PORT']}")
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env["FLASK_APP"] = "wsgi"
     env["PYTHONUNBUFFERED"] = "1"
@@ -73,6 +77,9 @@ def command_config() -> Config:
     if not env.get("REDIS_URL"):
         env["REDIS_URL"] = running_redis_url(instance_dir / "redis") or redis_until_exit(instance_dir)
     env.setdefault("ALMANAC_ENV", "development")  # as under `make run`: reset links and mail as it has them
+    served_at = instance_dir / PUBLIC_URL_FILE
+    if not env.get("PUBLIC_URL") and served_at.exists():
+        env["PUBLIC_URL"] = served_at.read_text().strip()
     # Ends through exit handlers, which stop what was started; plain SIGTERM would leave it running.
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
     return Config.from_env(env)
