@@ -11,7 +11,7 @@ RUN_REQUIREMENTS := requirements.txt requirements-local.txt
 DEV_REQUIREMENTS := $(RUN_REQUIREMENTS) requirements-dev.txt
 PIP_VERSION := 26.3
 
-.PHONY: run test lint bench chromium lock test-packages
+.PHONY: run test check lint bench chromium lock test-packages
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required (python3.11 not found)."; exit 1; }
@@ -72,6 +72,10 @@ lint: $(VENV)/.installed-dev
 # One pytest-xdist worker per core; `pytest -m "not slow"` skips browsers and real-process tests while iterating.
 test: $(VENV)/.installed-dev chromium test-packages lint
 	$(BIN)/pytest -q -n auto --dist worksteal
+
+# The quick loop while working: lint and every test not marked slow (no browser, no real-process drills).
+check: $(VENV)/.installed-dev lint
+	$(BIN)/pytest -q -n auto --dist worksteal -m "not slow"
 
 # Every benchmark in bench/__main__.py, tables with the targets beside them, figures in bench/results/*.json;
 # QUICK=1: tiny sizes (checks they still run), SCALE=10: ten times the users.
