@@ -56,5 +56,7 @@ def start_sandbox(data_dir: Path) -> Sandbox:
         "APPLE_CALDAV_URL": f"{radicale.url}/",
         "APPLE_SANDBOX_USER": APPLE_SANDBOX_USER[0],
         "APPLE_SANDBOX_PASSWORD": APPLE_SANDBOX_USER[1],
+        # The sandbox's CalDAV server and sample feed are on loopback: let users name them.
+        "ALLOW_PRIVATE_SOURCES": "1",
     }
     return Sandbox(environment, [google, microsoft, radicale])

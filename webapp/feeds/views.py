@@ -84,7 +84,7 @@ def subscribe():
     if current is None:
         abort(409, description="There is no private address to change; create one first.")
     if form.action.data == TURN_OFF:
-        tokens.turn_off(db.session, current_user.id)
+        tokens.turn_off(db.session, current_user.id, tokens.FULL)
         audit.record(db.session, "FEED_DISABLE", user_id=current_user.id, resource=("user", current_user.id))
         message, current = "Your private address no longer works.", None
     elif form.action.data == GUESTS:

@@ -64,6 +64,10 @@ class AddressRefused(ProviderError):
 
     kind = "address_refused"
 
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.reason = message + "."
+
 
 @dataclass(frozen=True)
 class GuardSettings:

@@ -84,6 +84,8 @@ def classify(error: BaseException, label: str) -> Failure:
     if isinstance(error, ProviderError):
         status = f" (HTTP {error.status})" if error.status else ""
         transient = bool(error.status and (error.status >= 500 or error.status == 408))
+        if error.reason:  # the provider said it in plain words already (a feed's trouble, a refused address)
+            return Failure(error.kind, error.reason, transient)
         if error.kind == "foreign_host":
             return Failure(error.kind, "The calendar server pointed Almanac at another site; nothing was sent "
                                        "there.", False)
