@@ -298,4 +298,6 @@ def provider_settings(env: Mapping[str, str]) -> dict:
         "allow_private_sources": _bool(env.get("ALLOW_PRIVATE_SOURCES")),
         # Shown on the iCloud form in sandbox mode, so a newcomer can try the CalDAV flow.
         "sandbox_apple_login": (env.get("APPLE_SANDBOX_USER", ""), env.get("APPLE_SANDBOX_PASSWORD", "")),
+        # Shown on the Subscribe by URL form in sandbox mode: a sample feed served beside the app.
+        "sandbox_feed_url": env.get("SANDBOX_FEED_URL", ""),
     }
