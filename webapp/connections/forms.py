@@ -1,4 +1,5 @@
 from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
 from webapp.auth.forms import strip
@@ -33,8 +34,9 @@ class CalDavConnectForm(Form):
                     "it lets Almanac in to your calendars only, and you can revoke it there at any time.")
 
 
-REFRESH_CHOICES = [(15, "Every 15 minutes"), (30, "Every 30 minutes"), (60, "Every hour"), (180, "Every 3 hours"),
-                   (720, "Every 12 hours"), (1440, "Once a day")]
+REFRESH_CHOICES = [SelectChoice(minutes, words) for minutes, words in (
+    (15, "Every 15 minutes"), (30, "Every 30 minutes"), (60, "Every hour"), (180, "Every 3 hours"),
+    (720, "Every 12 hours"), (1440, "Once a day"))]
 
 
 class FeedSubscriptionForm(Form):

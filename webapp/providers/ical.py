@@ -138,7 +138,9 @@ def parse_feed(ics_text: str, default_timezone: str = "UTC") -> FeedContents:
         groups.setdefault(uid, []).append(vevent)
     events = []
     for uid, vevents in groups.items():
-        events += _parse_resource(vevents, feed_event_id(uid), None, zones)
+        # The group's own digest stands for an etag: an event that did not change is not written again.
+        digest = hashlib.sha256(b"".join(vevent.to_ical() for vevent in vevents)).hexdigest()[:32]
+        events += _parse_resource(vevents, feed_event_id(uid), f'"{digest}"', zones)
     name = str(calendar.get("X-WR-CALNAME", "") or calendar.get("NAME", "")).strip() or None
     return FeedContents(name, _feed_color(calendar), events, unidentified)
 

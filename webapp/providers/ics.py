@@ -115,7 +115,9 @@ class IcsProvider(HttpClient):
         except requests.TooManyRedirects:
             raise FeedError("The feed's address redirected too many times.", kind="too_many_redirects") from None
         except (requests.ConnectionError, requests.Timeout) as error:
-            raise ProviderUnreachable(f"The feed could not be reached ({type(error).__name__})") from error
+            unreachable = ProviderUnreachable(f"The feed could not be reached ({type(error).__name__})")
+            unreachable.reason = "The feed could not be reached (the connection failed or timed out)."
+            raise unreachable from error
         digest = hashlib.sha256(body).hexdigest()
         if digest == previous_sha256:
             return FeedCopy(200, found, digest, moved, None)
@@ -132,7 +134,9 @@ class IcsProvider(HttpClient):
             raise RateLimited(f"The feed's server is busy (HTTP {status})", status=status,
                               retry_after=parse_retry_after(response.headers.get("Retry-After")))
         if status >= 500:
-            raise ProviderUnreachable(f"The feed's server had a problem (HTTP {status})", status=status)
+            trouble = ProviderUnreachable(f"The feed's server had a problem (HTTP {status})", status=status)
+            trouble.reason = f"The feed's server had a temporary problem (HTTP {status}); Almanac tries again."
+            raise trouble
         if status != 200:
             raise FeedError(f"The feed's server answered HTTP {status} ({response.reason or 'error'}).",
                             kind="feed_http_error", status=status)

@@ -70,6 +70,8 @@ def classify(error: BaseException, label: str) -> Failure:
     if isinstance(error, RateLimited):
         return Failure("rate_limited", f"{label} asked Almanac to slow down.", True, error.retry_after)
     if isinstance(error, ProviderUnreachable):
+        if error.reason:
+            return Failure(error.kind, error.reason, True)
         if error.status:
             return Failure("provider_unavailable", f"{label} had a temporary problem (HTTP {error.status}).", True)
         return Failure("network_error", f"{label} could not be reached (the connection failed or timed out).",
