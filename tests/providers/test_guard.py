@@ -9,6 +9,7 @@ import threading
 import pytest
 import requests
 
+from bench.ssrf import REFUSED_ADDRESSES, RESOLVED
 from sandbox.serve import serve_in_thread
 from webapp.providers.guard import (
     AddressRefused,
@@ -19,53 +20,6 @@ from webapp.providers.guard import (
 )
 
 STRICT = GuardSettings(allow_private=False)
-
-# (what it is, URL): every one must be refused with ALLOW_PRIVATE_SOURCES off. bench/ssrf.py prints this list.
-REFUSED_ADDRESSES = [
-    ("loopback", "http://127.0.0.1/"),
-    ("loopback, another of 127/8", "http://127.8.9.10:8080/"),
-    ("loopback by name", "http://localhost/"),
-    ("loopback, decimal", "http://2130706433/"),
-    ("loopback, hex", "http://0x7f000001/"),
-    ("loopback, dotted hex", "http://0x7f.0x0.0x0.0x1/"),
-    ("loopback, octal", "http://0177.0.0.1/"),
-    ("loopback, short form", "http://127.1/"),
-    ("loopback, IPv6", "http://[::1]/"),
-    ("loopback, IPv4-mapped IPv6", "http://[::ffff:127.0.0.1]/"),
-    ("loopback, IPv4-mapped IPv6 in hex", "http://[::ffff:7f00:1]/"),
-    ("loopback, IPv4-compatible IPv6", "http://[::127.0.0.1]/"),
-    ("loopback, NAT64", "http://[64:ff9b::7f00:1]/"),
-    ("loopback, 6to4", "http://[2002:7f00:1::]/"),
-    ("private 10/8", "http://10.0.0.1/"),
-    ("private 10/8, decimal", "http://167772161/"),
-    ("private 172.16/12", "https://172.16.5.4/"),
-    ("private 192.168/16", "http://192.168.1.1/"),
-    ("private, IPv4-mapped IPv6", "http://[::ffff:192.168.1.1]/"),
-    ("shared CGNAT 100.64/10", "http://100.64.0.1/"),
-    ("link-local", "http://169.254.1.1/"),
-    ("cloud metadata", "http://169.254.169.254/latest/meta-data/"),
-    ("cloud metadata, decimal", "http://2852039166/"),
-    ("cloud metadata, IPv4-mapped IPv6", "http://[::ffff:169.254.169.254]/"),
-    ("link-local IPv6 with a zone", "http://[fe80::1%25eth0]/"),
-    ("unique-local IPv6", "http://[fd00::1]/"),
-    ("unspecified", "http://0.0.0.0/"),
-    ("unspecified, short", "http://0/"),
-    ("unspecified IPv6", "http://[::]/"),
-    ("multicast", "http://224.0.0.1/"),
-    ("multicast IPv6", "http://[ff02::1]/"),
-    ("broadcast", "http://255.255.255.255/"),
-    ("reserved 240/4", "http://240.0.0.1/"),
-    ("not http", "ftp://calendar.example.org/feed.ics"),
-    ("not http: file", "file:///etc/passwd"),
-    ("not http: gopher", "gopher://127.0.0.1:6379/_INFO"),
-    ("no host", "http:///feed.ics"),
-]
-
-# Names a (test) DNS answers with addresses inside the network: refused after the one lookup.
-RESOLVED = {"calendar.internal.example": ["10.1.2.3"], "metadata.example": ["169.254.169.254"],
-            "mixed.example": ["93.184.216.34", "192.168.0.7"], "v6.internal.example": ["fd12::5"],
-            "public.example": ["93.184.216.34"]}
-
 
 def resolver(host: str, port: int) -> list[str]:
     return RESOLVED[host]
