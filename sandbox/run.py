@@ -25,12 +25,17 @@ def is_wanted(environ: dict[str, str]) -> bool:
 
 def start_sandbox(data_dir: Path) -> Sandbox:
     from sandbox import google_emulator, microsoft_emulator
+    from sandbox.feed_server import FeedServer
     from sandbox.radicale_server import seed_sample_calendars, start_radicale
     from sandbox.serve import serve_in_thread
 
     google = serve_in_thread(google_emulator.create_google_emulator(google_emulator.sample_google_state()))
     microsoft = serve_in_thread(
         microsoft_emulator.create_microsoft_emulator(microsoft_emulator.sample_microsoft_state()))
+    feeds = FeedServer()  # sample ICS feeds for "Subscribe by URL"
+    for name in ("holidays.ics", "fixtures.ics", "outlook-rota.ics"):
+        feeds.put_corpus(f"/{name}", name)
+    feed_server = serve_in_thread(feeds)
     radicale_dir = data_dir / "radicale"
     seeded = (radicale_dir / ".seeded").exists()
     radicale = start_radicale(radicale_dir, {APPLE_SANDBOX_USER[0]: APPLE_SANDBOX_USER[1]})
@@ -56,5 +61,8 @@ def start_sandbox(data_dir: Path) -> Sandbox:
         "APPLE_CALDAV_URL": f"{radicale.url}/",
         "APPLE_SANDBOX_USER": APPLE_SANDBOX_USER[0],
         "APPLE_SANDBOX_PASSWORD": APPLE_SANDBOX_USER[1],
+        # The sandbox's CalDAV server and sample feed are on loopback: let users name them.
+        "ALLOW_PRIVATE_SOURCES": "1",
+        "SANDBOX_FEED_URL": f"{feed_server.url}/holidays.ics",
     }
-    return Sandbox(environment, [google, microsoft, radicale])
+    return Sandbox(environment, [google, microsoft, radicale, feed_server])

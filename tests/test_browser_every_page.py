@@ -42,6 +42,8 @@ PAGES = {
     "calendar.event_status": lambda d: f"/calendar/events/{d['long_id']}/status",
     "connections.index": lambda d: "/connections/",
     "connections.apple": lambda d: "/connections/apple",
+    "connections.caldav": lambda d: "/connections/caldav",
+    "connections.subscribe_feed": lambda d: "/connections/subscribe",
     "connections.row": lambda d: f"/connections/{d['work_id']}/row",
     "connections.remove_calendar": lambda d: f"/connections/{d['removed_id']}/remove",
     "settings.profile": lambda d: "/settings/profile",

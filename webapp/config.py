@@ -293,6 +293,11 @@ def provider_settings(env: Mapping[str, str]) -> dict:
         # Seconds a provider may stay silent before a call fails; unset: each provider's own default.
         "timeout": float(env["PROVIDER_TIMEOUT_SECONDS"]) if env.get("PROVIDER_TIMEOUT_SECONDS") else None,
         "sandbox": _bool(env.get("ALMANAC_SANDBOX")),
+        # Addresses users give (CalDAV servers, ICS feeds) may be inside the operator's network: loopback, RFC 1918,
+        # CGNAT, unique-local. Off by default (webapp.providers.guard); link-local and multicast stay refused.
+        "allow_private_sources": _bool(env.get("ALLOW_PRIVATE_SOURCES")),
         # Shown on the iCloud form in sandbox mode, so a newcomer can try the CalDAV flow.
         "sandbox_apple_login": (env.get("APPLE_SANDBOX_USER", ""), env.get("APPLE_SANDBOX_PASSWORD", "")),
+        # Shown on the Subscribe by URL form in sandbox mode: a sample feed served beside the app.
+        "sandbox_feed_url": env.get("SANDBOX_FEED_URL", ""),
     }

@@ -17,9 +17,16 @@ from sqlalchemy.orm import Session
 from webapp import audit
 from webapp.crypto import UndecryptableSecret, binding, secret_box
 from webapp.locks import advisory_lock
-from webapp.models import AuditStatus, CalendarConnection, CalendarProvider, OAuthState
+from webapp.models import AuditStatus, CalendarConnection, CalendarProvider, CalendarSubscription, OAuthState
 from webapp.providers import get_provider
-from webapp.providers.base import Credentials, InvalidGrant, ProviderError, ProviderUnreachable, TokenSet
+from webapp.providers.base import (
+    Credentials,
+    FeedValidators,
+    InvalidGrant,
+    ProviderError,
+    ProviderUnreachable,
+    TokenSet,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +36,9 @@ REFRESH_LOCK_WAIT_SECONDS = 45
 UNDECRYPTABLE_REASON = "Almanac could not read the stored credentials (key missing or data altered). Reconnect."
 REVOKED_REASON = "The provider no longer accepts Almanac's access (revoked or expired). Reconnect to resume syncing."
 PASSWORD_REJECTED_REASON = "iCloud no longer accepts the app-specific password. Reconnect to resume syncing."  # noqa: S105
+CALDAV_REJECTED_REASON = "The CalDAV server no longer accepts the password. Reconnect to resume syncing."  # noqa: S105
+# Providers whose credential is a password sealed in access_token, sent with the account's user name.
+PASSWORD_PROVIDERS = (CalendarProvider.APPLE, CalendarProvider.CALDAV)
 
 
 class NeedsReconnect(Exception):
@@ -69,7 +79,8 @@ def reject_access(session: Session, connection_id: uuid.UUID) -> NeedsReconnect:
     """The provider refused credentials that were just fresh (a new token, or the stored iCloud password): every
     calendar of the account needs a reconnect. Commits; returns the exception to raise."""
     connection = session.get(CalendarConnection, connection_id)
-    reason = PASSWORD_REJECTED_REASON if connection.provider == CalendarProvider.APPLE else REVOKED_REASON
+    reason = {CalendarProvider.APPLE: PASSWORD_REJECTED_REASON,
+              CalendarProvider.CALDAV: CALDAV_REJECTED_REASON}.get(connection.provider, REVOKED_REASON)
     mark_needs_reconnect(session, account_rows(session, connection), reason, "auth_rejected")
     session.commit()
     return NeedsReconnect(reason)
@@ -82,13 +93,15 @@ def account_rows(session: Session, connection: CalendarConnection) -> list[Calen
             CalendarConnection.user_id == connection.user_id,
             CalendarConnection.provider == connection.provider,
             CalendarConnection.account_email.is_not_distinct_from(connection.account_email),
+            CalendarConnection.server_url.is_not_distinct_from(connection.server_url),
             CalendarConnection.deleted_at.is_(None),
         )
     ))
 
 
 def account_lock_key(connection: CalendarConnection) -> str:
-    return f"credentials:{connection.user_id}:{connection.provider.value}:{connection.account_email or ''}"
+    return (f"credentials:{connection.user_id}:{connection.provider.value}:{connection.account_email or ''}"
+            f":{connection.server_url or ''}")
 
 
 def credentials_for(session: Session, connection_id: uuid.UUID, *, refresh_margin=REFRESH_MARGIN) -> Credentials:
@@ -99,14 +112,20 @@ def credentials_for(session: Session, connection_id: uuid.UUID, *, refresh_margi
         reason = connection.disconnect_reason if connection is not None else None
         session.rollback()
         raise NeedsReconnect(reason or "not connected")
+    if connection.provider == CalendarProvider.ICS:  # no secret: the validators of the copy we have
+        subscription = session.get(CalendarSubscription, connection.id)
+        session.commit()
+        return Credentials(validators=FeedValidators(subscription.etag, subscription.last_modified)
+                           if subscription else None)
     try:
         secret = unseal(connection.id, "calendar_connections", "access_token", connection.access_token)
     except UndecryptableSecret:
         mark_needs_reconnect(session, [connection], UNDECRYPTABLE_REASON, "undecryptable_token")
         session.commit()
         raise NeedsReconnect(UNDECRYPTABLE_REASON) from None
-    if connection.provider == CalendarProvider.APPLE:
-        credentials = Credentials(username=connection.account_email, password=secret)
+    if connection.provider in PASSWORD_PROVIDERS:
+        credentials = Credentials(username=connection.account_email, password=secret,
+                                  server_url=connection.server_url)
         session.commit()
         return credentials
     expires = connection.token_expires_at
@@ -252,7 +271,7 @@ def connections_expiring_within(session: Session, window: timedelta) -> list[Cal
     rows = session.scalars(
         select(CalendarConnection)
         .where(CalendarConnection.is_connected.is_(True), CalendarConnection.deleted_at.is_(None),
-               CalendarConnection.provider != CalendarProvider.APPLE,
+               CalendarConnection.provider.not_in(PASSWORD_PROVIDERS + (CalendarProvider.ICS,)),
                CalendarConnection.token_expires_at < datetime.now(UTC) + window)
         .order_by(CalendarConnection.user_id, CalendarConnection.provider, CalendarConnection.account_email)
     ).all()

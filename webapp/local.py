@@ -204,7 +204,9 @@ def run() -> int:
         print(f"\n  Almanac is running at http://127.0.0.1:{env['PORT']}/  (Ctrl-C stops everything)", flush=True)
         if env.get("ALMANAC_SANDBOX"):
             print("  Sandbox mode: Google, Microsoft and iCloud are local stand-ins with sample calendars.\n"
-                  f"  iCloud sandbox login: {env['APPLE_SANDBOX_USER']} / {env['APPLE_SANDBOX_PASSWORD']}\n",
+                  f"  iCloud sandbox login: {env['APPLE_SANDBOX_USER']} / {env['APPLE_SANDBOX_PASSWORD']}"
+                  f" (also as a CalDAV account on {env['APPLE_CALDAV_URL']})\n"
+                  f"  Sample ICS feed: {env['SANDBOX_FEED_URL']}\n",
                   flush=True)
         while not stopping:
             supervisor.check()

@@ -21,11 +21,15 @@ from webapp.providers.base import (
     RemoteEvent,
     SyncTokenExpired,
 )
+from webapp.providers.guard import GuardSettings
 from webapp.providers.ical import build_calendar_resource, parse_calendar_resource
 from webapp.recurrence import Override, SeriesMaster, expand
 
 ALICE = Credentials(username="alice", password="abcd-efgh-ijkl-mnop")
 BOB = Credentials(username="bob", password="qrst-uvwx-yzab-cdef")
+# The servers here are on loopback: reachable only as ALLOW_PRIVATE_SOURCES=1 allows (tests/providers/test_guard.py
+# checks the guard as a deployment runs it).
+LOCAL = GuardSettings(allow_private=True)
 
 
 
@@ -64,7 +68,7 @@ def radicale(tmp_path_factory):
 
 @pytest.fixture
 def provider(radicale):
-    return AppleProvider(base_url=radicale.url, timeout=5)
+    return AppleProvider(base_url=radicale.url, timeout=5, guard=LOCAL)
 
 
 @pytest.fixture
@@ -102,7 +106,7 @@ def test_list_calendars_keeps_event_calendars_with_names_and_colours(provider, r
 
 
 def test_wrong_password_is_rejected(provider):
-    with pytest.raises(AuthRejected, match="Apple rejected this app-specific password"):
+    with pytest.raises(AuthRejected, match="Apple rejected this password"):
         provider.list_calendars(Credentials(username="bob", password="wrong-pass-word-xxxx"))
 
 
@@ -112,7 +116,7 @@ def test_unreachable_server():
         url = f"http://127.0.0.1:{probe.getsockname()[1]}/"
 
         with pytest.raises(ProviderUnreachable):
-            AppleProvider(base_url=url, timeout=2).discover(BOB)
+            AppleProvider(base_url=url, timeout=2, guard=LOCAL).discover(BOB)
 
 
 # ---------------------------------------------------------------------------- sync
@@ -362,7 +366,7 @@ def proxy_server(radicale):
 def icloud(proxy_server):
     proxy, running = proxy_server
     proxy.reset()
-    yield proxy, AppleProvider(base_url=proxy.base_url, timeout=5)
+    yield proxy, AppleProvider(base_url=proxy.base_url, timeout=5, guard=LOCAL)
     proxy.reset()
 
 
@@ -399,7 +403,7 @@ def test_a_redirect_is_followed_within_the_domain_and_refused_outside_it(icloud)
 def test_icloud_like_401_with_non_basic_challenge(icloud):
     _, provider = icloud
 
-    with pytest.raises(AuthRejected, match="Apple rejected this app-specific password"):
+    with pytest.raises(AuthRejected, match="Apple rejected this password"):
         provider.discover(Credentials(username="alice", password="revoked-pass-word"))
 
 

@@ -148,6 +148,8 @@ def event_label(entry, zone: ZoneInfo) -> str:
         state = {"FAILED": ", not deleted"}.get(entry.sync_status, ", being deleted")
     else:
         state = {"PENDING": ", saving", "FAILED": ", not saved"}.get(entry.sync_status, "")
+    if not entry.calendar.is_writable:
+        state += ", read-only"
     return f"{shown_title(entry.title)}, {when}, {calendar}{state}"
 
 
@@ -207,7 +209,8 @@ def response_text(status: str | None) -> str:
 
 
 def provider_name(provider: str) -> str:
-    return {"GOOGLE": "Google", "MICROSOFT": "Outlook", "APPLE": "iCloud"}.get(provider, provider.title())
+    return {"GOOGLE": "Google", "MICROSOFT": "Outlook", "APPLE": "iCloud", "CALDAV": "the CalDAV server",
+            "ICS": "the feed"}.get(provider, provider.title())
 
 
 _PUSH_ERRORS = {
@@ -230,6 +233,9 @@ def push_error_text(kind: str | None, provider: str) -> str:
 def read_only_reason(calendar) -> str:
     """Why Almanac refuses changes to a calendar (a CalendarInfo that is not writable), in plain words."""
     provider = provider_name(calendar.provider)
+    if calendar.provider == "ICS":
+        return (f"{calendar.name} is a subscribed feed: its events come from the feed's address and are read-only "
+                "here. Change them where the feed is published.")
     if calendar.is_removed_at_provider:
         return (f"{calendar.name} was removed at {provider} (deleted there, or no longer shared with you), so "
                 "Almanac cannot save changes to it. You can remove it from Almanac on the Connections page.")

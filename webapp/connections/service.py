@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
+from urllib.parse import urlsplit
 
 from sqlalchemy import Row, and_, select, update
 from sqlalchemy.orm import Session
@@ -19,8 +20,15 @@ from sqlalchemy.orm import Session
 from webapp import audit
 from webapp.credentials import seal, store_password, store_tokens, unseal
 from webapp.crypto import UndecryptableSecret
-from webapp.models import AuditStatus, CalendarConnection, CalendarEvent, CalendarProvider, OAuthState
-from webapp.providers import LABELS, get_provider
+from webapp.models import (
+    AuditStatus,
+    CalendarConnection,
+    CalendarEvent,
+    CalendarProvider,
+    CalendarSubscription,
+    OAuthState,
+)
+from webapp.providers import LABELS, OAUTH_PROVIDERS, get_provider
 from webapp.providers.base import (
     AuthRejected,
     Credentials,
@@ -29,6 +37,9 @@ from webapp.providers.base import (
     RemoteCalendar,
     TokenSet,
 )
+from webapp.providers.caldav import ForeignHost, NotCalDav, server_address
+from webapp.providers.guard import AddressRefused
+from webapp.providers.ics import FeedError, feed_url
 from webapp.sync.events import LOCAL_CHANGES
 
 log = logging.getLogger(__name__)
@@ -138,25 +149,104 @@ def complete_oauth(
 
 
 def connect_apple(session: Session, user_id: uuid.UUID, apple_id: str, password: str) -> list[CalendarConnection]:
-    credentials = Credentials(username=apple_id, password=password)
-    session.commit()  # nothing stays open while iCloud answers
+    """iCloud: a CalDAV account whose server is the preset APPLE_CALDAV_URL."""
+    return connect_caldav(session, user_id, apple_id, password, server=None, kind=CalendarProvider.APPLE)
+
+
+def connect_caldav(session: Session, user_id: uuid.UUID, username: str, password: str, *, server: str | None,
+                   kind: CalendarProvider = CalendarProvider.CALDAV) -> list[CalendarConnection]:
+    """Discover the account's calendars (RFC 6764 from `server`, or the preset server of `kind`) and store them.
+    Raises ConnectFailed with a plain reason for each way it can fail, after a FAILURE audit row."""
+    is_apple = kind == CalendarProvider.APPLE
+    action = "APPLE_CONNECT" if is_apple else "CALDAV_CONNECT"
+    address = None if is_apple else server_address(server or "")
+    where = "iCloud's calendar server" if is_apple else (urlsplit(address).hostname or address)
+    credentials = Credentials(username=username, password=password, server_url=address)
+    session.commit()  # nothing stays open while the server answers
     try:
-        with get_provider(CalendarProvider.APPLE) as provider:
+        with get_provider(kind) as provider:
             calendars = provider.list_calendars(credentials)
     except AuthRejected:
-        _fail(session, user_id, CalendarProvider.APPLE, "auth_rejected", action="APPLE_CONNECT")
-        raise ConnectFailed("auth_rejected", "Apple rejected this app-specific password.") from None
+        _fail(session, user_id, kind, "auth_rejected", action=action)
+        raise ConnectFailed("auth_rejected", "Apple rejected this app-specific password." if is_apple else
+                            f"{where} did not accept this user name and password.") from None
+    except AddressRefused as refused:
+        _fail(session, user_id, kind, "address_refused", action=action)
+        raise ConnectFailed("address_refused", refused.reason) from None
+    except NotCalDav:
+        _fail(session, user_id, kind, "not_caldav", action=action)
+        raise ConnectFailed("not_caldav", f"No CalDAV server answered at {address}. Check the address: your "
+                            "provider's help names it (for example caldav.fastmail.com, or "
+                            "https://cloud.example.org/remote.php/dav for Nextcloud).") from None
+    except ForeignHost:
+        _fail(session, user_id, kind, "foreign_host", action=action)
+        raise ConnectFailed("foreign_host", f"{where} pointed Almanac at another site, so your password was not "
+                                            "sent there and nothing was connected.") from None
     except ProviderUnreachable:
-        _fail(session, user_id, CalendarProvider.APPLE, "network_error", action="APPLE_CONNECT")
-        raise ConnectFailed("network_error",
-                            "Almanac could not reach iCloud's calendar server. Try again in a moment.") from None
+        _fail(session, user_id, kind, "network_error", action=action)
+        raise ConnectFailed("network_error", f"Almanac could not reach {where}. Check the address, or try again "
+                                             "in a moment.") from None
     except ProviderError as failure:
-        _fail(session, user_id, CalendarProvider.APPLE, f"provider_error:{failure.kind}", action="APPLE_CONNECT")
-        raise ConnectFailed("provider_error", "iCloud answered unexpectedly. Try again later.") from None
-    connections = upsert_calendars(session, user_id, CalendarProvider.APPLE, apple_id, calendars, password=password)
-    audit.record(session, "APPLE_CONNECT", user_id=user_id, provider="APPLE", account=apple_id,
-                 calendars=len(connections))
+        _fail(session, user_id, kind, f"provider_error:{failure.kind}", action=action)
+        raise ConnectFailed("provider_error", f"{where} answered unexpectedly. Try again later.") from None
+    if not calendars:
+        _fail(session, user_id, kind, "no_calendars", action=action)
+        raise ConnectFailed("no_calendars", f"{username} has no event calendars at {where}: create one there "
+                                            "first, then connect again.")
+    connections = upsert_calendars(session, user_id, kind, username, calendars, password=password,
+                                   server_url=address)
+    audit.record(session, action, user_id=user_id, provider=kind.value, account=username, calendars=len(connections),
+                 **({} if is_apple else {"server": where}))
     return connections
+
+
+def subscribe(session: Session, user_id: uuid.UUID, typed_url: str, *, name: str | None, color: str | None,
+              refresh_minutes: int) -> CalendarConnection:
+    """Check that the address serves an iCalendar feed (through the request forgery guard, no transaction open),
+    then store it as a read-only calendar, named and coloured as the feed says unless the user said otherwise.
+    Its events arrive with the first refresh. Raises ConnectFailed with the plain reason."""
+    try:
+        url = feed_url(typed_url)
+    except FeedError as error:
+        _fail(session, user_id, CalendarProvider.ICS, error.kind, action="SUBSCRIPTION_CREATE")
+        raise ConnectFailed(error.kind, error.reason) from None
+    host = urlsplit(url).hostname
+    session.commit()
+    try:
+        with get_provider(CalendarProvider.ICS) as provider:
+            copy = provider.fetch(url)
+    except ProviderError as error:
+        kind = error.kind
+        _fail(session, user_id, CalendarProvider.ICS, kind, action="SUBSCRIPTION_CREATE", host=host)
+        message = error.reason or (f"Almanac could not reach {host}. Check the address, or try again in a moment."
+                                   if isinstance(error, ProviderUnreachable) else f"{host} answered unexpectedly.")
+        raise ConnectFailed(kind, message) from None
+    contents = copy.contents
+    calendar = RemoteCalendar(calendar_id=url, name=name or (contents.name if contents else None) or host,
+                              color=color or (contents.color if contents else None), can_write=False)
+    (connection,) = upsert_calendars(session, user_id, CalendarProvider.ICS, host, [calendar])
+    if color:
+        connection.calendar_color = color
+    subscription = session.get(CalendarSubscription, connection.id)
+    if subscription is None:
+        subscription = CalendarSubscription(connection_id=connection.id)
+        session.add(subscription)
+    subscription.refresh_minutes = refresh_minutes
+    audit.record(session, "SUBSCRIPTION_CREATE", user_id=user_id, resource=("calendar_connection", connection.id),
+                 provider="ICS", host=host, events=len(contents.events) if contents else 0)
+    session.flush()
+    return connection
+
+
+def update_subscription(session: Session, connection: CalendarConnection, *, name: str,
+                        refresh_minutes: int) -> None:
+    connection.calendar_name = name
+    subscription = session.get(CalendarSubscription, connection.id)
+    if subscription is None:
+        subscription = CalendarSubscription(connection_id=connection.id)
+        session.add(subscription)
+    subscription.refresh_minutes = refresh_minutes
+    session.flush()
 
 
 def calendars_by_account(session: Session, user_id: uuid.UUID) -> list[tuple[tuple, list[CalendarConnection]]]:
@@ -164,10 +254,18 @@ def calendars_by_account(session: Session, user_id: uuid.UUID) -> list[tuple[tup
     rows = session.scalars(
         select(CalendarConnection)
         .where(CalendarConnection.user_id == user_id, CalendarConnection.deleted_at.is_(None))
-        .order_by(CalendarConnection.provider, CalendarConnection.account_email, CalendarConnection.is_primary.desc(),
+        .order_by(CalendarConnection.provider, CalendarConnection.account_email, CalendarConnection.server_url,
+                  CalendarConnection.is_primary.desc(),
                   CalendarConnection.calendar_name)
     ).all()
-    return [(key, list(group)) for key, group in groupby(rows, key=lambda row: (row.provider, row.account_email))]
+    return [(key, list(group)) for key, group in groupby(rows, key=lambda row: (row.provider, account_label(row)))]
+
+
+def account_label(connection: CalendarConnection) -> str | None:
+    """How the connections page names a calendar's account: a CalDAV account by its user name and server."""
+    if connection.server_url:
+        return f"{connection.account_email} on {urlsplit(connection.server_url).hostname}"
+    return connection.account_email
 
 
 @dataclass(frozen=True)
@@ -196,6 +294,7 @@ def series_shown_in_part(session: Session, connection_ids: list[uuid.UUID]) -> d
 def upsert_calendars(
     session: Session, user_id: uuid.UUID, kind: CalendarProvider, account: str | None,
     calendars: list[RemoteCalendar], *, tokens: TokenSet | None = None, password: str | None = None,
+    server_url: str | None = None,
 ) -> list[CalendarConnection]:
     """One row per calendar, keyed by (user, provider, calendar id): a reconnect updates and revives rows."""
     existing = {
@@ -221,10 +320,10 @@ def upsert_calendars(
             row.provider_removed_at, row.sync_token = None, None
         row.calendar_name = calendar.name or "(unnamed calendar)"
         row.is_primary, row.can_write, row.account_email = calendar.is_primary, calendar.can_write, account
-        row.is_connected, row.disconnect_reason = True, None
+        row.is_connected, row.disconnect_reason, row.server_url = True, None, server_url
         if tokens is not None:
             store_tokens(row, tokens)
-        else:
+        elif password is not None:
             store_password(row, password)
         rows.append(row)
     session.flush()
@@ -305,7 +404,7 @@ def disconnect(session: Session, connection: CalendarConnection, *, action: str 
 
 def grant_of(connection: CalendarConnection) -> Revocation | None:
     """What revoking the calendar's account at its provider takes (CalDAV has app passwords, nothing to revoke)."""
-    if connection.provider == CalendarProvider.APPLE or not connection.refresh_token:
+    if connection.provider not in OAUTH_PROVIDERS or not connection.refresh_token:
         return None
     try:
         token = unseal(connection.id, "calendar_connections", "refresh_token", connection.refresh_token)
@@ -333,6 +432,7 @@ def revoke(session: Session, revocation: Revocation) -> bool:
 
 
 def _fail(session: Session, user_id: uuid.UUID, kind: CalendarProvider, reason: str,
-          action: str = "OAUTH_CONNECT") -> None:
-    audit.record(session, action, user_id=user_id, status=AuditStatus.FAILURE, error=reason, provider=kind.value)
+          action: str = "OAUTH_CONNECT", **details) -> None:
+    audit.record(session, action, user_id=user_id, status=AuditStatus.FAILURE, error=reason, provider=kind.value,
+                 **details)
     session.flush()

@@ -10,24 +10,33 @@ from sqlalchemy import select
 
 from webapp import audit
 from webapp.connections import bp
-from webapp.connections.forms import AppleConnectForm, ColorForm
+from webapp.connections.forms import (
+    AppleConnectForm,
+    CalDavConnectForm,
+    ColorForm,
+    FeedSubscriptionForm,
+    SubscriptionSettingsForm,
+)
 from webapp.connections.service import (
     ConnectFailed,
     begin_oauth,
     calendars_by_account,
     complete_oauth,
     connect_apple,
+    connect_caldav,
     disconnect,
     remove_from_almanac,
     revoke,
     series_shown_in_part,
+    subscribe,
     unpushed_changes,
+    update_subscription,
 )
 from webapp.errors import render_error
 from webapp.extensions import db
 from webapp.htmx import is_partial_request, render_page, toast
 from webapp.locks import running_syncs
-from webapp.models import CalendarConnection, CalendarEvent, CalendarProvider
+from webapp.models import CalendarConnection, CalendarEvent, CalendarProvider, CalendarSubscription
 from webapp.providers import LABELS, OAUTH_PROVIDERS, is_configured
 from webapp.sync import conflicts
 from webapp.sync.queue import enqueue_calendars, enqueue_push, enqueue_sync, is_sync_queued
@@ -70,14 +79,35 @@ def index():
     polling = {connection_id for connection_id, state in states.items() if state.kind == "syncing"}
     return render_page("connections/index.html", "connections/_index.html", accounts=accounts, providers=providers,
                        labels=LABELS, color_form=ColorForm(), states=states, polling=polling,
+                       connect_pages=CONNECT_PAGES, subscriptions=_subscriptions(connections),
                        limited=series_shown_in_part(db.session, [connection.id for connection in connections]))
+
+
+# Providers connected through a form of ours rather than a consent page: (endpoint, button words).
+CONNECT_PAGES = {CalendarProvider.APPLE: ("connections.apple", "Connect Apple iCloud"),
+                 CalendarProvider.CALDAV: ("connections.caldav", "Connect another CalDAV account"),
+                 CalendarProvider.ICS: ("connections.subscribe_feed", "Subscribe by URL")}
+
+
+def _subscriptions(connections: list[CalendarConnection]) -> dict[uuid.UUID, SubscriptionSettingsForm]:
+    """The settings form of each subscribed feed among the rows."""
+    ids = [connection.id for connection in connections if connection.provider == CalendarProvider.ICS]
+    if not ids:
+        return {}
+    rows = {row.connection_id: row for row in db.session.scalars(
+        select(CalendarSubscription).where(CalendarSubscription.connection_id.in_(ids)))}
+    names = {connection.id: connection.calendar_name for connection in connections}
+    return {connection_id: SubscriptionSettingsForm(
+        formdata=None, name=names[connection_id],
+        refresh_minutes=rows[connection_id].refresh_minutes if connection_id in rows else 30)
+        for connection_id in ids}
 
 
 @bp.route("/<provider>/connect", methods=["POST"])
 def connect(provider: str):
     kind = parse_provider(provider)
     if kind not in OAUTH_PROVIDERS:
-        return redirect(url_for("connections.apple"))
+        return redirect(url_for(CONNECT_PAGES[kind][0]))
     if not is_configured(kind):
         flash(f"{LABELS[kind]} is not configured on this server (set {kind.value}_CLIENT_ID).", "error")
         return redirect(url_for("connections.index"))
@@ -113,6 +143,7 @@ def callback(provider: str):
 
 @bp.route("/apple", methods=["GET", "POST"])
 def apple():
+    """The CalDAV form with iCloud's server as its preset: an Apple ID and an app-specific password."""
     form = AppleConnectForm()
     if form.validate_on_submit():
         try:
@@ -121,13 +152,86 @@ def apple():
             db.session.commit()
             form.app_password.errors.append(failure.message)
         else:
+            return _connected(connections, "iCloud")
+    status = 422 if form.is_submitted() else 200
+    return render_page("connections/apple.html", "connections/_caldav_form.html", status=status, form=form,
+                       preset=APPLE_PRESET)
+
+
+# What the iCloud page changes in the CalDAV form: the server is fixed, the fields are Apple's.
+APPLE_PRESET = {"heading": "Connect Apple iCloud", "endpoint": "connections.apple", "user": "apple_id",
+                "password": "app_password", "password_placeholder": "xxxx-xxxx-xxxx-xxxx",
+                "intro": "Almanac talks to iCloud over CalDAV. Apple requires an app-specific password for this; "
+                         "your Apple ID password is never asked for."}
+CALDAV_FORM = {"heading": "Connect another CalDAV account", "endpoint": "connections.caldav", "user": "username",
+               "password": "password", "password_placeholder": "",
+               "intro": "Fastmail, Nextcloud, mailbox.org, Posteo, Zoho, Synology, Baikal, Radicale, Xandikos or any "
+                        "other CalDAV server: Almanac finds your calendars from the server's address and keeps them "
+                        "in sync both ways."}
+
+
+@bp.route("/caldav", methods=["GET", "POST"])
+def caldav():
+    form = CalDavConnectForm()
+    if form.validate_on_submit():
+        try:
+            connections = connect_caldav(db.session, current_user.id, form.username.data, form.password.data,
+                                         server=form.server.data)
+        except ConnectFailed as failure:
             db.session.commit()
-            if connections:
-                enqueue_calendars([connection.id for connection in connections])
-            flash(f"Connected {len(connections)} iCloud calendar{'s' if len(connections) != 1 else ''}.", "success")
+            field = form.server if failure.kind in ("not_caldav", "address_refused", "network_error") else form.password
+            field.errors.append(failure.message)
+        else:
+            return _connected(connections, "CalDAV")
+    status = 422 if form.is_submitted() else 200
+    return render_page("connections/caldav.html", "connections/_caldav_form.html", status=status, form=form,
+                       preset=CALDAV_FORM)
+
+
+def _connected(connections: list[CalendarConnection], label: str):
+    db.session.commit()
+    enqueue_calendars([connection.id for connection in connections])
+    flash(f"Connected {len(connections)} {label} calendar{'s' if len(connections) != 1 else ''}.", "success")
+    return redirect(url_for("connections.index"))
+
+
+@bp.route("/subscribe", methods=["GET", "POST"])
+def subscribe_feed():
+    """Subscribe by URL: an ICS feed as a read-only calendar."""
+    form = FeedSubscriptionForm()
+    if form.validate_on_submit():
+        try:
+            connection = subscribe(db.session, current_user.id, form.url.data, name=form.name.data or None,
+                                   color=None, refresh_minutes=form.refresh_minutes.data)
+        except ConnectFailed as failure:
+            db.session.commit()
+            form.url.errors.append(failure.message)
+        else:
+            db.session.commit()
+            enqueue_sync(connection.id)
+            flash(f"Subscribed to {connection.calendar_name}.", "success")
             return redirect(url_for("connections.index"))
     status = 422 if form.is_submitted() else 200
-    return render_page("connections/apple.html", "connections/_apple_form.html", status=status, form=form)
+    return render_page("connections/subscribe.html", "connections/_subscribe_form.html", status=status, form=form)
+
+
+@bp.route("/<uuid:connection_id>/subscription", methods=["POST"])
+def subscription_settings(connection_id: uuid.UUID):
+    """A feed's name and how often it is checked."""
+    connection = get_owned_connection(connection_id)
+    if connection.provider != CalendarProvider.ICS:
+        abort(404)
+    form = SubscriptionSettingsForm()
+    if not form.validate_on_submit():
+        if not is_partial_request():
+            flash(next(iter(form.errors.values()))[0], "error")
+            return redirect(url_for("connections.index"))
+        return row_response(connection, subscription_form=form, status=422)
+    update_subscription(db.session, connection, name=form.name.data, refresh_minutes=form.refresh_minutes.data)
+    audit.record(db.session, "SUBSCRIPTION_UPDATE", user_id=current_user.id,
+                 resource=("calendar_connection", connection.id), refresh_minutes=form.refresh_minutes.data)
+    db.session.commit()
+    return row_response(connection, "Subscription saved.")
 
 
 @bp.route("/<uuid:connection_id>/sync", methods=["POST"])
@@ -262,7 +366,7 @@ def sync_conflict(event: CalendarEvent) -> conflicts.ConflictView | None:
 
 
 def row_response(connection: CalendarConnection, message: str | None = None, *, color_form: ColorForm | None = None,
-                 status: int = 200):
+                 subscription_form: SubscriptionSettingsForm | None = None, status: int = 200):
     """htmx gets the calendar's row; a plain form post goes back to the page."""
     if not is_partial_request():
         if message:
@@ -275,6 +379,8 @@ def row_response(connection: CalendarConnection, message: str | None = None, *, 
     response = render_page("connections/index.html", "connections/_row.html", status=status, connection=connection,
                            color_form=color_form or ColorForm(), states={connection.id: state},
                            polling={connection.id} if state.kind == "syncing" else set(),
+                           subscriptions={connection.id: subscription_form} if subscription_form
+                           else _subscriptions([connection]),
                            limited=series_shown_in_part(db.session, [connection.id]))
     return toast(response, message) if message else response
 

@@ -54,6 +54,17 @@ def shown_calendars(session: Session, user_id: uuid.UUID) -> list[CalendarInfo]:
             if calendar.is_visible and calendar.is_connected]
 
 
+def busy_calendars(session: Session, user_id: uuid.UUID) -> list[CalendarInfo]:
+    """The calendars whose events take the user's time: every connected calendar of theirs, shown or hidden, but
+    not subscribed feeds (holidays, fixtures, someone else's published calendar are not the user's time)."""
+    return [calendar for calendar in user_calendars(session, user_id)
+            if calendar.is_connected and calendar.provider != "ICS"]
+
+
+def feed_calendars(session: Session, feed: CalendarFeed) -> list[CalendarInfo]:
+    return (busy_calendars if feed.variant == "busy" else shown_calendars)(session, feed.user_id)
+
+
 @dataclass(frozen=True)
 class FeedVersion:
     etag: str  # strong, unquoted
@@ -67,7 +78,7 @@ def feed_version(session: Session, feed: CalendarFeed, user: User, now: datetime
     Rows are fingerprinted by their row version (xmin), which every write changes: max(updated_at) would miss a
     change committed after a newer one by a transaction that began earlier.
     """
-    calendars = shown_calendars(session, feed.user_id)
+    calendars = feed_calendars(session, feed)
     count, fingerprint, newest = 0, 0, None
     if calendars:
         row_version = func.hashtextextended(cast(CalendarEvent.id, Text) + literal_column("xmin::text"), 0)
@@ -76,7 +87,8 @@ def feed_version(session: Session, feed: CalendarFeed, user: User, now: datetime
             .where(CalendarEvent.calendar_connection_id.in_([calendar.id for calendar in calendars]))
         ).one()
     key = "|".join(str(part) for part in (
-        FORMAT_VERSION, feed.id, feed.created_at.isoformat(), feed.include_attendees, window_start(now).date(),
+        FORMAT_VERSION, feed.id, feed.variant, feed.created_at.isoformat(), feed.include_attendees,
+        window_start(now).date(),
         user.time_zone, user.display_name, count, fingerprint,
         *((calendar.id, calendar.name, calendar.is_writable) for calendar in calendars),
     ))
@@ -85,6 +97,8 @@ def feed_version(session: Session, feed: CalendarFeed, user: User, now: datetime
 
 
 def build_feed(session: Session, feed: CalendarFeed, user: User, now: datetime) -> bytes:
+    if feed.variant == "busy":
+        return build_busy_feed(session, feed, user, now)
     shown = shown_calendars(session, feed.user_id)
     calendars = {calendar.id: calendar for calendar in shown}
     events = _once_per_invitation(session, feed.user_id, _events(session, list(calendars), window_start(now)),
@@ -93,6 +107,52 @@ def build_feed(session: Session, feed: CalendarFeed, user: User, now: datetime) 
     feed_file.add("REFRESH-INTERVAL", REFRESH, parameters={"VALUE": "DURATION"})
     feed_file.add("X-PUBLISHED-TTL", vDuration(REFRESH))
     return _with_events(session, feed_file, events, calendars, feed.include_attendees, now)
+
+
+def build_busy_feed(session: Session, feed: CalendarFeed, user: User, now: datetime) -> bytes:
+    """Only when the user is busy, across all their calendars: each event that takes their time as a "Busy"
+    block with its times and repetition, nothing else (no title, place, description, guests, calendar). Events
+    marked free and invitations the user declined are left out (an occurrence of a series that is, as an EXDATE);
+    the same invitation on several calendars goes out once. UIDs are digests that no other feed shares."""
+    calendars = {calendar.id: calendar for calendar in busy_calendars(session, feed.user_id)}
+    events = _once_per_invitation(session, feed.user_id, _events(session, list(calendars), window_start(now)),
+                                  list(calendars.values()))
+    overrides = _overrides(session, [event.id for event in events if event.is_recurring])
+    facts = event_facts(session, feed.user_id, {event.id for event in events} | {
+        child.id for children in overrides.values() for child in children})
+    feed_file = _calendar_file(f"{user.display_name} · busy times", user.time_zone)
+    feed_file.add("REFRESH-INTERVAL", REFRESH, parameters={"VALUE": "DURATION"})
+    feed_file.add("X-PUBLISHED-TTL", vDuration(REFRESH))
+    first_day = now.date()
+    for event in events:
+        if event.id in facts and not facts[event.id].blocks_time:
+            continue
+        uid = hashlib.sha256(f"{feed.id}:{event.id}".encode()).hexdigest()[:32] + "@almanac"
+        children = []
+        for child in overrides.get(event.id, []):
+            if child.id in facts and not facts[child.id].blocks_time and child.status is not EventStatus.CANCELLED:
+                child = _Declined(child)
+            children.append(child)
+        for component in _series_or_event(event, children, calendars[event.calendar_connection_id], False,
+                                          busy_uid=uid):
+            feed_file.add_component(component)
+            first_day = min(first_day, component.DTSTART.date() if isinstance(component.DTSTART, datetime)
+                            else component.DTSTART)
+    feed_file.add_missing_timezones(first_date=first_day - timedelta(days=7),
+                                    last_date=date(now.year + ZONE_YEARS_AHEAD, 1, 1))
+    return feed_file.to_ical()
+
+
+class _Declined:
+    """An occurrence the user declined: in a busy feed it goes out as cancelled (an EXDATE of its series)."""
+
+    status = EventStatus.CANCELLED
+
+    def __init__(self, row: CalendarEvent):
+        self._row = row
+
+    def __getattr__(self, name):
+        return getattr(self._row, name)
 
 
 def export_calendar(session: Session, calendar: CalendarInfo, zone_name: str | None, now: datetime) -> bytes:
@@ -204,9 +264,11 @@ def event_uid(event: CalendarEvent) -> str:
 
 
 def _series_or_event(event: CalendarEvent, overrides: list[CalendarEvent], calendar: CalendarInfo,
-                     with_guests: bool) -> Iterable[Event]:
+                     with_guests: bool, busy_uid: str | None = None) -> Iterable[Event]:
+    """The event, or the series with its overrides; with `busy_uid`, as busy blocks under that UID."""
     zone = _zone(event)
-    component = _vevent(event, event_uid(event), calendar, with_guests, zone)
+    uid = busy_uid or event_uid(event)
+    component = _busy_vevent(event, uid, zone) if busy_uid else _vevent(event, uid, calendar, with_guests, zone)
     if not event.is_recurring:
         yield component
         return
@@ -220,7 +282,8 @@ def _series_or_event(event: CalendarEvent, overrides: list[CalendarEvent], calen
     for child in overrides:
         if child.status is EventStatus.CANCELLED:
             continue
-        moved = _vevent(child, event_uid(event), calendar, with_guests, _zone(child))
+        moved = (_busy_vevent(child, uid, _zone(child)) if busy_uid
+                 else _vevent(child, uid, calendar, with_guests, _zone(child)))
         moved.add("RECURRENCE-ID", clock.instant(original_start_of(child)))
         yield moved
 
@@ -229,19 +292,24 @@ def _zone(event: CalendarEvent) -> tzinfo:
     return zone_or_utc(event.timezone)
 
 
+def _busy_vevent(event: CalendarEvent, uid: str, zone: tzinfo) -> Event:
+    component = Event()
+    component.add("UID", uid)
+    component.add("DTSTAMP", event.updated_at.astimezone(UTC))
+    _add_times(component, event, zone)
+    component.add("SUMMARY", "Busy")
+    component.add("CLASS", "PRIVATE")
+    component.add("TRANSP", "OPAQUE")
+    return component
+
+
 def _vevent(event: CalendarEvent, uid: str, calendar: CalendarInfo, with_guests: bool, zone: tzinfo) -> Event:
     component = Event()
     component.add("UID", uid)
     component.add("DTSTAMP", event.updated_at.astimezone(UTC))
     component.add("CREATED", event.created_at.astimezone(UTC))
     component.add("LAST-MODIFIED", event.updated_at.astimezone(UTC))
-    if event.is_all_day:
-        first = event.start_time.astimezone(UTC).date()
-        component.add("DTSTART", first)
-        component.add("DTEND", max(event.end_time.astimezone(UTC).date(), first + timedelta(days=1)))
-    else:
-        component.add("DTSTART", event.start_time.astimezone(zone))
-        component.add("DTEND", event.end_time.astimezone(zone))
+    _add_times(component, event, zone)
     component.add("SUMMARY", event.title)
     if event.location:
         component.add("LOCATION", event.location)
@@ -259,6 +327,16 @@ def _vevent(event: CalendarEvent, uid: str, calendar: CalendarInfo, with_guests:
     if with_guests:
         _add_guests(component, event.attendees)
     return component
+
+
+def _add_times(component: Event, event: CalendarEvent, zone: tzinfo) -> None:
+    if event.is_all_day:
+        first = event.start_time.astimezone(UTC).date()
+        component.add("DTSTART", first)
+        component.add("DTEND", max(event.end_time.astimezone(UTC).date(), first + timedelta(days=1)))
+    else:
+        component.add("DTSTART", event.start_time.astimezone(zone))
+        component.add("DTEND", event.end_time.astimezone(zone))
 
 
 def _add_guests(component: Event, attendees) -> None:

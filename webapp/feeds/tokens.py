@@ -17,16 +17,22 @@ from webapp.models import CalendarFeed, User
 LAST_USED_PRECISION = timedelta(hours=1)
 
 
-def user_feed(session: Session, user_id: uuid.UUID) -> CalendarFeed | None:
-    return session.scalar(select(CalendarFeed).where(CalendarFeed.user_id == user_id))
+FULL, BUSY = "full", "busy"
+VARIANTS = (FULL, BUSY)
 
 
-def issue_token(session: Session, user_id: uuid.UUID, now: datetime) -> str:
-    """A new address for the user, replacing any earlier one (which stops working with this commit)."""
+def user_feed(session: Session, user_id: uuid.UUID, variant: str = FULL) -> CalendarFeed | None:
+    return session.scalar(select(CalendarFeed).where(CalendarFeed.user_id == user_id, CalendarFeed.variant == variant))
+
+
+def issue_token(session: Session, user_id: uuid.UUID, now: datetime, variant: str = FULL) -> str:
+    """A new address of this variant for the user, replacing any earlier one of it (which stops working with this
+    commit); the other variant's address is left as it is."""
     token = secrets.token_urlsafe(32)
-    stmt = insert(CalendarFeed).values(user_id=user_id, token_hash=hash_token(token), created_at=now, changed_at=now)
+    stmt = insert(CalendarFeed).values(user_id=user_id, variant=variant, token_hash=hash_token(token), created_at=now,
+                                       changed_at=now)
     session.execute(stmt.on_conflict_do_update(
-        index_elements=[CalendarFeed.user_id],
+        index_elements=[CalendarFeed.user_id, CalendarFeed.variant],
         set_={"token_hash": stmt.excluded.token_hash, "created_at": now, "changed_at": now, "last_used_at": None},
     ))
     session.expire_all()
@@ -40,8 +46,10 @@ def set_include_attendees(session: Session, feed: CalendarFeed, include: bool, n
         session.flush()
 
 
-def turn_off(session: Session, user_id: uuid.UUID) -> bool:
-    return session.execute(delete(CalendarFeed).where(CalendarFeed.user_id == user_id)).rowcount > 0
+def turn_off(session: Session, user_id: uuid.UUID, variant: str | None = None) -> bool:
+    """End the user's address of `variant`, or (None) every address of the user."""
+    condition = [CalendarFeed.variant == variant] if variant else []
+    return session.execute(delete(CalendarFeed).where(CalendarFeed.user_id == user_id, *condition)).rowcount > 0
 
 
 def revoke(session: Session, user_id: uuid.UUID, *, reason: str) -> bool:

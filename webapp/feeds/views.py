@@ -11,7 +11,7 @@ from werkzeug.http import is_resource_modified
 from webapp import audit
 from webapp.extensions import db, redis_client
 from webapp.feeds import access, bp, tokens
-from webapp.feeds.forms import GUESTS, ISSUE, TURN_OFF, SubscribeForm
+from webapp.feeds.forms import BUSY_ISSUE, BUSY_OFF, GUESTS, ISSUE, TURN_OFF, SubscribeForm
 from webapp.feeds.ical import build_feed, feed_version
 from webapp.htmx import is_partial_request, render_page, toast
 from webapp.models import User
@@ -71,6 +71,8 @@ def subscribe():
     if not form.validate_on_submit():
         return _render(form, current, status=422)
     now = _now()
+    if form.action.data in (BUSY_ISSUE, BUSY_OFF):
+        return _busy_action(form, current, now)
     if form.action.data == ISSUE:
         token = tokens.issue_token(db.session, current_user.id, now)
         audit.record(db.session, "FEED_REGENERATE" if current else "FEED_CREATE", user_id=current_user.id,
@@ -84,7 +86,7 @@ def subscribe():
     if current is None:
         abort(409, description="There is no private address to change; create one first.")
     if form.action.data == TURN_OFF:
-        tokens.turn_off(db.session, current_user.id)
+        tokens.turn_off(db.session, current_user.id, tokens.FULL)
         audit.record(db.session, "FEED_DISABLE", user_id=current_user.id, resource=("user", current_user.id))
         message, current = "Your private address no longer works.", None
     elif form.action.data == GUESTS:
@@ -99,9 +101,34 @@ def subscribe():
     return redirect(url_for("feeds.subscribe"), 303)
 
 
-def _render(form: SubscribeForm, current, status: int = 200, new_url: str | None = None):
+def _busy_action(form: SubscribeForm, current, now: datetime):
+    """Share your availability: make (or make anew) or turn off the busy-only address; the full one is untouched."""
+    busy = tokens.user_feed(db.session, current_user.id, tokens.BUSY)
+    if form.action.data == BUSY_ISSUE:
+        token = tokens.issue_token(db.session, current_user.id, now, tokens.BUSY)
+        audit.record(db.session, "FEED_REGENERATE" if busy else "FEED_CREATE", user_id=current_user.id,
+                     resource=("user", current_user.id), variant=tokens.BUSY)
+        db.session.commit()
+        response = _render(form, current, new_busy_url=url_for("feeds.feed", token=token, _external=True))
+        return toast(response, "Your availability address is ready.") if is_partial_request() else response
+    if busy is None:
+        abort(409, description="There is no availability address to turn off.")
+    tokens.turn_off(db.session, current_user.id, tokens.BUSY)
+    audit.record(db.session, "FEED_DISABLE", user_id=current_user.id, resource=("user", current_user.id),
+                 variant=tokens.BUSY)
+    db.session.commit()
+    message = "Your availability address no longer works."
+    if is_partial_request():
+        return toast(_render(form, current), message)
+    flash(message, "success")
+    return redirect(url_for("feeds.subscribe"), 303)
+
+
+def _render(form: SubscribeForm, current, status: int = 200, new_url: str | None = None,
+            new_busy_url: str | None = None):
+    busy = tokens.user_feed(db.session, current_user.id, tokens.BUSY)
     return render_page("feeds/subscribe.html", "feeds/_subscribe.html", status=status, form=form, feed=current,
-                       new_url=new_url, webcal_url=_webcal(new_url))
+                       new_url=new_url, webcal_url=_webcal(new_url), busy=busy, new_busy_url=new_busy_url)
 
 
 def _webcal(url: str | None) -> str | None:

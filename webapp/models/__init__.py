@@ -2,7 +2,7 @@
 from webapp.models.accounts import Invitation, PasswordReset, SignupRequest
 from webapp.models.audit import AuditLog, AuditStatus
 from webapp.models.base import Base
-from webapp.models.connections import CalendarConnection, CalendarProvider, OAuthState
+from webapp.models.connections import CalendarConnection, CalendarProvider, CalendarSubscription, OAuthState
 from webapp.models.events import CalendarEvent, EventStatus, RecurrenceFrequency, SyncStatus
 from webapp.models.feeds import CalendarFeed
 from webapp.models.maintenance import AuditLogArchive, HealthSample  # noqa: F401
@@ -16,6 +16,7 @@ __all__ = [
     "CalendarEvent",
     "CalendarFeed",
     "CalendarProvider",
+    "CalendarSubscription",
     "EventStatus",
     "Invitation",
     "OAuthState",

@@ -5,6 +5,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    func,
     text,
     true,
 )
@@ -27,6 +29,8 @@ class CalendarProvider(enum.Enum):
     GOOGLE = "GOOGLE"
     MICROSOFT = "MICROSOFT"
     APPLE = "APPLE"
+    CALDAV = "CALDAV"  # any CalDAV server the user names (Fastmail, Nextcloud, Radicale, …), two-way
+    ICS = "ICS"  # a subscribed iCalendar feed, read-only; its calendar_id is the feed's address
 
 
 class CalendarConnection(UUIDPrimaryKey, Timestamps, Base):
@@ -34,6 +38,8 @@ class CalendarConnection(UUIDPrimaryKey, Timestamps, Base):
     __table_args__ = (
         UniqueConstraint("user_id", "provider", "calendar_id"),
         CheckConstraint("calendar_color ~ '^#[0-9a-f]{6}$'", name="calendar_color_hex"),
+        CheckConstraint("provider::text <> 'ICS' OR (access_token IS NULL AND refresh_token IS NULL)",
+                        name="subscription_has_no_tokens"),
         Index(None, "provider"),
         Index(None, "is_connected"),
         Index(None, "last_synced_at"),
@@ -81,6 +87,29 @@ class CalendarConnection(UUIDPrimaryKey, Timestamps, Base):
     # shared with it): sync stops and writes are refused until the user removes it from Almanac (or a sync the
     # user asks for finds it again).
     provider_removed_at: Mapped[datetime | None] = mapped_column(Timestamp())
+    # A CALDAV account's server, where discovery found its calendars: the password goes only to this site (see
+    # webapp.providers.caldav). NULL for the other providers (iCloud's server is APPLE_CALDAV_URL).
+    server_url: Mapped[str | None] = mapped_column(Text)
+
+
+class CalendarSubscription(Base):
+    """An ICS calendar's feed state (its address is the connection's calendar_id): the HTTP validators and digest
+    of the last good copy, which the next refresh sends as If-None-Match / If-Modified-Since, and how often to
+    refresh. A subscription has no tokens."""
+
+    __tablename__ = "calendar_subscriptions"
+    __table_args__ = (CheckConstraint("refresh_minutes BETWEEN 15 AND 1440", name="refresh_minutes_range"),)
+
+    connection_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("calendar_connections.id", ondelete="CASCADE"), primary_key=True)
+    refresh_minutes: Mapped[int] = mapped_column(Integer, server_default=text("30"))
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)  # verbatim, as the server sent it
+    content_sha256: Mapped[str | None] = mapped_column(String(64))
+    last_checked_at: Mapped[datetime | None] = mapped_column(Timestamp())
+    last_status: Mapped[int | None] = mapped_column(Integer)  # HTTP status of the last check (304: unchanged)
+    last_bytes: Mapped[int | None] = mapped_column(BigInteger)  # bytes the last check moved
+    created_at: Mapped[datetime] = mapped_column(Timestamp(), server_default=func.now())
 
 
 class OAuthState(UUIDPrimaryKey, CreatedAt, Base):

@@ -12,9 +12,11 @@ from webapp.providers.content import CALENDAR_NAME_LIMIT, clean_event, clean_tex
 
 
 class ProviderError(Exception):
-    """A provider call failed; `kind` is a short machine-readable reason safe to store and audit."""
+    """A provider call failed; `kind` is a short machine-readable reason safe to store and audit; `reason`, when
+    set, is a plain sentence the page may show as it is."""
 
     kind = "provider_error"
+    reason: str | None = None
 
     def __init__(self, message: str, *, status: int | None = None):
         super().__init__(message)
@@ -83,12 +85,33 @@ class TokenSet:
 
 
 @dataclass(frozen=True)
+class FeedValidators:
+    """HTTP validators of a feed's last good copy, sent back as If-None-Match / If-Modified-Since."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What a changed feed copy leaves on its subscription: validators, digest, and what the check cost."""
+
+    validators: FeedValidators
+    sha256: str | None
+    status: int
+    bytes_moved: int
+
+
+@dataclass(frozen=True)
 class Credentials:
-    """What an API call needs: an OAuth access token, or (CalDAV) a username and password."""
+    """What an API call needs: an OAuth access token, or (CalDAV) a username and password, with the account's
+    server when it is not the provider's configured one."""
 
     access_token: str | None = None
     username: str | None = None
     password: str | None = None
+    server_url: str | None = None
+    validators: FeedValidators | None = None  # a feed: the last good copy's, for a conditional GET
 
 
 @dataclass(frozen=True)
@@ -162,6 +185,8 @@ class ChangePage:
     # that is missing beside its master was removed.
     series_complete: bool = False
     skipped: list[SkippedEvent] = field(default_factory=list)
+    # A subscribed feed that changed: what to keep on its subscription with the new copy.
+    feed: FeedState | None = None
 
     def __post_init__(self) -> None:
         usable = []
@@ -190,7 +215,7 @@ class HttpClient:
 
 
 class Provider(Protocol):
-    kind: str  # "GOOGLE" | "MICROSOFT" | "APPLE"
+    kind: str  # "GOOGLE" | "MICROSOFT" | "APPLE" | "CALDAV" | "ICS"
 
     def list_calendars(self, credentials: Credentials) -> list[RemoteCalendar]: ...
 

@@ -7,8 +7,11 @@ the master is `href`, an override is `href::<original start>` (UTC "YYYY-MM-DDTH
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -24,6 +27,7 @@ log = logging.getLogger(__name__)
 
 PRODID = "-//Almanac//EN"
 OVERRIDE_SEPARATOR = "::"
+FEED_ID_PREFIX = "uid-sha256:"
 RECURRENCE_PROPERTIES = ("RRULE", "RDATE", "EXDATE")
 STATUSES = ("CONFIRMED", "TENTATIVE", "CANCELLED")
 _PARTSTAT_TO_RESPONSE = {"ACCEPTED": "accepted", "DECLINED": "declined", "TENTATIVE": "tentative"}
@@ -74,10 +78,22 @@ def parse_calendar_resource(
     that is not iCalendar at all raises ValueError.
     """
     calendar = Calendar.from_ical(ics_text)
-    floating_zone = next((name for name in (calendar_timezone, str(calendar.get("X-WR-TIMEZONE", "")).strip())
-                          if name and _iana_zone(name, exact=True)), default_timezone)
-    zones = _ZoneResolver(calendar, floating_zone)
-    vevents = calendar.walk("VEVENT")
+    zones = _ZoneResolver(calendar, _floating_zone(calendar, calendar_timezone, default_timezone))
+    return _parse_resource(calendar.walk("VEVENT"), href, etag, zones)
+
+
+def _floating_zone(calendar: Calendar, calendar_timezone: str | None, default_timezone: str) -> str:
+    """Where floating times belong: the collection's zone, else X-WR-TIMEZONE (an IANA or a Windows name), else
+    the user's."""
+    for name in (calendar_timezone, str(calendar.get("X-WR-TIMEZONE", "")).strip()):
+        zone = name and (_iana_zone(name, exact=True) or _windows_zone(name))
+        if zone and _iana_zone(zone, exact=True):
+            return zone
+    return default_timezone
+
+
+def _parse_resource(vevents: list[Component], href: str, etag: str | None, zones: _ZoneResolver) -> list[RemoteEvent]:
+    """One UID's VEVENTs: the master (first) and its overrides."""
     masters = [vevent for vevent in vevents if "RECURRENCE-ID" not in vevent]
     if len(masters) > 1:
         # A client saved a newer copy beside the old one: the highest SEQUENCE, then the latest change, wins.
@@ -91,6 +107,55 @@ def parse_calendar_resource(
             if override:
                 events.append(override)
     return events
+
+
+@dataclass
+class FeedContents:
+    """A whole iCalendar feed: its own name and colour (X-WR-CALNAME, X-APPLE-CALENDAR-COLOR) and its events."""
+
+    name: str | None
+    color: str | None
+    events: list[RemoteEvent]
+    unidentified: int  # VEVENTs without a UID, given an id made from their content
+
+
+def parse_feed(ics_text: str, default_timezone: str = "UTC") -> FeedContents:
+    """Every event of a subscribed feed. Events are grouped by UID (a series with its overrides, as one CalDAV
+    resource) and named by it (FEED_ID_PREFIX and a digest when the UID is too long to be an id); an event without a
+    UID is named by a digest of its content. Floating times follow X-WR-TIMEZONE, else the user's zone. Raises
+    ValueError when the text is not iCalendar."""
+    calendar = Calendar.from_ical(ics_text)
+    if calendar.name != "VCALENDAR":
+        raise ValueError("not a VCALENDAR")
+    zones = _ZoneResolver(calendar, _floating_zone(calendar, None, default_timezone))
+    groups: dict[str, list[Component]] = {}
+    unidentified = 0
+    for vevent in calendar.walk("VEVENT"):
+        uid = str(vevent.get("UID", "")).strip()
+        if not uid:
+            unidentified += 1
+            uid = "content:" + hashlib.sha256(vevent.to_ical()).hexdigest()[:32]
+        groups.setdefault(uid, []).append(vevent)
+    events = []
+    for uid, vevents in groups.items():
+        # The group's own digest stands for an etag: an event that did not change is not written again.
+        digest = hashlib.sha256(b"".join(vevent.to_ical() for vevent in vevents)).hexdigest()[:32]
+        events += _parse_resource(vevents, feed_event_id(uid), f'"{digest}"', zones)
+    name = str(calendar.get("X-WR-CALNAME", "") or calendar.get("NAME", "")).strip() or None
+    return FeedContents(name, _feed_color(calendar), events, unidentified)
+
+
+def feed_event_id(uid: str) -> str:
+    """A feed event's id: its UID, or a digest of it when it would not fit an id (255 with an override's key)."""
+    if len(uid) <= 200 and OVERRIDE_SEPARATOR not in uid:
+        return uid
+    return FEED_ID_PREFIX + hashlib.sha256(uid.encode()).hexdigest()
+
+
+def _feed_color(calendar: Calendar) -> str | None:
+    match = re.fullmatch(r"#?([0-9a-fA-F]{6})(?:[0-9a-fA-F]{2})?",
+                         str(calendar.get("X-APPLE-CALENDAR-COLOR", "") or calendar.get("COLOR", "")).strip())
+    return f"#{match.group(1).lower()}" if match else None
 
 
 def _parse_vevent(vevent: Component, href: str, etag: str | None, zones: _ZoneResolver) -> RemoteEvent | None:

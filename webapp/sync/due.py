@@ -1,4 +1,5 @@
-"""Which connections and events are due: connected and not synced in the last 5 minutes, less those
+"""Which connections and events are due: connected and not synced in the last 5 minutes (a subscribed feed: not
+looked at in its refresh period), less those
 parked on purpose (deletion guard, stopped after retries, a provider's Retry-After still running, removed at the
 provider); local changes to push, less those whose calendar is removed at the provider or read-only."""
 from __future__ import annotations
@@ -6,10 +7,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from webapp.models import CalendarConnection, CalendarEvent, SyncStatus
+from webapp.models import CalendarConnection, CalendarEvent, CalendarProvider, CalendarSubscription, SyncStatus
 from webapp.sync.policy import SYNC_INTERVAL
 
 
@@ -17,15 +18,25 @@ def due_connections(session: Session, now: datetime | None = None) -> list[uuid.
     """A waiting retry does not hold a connection back past its cycle: the sweep takes it up (and replaces it)."""
     now = now or datetime.now(UTC)
     connection = CalendarConnection
+    subscription = CalendarSubscription
+    is_feed = connection.provider == CalendarProvider.ICS
+    # A feed is checked every refresh_minutes (30 by default), failing or not: a broken feed keeps its last good
+    # copy and is looked at again each period, never given up on, never more often.
+    feed_period = func.make_interval(0, 0, 0, 0, 0, func.coalesce(subscription.refresh_minutes, 30))
+    last_look = func.coalesce(connection.last_attempt_at, connection.last_synced_at)
     return list(session.scalars(
-        select(connection.id).where(
+        select(connection.id)
+        .outerjoin(subscription, subscription.connection_id == connection.id)
+        .where(
             connection.is_connected.is_(True),
             connection.deleted_at.is_(None),
             connection.attention_reason.is_(None),
             connection.provider_removed_at.is_(None),
-            or_(connection.sync_failures == 0, connection.next_attempt_at.is_not(None)),  # not stopped
             or_(connection.retry_after_until.is_(None), connection.retry_after_until <= now),
-            or_(connection.last_synced_at.is_(None), connection.last_synced_at < now - SYNC_INTERVAL),
+            or_(and_(is_feed, or_(last_look.is_(None), last_look <= now - feed_period)),
+                and_(~is_feed,
+                     or_(connection.sync_failures == 0, connection.next_attempt_at.is_not(None)),  # not stopped
+                     or_(connection.last_synced_at.is_(None), connection.last_synced_at < now - SYNC_INTERVAL))),
         ).order_by(connection.last_synced_at.asc().nulls_first())
     ))
 

@@ -70,6 +70,8 @@ def classify(error: BaseException, label: str) -> Failure:
     if isinstance(error, RateLimited):
         return Failure("rate_limited", f"{label} asked Almanac to slow down.", True, error.retry_after)
     if isinstance(error, ProviderUnreachable):
+        if error.reason:
+            return Failure(error.kind, error.reason, True)
         if error.status:
             return Failure("provider_unavailable", f"{label} had a temporary problem (HTTP {error.status}).", True)
         return Failure("network_error", f"{label} could not be reached (the connection failed or timed out).",
@@ -84,6 +86,8 @@ def classify(error: BaseException, label: str) -> Failure:
     if isinstance(error, ProviderError):
         status = f" (HTTP {error.status})" if error.status else ""
         transient = bool(error.status and (error.status >= 500 or error.status == 408))
+        if error.reason:  # the provider said it in plain words already (a feed's trouble, a refused address)
+            return Failure(error.kind, error.reason, transient)
         if error.kind == "foreign_host":
             return Failure(error.kind, "The calendar server pointed Almanac at another site; nothing was sent "
                                        "there.", False)

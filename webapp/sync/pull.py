@@ -21,10 +21,10 @@ from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
 from sqlalchemy.orm import Session
 
 from webapp import audit
-from webapp.credentials import credentials_for, refresh_account, reject_access
-from webapp.models import CalendarConnection, CalendarEvent, CalendarProvider, User
+from webapp.credentials import PASSWORD_PROVIDERS, credentials_for, refresh_account, reject_access
+from webapp.models import CalendarConnection, CalendarEvent, CalendarProvider, CalendarSubscription, User
 from webapp.providers import get_provider
-from webapp.providers.base import AuthRejected, ChangePage, RemoteEvent, SkippedEvent, SyncTokenExpired
+from webapp.providers.base import AuthRejected, ChangePage, FeedState, RemoteEvent, SkippedEvent, SyncTokenExpired
 from webapp.sync import conflicts
 from webapp.sync import events as store
 from webapp.sync.policy import DeletionGuardTripped, ListingIncomplete, record_success
@@ -63,6 +63,7 @@ class SyncResult:
     seen: set[str] = field(default_factory=set)  # provider ids a full listing returned
     stale_overrides: set[uuid.UUID] = field(default_factory=set)
     skipped: list[SkippedEvent] = field(default_factory=list)
+    feed: FeedState | None = None  # a subscribed feed's new copy: its validators and digest
 
     def counts(self) -> dict:
         return {"created": self.created, "updated": self.updated, "deleted": self.deleted, "pages": self.pages,
@@ -92,7 +93,7 @@ def pull_changes(session: Session, connection_id: uuid.UUID, *, full: bool = Fal
                 page = provider.fetch_changes(credentials, target.calendar_id, cursor, page_token,
                                               time_zone=target.time_zone)
             except AuthRejected:
-                if refreshed or target.provider == CalendarProvider.APPLE:
+                if refreshed or target.provider in PASSWORD_PROVIDERS:
                     raise reject_access(session, connection_id) from None
                 # An access token can die early (revoked session, clock skew): refresh once and retry the page.
                 credentials = type(credentials)(access_token=refresh_account(
@@ -135,6 +136,7 @@ def store_page(session: Session, target: Target, page: ChangePage, result: SyncR
     """One page in one short transaction; False when the connection went away meanwhile. A page without events
     (removals are applied at the end) touches nothing."""
     result.skipped += page.skipped
+    result.feed = page.feed or result.feed
     result.seen.update(skip.provider_event_id for skip in page.skipped if skip.provider_event_id)
     result.removed.update(page.removed_ids)
     result.seen.update(event.provider_event_id for event in page.events)
@@ -235,6 +237,8 @@ def finish(session: Session, target: Target, result: SyncResult, new_cursor: str
         audit.record(session, "CALENDAR_BACK_AT_PROVIDER", user_id=connection.user_id,
                      resource=("calendar_connection", connection.id), provider=connection.provider.value)
     connection.sync_token = new_cursor
+    if result.feed is not None:
+        _keep_feed_state(session, connection.id, result.feed, now)
     record_success(connection, _still_skipped(connection, result), now)
     result.duration_ms = int((time.monotonic() - started) * 1000)
     details = result.counts()
@@ -244,6 +248,17 @@ def finish(session: Session, target: Target, result: SyncResult, new_cursor: str
                  resource=("calendar_connection", connection.id), **details)
     session.commit()
     return result
+
+
+def _keep_feed_state(session: Session, connection_id: uuid.UUID, feed: FeedState, now: datetime) -> None:
+    """The subscription's validators and digest move with the copy they describe, in the same transaction."""
+    subscription = session.get(CalendarSubscription, connection_id, with_for_update=True)
+    if subscription is None:
+        subscription = CalendarSubscription(connection_id=connection_id)
+        session.add(subscription)
+    subscription.etag, subscription.last_modified = feed.validators.etag, feed.validators.last_modified
+    subscription.content_sha256, subscription.last_status = feed.sha256, feed.status
+    subscription.last_bytes, subscription.last_checked_at = feed.bytes_moved, now
 
 
 def _reported_nothing(result: SyncResult) -> bool:
