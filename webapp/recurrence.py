@@ -6,8 +6,9 @@ Rules are the stored RRULE/RDATE/EXDATE content lines (RFC 5545), newline-separa
 """
 from __future__ import annotations
 
+import heapq
 import logging
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
@@ -155,19 +156,19 @@ class _SeriesClock:
     def instance_key(self, instant: datetime) -> datetime | date:
         return instant.astimezone(UTC).date() if self.is_all_day else instant.astimezone(UTC)
 
-    def starts(self, rules: _RuleLines, range_start: datetime, range_end: datetime) -> list[datetime]:
-        """UTC starts of the series' instances between roughly range_start and range_end (a day of slack)."""
+    def starts(self, rules: _RuleLines, range_start: datetime, range_end: datetime) -> Iterator[datetime]:
+        """UTC starts of the series' instances between roughly range_start and range_end (a day of slack), in
+        order: DTSTART (always an instance), RDATEs and each rule's instances, merged as they come, so a caller that
+        has enough stops the expansion there."""
         lower = self.to_local(range_start) - timedelta(days=1)
         upper = self.to_local(range_end) + timedelta(days=1)
-        found = {self.local_start} if lower <= self.local_start <= upper else set()  # DTSTART is always one
-        found.update(extra for extra in rules.rdates if lower <= extra <= upper)
-        for expansion in rules.expansions():
-            if expansion is not None:
-                for local in expansion.between(lower, upper):
-                    found.add(local)
-                    if len(found) > MAX_OCCURRENCES:
-                        break
-        return [self.to_utc(local) for local in sorted(found) if not rules.excludes_local(local)]
+        listed = sorted(moment for moment in {self.local_start, *rules.rdates} if lower <= moment <= upper)
+        ruled = [expansion.between(lower, upper) for expansion in rules.expansions() if expansion is not None]
+        previous = None
+        for local in heapq.merge(listed, *ruled):
+            if local != previous and not rules.excludes_local(local):
+                yield self.to_utc(local)
+            previous = local
 
     def local_until(self, value: str | None) -> datetime | None:
         until = parse_value(value or "", self.zone)
