@@ -119,7 +119,6 @@ def expand_cold(example: Example) -> tuple[list[datetime], float]:
     """What a page does with a series first met: its end (stored by the sync), then the window; CPU milliseconds
     of this thread (the machine's other load does not count)."""
     recurrence.cache_clear()
-    gc.collect()
     gc.disable()  # a collection of Hypothesis' own garbage is not the expansion's time (timeit does the same)
     try:
         started = time.thread_time()
