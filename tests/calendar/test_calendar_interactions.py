@@ -213,12 +213,13 @@ def test_overlaps_fold_into_plus_n_and_markers_point_to_events_out_of_view(app, 
     page.goto(f"{live_server.url}/calendar/{kind}/{monday}")
     page.wait_for_load_state("load")
 
-    # Two readable columns in a week (or three days), the rest behind "+4".
+    # Starting together, three side by side in a week (two in three days): the last slot says "+N" for the rest.
+    folded = 3 if width_name == "desktop" else 4
     more = page.locator(f'.day-column[data-day="{monday}"] .more-events')
-    expect(more.locator("summary")).to_have_text("+4")
-    assert page.locator(f'.day-column[data-day="{monday}"] .event:has-text("Overlap")').count() == 1 + 4
+    expect(more.locator("summary")).to_have_text(f"+{folded}")
+    assert page.locator(f'.day-column[data-day="{monday}"] .event:has-text("Overlap")').count() == 5
     more.locator("summary").click()
-    expect(more.locator("ul .event")).to_have_count(4)
+    expect(more.locator("ul .event")).to_have_count(folded)
     for card in more.locator("ul .event").all():
         expect(card).to_be_visible()
     screenshot(page, f"overlap-plus-n-{width_name}")

@@ -312,3 +312,16 @@ def test_todays_column_has_the_current_time_line(signed_in, user, db_session):
 
     assert re.search(r'class="day-column is-today"[^>]*>.*data-now-line', html, re.S)
     assert 'data-scroll-to-minute="465"' in html  # the working day (08:00), with a quarter of an hour above
+
+
+def test_the_grid_opens_at_working_hours_not_at_midnight_for_an_event_from_the_night_before(
+        signed_in, db_session, user, calendar):
+    set_user(db_session, user, time_zone="UTC", work_day_start=9 * 60)
+    make_event(db_session, calendar, utc(2024, 3, 5, 22), utc(2024, 3, 6, 0, 15), title="Release")
+    make_event(db_session, calendar, utc(2024, 3, 7, 10), title="Review")
+
+    html = body(signed_in.get("/calendar/week/2024-03-06"))
+
+    assert 'data-scroll-to-minute="525"' in html  # 09:00 less a quarter hour, though Release shows from 00:00
+    make_event(db_session, calendar, utc(2024, 3, 8, 7, 30), title="Early flight")
+    assert 'data-scroll-to-minute="435"' in body(signed_in.get("/calendar/week/2024-03-06"))
