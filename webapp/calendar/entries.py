@@ -7,18 +7,18 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from webapp.calendar.colours import text_colour_on
+from webapp.calendar.colours import DEFAULT_PALETTE, text_colour_on
 
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
-# Used when a provider gave no colour; picked by position so neighbouring calendars differ.
-FALLBACK_COLOURS = ("#2563eb", "#0f9d58", "#e8710a", "#9334e6", "#d93025", "#129eaf")
 
 
 def safe_colour(value: str | None, position: int = 0) -> str:
-    """A colour fit for an inline style: only #rrggbb ever reaches the page."""
+    """A calendar's colour, the one source every page draws it from (cards, lists, pickers, feeds), fit for an
+    inline style: only #rrggbb ever reaches the page. Every calendar gets a stored colour when it is connected
+    (webapp.calendar.colours.distinct_colour); without one, a palette colour chosen by `position`."""
     if value and _HEX_COLOUR.match(value):
         return value.lower()
-    return FALLBACK_COLOURS[position % len(FALLBACK_COLOURS)]
+    return DEFAULT_PALETTE[position % len(DEFAULT_PALETTE)]
 
 
 def all_day_dates(start: datetime, end: datetime) -> tuple[date, date]:

@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from webapp import audit
+from webapp.calendar.entries import safe_colour
 from webapp.connections import bp
 from webapp.connections.forms import AppleConnectForm, ColorForm
 from webapp.connections.service import (
@@ -253,6 +254,12 @@ def resolve_conflict(event_id: uuid.UUID):
         return toast(render_page("calendar/event.html", "calendar/_sync_conflict.html", event=event), message)
     flash(message, "success")
     return redirect(url_for("calendar.event", event_id=event.id))
+
+
+@bp.app_template_global()
+def calendar_colour(connection: CalendarConnection) -> str:
+    """The colour the connections page's picker shows: the one the calendar's cards are drawn in."""
+    return safe_colour(connection.calendar_color, connection.id.int)
 
 
 @bp.app_template_global()
