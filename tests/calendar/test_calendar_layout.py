@@ -100,17 +100,40 @@ def test_wall_clock_positions_on_the_day_clocks_spring_forward():
     assert grid.columns[0].is_today and grid.columns[0].now_top == 13 / 24 * 100
 
 
-def test_month_cells_show_three_and_count_the_rest():
+def test_month_cells_show_three_lanes_and_count_the_rest():
     period = make_period("month", date(2024, 3, 1), UTC, 1)
     busy = [entry(f"E{hour}", utc(2024, 3, 12, hour), utc(2024, 3, 12, hour, 30)) for hour in range(8, 13)]
     busy.append(entry("Day off", utc(2024, 3, 12), utc(2024, 3, 13), all_day=True))
 
     weeks = month_weeks(busy, period.days, 3, UTC, date(2024, 3, 12))
 
-    cell = next(cell for week in weeks for cell in week if cell.day == date(2024, 3, 12))
-    assert [e.title for e in cell.shown] == ["Day off", "E8", "E9"] and len(cell.shown) == MONTH_CELL_LIMIT
-    assert cell.hidden_count == 3 and cell.is_today and cell.in_month
+    week = next(week for week in weeks if any(cell.day == date(2024, 3, 12) for cell in week))
+    cell = next(cell for cell in week if cell.day == date(2024, 3, 12))
+    shown = sorted((item.lane, item.entry.title, item.is_bar) for item in week.items)
+    assert shown == [(0, "Day off", True), (1, "E8", False), (2, "E9", False)]
+    assert MONTH_CELL_LIMIT == 3 and cell.hidden_count == 3 and cell.is_today and cell.in_month
     assert not weeks[0][0].in_month  # 26 Feb
+
+
+def test_a_multi_day_event_is_one_bar_across_its_days_split_at_the_week_row():
+    period = make_period("month", date(2024, 3, 1), UTC, 1)
+    entries = [
+        entry("Conference", utc(2024, 3, 13, 9), utc(2024, 3, 15, 17)),  # Wed..Fri, timed
+        entry("Trip", utc(2024, 3, 16), utc(2024, 3, 20), all_day=True),  # Sat..Tue: two week rows
+        entry("Late call", utc(2024, 3, 14, 22), utc(2024, 3, 14, 23)),
+        entry("Night shift", utc(2024, 3, 14, 22), utc(2024, 3, 15, 2)),  # past midnight: a two-day bar
+    ]
+
+    weeks = month_weeks(entries, period.days, 3, UTC, date(2024, 3, 1))
+
+    week = {item.entry.title: item for item in weeks[2].items}  # 11-17 March
+    assert (week["Conference"].column, week["Conference"].span, week["Conference"].is_bar) == (2, 3, True)
+    assert (week["Trip"].column, week["Trip"].span, week["Trip"].ends_later) == (5, 2, True)
+    assert (week["Night shift"].column, week["Night shift"].span, week["Night shift"].is_bar) == (3, 2, True)
+    assert week["Night shift"].lane == 1 and week["Late call"].lane == 2 and not week["Late call"].is_bar
+    (trip,) = [item for item in weeks[3].items if item.entry.title == "Trip"]
+    assert (trip.column, trip.span, trip.starts_earlier, trip.ends_later) == (0, 2, True, False)
+    assert len([item for w in weeks for item in w.items if item.entry.title == "Conference"]) == 1
 
 
 def test_too_many_events_starting_together_fold_into_plus_n_and_so_does_a_fifth_level_of_indent():

@@ -92,8 +92,33 @@ class MonthCell:
     day: date
     in_month: bool
     is_today: bool
-    shown: list[Entry]
-    hidden_count: int
+    hidden_count: int  # entries touching the day that do not fit: "+N more"
+
+
+@dataclass(frozen=True)
+class MonthItem:
+    """One entry in a month week: a bar across its days (all-day and multi-day entries), or a dot, start time and
+    title in its day (timed entries). Lanes are rows under the day numbers, shared by the whole week."""
+
+    entry: Entry
+    column: int  # 0-based day of the week row
+    span: int
+    lane: int
+    is_bar: bool
+    starts_earlier: bool  # began before this week row
+    ends_later: bool
+
+
+@dataclass(frozen=True)
+class MonthWeek:
+    cells: list[MonthCell]
+    items: list[MonthItem]  # those that fit, in lanes below MONTH_CELL_LIMIT
+
+    def __iter__(self):  # a week still reads as its seven cells
+        return iter(self.cells)
+
+    def __getitem__(self, index: int) -> MonthCell:
+        return self.cells[index]
 
 
 @dataclass(frozen=True)
@@ -263,16 +288,44 @@ def entries_by_day(entries: list[Entry], days: list[date], zone: ZoneInfo) -> di
     return by_day
 
 
-def month_weeks(
-    entries: list[Entry], days: list[date], month: int, zone: ZoneInfo, today: date
-) -> list[list[MonthCell]]:
-    by_day = entries_by_day(entries, days, zone)
-    cells = [
-        MonthCell(day, day.month == month, day == today, by_day[day][:MONTH_CELL_LIMIT],
-                  max(0, len(by_day[day]) - MONTH_CELL_LIMIT))
-        for day in days
-    ]
-    return [cells[index:index + 7] for index in range(0, len(cells), 7)]
+def month_weeks(entries: list[Entry], days: list[date], month: int, zone: ZoneInfo, today: date) -> list[MonthWeek]:
+    """Each week row of a month page: bars first (earliest, then longest), then each day's timed entries by time,
+    each in the first lane free on all its days, as Google draws a month. A day shows MONTH_CELL_LIMIT lanes; what
+    falls below them is counted in that day's "+N more"."""
+    weeks = []
+    for first in range(0, len(days), 7):
+        budget.check()
+        week_days = days[first:first + 7]
+        candidates = []
+        for entry in entries:
+            start_day, last_day = entry.day_span(zone)
+            if start_day > week_days[-1] or last_day < week_days[0]:
+                continue
+            column = (max(start_day, week_days[0]) - week_days[0]).days
+            span = (min(last_day, week_days[-1]) - week_days[0]).days - column + 1
+            is_bar = entry.spans_days or span > 1
+            candidates.append(MonthItem(entry, column, span, -1, is_bar, start_day < week_days[0],
+                                        last_day > week_days[-1]))
+        candidates.sort(key=lambda item: (not item.is_bar, item.column, -item.span, item.entry.start,
+                                          item.entry.title))
+        lanes: list[set[int]] = []  # the columns taken in each lane
+        shown, hidden = [], [0] * 7
+        for item in candidates:
+            needed = set(range(item.column, item.column + item.span))
+            lane = next((index for index, taken in enumerate(lanes) if not taken & needed), len(lanes))
+            if lane == len(lanes):
+                lanes.append(set())
+            lanes[lane] |= needed
+            if lane < MONTH_CELL_LIMIT:
+                shown.append(MonthItem(item.entry, item.column, item.span, lane, item.is_bar, item.starts_earlier,
+                                       item.ends_later))
+            else:
+                for column in needed:
+                    hidden[column] += 1
+        cells = [MonthCell(day, day.month == month, day == today, hidden[index])
+                 for index, day in enumerate(week_days)]
+        weeks.append(MonthWeek(cells, shown))
+    return weeks
 
 
 def agenda_days(entries: list[Entry], days: list[date], zone: ZoneInfo, today: date) -> list[AgendaDay]:

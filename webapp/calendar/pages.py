@@ -12,7 +12,7 @@ from webapp.calendar.layout import (
     MAX_COLUMNS,
     MINUTES_PER_DAY,
     AgendaDay,
-    MonthCell,
+    MonthWeek,
     TimeGrid,
     agenda_days,
     month_weeks,
@@ -48,7 +48,7 @@ class CalendarPage:
     today: date
     calendars: list[CalendarInfo]
     grid: TimeGrid | None = None  # day and week
-    month: list[list[MonthCell]] | None = None
+    month: list[MonthWeek] | None = None
     agenda: list[AgendaDay] | None = None
     work_day: tuple[int, int] = (8 * 60, 18 * 60)
     week_start: int = 1

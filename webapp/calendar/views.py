@@ -22,6 +22,7 @@ from webapp.calendar.forms import (
     edit_form_data,
     new_event_form_data,
 )
+from webapp.calendar.layout import MONTH_CELL_LIMIT
 from webapp.calendar.pages import Viewer, calendar_page
 from webapp.calendar.periods import VIEW_KINDS, BadDate, make_period, parse_day, parse_month, today_in
 from webapp.calendar.queries import EventDetails, event_details, user_calendars
@@ -56,6 +57,7 @@ def calendar_helpers():
     zone = _viewer().zone if current_user.is_authenticated else ZoneInfo(UTC_NAME)
     return {
         "view_kinds": VIEW_KINDS,
+        "month_lanes": MONTH_CELL_LIMIT,
         "view_labels": VIEW_LABELS,
         "hour_labels": HOUR_LABELS,
         "view_url": view_url,
