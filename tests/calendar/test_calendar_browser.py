@@ -67,11 +67,16 @@ def test_event_panel_opens_on_click_and_escape_closes_it(live_server, page, pers
     panel.wait_for()
     assert "Call with New York" in panel.inner_text() and "09:00 – 10:00 New York" in panel.inner_text()
     assert panel.locator("a[href='https://meet.example/abc']").get_attribute("rel") == "noopener noreferrer nofollow"
-    assert "Not bold" in panel.inner_text() and panel.locator("b").count() == 0 and "Grace" in panel.inner_text()
+    # The provider's HTML, sanitised: its bold shows as bold; the edit form has the text without tags.
+    assert panel.locator(".event-description b").inner_text() == "Not bold" and "Grace" in panel.inner_text()
+    panel.locator("text=Edit").click()
+    page.wait_for_selector("#event-panel form")
+    assert page.input_value("#description") == "Dial in: https://meet.example/abc\nNot bold"
+    screenshot(page, "event-form-plain-description-desktop")
     assert "/calendar/week/" in page.url  # the panel is an overlay; the week stays in the address bar
 
     page.keyboard.press("Escape")
-    panel.wait_for(state="detached")
+    page.locator("#event-panel.is-open").wait_for(state="detached")
     assert page.locator("#event-panel").count() == 1 and not page.is_visible("#event-panel")
 
 

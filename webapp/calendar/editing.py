@@ -3,12 +3,13 @@ and then queues the push (webapp.sync.queue.enqueue_push) that takes the change 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from webapp.calendar.descriptions import provider_description
 from webapp.calendar.display import editable_title
 from webapp.calendar.queries import EventDetails, series_master
 from webapp.calendar.repeat import Repeat, other_rule_lines, repeat_from_rule, rule_line
@@ -106,6 +107,9 @@ def create_event(session: Session, connection_id: uuid.UUID, data: EventInput) -
 def edit_event(session: Session, details: EventDetails, scope: str, data: EventInput) -> CalendarEvent:
     """Change a plain event, one instance of a series (an override row), or the whole series (its master).
     Returns the row whose push carries the change."""
+    # The description was edited as text: it goes back in the format the provider gave it (HTML stays HTML).
+    previous = details.series if scope == ALL_EVENTS or details.is_generated_instance else details.event
+    data = replace(data, description=provider_description(data.description, previous.description))
     if details.series is None:
         event = details.event
         _apply(event, data)

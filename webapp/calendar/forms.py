@@ -18,7 +18,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from webapp.calendar.display import describe, editable_title
+from webapp.calendar.display import describe, description_text, editable_title
 from webapp.calendar.editing import ALL_EVENTS, THIS_EVENT, EventInput
 from webapp.calendar.entries import all_day_dates
 from webapp.calendar.periods import EARLIEST_YEAR, LATEST_YEAR
@@ -286,7 +286,8 @@ def edit_form_data(details: EventDetails, scope: str, kind: str) -> tuple[dict, 
     zone_name = source.timezone if is_iana_zone(source.timezone) else UTC_NAME
     data = event_form_data(
         start, end, source.is_all_day, zone_name,
-        title=editable_title(source.title), location=source.location or "", description=source.description or "",
+        title=editable_title(source.title), location=source.location or "",
+        description=description_text(source.description),  # edited as plain text, never tags
         view=kind, scope=scope, at=format_at(details.original_start) if details.is_generated_instance else "",
     )
     if scope == THIS_EVENT or not source.recurrence_rule:

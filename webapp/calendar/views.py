@@ -78,6 +78,8 @@ def calendar_helpers():
         "long_date": display.long_date,
         "linkify": display.linkify,
         "description_text": display.description_text,
+        "description_html": display.description_html,
+        "description_is_html": display.is_html,
         "web_url": display.web_url,
         "link_rel": display.LINK_REL,
         "reminder_text": display.reminder_text,
