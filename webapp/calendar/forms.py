@@ -15,7 +15,7 @@ from wtforms import (
     TimeField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import UUID, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from webapp.calendar.display import describe, description_text, editable_title
@@ -267,6 +267,14 @@ class GoToDateForm(Form):
 
 class DeleteEventForm(Form):
     scope = HiddenField()
+    at = HiddenField()
+    view = HiddenField()
+
+
+class QuietForm(Form):
+    """"Don't flag this series": the other side of a double booking (its series master, or the event)."""
+
+    other = HiddenField(validators=[InputRequired(), UUID()])
     at = HiddenField()
     view = HiddenField()
 

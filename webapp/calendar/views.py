@@ -13,11 +13,13 @@ from webapp.calendar import bp, display, editing, pages
 from webapp.calendar.copies import copies_of
 from webapp.calendar.editing import ALL_EVENTS, THIS_EVENT
 from webapp.calendar.entries import all_day_dates
+from webapp.calendar.exemptions import exempt, series_key
 from webapp.calendar.forms import (
     DeleteEventForm,
     EventForm,
     GoToDateForm,
     MoveEventForm,
+    QuietForm,
     VisibilityForm,
     edit_form_data,
     new_event_form_data,
@@ -25,7 +27,8 @@ from webapp.calendar.forms import (
 from webapp.calendar.layout import MONTH_CELL_LIMIT
 from webapp.calendar.pages import Viewer, calendar_page
 from webapp.calendar.periods import VIEW_KINDS, BadDate, make_period, parse_day, parse_month, today_in
-from webapp.calendar.queries import EventDetails, event_details, user_calendars
+from webapp.calendar.queries import EventDetails, event_details, owned_event, user_calendars
+from webapp.calendar.together import double_bookings
 from webapp.calendar.urls import day_urls, event_url, format_at, new_event_url, parse_at, view_kind, view_url
 from webapp.calendar.zones import UTC_NAME
 from webapp.extensions import db
@@ -64,6 +67,7 @@ def calendar_helpers():
         "day_urls": day_urls,
         "event_label": lambda entry: display.event_label(entry, zone),
         "shown_title": display.shown_title,
+        "series_key": series_key,
         "is_untitled": display.is_untitled,
         "local_iso": lambda instant: instant.astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
         "event_url": event_url,
@@ -275,9 +279,24 @@ def _local_start_day(start: datetime, is_all_day: bool) -> date:
 
 
 def _render_event(details: EventDetails, kind: str):
+    viewer = _viewer()
+    booked = double_bookings(db.session, viewer, details, user_calendars(db.session, viewer.user_id))
     return render_page("calendar/event.html", "calendar/_event_panel.html", details=details, event=details.event,
                        kind=kind, back_url=_back_url(kind, details),
-                       copies=copies_of(db.session, current_user.id, details))
+                       copies=copies_of(db.session, current_user.id, details), double_bookings=booked)
+
+
+@bp.route("/calendar/events/<uuid:event_id>/quiet", methods=["POST"])
+def quiet_double_booking(event_id: uuid.UUID):
+    """"Don't flag this series": the occurrence's series (or event) and the other one are never marked again."""
+    form = QuietForm()
+    details = _details_or_404(event_id, form.at.data or None)
+    if not form.validate_on_submit() or owned_event(db.session, current_user.id, uuid.UUID(form.other.data)) is None:
+        abort(400, description="Choose which double booking not to flag.")
+    exempt(db.session, current_user.id, (details.series or details.event).id, uuid.UUID(form.other.data))
+    db.session.commit()
+    return _after_change(form.view.data, _local_start_day(details.start, details.event.is_all_day),
+                         "These will not be flagged as a double booking again.")
 
 
 # ---------------------------------------------------------------------------- creating and editing
