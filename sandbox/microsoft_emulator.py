@@ -35,6 +35,7 @@ from dateutil.rrule import DAILY, FR, MO, MONTHLY, SA, SU, TH, TU, WE, WEEKLY, Y
 from flask import Flask, Response, g, jsonify, redirect, render_template_string, request
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
+from sandbox import consent
 from sandbox.threads import locked
 
 DEFAULT_ACCOUNT = "sandbox.user@outlook.com"
@@ -921,20 +922,25 @@ def _calendar_json(calendar: Calendar, account: Account) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- Flask app
 
 _CONSENT_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sign in to your account</title></head>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sign in to your account</title><style>{{ style }}</style></head>
 <body><main>
+<p class="brand"><span class="brand-mark" style="background:#0f6cbd;border-radius:4px">M</span> Microsoft</p>
 <h1>Let this app access your info?</h1>
+<p class="pretend">{{ pretend }}</p>
 <p>The app <strong>{{ client_id }}</strong> would like to:</p>
-<ul>{% for scope in scopes %}<li>{{ scope }}</li>{% endfor %}</ul>
+<ul>{% for scope in scopes %}<li title="{{ scope }}">{{ scope_words(scope) }}</li>{% endfor %}</ul>
 <form method="post" action="{{ action }}">
 {% for name, value in params %}<input type="hidden" name="{{ name }}" value="{{ value }}">
-{% endfor %}<label>Account
-<select name="login_hint">{% for account in accounts %}
+{% endfor %}<label for="login_hint">Account</label>
+<select id="login_hint" name="login_hint">{% for account in accounts %}
 <option value="{{ account.email }}"{% if account.email == selected %} selected{% endif %}>
 {{ account.display_name }} ({{ account.email }})</option>{% endfor %}
-</select></label>
-<button type="submit" name="decision" value="accept">Accept</button>
+</select>
+<div class="actions">
 <button type="submit" name="decision" value="cancel">Cancel</button>
+<button type="submit" name="decision" value="accept" class="primary">Accept</button>
+</div>
 </form>
 </main></body></html>
 """
@@ -1086,7 +1092,8 @@ def _consent_page(state: MicrosoftState, params: dict[str, str]) -> Response:
     hidden = [(k, v) for k, v in params.items() if k not in ("login_hint", "decision", "emulator_auto")]
     page = render_template_string(_CONSENT_PAGE, client_id=params["client_id"], scopes=params["scope"].split(),
                                   params=hidden, accounts=list(state.accounts.values()), selected=selected,
-                                  action=request.path)
+                                  action=request.path, style=consent.STYLE, pretend=consent.PRETEND,
+                                  scope_words=consent.scope_words)
     return Response(page, mimetype="text/html")
 
 

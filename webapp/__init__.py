@@ -176,4 +176,11 @@ def register_template_helpers(app: Flask) -> None:
             links = NAV_LINKS + (ADMIN_NAV_LINKS if getattr(current_user, "is_admin", False) else ())
             return [(endpoint, label) for endpoint, label in links if endpoint in app.view_functions]
 
-        return {"nav_links": nav_links, "signup_policy": SignupPolicy(app.config["SIGNUP"])}
+        def connect_providers():
+            from webapp.models import CalendarProvider
+            from webapp.providers import LABELS, is_configured
+
+            return [(kind, LABELS[kind], is_configured(kind)) for kind in CalendarProvider]
+
+        return {"nav_links": nav_links, "signup_policy": SignupPolicy(app.config["SIGNUP"]),
+                "connect_providers": connect_providers}

@@ -45,7 +45,12 @@ def test_home_redirects_to_this_week_in_the_users_zone(signed_in, user, db_sessi
 def test_a_user_without_calendars_is_greeted_and_pointed_to_connecting_one(signed_in, db_session, user):
     html = body(signed_in.get("/calendar/week/2024-03-06"))
 
-    assert "Hello, Ada Lovelace. Connect a calendar to see your week here." in html
+    assert "Welcome, Ada Lovelace. Connect a calendar to see your week here." in html
+    # The three providers' buttons in the card; the sandbox says its accounts are pretend.
+    welcome = html.split('class="calendar-welcome card"', 1)[1].split("</section>", 1)[0]
+    assert 'action="/connections/google/connect"' in welcome and 'action="/connections/microsoft/connect"' in welcome
+    assert 'href="/connections/apple"' in welcome and "data-new-event" in html
+    assert ("pretend" in welcome) == bool(signed_in.application.config["PROVIDERS"].get("sandbox"))
     make_connection(db_session, user)
     assert "Connect a calendar to see your week here." not in body(signed_in.get("/calendar/week/2024-03-06"))
 

@@ -37,6 +37,7 @@ class CalendarInfo:
     is_connected: bool
     can_write: bool
     is_removed_at_provider: bool = False  # deleted or unshared there: shown until the user removes it here
+    account: str | None = None  # the provider account's email (the Apple ID for iCloud)
 
     @property
     def is_writable(self) -> bool:
@@ -88,3 +89,28 @@ class Entry:
     def touches(self, first_day: date, last_day: date, zone: ZoneInfo) -> bool:
         starts, ends = self.day_span(zone)
         return starts <= last_day and ends >= first_day
+
+
+@dataclass(frozen=True)
+class Account:
+    """The calendars of one provider account, as the sidebar and the pickers group them."""
+
+    provider: str
+    email: str | None
+    calendars: list[CalendarInfo]
+
+
+def by_account(calendars: list[CalendarInfo]) -> list[Account]:
+    """Calendars grouped by (provider, account), the groups in the order their first calendar comes."""
+    groups: dict[tuple[str, str | None], list[CalendarInfo]] = {}
+    for calendar in calendars:
+        groups.setdefault((calendar.provider, (calendar.account or "").lower() or None), []).append(calendar)
+    return [Account(provider, email, listed) for (provider, email), listed in groups.items()]
+
+
+def default_calendar(writable: list[CalendarInfo], chosen: uuid.UUID | None) -> uuid.UUID | None:
+    """Where a new event goes: the user's choice (Settings, or the last new event's) while it takes events, else the
+    first writable calendar (primary first)."""
+    if any(calendar.id == chosen for calendar in writable):
+        return chosen
+    return writable[0].id if writable else None

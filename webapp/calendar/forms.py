@@ -20,7 +20,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from webapp.calendar.display import describe, description_text, editable_title
 from webapp.calendar.editing import ALL_EVENTS, THIS_EVENT, EventInput
-from webapp.calendar.entries import all_day_dates
+from webapp.calendar.entries import all_day_dates, by_account
 from webapp.calendar.periods import EARLIEST_YEAR, LATEST_YEAR
 from webapp.calendar.queries import EventDetails
 from webapp.calendar.repeat import FREQUENCIES, WEEKDAYS, Repeat, repeat_from_rule
@@ -40,6 +40,11 @@ WEEKDAY_CHOICES = [SelectChoice(day, label)
                    for day, label in zip(WEEKDAYS, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), strict=True)]
 TIME_FORMATS = ["%H:%M", "%H:%M:%S"]  # browsers send seconds when the input has a step below a minute
 LOCAL_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+
+
+def account_label(account) -> str:
+    provider = {"GOOGLE": "Google", "MICROSOFT": "Outlook", "APPLE": "iCloud"}.get(account.provider, account.provider)
+    return f"{provider} · {account.email}" if account.email else provider
 
 
 def _strip(value):
@@ -104,7 +109,10 @@ class EventForm(Form):
                  title_required: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.title_required = title_required
-        self.calendar_id.choices = [SelectChoice(str(calendar.id), calendar.name) for calendar in calendars]
+        # Grouped by account ("Google · ada@example.com"), as the sidebar shows them.
+        self.calendar_id.choices = [
+            SelectChoice(str(calendar.id), calendar.name, optgroup=account_label(account))
+            for account in by_account(list(calendars)) for calendar in account.calendars]
         self.time_zone.choices = zone_choices(current_zone)
         if custom_rule:
             self.repeat.choices = [SelectChoice(KEEP_RULE, f"As now: {custom_rule}"), *REPEAT_CHOICES]

@@ -12,7 +12,7 @@ from webapp import audit
 from webapp.calendar import bp, display, editing, pages
 from webapp.calendar.copies import copies_of
 from webapp.calendar.editing import ALL_EVENTS, THIS_EVENT
-from webapp.calendar.entries import all_day_dates
+from webapp.calendar.entries import all_day_dates, by_account, default_calendar
 from webapp.calendar.exemptions import exempt, series_key
 from webapp.calendar.forms import (
     DeleteEventForm,
@@ -68,6 +68,7 @@ def calendar_helpers():
         "event_label": lambda entry: display.event_label(entry, zone),
         "shown_title": display.shown_title,
         "series_key": series_key,
+        "by_account": by_account,
         "is_untitled": display.is_untitled,
         "local_iso": lambda instant: instant.astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
         "event_url": event_url,
@@ -310,6 +311,8 @@ def new_event():
     writable = [calendar for calendar in calendars if calendar.is_writable]
     initial = None if request.method == "POST" else new_event_form_data(
         viewer.time_zone, request.args.get("start"), kind, _now(), request.args.get("end"))
+    if initial is not None:
+        initial["calendar_id"] = str(default_calendar(writable, current_user.default_calendar_id) or "")
     form = EventForm(calendars=writable, current_zone=viewer.time_zone, data=initial)
     refused = next((calendar for calendar in calendars
                     if not calendar.is_writable and str(calendar.id) == form.calendar_id.data), None)
@@ -318,6 +321,7 @@ def new_event():
         form.calendar_id.errors = [display.read_only_reason(refused)]
     elif form.validate_on_submit():
         event = editing.create_event(db.session, uuid.UUID(form.calendar_id.data), form.event_input())
+        current_user.default_calendar_id = event.calendar_connection_id  # the next new event starts there
         audit.record(db.session, "EVENT_CREATE", user_id=viewer.user_id, resource=("calendar_event", event.id),
                      calendar_id=event.calendar_connection_id)
         db.session.commit()
