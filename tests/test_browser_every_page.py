@@ -64,6 +64,8 @@ NOT_PAGES = {
     "calendar.home": "redirects to the week",
     "calendar.go_to_date": "redirects to a calendar page",
     "calendar.mini_month": "an htmx partial; redirects to a calendar page otherwise",
+    "calendar.quick_create": "the quick-create popover (htmx); redirects to the new-event form otherwise",
+    "calendar.quick_preview": "the quick-create preview line (htmx); redirects to the new-event form otherwise",
     "admin.user_row_partial": "an htmx partial; redirects to the users page otherwise",
     "settings.index": "redirects to the first settings page",
     "connections.callback": "OAuth redirect target",

@@ -182,5 +182,10 @@ def register_template_helpers(app: Flask) -> None:
 
             return [(kind, LABELS[kind], is_configured(kind)) for kind in CalendarProvider]
 
+        def twelve_hour_clock() -> bool:
+            from webapp.calendar.display import uses_twelve_hour
+
+            return uses_twelve_hour()
+
         return {"nav_links": nav_links, "signup_policy": SignupPolicy(app.config["SIGNUP"]),
-                "connect_providers": connect_providers}
+                "connect_providers": connect_providers, "twelve_hour_clock": twelve_hour_clock}

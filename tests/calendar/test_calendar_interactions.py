@@ -87,6 +87,9 @@ def test_dragging_over_empty_time_opens_a_new_event_with_that_range(live_server,
     drag(page, (saturday["x"] + 30, top), (saturday["x"] + 30, top + 1.5 * hour))  # to about 14:30
     screenshot(page, "drag-create-desktop")
 
+    # The quick-create popover for that range; "More options" carries it to the full form.
+    expect(page.locator("#quick-pop.is-open .quick-when")).to_contain_text("13:00 – 14:45")
+    page.click("#quick-pop >> text=More options")
     page.wait_for_selector("#event-panel form")
     assert page.input_value("#start_date") == (person["monday"] + timedelta(days=5)).isoformat()
     assert (page.input_value("#start_time"), page.input_value("#end_time")) == ("13:00", "14:45")

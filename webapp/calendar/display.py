@@ -64,10 +64,11 @@ def event_label(entry, zone: ZoneInfo) -> str:
         when = f"{days}, all day"
     else:
         start, end = entry.start.astimezone(zone), entry.end.astimezone(zone)
+        first, last = clock(start, zone), clock(end, zone)
         if start.date() == (end - _MOMENT).date():  # ending at midnight is still the same day
-            when = f"{_day_words(start.date())}, {start:%H:%M} to {end:%H:%M}"
+            when = f"{_day_words(start.date())}, {first} to {last}"
         else:
-            when = f"{_day_words(start.date())} {start:%H:%M} to {_day_words(end.date())} {end:%H:%M}"
+            when = f"{_day_words(start.date())} {first} to {_day_words(end.date())} {last}"
     name = entry.calendar.name
     calendar = name if name.lower().endswith("calendar") else f"{name} calendar"
     if entry.is_being_deleted:
@@ -77,8 +78,29 @@ def event_label(entry, zone: ZoneInfo) -> str:
     return f"{shown_title(entry.title)}, {when}, {calendar}{state}"
 
 
-def clock(instant: datetime, zone: ZoneInfo) -> str:
-    return instant.astimezone(zone).strftime("%H:%M")
+def uses_twelve_hour() -> bool:
+    """The signed-in user's clock (Settings, else their browser's locale); 24-hour until either is known."""
+    from flask import has_request_context
+    from flask_login import current_user
+
+    return has_request_context() and current_user.is_authenticated and current_user.clock_24h is False
+
+
+def format_clock(hour: int, minute: int, twelve_hour: bool) -> str:
+    """ "13:05" on a 24-hour clock, "1:05 pm" on a 12-hour one."""
+    if not twelve_hour:
+        return f"{hour:02d}:{minute:02d}"
+    return f"{(hour - 1) % 12 + 1}:{minute:02d} {'am' if hour < 12 else 'pm'}"
+
+
+def hour_label(hour: int, twelve_hour: bool) -> str:
+    """The time grid's hour marks: "13:00", or "1 pm"."""
+    return f"{(hour - 1) % 12 + 1} {'am' if hour < 12 else 'pm'}" if twelve_hour else f"{hour:02d}:00"
+
+
+def clock(instant: datetime, zone: ZoneInfo, twelve_hour: bool | None = None) -> str:
+    local = instant.astimezone(zone)
+    return format_clock(local.hour, local.minute, uses_twelve_hour() if twelve_hour is None else twelve_hour)
 
 
 def iso_instant(instant: datetime, zone: ZoneInfo) -> str:

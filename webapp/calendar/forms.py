@@ -104,6 +104,8 @@ class EventForm(Form):
     view = HiddenField()
     scope = HiddenField()
     at = HiddenField()
+    # The clock the times are typed on: the viewer's; the event keeps its own zone (time_zone) when it differs.
+    input_zone = HiddenField()
 
     def __init__(self, *args, calendars=(), current_zone: str | None = None, custom_rule: str | None = None,
                  title_required: bool = True, **kwargs):
@@ -170,7 +172,7 @@ class EventForm(Form):
             # All-day events are dates: 00:00 UTC of the first day to 00:00 UTC after the last, whatever the zone.
             return (datetime.combine(self.start_date.data, time(), UTC),
                     datetime.combine(self.end_date.data + timedelta(days=1), time(), UTC))
-        zone = ZoneInfo(self.time_zone.data)
+        zone = ZoneInfo(self.input_zone.data if is_iana_zone(self.input_zone.data) else self.time_zone.data)
         return (datetime.combine(self.start_date.data, self.start_time.data, zone).astimezone(UTC),
                 datetime.combine(self.end_date.data, self.end_time.data, zone).astimezone(UTC))
 
@@ -279,6 +281,29 @@ class DeleteEventForm(Form):
     view = HiddenField()
 
 
+class QuickCreateForm(Form):
+    """The quick-create popover: one line of text (read by webapp.calendar.quick), the slot it was typed in (local
+    times on the viewer's clock) and the calendar."""
+
+    title = StringField("Title", filters=[_strip], validators=[
+        InputRequired("Give the event a title."),
+        Length(max=MAX_TITLE_LENGTH, message=f"Keep the title to {MAX_TITLE_LENGTH} characters or fewer.")])
+    calendar_id = SelectField("Calendar")
+    start = DateTimeLocalField(format=LOCAL_FORMATS, validators=[InputRequired(), _local_minute])
+    end = DateTimeLocalField(format=LOCAL_FORMATS, validators=[InputRequired(), _local_minute])
+    view = HiddenField()
+
+    def __init__(self, *args, calendars=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calendar_id.choices = [
+            SelectChoice(str(calendar.id), calendar.name, optgroup=account_label(account))
+            for account in by_account(list(calendars)) for calendar in account.calendars]
+
+    def validate_end(self, field):
+        if self.start.data and field.data and field.data <= self.start.data:
+            raise ValidationError("The event must end after it starts.")
+
+
 class QuietForm(Form):
     """"Don't flag this series": the other side of a double booking (its series master, or the event)."""
 
@@ -292,20 +317,24 @@ class VisibilityForm(Form):
     next = HiddenField()
 
 
-def edit_form_data(details: EventDetails, scope: str, kind: str) -> tuple[dict, str | None]:
-    """Initial values for editing an event, one instance or its whole series; and, when the series' stored rule
-    says more than the simple repeat fields can, its description (the form then offers to keep it)."""
+def edit_form_data(details: EventDetails, scope: str, kind: str,
+                   viewer_zone: str | None = None) -> tuple[dict, str | None]:
+    """Initial values for editing an event, one instance or its whole series, its times on the viewer's clock (the
+    event keeps its own zone); and, when the series' stored rule says more than the simple repeat fields can, its
+    description (the form then offers to keep it)."""
     if scope == ALL_EVENTS:
         source, start, end = details.series, details.series.start_time, details.series.end_time
     else:
         source, start, end = details.event, details.start, details.end
     zone_name = source.timezone if is_iana_zone(source.timezone) else UTC_NAME
+    shown_zone = viewer_zone if is_iana_zone(viewer_zone) else zone_name
     data = event_form_data(
-        start, end, source.is_all_day, zone_name,
+        start, end, source.is_all_day, shown_zone, input_zone=shown_zone,
         title=editable_title(source.title), location=source.location or "",
         description=description_text(source.description),  # edited as plain text, never tags
         view=kind, scope=scope, at=format_at(details.original_start) if details.is_generated_instance else "",
     )
+    data["time_zone"] = zone_name
     if scope == THIS_EVENT or not source.recurrence_rule:
         return data, None
     rule_zone = ZoneInfo(UTC_NAME if source.is_all_day else zone_name)

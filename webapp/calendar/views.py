@@ -11,14 +11,16 @@ from flask_login import current_user, login_required
 from webapp import audit
 from webapp.calendar import bp, display, editing, pages
 from webapp.calendar.copies import copies_of
-from webapp.calendar.editing import ALL_EVENTS, THIS_EVENT
+from webapp.calendar.editing import ALL_EVENTS, THIS_EVENT, EventInput
 from webapp.calendar.entries import all_day_dates, by_account, default_calendar
 from webapp.calendar.exemptions import exempt, series_key
 from webapp.calendar.forms import (
+    MAX_TITLE_LENGTH,
     DeleteEventForm,
     EventForm,
     GoToDateForm,
     MoveEventForm,
+    QuickCreateForm,
     QuietForm,
     VisibilityForm,
     edit_form_data,
@@ -28,6 +30,8 @@ from webapp.calendar.layout import MONTH_CELL_LIMIT
 from webapp.calendar.pages import Viewer, calendar_page
 from webapp.calendar.periods import VIEW_KINDS, BadDate, make_period, parse_day, parse_month, today_in
 from webapp.calendar.queries import EventDetails, event_details, owned_event, user_calendars
+from webapp.calendar.quick import parse_quick
+from webapp.calendar.repeat import rule_line
 from webapp.calendar.together import double_bookings
 from webapp.calendar.urls import day_urls, event_url, format_at, new_event_url, parse_at, view_kind, view_url
 from webapp.calendar.zones import UTC_NAME
@@ -37,7 +41,6 @@ from webapp.models import SyncStatus
 from webapp.sync.push import retry_push
 from webapp.sync.queue import enqueue_push
 
-HOUR_LABELS = tuple(f"{hour:02d}:00" for hour in range(24))
 VIEW_LABELS = {"day": "Day", "3day": "3 days", "week": "Week", "month": "Month", "agenda": "Agenda"}
 
 
@@ -62,7 +65,7 @@ def calendar_helpers():
         "view_kinds": VIEW_KINDS,
         "month_lanes": MONTH_CELL_LIMIT,
         "view_labels": VIEW_LABELS,
-        "hour_labels": HOUR_LABELS,
+        "hour_labels": [display.hour_label(hour, display.uses_twelve_hour()) for hour in range(24)],
         "view_url": view_url,
         "day_urls": day_urls,
         "event_label": lambda entry: display.event_label(entry, zone),
@@ -312,7 +315,13 @@ def new_event():
     initial = None if request.method == "POST" else new_event_form_data(
         viewer.time_zone, request.args.get("start"), kind, _now(), request.args.get("end"))
     if initial is not None:
-        initial["calendar_id"] = str(default_calendar(writable, current_user.default_calendar_id) or "")
+        initial["input_zone"] = initial["time_zone"]
+        # "More options" from quick create brings what was typed there.
+        chosen = request.args.get("calendar_id")
+        if not any(str(calendar.id) == chosen for calendar in writable):
+            chosen = str(default_calendar(writable, current_user.default_calendar_id) or "")
+        initial["calendar_id"] = chosen
+        initial["title"] = (request.args.get("title") or "")[:MAX_TITLE_LENGTH]
     form = EventForm(calendars=writable, current_zone=viewer.time_zone, data=initial)
     refused = next((calendar for calendar in calendars
                     if not calendar.is_writable and str(calendar.id) == form.calendar_id.data), None)
@@ -331,12 +340,85 @@ def new_event():
                         has_calendars=bool(writable) or refused is not None)
 
 
+@bp.route("/calendar/events/quick", methods=["GET", "POST"])
+def quick_create():
+    """The popover beside a clicked or dragged slot (htmx; anything else gets the full form): one line of text,
+    read as a title, a time and a repeat (webapp.calendar.quick); Enter saves."""
+    viewer = _viewer()
+    writable = [calendar for calendar in user_calendars(db.session, viewer.user_id) if calendar.is_writable]
+    if request.method == "GET" and not is_partial_request():
+        return redirect(url_for("calendar.new_event", **request.args), 303)
+    initial = None
+    if request.method == "GET":
+        initial = new_event_form_data(viewer.time_zone, request.args.get("start"), view_kind(request.args.get("view")),
+                                      _now(), request.args.get("end"))
+        initial = {"start": datetime.combine(initial["start_date"], initial["start_time"]),
+                   "end": datetime.combine(initial["end_date"], initial["end_time"]), "view": initial["view"],
+                   "calendar_id": str(default_calendar(writable, current_user.default_calendar_id) or "")}
+    form = QuickCreateForm(calendars=writable, data=initial)
+    if form.validate_on_submit():
+        quick = _quick_reading(form)
+        zone = viewer.zone
+        event = editing.create_event(db.session, uuid.UUID(form.calendar_id.data), EventInput(
+            title=quick.title or form.title.data, is_all_day=False,
+            start=quick.start.replace(tzinfo=zone).astimezone(UTC), end=quick.end.replace(tzinfo=zone).astimezone(UTC),
+            timezone=zone.key, repeat=quick.repeat))
+        current_user.default_calendar_id = event.calendar_connection_id
+        audit.record(db.session, "EVENT_CREATE", user_id=viewer.user_id, resource=("calendar_event", event.id),
+                     calendar_id=event.calendar_connection_id, quick=True)
+        db.session.commit()
+        enqueue_push(event.id)
+        return _after_change(form.view.data, quick.start.date(), "Event saved.")
+    status = 422 if form.is_submitted() else 200
+    response = make_response(render_template("calendar/_quick_create.html", form=form, has_calendars=bool(writable),
+                                             preview=_quick_preview(form)), status)
+    response.vary.add("HX-Request")
+    if form.is_submitted():  # the form again, with its errors, in the popover (not over the calendar)
+        response.headers["HX-Retarget"] = "#quick-pop"
+        response.headers["HX-Reswap"] = "innerHTML"
+    return response
+
+
+@bp.route("/calendar/events/quick/preview")
+def quick_preview():
+    """What the quick-create line will save, shown while it is typed (htmx)."""
+    form = QuickCreateForm(request.args, meta={"csrf": False})
+    if not is_partial_request():
+        return redirect(url_for("calendar.new_event", **request.args), 303)
+    response = make_response(render_template("calendar/_quick_preview.html", preview=_quick_preview(form)))
+    response.vary.add("HX-Request")
+    return response
+
+
+def _quick_reading(form: QuickCreateForm):
+    now = _now().astimezone(_viewer().zone).replace(tzinfo=None, second=0, microsecond=0)
+    return parse_quick(form.title.data or "", form.start.data, form.end.data, now, languages=_languages())
+
+
+def _languages() -> tuple[str, ...]:
+    """The languages dateparser reads quick-create text in: the browser's, English always among them."""
+    wanted = [language.split("-")[0].lower() for language in request.accept_languages.values()][:3]
+    return tuple(dict.fromkeys([*wanted, "en"]))
+
+
+def _quick_preview(form: QuickCreateForm) -> dict | None:
+    """The preview line: the title, when, how often; None before a slot is known."""
+    if form.start.data is None or form.end.data is None or form.end.data <= form.start.data:
+        return None
+    quick = _quick_reading(form)
+    zone = _viewer().zone
+    start, end = quick.start.replace(tzinfo=zone), quick.end.replace(tzinfo=zone)
+    when = f"{display.short_date(start.date())}, {display.clock(start, zone)} – {display.clock(end, zone)}"
+    repeat = display.describe(rule_line(quick.repeat, start, False), start) if quick.repeat else None
+    return {"title": quick.title, "when": when, "repeat": repeat, "understood": quick.understood}
+
+
 @bp.route("/calendar/events/<uuid:event_id>/edit", methods=["GET", "POST"])
 def edit_event(event_id: uuid.UUID):
     details = _changeable_details(event_id, request.values.get("at"))
     kind = view_kind(request.values.get("view"))
     scope = _scope(details, request.values.get("scope"))
-    initial, custom_rule = edit_form_data(details, scope, kind)
+    initial, custom_rule = edit_form_data(details, scope, kind, _viewer().zone.key)
     form = EventForm(calendars=[details.calendar], current_zone=initial["time_zone"], custom_rule=custom_rule,
                      title_required=False, data=None if request.method == "POST" else initial)
     form.calendar_id.data = str(details.calendar.id)  # an event stays on its calendar

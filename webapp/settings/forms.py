@@ -29,6 +29,8 @@ class ProfileForm(Form):
                              validators=[InputRequired("Say when your working day ends.")])
     mark_double_bookings = BooleanField("Mark double bookings (busy events on different calendars at the same time)")
     default_calendar_id = SelectField("New events go to", validate_choice=False)
+    clock = SelectField("Clock", choices=[SelectChoice("24", "24-hour (13:00)"),
+                                          SelectChoice("12", "12-hour (1:00 pm)")])
 
     def __init__(self, *args, current_zone: str | None = None, calendars=(), **kwargs):
         super().__init__(*args, **kwargs)
