@@ -985,11 +985,15 @@ class GoogleState:
         if attendees is None:
             return None
         normalized = []
+        # An invitation names its organizer; otherwise the event is the calendar owner's own meeting.
+        invited = any(attendee.get("organizer") and attendee.get("email") not in (calendar.owner_email,
+                                                                                 calendar.calendar_id)
+                      for attendee in attendees)
         for attendee in attendees:
             if not attendee.get("email"):
                 raise api_error(400, "required", "Missing attendee email.")
             flags = {"self": True} if attendee["email"] == calendar.owner_email else {}
-            if attendee["email"] in (calendar.owner_email, calendar.calendar_id):
+            if attendee["email"] in (calendar.owner_email, calendar.calendar_id) and not invited:
                 flags["organizer"] = True
             normalized.append({"responseStatus": "needsAction", **attendee, **flags})
         return normalized

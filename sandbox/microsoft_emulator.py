@@ -675,6 +675,19 @@ class MicrosoftState:
         return self._update(event_id, changes, if_match)
 
     @locked
+    def respond_to_event(self, account: Account, event_id: str, action: str) -> None:
+        """POST /me/events/{id}/accept, /decline or /tentativelyAccept: the account's answer, as its
+        responseStatus (with the time); the organizer of the meeting cannot answer it."""
+        stored, key = self._find(account, event_id)
+        data = stored.data if key is None else self._occurrence(stored, key).data
+        if data.get("isOrganizer", True):
+            raise GraphError(400, "ErrorInvalidRequest", "Your request can't be completed. You can't respond to "
+                             "this meeting because you're the meeting organizer.")
+        response = {"accept": "accepted", "decline": "declined", "tentativelyAccept": "tentativelyAccepted"}[action]
+        self._update(event_id, {"responseStatus": {"response": response, "time": _format_utc(self.now())}},
+                     if_match=None)
+
+    @locked
     def remove_event(self, account: Account, event_id: str, if_match: str | None) -> None:
         self._find(account, event_id)
         self._delete(event_id, if_match)
@@ -1196,6 +1209,13 @@ def _register_graph(app: Flask, state: MicrosoftState) -> None:
         user = account()
         updated = state.patch_event(user, _checked_id(event_id), _json_body(), request.headers.get("If-Match"))
         return event_response(user, updated)
+
+    @app.post("/v1.0/me/events/<path:event_id>/accept", defaults={"action": "accept"})
+    @app.post("/v1.0/me/events/<path:event_id>/decline", defaults={"action": "decline"})
+    @app.post("/v1.0/me/events/<path:event_id>/tentativelyAccept", defaults={"action": "tentativelyAccept"})
+    def respond_to_event(event_id: str, action: str):
+        state.respond_to_event(account(), _checked_id(event_id), action)
+        return Response(status=202)
 
     @app.delete("/v1.0/me/events/<path:event_id>")
     def delete_event(event_id: str):

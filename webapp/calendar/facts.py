@@ -55,6 +55,7 @@ class EventFacts:
     blocks_time: bool
     is_organizer: bool
     quiet_with: frozenset = frozenset()  # series (or events) never flagged as double-booked with this one's
+    response: str | None = None  # the user's answer as a guest ("accepted", "declined", "tentative", "needsAction")
 
 
 def event_facts(session: Session, user_id: uuid.UUID, event_ids: set[uuid.UUID]) -> dict[uuid.UUID, EventFacts]:
@@ -75,4 +76,4 @@ def _facts(row) -> EventFacts:
     # The user attends what they organise or said yes or maybe to; not what they declined or have not answered.
     attends = response != "declined" and (organises or response != "needsAction")
     return EventFacts(ical_uid=row.ical_uid or None, blocks_time=not free and attends, is_organizer=organises,
-                      quiet_with=frozenset(row.quiet_with or ()))
+                      quiet_with=frozenset(row.quiet_with or ()), response=None if organises else response)

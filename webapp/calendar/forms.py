@@ -19,7 +19,7 @@ from wtforms.validators import UUID, InputRequired, Length, NumberRange, Optiona
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from webapp.calendar.display import describe, description_text, editable_title
-from webapp.calendar.editing import ALL_EVENTS, THIS_EVENT, EventInput
+from webapp.calendar.editing import ALL_EVENTS, FOLLOWING, THIS_EVENT, EventInput
 from webapp.calendar.entries import all_day_dates, by_account
 from webapp.calendar.periods import EARLIEST_YEAR, LATEST_YEAR
 from webapp.calendar.queries import EventDetails
@@ -129,8 +129,8 @@ class EventForm(Form):
         if self.title_required and not self.title.data and not self.title.errors:
             self.title.errors.append("Give the event a title.")
             valid = False
-        if (self.scope.data or "") not in ("", THIS_EVENT, ALL_EVENTS):
-            self.form_errors.append("Choose whether to change this event or all events.")
+        if (self.scope.data or "") not in ("", THIS_EVENT, FOLLOWING, ALL_EVENTS):
+            self.form_errors.append("Choose whether to change this event, this and the following ones, or all.")
             valid = False
         if not self.is_all_day.data:
             for field, message in ((self.start_time, "Pick the time it starts."),
@@ -304,6 +304,19 @@ class QuickCreateForm(Form):
             raise ValidationError("The event must end after it starts.")
 
 
+class RespondForm(Form):
+    response = SelectField(choices=[SelectChoice("accepted", "Yes"), SelectChoice("declined", "No"),
+                                    SelectChoice("tentative", "Maybe")])
+    at = HiddenField()
+    view = HiddenField()
+
+
+class UndoForm(Form):
+    token = HiddenField(validators=[InputRequired()])
+    view = HiddenField()
+    anchor = HiddenField()
+
+
 class QuietForm(Form):
     """"Don't flag this series": the other side of a double booking (its series master, or the event)."""
 
@@ -324,6 +337,8 @@ def edit_form_data(details: EventDetails, scope: str, kind: str,
     description (the form then offers to keep it)."""
     if scope == ALL_EVENTS:
         source, start, end = details.series, details.series.start_time, details.series.end_time
+    elif scope == FOLLOWING and details.series is not None:  # the series' details and repeat, from here on
+        source, start, end = details.series, details.start, details.end
     else:
         source, start, end = details.event, details.start, details.end
     zone_name = source.timezone if is_iana_zone(source.timezone) else UTC_NAME

@@ -19,9 +19,14 @@ class Together:
     entries: list[Entry]  # each invitation once
     overlaps: Overlaps | None  # None when the user turned the marks off
     copies: dict[Entry, tuple[Entry, ...]] = field(default_factory=dict)  # shown entry -> every copy, it first
+    responses: dict = field(default_factory=dict)  # event id -> the user's answer, for invitations they are a guest of
 
     def copies_of(self, entry: Entry) -> tuple[Entry, ...]:
         return self.copies.get(entry, ())
+
+    def response_of(self, entry: Entry) -> str | None:
+        """ "declined" and "tentative" change how a card looks; other answers do not."""
+        return self.responses.get(entry.event_id)
 
 
 def arrange(session: Session, viewer, entries: list[Entry], calendars: list[CalendarInfo]) -> Together:
@@ -42,7 +47,9 @@ def arrange(session: Session, viewer, entries: list[Entry], calendars: list[Cale
             entries, blocks_time=lambda entry: entry.event_id in facts and facts[entry.event_id].blocks_time,
             calendars_of=lambda entry: frozenset(copy.calendar.id for copy in copies.get(entry, (entry,))),
             is_exempt=lambda first, second: series_key(second) in quiet(first))
-    return Together(entries, overlaps, copies)
+    responses = {event_id: fact.response for event_id, fact in facts.items()
+                 if fact.response in ("declined", "tentative")}
+    return Together(entries, overlaps, copies, responses)
 
 
 def double_bookings(session: Session, viewer, details, calendars: list[CalendarInfo]) -> tuple[Entry, ...]:

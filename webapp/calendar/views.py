@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 from webapp import audit
 from webapp.calendar import bp, display, editing, pages
 from webapp.calendar.copies import copies_of
-from webapp.calendar.editing import ALL_EVENTS, THIS_EVENT, EventInput
+from webapp.calendar.editing import ALL_EVENTS, FOLLOWING, THIS_EVENT, EventInput
 from webapp.calendar.entries import all_day_dates, by_account, default_calendar
 from webapp.calendar.exemptions import exempt, series_key
 from webapp.calendar.forms import (
@@ -22,6 +22,8 @@ from webapp.calendar.forms import (
     MoveEventForm,
     QuickCreateForm,
     QuietForm,
+    RespondForm,
+    UndoForm,
     VisibilityForm,
     edit_form_data,
     new_event_form_data,
@@ -33,13 +35,14 @@ from webapp.calendar.queries import EventDetails, event_details, owned_event, us
 from webapp.calendar.quick import parse_quick
 from webapp.calendar.repeat import rule_line
 from webapp.calendar.together import double_bookings
+from webapp.calendar.undo import UNDO_SECONDS, read_token, undo, undo_token
 from webapp.calendar.urls import day_urls, event_url, format_at, new_event_url, parse_at, view_kind, view_url
 from webapp.calendar.zones import UTC_NAME
 from webapp.extensions import db
 from webapp.htmx import is_partial_request, render_page, toast
 from webapp.models import SyncStatus
 from webapp.sync.push import retry_push
-from webapp.sync.queue import enqueue_push
+from webapp.sync.queue import enqueue_push, enqueue_push_after
 
 VIEW_LABELS = {"day": "Day", "3day": "3 days", "week": "Week", "month": "Month", "agenda": "Agenda"}
 
@@ -72,6 +75,7 @@ def calendar_helpers():
         "shown_title": display.shown_title,
         "series_key": series_key,
         "by_account": by_account,
+        "invitation_answer": _invitation_answer,
         "is_untitled": display.is_untitled,
         "local_iso": lambda instant: instant.astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
         "event_url": event_url,
@@ -99,6 +103,15 @@ def calendar_helpers():
         "series_summary": display.series_summary,
         "format_at": format_at,
     }
+
+
+def _invitation_answer(event, calendar) -> str | None:
+    """The user's answer to an invitation they are a guest of ("needsAction" until they answer); None when they
+    organise it or are not among its guests."""
+    own = editing.own_attendee(event, (calendar.account or "", current_user.email))
+    if own is None or own.get("organizer"):
+        return None
+    return own.get("responseStatus") or "needsAction"
 
 
 # ---------------------------------------------------------------------------- the four views
@@ -424,13 +437,21 @@ def edit_event(event_id: uuid.UUID):
     form.calendar_id.data = str(details.calendar.id)  # an event stays on its calendar
     form.scope.data = scope
     if form.validate_on_submit():
-        event = editing.edit_event(db.session, details, scope, form.event_input())
+        if scope == FOLLOWING and details.series is None:
+            event = editing.split_outlook_series(db.session, details.event, form.event_input())
+        elif scope == FOLLOWING:
+            event = editing.split_series(db.session, details, form.event_input())
+        else:
+            event = editing.edit_event(db.session, details, scope, form.event_input())
         audit.record(db.session, "EVENT_UPDATE", user_id=current_user.id, resource=("calendar_event", event.id),
                      scope=scope or None)
         db.session.commit()
+        if scope == FOLLOWING and details.series is not None:
+            enqueue_push(details.series.id)  # the old series ends before this instance
         enqueue_push(event.id)
         return _after_change(form.view.data, _local_start_day(event.start_time, event.is_all_day), "Event saved.")
-    heading = {THIS_EVENT: "Edit this event", ALL_EVENTS: "Edit all events"}.get(scope, "Edit event")
+    heading = {THIS_EVENT: "Edit this event", FOLLOWING: "Edit this and following events",
+               ALL_EVENTS: "Edit all events"}.get(scope, "Edit event")
     return _render_form(form, 422 if form.is_submitted() else 200, kind=kind, heading=heading, details=details,
                         has_calendars=True)
 
@@ -454,8 +475,49 @@ def move_event(event_id: uuid.UUID):
                  scope=scope or None, moved=True)
     db.session.commit()
     enqueue_push(event.id)
+    token = undo_token(current_app.secret_key, current_user.id, "move", event, s=details.start.isoformat(),
+                       t=details.end.isoformat(), n=details.is_generated_instance)
+    resized = start == details.start
     return _after_change(form.view.data, _anchor_or(form.anchor.data, start.astimezone(zone).date()),
-                         "Event moved.")
+                         "Event resized." if resized else "Event moved.", undo=token)
+
+
+@bp.route("/calendar/events/<uuid:event_id>/respond", methods=["POST"])
+def respond_to_invitation(event_id: uuid.UUID):
+    """Yes, No or Maybe from the panel: the user's answer is shown at once and pushed to the provider (Google's
+    attendee responseStatus, Graph's accept/decline/tentativelyAccept, CalDAV's PARTSTAT). For a series, the
+    answer is the whole series'."""
+    form = RespondForm()
+    details = _writable_details(event_id, form.at.data or None)
+    row = details.series or details.event
+    answered = form.validate_on_submit() and editing.respond(
+        db.session, row, (details.calendar.account or "", current_user.email), form.response.data)
+    if not answered:
+        abort(400, description="Only a guest of this event can answer it.")
+    audit.record(db.session, "EVENT_RESPOND", user_id=current_user.id, resource=("calendar_event", row.id),
+                 response=form.response.data)
+    db.session.commit()
+    enqueue_push(row.id)
+    message = {"accepted": "You're going.", "declined": "You're not going.", "tentative": "You might go."}
+    return _after_change(form.view.data, _local_start_day(details.start, details.event.is_all_day),
+                         message[form.response.data])
+
+
+@bp.route("/calendar/undo", methods=["POST"])
+def undo_change():
+    """The toast's Undo: put a move, a resize or a deletion back while the toast shows (webapp.calendar.undo)."""
+    form = UndoForm()
+    change = form.validate_on_submit() and read_token(current_app.secret_key, current_user.id, form.token.data)
+    if not change:
+        abort(400, description="Too late to undo that.")
+    event, message = undo(db.session, current_user.id, change)
+    if event is not None:
+        audit.record(db.session, "EVENT_UPDATE", user_id=current_user.id, resource=("calendar_event", event.id),
+                     undo=change["a"])
+    db.session.commit()
+    if event is not None:
+        enqueue_push(event.id)
+    return _after_change(form.view.data, _anchor_or(form.anchor.data, today_in(_viewer().zone, _now())), message)
 
 
 def _anchor_or(text: str | None, fallback: date) -> date:
@@ -467,9 +529,13 @@ def _anchor_or(text: str | None, fallback: date) -> date:
 
 
 def _scope(details: EventDetails, value: str | None) -> str:
-    """"" for a plain event; for a series "this" (the default) or "all"."""
+    """"" for a plain event; for a series "this" (the default), "following" or "all" (what "following" means from
+    the series' first instance)."""
     if details.series is None:
-        return ""
+        # An Outlook occurrence: Graph's series, which only the provider holds.
+        return FOLLOWING if value == FOLLOWING and editing.outlook_series_of(details.event) else ""
+    if value == FOLLOWING:
+        return ALL_EVENTS if details.original_start == details.series.start_time else FOLLOWING
     return ALL_EVENTS if value == ALL_EVENTS else THIS_EVENT
 
 
@@ -489,18 +555,34 @@ def _connections_url() -> str | None:
 def delete_event(event_id: uuid.UUID):
     form = DeleteEventForm()
     details = _changeable_details(event_id, form.at.data)
-    if details.series is not None and form.scope.data not in (THIS_EVENT, ALL_EVENTS):
-        abort(400, description="Choose whether to delete this event or all events.")
+    if details.series is not None and form.scope.data not in (THIS_EVENT, FOLLOWING, ALL_EVENTS):
+        abort(400, description="Choose whether to delete this event, this and the following ones, or all.")
     scope = _scope(details, form.scope.data)
+    if scope == FOLLOWING:
+        if details.series is None:
+            series = editing.split_outlook_series(db.session, details.event, None)
+        else:
+            series = editing.split_series(db.session, details, None)
+        audit.record(db.session, "EVENT_DELETE", user_id=current_user.id, resource=("calendar_event", series.id),
+                     scope=scope)
+        db.session.commit()
+        enqueue_push(series.id)
+        return _after_change(form.view.data, _local_start_day(details.start, details.event.is_all_day),
+                             "This and the following events are deleted.")
+    previous = (details.series if scope == ALL_EVENTS else details.event).sync_status
     event = editing.delete_event(db.session, details, scope)
     audit.record(db.session, "EVENT_DELETE", user_id=current_user.id, resource=("calendar_event", event.id),
                  scope=scope or None)
     db.session.commit()
-    enqueue_push(event.id)
-    return _after_change(form.view.data, _local_start_day(details.start, details.event.is_all_day), "Event deleted.")
+    # The provider hears of it once the Undo has had its time.
+    enqueue_push_after(event.id, timedelta(seconds=UNDO_SECONDS))
+    token = undo_token(current_app.secret_key, current_user.id, "delete", event, p=previous.value,
+                       n=scope == THIS_EVENT and details.is_generated_instance)
+    return _after_change(form.view.data, _local_start_day(details.start, details.event.is_all_day), "Event deleted.",
+                         undo=token)
 
 
-def _after_change(kind_text: str | None, day: date, message: str):
+def _after_change(kind_text: str | None, day: date, message: str, undo: str | None = None):
     """Show the page the change happened on, at the event's day: the calendar region for htmx (whichever panel
     the form sat in), a redirect otherwise."""
     kind = view_kind(kind_text)
@@ -511,4 +593,4 @@ def _after_change(kind_text: str | None, day: date, message: str):
     response.headers["HX-Retarget"] = "#calendar"
     response.headers["HX-Reswap"] = "outerHTML"
     response.headers["HX-Push-Url"] = view_url(kind, day)
-    return toast(response, message)
+    return toast(response, message, undo=undo)
