@@ -70,6 +70,7 @@ NOT_PAGES = {
     "settings.index": "redirects to the first settings page",
     "connections.callback": "OAuth redirect target",
     "admin.audit_export": "CSV download",
+    "search.suggest": "the top bar's dropdown (htmx); redirects to the results page otherwise",
     "settings.export_data": "a zip download",
     "feeds.feed": "an iCalendar file",
     "ops.healthz": "JSON probe",

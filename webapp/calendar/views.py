@@ -199,7 +199,19 @@ def _day_in_path(parse, text: str) -> date:
 def _render_calendar(kind: str, anchor: date):
     page = calendar_page(db.session, _viewer(), kind, anchor, _now())
     return render_page("calendar/view.html", "calendar/_view.html", calendar_page=page,
-                       connections_url=_connections_url())
+                       connections_url=_connections_url(), open_panel=_panel_in_query(kind))
+
+
+def _panel_in_query(kind: str) -> dict | None:
+    """?event=…&at=… (a search result chosen from the dropdown): the page opens with that event's panel."""
+    if not request.args.get("event"):
+        return None
+    try:
+        event_id, at = uuid.UUID(request.args["event"]), parse_at(request.args.get("at"))
+    except ValueError:
+        return None
+    details = event_details(db.session, current_user.id, event_id, at)
+    return _panel_context(details, kind) if details is not None else None
 
 
 # ---------------------------------------------------------------------------- calendars
@@ -295,12 +307,15 @@ def _local_start_day(start: datetime, is_all_day: bool) -> date:
     return start.date() if is_all_day else start.astimezone(_viewer().zone).date()
 
 
-def _render_event(details: EventDetails, kind: str):
+def _panel_context(details: EventDetails, kind: str) -> dict:
     viewer = _viewer()
     booked = double_bookings(db.session, viewer, details, user_calendars(db.session, viewer.user_id))
-    return render_page("calendar/event.html", "calendar/_event_panel.html", details=details, event=details.event,
-                       kind=kind, back_url=_back_url(kind, details),
-                       copies=copies_of(db.session, current_user.id, details), double_bookings=booked)
+    return {"details": details, "event": details.event, "kind": kind, "back_url": _back_url(kind, details),
+            "copies": copies_of(db.session, current_user.id, details), "double_bookings": booked}
+
+
+def _render_event(details: EventDetails, kind: str):
+    return render_page("calendar/event.html", "calendar/_event_panel.html", **_panel_context(details, kind))
 
 
 @bp.route("/calendar/events/<uuid:event_id>/quiet", methods=["POST"])
