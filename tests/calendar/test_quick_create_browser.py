@@ -43,7 +43,9 @@ def test_quick_create_with_enter_reads_the_line(app, live_server, page, person, 
             popover.bounding_box()["x"] + popover.bounding_box()["width"] <= ghost.bounding_box()["x"]
     page.keyboard.type("Lunch with Ann tomorrow 13:00 for 1h")
     tomorrow = today + timedelta(days=1)
-    expect(popover.locator(".quick-when")).to_have_text(f"{tomorrow:%a} {tomorrow.day} {tomorrow:%b}, 13:00 – 14:00")
+    # The first reading in a process loads dateparser's language data: give a loaded machine its time.
+    expect(popover.locator(".quick-when")).to_have_text(f"{tomorrow:%a} {tomorrow.day} {tomorrow:%b}, 13:00 – 14:00",
+                                                        timeout=20_000)
     expect(popover.locator(".quick-understood")).to_contain_text("tomorrow 13:00")
     expect(ghost).to_be_visible()  # the placeholder stays while the line is typed
     screenshot(page, f"quick-create-{width_name}")
