@@ -67,6 +67,7 @@ def calendar_helpers():
     return {
         "view_kinds": VIEW_KINDS,
         "month_lanes": MONTH_CELL_LIMIT,
+        "period_of": lambda kind, day: make_period(kind, day, zone, current_user.week_start or 1),
         "view_labels": VIEW_LABELS,
         "hour_labels": [display.hour_label(hour, display.uses_twelve_hour()) for hour in range(24)],
         "view_url": view_url,
