@@ -7,7 +7,7 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from tests.factories import new_google_account, new_microsoft_account
-from tests.helpers import PHONE, screenshot, sign_up_in_browser
+from tests.helpers import DESKTOP, PHONE, screenshot, sign_up_in_browser
 
 
 def test_first_run_connect_and_accounts_visible(app, live_server, page, provider_servers, mailbox, monkeypatch):
@@ -44,6 +44,9 @@ def test_first_run_connect_and_accounts_visible(app, live_server, page, provider
     expect(page.locator("main")).to_contain_text("pretend account")
     page.select_option("select[name=login_hint]", outlook)
     screenshot(page, "consent-microsoft-desktop")
+    page.set_viewport_size(PHONE)
+    screenshot(page, "consent-microsoft-phone")
+    page.set_viewport_size(DESKTOP)
     page.click("button[value=accept]")
     page.wait_for_selector("#connections")
     page.click("text=Go to calendar")
