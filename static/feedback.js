@@ -72,6 +72,10 @@
     delete ahead[url];
     var calendar = document.getElementById("calendar");
     document.dispatchEvent(new CustomEvent("htmx:beforeSwap", { detail: { target: calendar } }));
+    // The page we leave must be one htmx restores on Back, as when htmx itself pushes the address.
+    if (!window.history.state || !window.history.state.htmx) {
+      window.history.replaceState({ htmx: true }, "", window.location.href);
+    }
     window.htmx.swap(calendar, kept.html, { swapStyle: "outerHTML" });
     window.history.pushState({ htmx: true }, "", url);
     document.body.dispatchEvent(new Event("htmx:pushedIntoHistory"));
