@@ -246,7 +246,8 @@ def connect_accounts(stack: Stack, users: int) -> list[Calendar]:
         with stack.app.app_context():
             from webapp.models import CalendarConnection, User
 
-            rows = db.session.execute(select(CalendarConnection).join(User).where(User.email == email)).scalars()
+            rows = db.session.execute(select(CalendarConnection).join(User, User.id == CalendarConnection.user_id)
+                                      .where(User.email == email)).scalars()
             for row in rows:
                 if row.provider.value == "GOOGLE":
                     calendars.append(Calendar("google", row.id, row.calendar_id))

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, abort, jsonify, make_response, redirect, render_template_string, request, url_for
 
+from sandbox import consent
 from sandbox.threads import locked
 
 SCOPE_PREFIX = "https://www.googleapis.com/auth/"
@@ -984,11 +985,15 @@ class GoogleState:
         if attendees is None:
             return None
         normalized = []
+        # An invitation names its organizer; otherwise the event is the calendar owner's own meeting.
+        invited = any(attendee.get("organizer") and attendee.get("email") not in (calendar.owner_email,
+                                                                                 calendar.calendar_id)
+                      for attendee in attendees)
         for attendee in attendees:
             if not attendee.get("email"):
                 raise api_error(400, "required", "Missing attendee email.")
             flags = {"self": True} if attendee["email"] == calendar.owner_email else {}
-            if attendee["email"] in (calendar.owner_email, calendar.calendar_id):
+            if attendee["email"] in (calendar.owner_email, calendar.calendar_id) and not invited:
                 flags["organizer"] = True
             normalized.append({"responseStatus": "needsAction", **attendee, **flags})
         return normalized
@@ -1118,21 +1123,26 @@ CONTROL_ACTIONS = frozenset({
     "advance_clock",
 })
 CONSENT_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sign in - Google Accounts (emulator)</title></head>
-<body>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sign in - Google Accounts (emulator)</title><style>{{ style }}</style></head>
+<body><main>
+<p class="brand"><span class="brand-mark" style="background:#1a73e8">G</span> Sign in with Google</p>
 <h1>{{ client_name }} wants to access your Google Account</h1>
+<p class="pretend">{{ pretend }}</p>
 <form method="post" action="{{ action }}">
   {% for name, value in fields %}<input type="hidden" name="{{ name }}" value="{{ value }}">{% endfor %}
-  <p><label>Account
-    <select name="login_hint">{% for account in accounts %}
-      <option value="{{ account }}"{% if account == email %} selected{% endif %}>{{ account }}</option>{% endfor %}
-    </select></label></p>
+  <label for="login_hint">Account</label>
+  <select id="login_hint" name="login_hint">{% for account in accounts %}
+    <option value="{{ account }}"{% if account == email %} selected{% endif %}>{{ account }}</option>{% endfor %}
+  </select>
   <p>This will allow {{ client_name }} to:</p>
-  <ul>{% for scope in scopes %}<li>{{ scope }}</li>{% endfor %}</ul>
-  <button type="submit" name="decision" value="allow">Allow</button>
-  <button type="submit" name="decision" value="deny">Deny</button>
+  <ul>{% for scope in scopes %}<li title="{{ scope }}">{{ scope_words(scope) }}</li>{% endfor %}</ul>
+  <div class="actions">
+    <button type="submit" name="decision" value="deny">Deny</button>
+    <button type="submit" name="decision" value="allow" class="primary">Allow</button>
+  </div>
 </form>
-</body></html>
+</main></body></html>
 """
 ERROR_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Error 400: {{ error }}</title></head>
@@ -1183,6 +1193,7 @@ def _add_oauth_routes(app: Flask, state: GoogleState) -> None:
         return render_template_string(
             CONSENT_PAGE, action=url_for("consent_decision"), fields=fields, accounts=state.accounts(),
             email=auth.email, scopes=sorted(auth.scopes), client_name=state.client_name(auth.client_id),
+            style=consent.STYLE, pretend=consent.PRETEND, scope_words=consent.scope_words,
         )
 
     @app.post("/o/oauth2/v2/auth")

@@ -35,6 +35,7 @@ from dateutil.rrule import DAILY, FR, MO, MONTHLY, SA, SU, TH, TU, WE, WEEKLY, Y
 from flask import Flask, Response, g, jsonify, redirect, render_template_string, request
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
+from sandbox import consent
 from sandbox.threads import locked
 
 DEFAULT_ACCOUNT = "sandbox.user@outlook.com"
@@ -674,6 +675,19 @@ class MicrosoftState:
         return self._update(event_id, changes, if_match)
 
     @locked
+    def respond_to_event(self, account: Account, event_id: str, action: str) -> None:
+        """POST /me/events/{id}/accept, /decline or /tentativelyAccept: the account's answer, as its
+        responseStatus (with the time); the organizer of the meeting cannot answer it."""
+        stored, key = self._find(account, event_id)
+        data = stored.data if key is None else self._occurrence(stored, key).data
+        if data.get("isOrganizer", True):
+            raise GraphError(400, "ErrorInvalidRequest", "Your request can't be completed. You can't respond to "
+                             "this meeting because you're the meeting organizer.")
+        response = {"accept": "accepted", "decline": "declined", "tentativelyAccept": "tentativelyAccepted"}[action]
+        self._update(event_id, {"responseStatus": {"response": response, "time": _format_utc(self.now())}},
+                     if_match=None)
+
+    @locked
     def remove_event(self, account: Account, event_id: str, if_match: str | None) -> None:
         self._find(account, event_id)
         self._delete(event_id, if_match)
@@ -921,20 +935,25 @@ def _calendar_json(calendar: Calendar, account: Account) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- Flask app
 
 _CONSENT_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sign in to your account</title></head>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sign in to your account</title><style>{{ style }}</style></head>
 <body><main>
+<p class="brand"><span class="brand-mark" style="background:#0f6cbd;border-radius:4px">M</span> Microsoft</p>
 <h1>Let this app access your info?</h1>
+<p class="pretend">{{ pretend }}</p>
 <p>The app <strong>{{ client_id }}</strong> would like to:</p>
-<ul>{% for scope in scopes %}<li>{{ scope }}</li>{% endfor %}</ul>
+<ul>{% for scope in scopes %}<li title="{{ scope }}">{{ scope_words(scope) }}</li>{% endfor %}</ul>
 <form method="post" action="{{ action }}">
 {% for name, value in params %}<input type="hidden" name="{{ name }}" value="{{ value }}">
-{% endfor %}<label>Account
-<select name="login_hint">{% for account in accounts %}
+{% endfor %}<label for="login_hint">Account</label>
+<select id="login_hint" name="login_hint">{% for account in accounts %}
 <option value="{{ account.email }}"{% if account.email == selected %} selected{% endif %}>
 {{ account.display_name }} ({{ account.email }})</option>{% endfor %}
-</select></label>
-<button type="submit" name="decision" value="accept">Accept</button>
+</select>
+<div class="actions">
 <button type="submit" name="decision" value="cancel">Cancel</button>
+<button type="submit" name="decision" value="accept" class="primary">Accept</button>
+</div>
 </form>
 </main></body></html>
 """
@@ -1086,7 +1105,8 @@ def _consent_page(state: MicrosoftState, params: dict[str, str]) -> Response:
     hidden = [(k, v) for k, v in params.items() if k not in ("login_hint", "decision", "emulator_auto")]
     page = render_template_string(_CONSENT_PAGE, client_id=params["client_id"], scopes=params["scope"].split(),
                                   params=hidden, accounts=list(state.accounts.values()), selected=selected,
-                                  action=request.path)
+                                  action=request.path, style=consent.STYLE, pretend=consent.PRETEND,
+                                  scope_words=consent.scope_words)
     return Response(page, mimetype="text/html")
 
 
@@ -1189,6 +1209,13 @@ def _register_graph(app: Flask, state: MicrosoftState) -> None:
         user = account()
         updated = state.patch_event(user, _checked_id(event_id), _json_body(), request.headers.get("If-Match"))
         return event_response(user, updated)
+
+    @app.post("/v1.0/me/events/<path:event_id>/accept", defaults={"action": "accept"})
+    @app.post("/v1.0/me/events/<path:event_id>/decline", defaults={"action": "decline"})
+    @app.post("/v1.0/me/events/<path:event_id>/tentativelyAccept", defaults={"action": "tentativelyAccept"})
+    def respond_to_event(event_id: str, action: str):
+        state.respond_to_event(account(), _checked_id(event_id), action)
+        return Response(status=202)
 
     @app.delete("/v1.0/me/events/<path:event_id>")
     def delete_event(event_id: str):

@@ -2,20 +2,31 @@
 (function () {
   "use strict";
 
-  function showToast(message, level) {
+  // `undo`: a token for /calendar/undo; the toast then offers Undo for 10 s (undo.js sends it).
+  function showToast(message, level, undo) {
     var box = document.getElementById("toasts");
     if (!box) return;
     var item = document.createElement("p");
     item.className = "toast toast-" + (level || "success");
     item.setAttribute("role", "status");
-    item.textContent = message;  // textContent: a toast never interprets markup
+    var text = document.createElement("span");
+    text.textContent = message;  // textContent: a toast never interprets markup
+    item.appendChild(text);
+    if (undo) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "toast-undo";
+      button.textContent = "Undo";
+      button.setAttribute("data-undo", undo);
+      item.appendChild(button);
+    }
     box.appendChild(item);
-    setTimeout(function () { item.remove(); }, 4000);
+    setTimeout(function () { item.remove(); }, undo ? 10000 : 4000);
   }
 
   document.body.addEventListener("toast", function (event) {
     var detail = event.detail || {};
-    showToast(detail.message || "Done.", detail.level);
+    showToast(detail.message || "Done.", detail.level, detail.undo);
   });
 
   document.body.addEventListener("htmx:responseError", function (event) {

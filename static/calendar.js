@@ -79,9 +79,13 @@
       pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes());
   }
 
-  function clockOf(minutes) {
+  function clockOf(minutes) {  // on the user's clock (<html data-clock>): "13:05" or "1:05 pm"
     minutes = ((minutes % MINUTES_PER_DAY) + MINUTES_PER_DAY) % MINUTES_PER_DAY;
-    return pad(Math.floor(minutes / 60)) + ":" + pad(minutes % 60);
+    var hour = Math.floor(minutes / 60);
+    if (document.documentElement.getAttribute("data-clock") === "12") {
+      return ((hour + 11) % 12 + 1) + ":" + pad(minutes % 60) + (hour < 12 ? " am" : " pm");
+    }
+    return pad(hour) + ":" + pad(minutes % 60);
   }
 
   function dayPlus(day, minutes) {  // "YYYY-MM-DD" + minutes after its midnight -> local ISO
@@ -226,12 +230,7 @@
     if (done.card) done.card.classList.remove("is-dragging");
     if (done.kind === "create") {
       if (!done.range) return;
-      var day = done.column.dataset.day;
-      var url = done.grid.dataset.newUrl + "&start=" + encodeURIComponent(dayPlus(day, done.range.from)) +
-        "&end=" + encodeURIComponent(dayPlus(day, done.range.to));
-      window.htmx.ajax("GET", url, { target: "#event-panel", swap: "outerHTML" }).then(function () {
-        if (done.ghost) done.ghost.remove();
-      });
+      newEventAt(done.column, done.range.from, done.range.to, done.ghost);
       return;
     }
     var to = done.to;
@@ -263,13 +262,26 @@
     event.stopPropagation();
   }, true);
 
-  // A click on empty time opens a new event at the hour clicked (one URL on the grid, no link per hour).
+  // A new event for a clicked or dragged slot: quick-create.js opens its popover beside the placeholder (it calls
+  // event.preventDefault()); without it, the full form opens in the panel.
+  function newEventAt(column, from, to, ghost) {
+    var day = column.dataset.day;
+    var detail = { column: column, day: day, start: dayPlus(day, from), end: dayPlus(day, to), ghost: ghost,
+                   label: clockOf(from) + " – " + clockOf(to) };
+    if (!document.dispatchEvent(new CustomEvent("almanac:new-event", { detail: detail, cancelable: true }))) return;
+    var url = gridOf(column).dataset.newUrl + "&start=" + encodeURIComponent(detail.start) +
+      "&end=" + encodeURIComponent(detail.end);
+    window.htmx.ajax("GET", url, { target: "#event-panel", swap: "outerHTML" }).then(function () {
+      if (ghost) ghost.remove();
+    });
+  }
+
+  // A click on empty time: a new event at the hour clicked (one URL on the grid, no link per hour).
   document.addEventListener("click", function (event) {
     var column = event.target.closest && event.target.closest(".day-column.can-create");
     if (!column || event.target !== column || event.defaultPrevented || event.button !== 0) return;
     var hour = Math.floor(minuteAt(column, event.clientY) / 60);
-    var url = gridOf(column).dataset.newUrl + "&start=" + encodeURIComponent(dayPlus(column.dataset.day, hour * 60));
-    window.htmx.ajax("GET", url, { target: "#event-panel", swap: "outerHTML" });
+    newEventAt(column, hour * 60, hour * 60 + 60, null);
   });
 
   // Keyboard: Shift+arrows move the focused event by a quarter hour or a day, Alt+Shift+Up/Down shorten or

@@ -61,6 +61,7 @@ def make_user(session, **overrides) -> User:
     values = {
         "email": f"user{next(_emails)}-{uuid.uuid4().hex[:6]}@example.com",
         "password_hash": password_hash(overrides.pop("password", PASSWORD)),
+        "clock_24h": True,  # as if the browser had said so: pages read 13:00 whatever the test browser's locale
     }
     values.update(overrides)
     user = User(**values)

@@ -20,7 +20,7 @@ def test_register_logout_login_and_revoke_other_session(live_server, browser, pa
     screenshot(page, "accounts-register-error")
 
     sign_up_in_browser(page, base, mailbox, email, password, first_name="Ada")
-    page.wait_for_selector("text=Hello, Ada")
+    page.wait_for_selector("text=Welcome, Ada")
     screenshot(page, "accounts-home")
 
     page.click("text=Log out")
@@ -28,12 +28,12 @@ def test_register_logout_login_and_revoke_other_session(live_server, browser, pa
     submit_login(page, base, email, "wrong password!")
     assert "do not match an account" in page.inner_text(".errors")
     submit_login(page, base, email, password)
-    page.wait_for_selector("text=Hello, Ada")
+    page.wait_for_selector("text=Welcome, Ada")
 
     # A second device signs in; the first one signs it out from the sessions page (htmx swap, no reload).
     other = browser.new_context(user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Safari/604.1").new_page()
     submit_login(other, base, email, password)
-    other.wait_for_selector("text=Hello, Ada")
+    other.wait_for_selector("text=Welcome, Ada")
 
     page.click("#main-nav >> text=Settings")
     page.wait_for_selector("#profile")

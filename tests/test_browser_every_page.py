@@ -6,6 +6,7 @@ A new page must be added to PAGES (or to NOT_PAGES with the reason): the test fa
 know, so nobody adds a page that escapes these checks."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from sqlalchemy import select
 
 from tests.calendar.conftest import person  # noqa: F401
 from tests.factories import at, berlin_event, make_connection, make_user
-from tests.helpers import DESKTOP, PHONE, log_in, screenshot
+from tests.helpers import ARTIFACTS, DESKTOP, PHONE, log_in, screenshot
 from webapp.extensions import db
 from webapp.models import AuditLog, CalendarConnection, SyncStatus, User
 
@@ -66,10 +67,13 @@ NOT_PAGES = {
     "calendar.home": "redirects to the week",
     "calendar.go_to_date": "redirects to a calendar page",
     "calendar.mini_month": "an htmx partial; redirects to a calendar page otherwise",
+    "calendar.quick_create": "the quick-create popover (htmx); redirects to the new-event form otherwise",
+    "calendar.quick_preview": "the quick-create preview line (htmx); redirects to the new-event form otherwise",
     "admin.user_row_partial": "an htmx partial; redirects to the users page otherwise",
     "settings.index": "redirects to the first settings page",
     "connections.callback": "OAuth redirect target",
     "admin.audit_export": "CSV download",
+    "search.suggest": "the top bar's dropdown (htmx); redirects to the results page otherwise",
     "settings.export_data": "a zip download",
     "feeds.feed": "an iCalendar file",
     "ops.healthz": "JSON probe",
@@ -119,6 +123,32 @@ def axe_problems(page) -> list:
             for violation in results["violations"] if violation["impact"] in ("serious", "critical")]
 
 
+# Every control a finger can hit, measured as drawn: at least 44×44 CSS px on a phone (WCAG 2.5.5, Apple's and
+# Google's guidance). A link inside a sentence is exempt (2.5.5's inline exception), a checkbox or radio counts as
+# its label, and what cannot be hit (pointer-events: none) or is not drawn is not a target.
+SMALL_TARGETS = """() => {
+  const selector = "a[href], button, input:not([type=hidden]), select, textarea, summary, [role=button], " +
+                   "label:has(> input[type=checkbox]), label:has(> input[type=radio])";
+  const inSentence = (element) => Array.from(element.parentElement.childNodes).some(
+    (node) => node !== element && node.nodeType === Node.TEXT_NODE && node.textContent.trim());
+  const small = [];
+  for (const element of document.querySelectorAll(selector)) {
+    if (element.matches("input[type=checkbox], input[type=radio]") && element.closest("label")) continue;
+    const style = getComputedStyle(element);
+    if (style.visibility === "hidden" || style.pointerEvents === "none") continue;
+    const box = element.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0 || element.closest(".visually-hidden")) continue;
+    if (style.display === "inline" && element.tagName === "A" && inSentence(element)) continue;
+    if (box.width < 43.5 || box.height < 43.5) {
+      const name = (element.getAttribute("aria-label") || element.textContent || element.name || "").trim();
+      small.push(`${element.tagName.toLowerCase()}.${element.className} "${name.slice(0, 30)}" ` +
+                 `${Math.round(box.width)}x${Math.round(box.height)}`);
+    }
+  }
+  return small;
+}"""
+
+
 def check(page, name: str) -> dict:
     page.wait_for_load_state("load")
     page.wait_for_timeout(50)  # calendar.js places markers and scroll positions after load
@@ -126,6 +156,7 @@ def check(page, name: str) -> dict:
         "h1": page.locator("h1").count(),
         "overflow": page.evaluate("document.documentElement.scrollWidth - window.innerWidth"),
         "axe": axe_problems(page),
+        "small_targets": page.evaluate(SMALL_TARGETS) if page.viewport_size["width"] <= PHONE["width"] else [],
     }
     screenshot(page, name)
     return found
@@ -166,4 +197,7 @@ def test_every_page_has_one_h1_no_sideways_scroll_and_no_serious_axe_problem(
     assert {name: found["h1"] for name, found in results.items() if found["h1"] != 1} == {}
     assert {name: found["overflow"] for name, found in results.items() if found["overflow"] > 0} == {}
     assert {name: found["axe"] for name, found in results.items() if found["axe"]} == {}
+    small = {name: found["small_targets"] for name, found in results.items() if found["small_targets"]}
+    (ARTIFACTS / f"small-tap-targets-{width_name}.json").write_text(json.dumps(small, indent=1))  # for people
+    assert small == {}
 

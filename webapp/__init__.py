@@ -176,4 +176,17 @@ def register_template_helpers(app: Flask) -> None:
             links = NAV_LINKS + (ADMIN_NAV_LINKS if getattr(current_user, "is_admin", False) else ())
             return [(endpoint, label) for endpoint, label in links if endpoint in app.view_functions]
 
-        return {"nav_links": nav_links, "signup_policy": SignupPolicy(app.config["SIGNUP"])}
+        def connect_providers():
+            from webapp.connections.views import CONNECT_PAGES
+            from webapp.models import CalendarProvider
+            from webapp.providers import LABELS, is_configured
+
+            return [(kind, LABELS[kind], is_configured(kind), CONNECT_PAGES.get(kind)) for kind in CalendarProvider]
+
+        def twelve_hour_clock() -> bool:
+            from webapp.calendar.display import uses_twelve_hour
+
+            return uses_twelve_hour()
+
+        return {"nav_links": nav_links, "signup_policy": SignupPolicy(app.config["SIGNUP"]),
+                "connect_providers": connect_providers, "twelve_hour_clock": twelve_hour_clock}

@@ -18,6 +18,8 @@ def render_page(page: str, partial: str, status: int = 200, **context) -> Respon
     return response
 
 
-def toast(response: Response, message: str, level: str = "success") -> Response:
-    response.headers["HX-Trigger"] = json.dumps({"toast": {"message": message, "level": level}})
+def toast(response: Response, message: str, level: str = "success", undo: str | None = None) -> Response:
+    """`undo`: a token the toast's Undo button posts to /calendar/undo while the toast shows (app.js)."""
+    detail = {"message": message, "level": level} | ({"undo": undo} if undo else {})
+    response.headers["HX-Trigger"] = json.dumps({"toast": detail})
     return response

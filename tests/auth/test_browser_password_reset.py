@@ -15,7 +15,7 @@ def test_forgot_password_flow(app, live_server, browser, page, mailbox):
         email = make_user(db.session, first_name="Grace").email
     other_device = browser.new_context().new_page()
     submit_login(other_device, base, email, PASSWORD)
-    other_device.wait_for_selector("text=Hello, Grace")
+    other_device.wait_for_selector("text=Welcome, Grace")
 
     page.goto(f"{base}/login")
     page.click("text=Forgot your password?")
@@ -45,7 +45,7 @@ def test_forgot_password_flow(app, live_server, browser, page, mailbox):
     page.fill("#confirm", NEW_PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_selector("text=Your password is changed, and every other device is signed out.")
-    page.wait_for_selector("text=Hello, Grace")
+    page.wait_for_selector("text=Welcome, Grace")
     screenshot(page, "reset-done")
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "reset-done-phone")
@@ -55,7 +55,7 @@ def test_forgot_password_flow(app, live_server, browser, page, mailbox):
     submit_login(other_device, base, email, PASSWORD)
     other_device.wait_for_selector("text=That email and password do not match an account.")
     submit_login(other_device, base, email, NEW_PASSWORD)
-    other_device.wait_for_selector("text=Hello, Grace")
+    other_device.wait_for_selector("text=Welcome, Grace")
     other_device.context.close()
 
     page.goto(link)  # used once already: it says so instead of offering the form again

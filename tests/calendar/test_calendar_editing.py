@@ -19,7 +19,9 @@ def field_value(html: str, name: str) -> str | None:
 
 
 def queued_pushes(redis) -> set[str]:
-    return set(Queue("sync", connection=redis).get_job_ids())
+    """Pushes queued now, and those waiting out an Undo (a deletion's)."""
+    queue = Queue("sync", connection=redis)
+    return set(queue.get_job_ids()) | set(queue.scheduled_job_registry.get_job_ids())
 
 
 def audit_actions(db_session, event_id) -> list[str]:
@@ -316,8 +318,9 @@ def test_deleting_from_a_series_needs_a_choice_of_which(signed_in, db_session, r
 
     response = signed_in.post(f"/calendar/events/{series.id}/delete", data={"csrf_token": csrf})
 
-    assert response.status_code == 400 and "Choose whether to delete this event or all events." in (
-        response.get_data(as_text=True))
+    assert response.status_code == 400
+    assert "Choose whether to delete this event, this and the following ones, or all." in response.get_data(
+        as_text=True)
     assert db_session.get(CalendarEvent, series.id).deleted_at is None
 
 

@@ -25,21 +25,40 @@ def placed_by_title(grid, day_index: int) -> dict:
     return {placed.entry.title: placed for placed in grid.columns[day_index].entries}
 
 
-def test_overlapping_events_share_the_width_and_a_later_one_reuses_a_free_column():
+def test_a_later_overlapping_event_is_indented_over_the_earlier_one_at_three_quarters_width_or_more():
     entries = [
         entry("A", utc(2024, 3, 4, 9), utc(2024, 3, 4, 11)),
         entry("B", utc(2024, 3, 4, 10), utc(2024, 3, 4, 12)),
-        entry("C", utc(2024, 3, 4, 11), utc(2024, 3, 4, 13)),  # overlaps B only: takes A's column
+        entry("C", utc(2024, 3, 4, 11), utc(2024, 3, 4, 13)),  # A has ended, B runs: one step further than B
         entry("D", utc(2024, 3, 4, 14), utc(2024, 3, 4, 15)),  # alone: full width
     ]
 
     placed = placed_by_title(time_grid(entries, WEEK, UTC, utc(2024, 3, 4, 12)), 0)
 
-    assert (placed["A"].left, placed["A"].width) == (0, 50)
-    assert (placed["B"].left, placed["B"].width) == (50, 50)
-    assert (placed["C"].left, placed["C"].width) == (0, 50)
+    assert (placed["A"].left, placed["A"].width, placed["A"].depth) == (0, 100, 0)
+    assert (placed["B"].left, placed["B"].width, placed["B"].depth) == (12.5, 87.5, 1)
+    assert (placed["C"].left, placed["C"].width, placed["C"].depth) == (25, 75, 2)
     assert (placed["D"].left, placed["D"].width) == (0, 100)
     assert placed["A"].top == 9 / 24 * 100 and placed["A"].height == 2 / 24 * 100
+    order = [p.entry.title for p in time_grid(entries, WEEK, UTC, utc(2024, 3, 4, 12)).columns[0].entries]
+    assert order == ["A", "B", "C", "D"]  # later cards come later, so they lie over the earlier ones
+
+
+def test_events_starting_together_go_side_by_side_and_later_ones_cascade_at_three_quarters_or_more():
+    entries = [
+        entry("Long", utc(2024, 3, 4, 9), utc(2024, 3, 4, 12)),
+        entry("Short", utc(2024, 3, 4, 9), utc(2024, 3, 4, 10)),  # starts with Long: beside it, titles both seen
+        entry("Middle", utc(2024, 3, 4, 9, 30), utc(2024, 3, 4, 10, 30)),  # half an hour later: over them
+        entry("Late", utc(2024, 3, 4, 11), utc(2024, 3, 4, 11, 30)),  # only Long runs: one step in
+    ]
+
+    placed = placed_by_title(time_grid(entries, [MONDAY], UTC, utc(2024, 3, 1), max_columns=6), 0)
+
+    assert [placed[t].depth for t in ("Long", "Short", "Middle", "Late")] == [0, 0, 1, 1]
+    assert [(placed[t].left, placed[t].width) for t in ("Long", "Short")] == [(0, 50), (50, 50)]
+    assert (placed["Middle"].left, placed["Middle"].width) == (25, 75)
+    assert (placed["Late"].left, placed["Late"].width) == (25, 75)
+    assert placed["Late"].is_one_line and not placed["Long"].is_one_line
 
 
 def test_an_overnight_event_is_drawn_on_both_days():
@@ -81,45 +100,58 @@ def test_wall_clock_positions_on_the_day_clocks_spring_forward():
     assert grid.columns[0].is_today and grid.columns[0].now_top == 13 / 24 * 100
 
 
-def test_month_cells_show_three_and_count_the_rest():
+def test_month_cells_show_three_lanes_and_count_the_rest():
     period = make_period("month", date(2024, 3, 1), UTC, 1)
     busy = [entry(f"E{hour}", utc(2024, 3, 12, hour), utc(2024, 3, 12, hour, 30)) for hour in range(8, 13)]
     busy.append(entry("Day off", utc(2024, 3, 12), utc(2024, 3, 13), all_day=True))
 
     weeks = month_weeks(busy, period.days, 3, UTC, date(2024, 3, 12))
 
-    cell = next(cell for week in weeks for cell in week if cell.day == date(2024, 3, 12))
-    assert [e.title for e in cell.shown] == ["Day off", "E8", "E9"] and len(cell.shown) == MONTH_CELL_LIMIT
-    assert cell.hidden_count == 3 and cell.is_today and cell.in_month
+    week = next(week for week in weeks if any(cell.day == date(2024, 3, 12) for cell in week))
+    cell = next(cell for cell in week if cell.day == date(2024, 3, 12))
+    shown = sorted((item.lane, item.entry.title, item.is_bar) for item in week.items)
+    assert shown == [(0, "Day off", True), (1, "E8", False), (2, "E9", False)]
+    assert MONTH_CELL_LIMIT == 3 and cell.hidden_count == 3 and cell.is_today and cell.in_month
     assert not weeks[0][0].in_month  # 26 Feb
 
 
-def test_five_overlapping_events_keep_a_readable_width_and_fold_the_rest_into_plus_n():
-    entries = [entry(f"O{n}", utc(2024, 3, 4, 9, 5 * n), utc(2024, 3, 4, 10, 30)) for n in range(5)]
-
-    week = time_grid(entries, WEEK, UTC, utc(2024, 3, 1), max_columns=2).columns[0]
-    day = time_grid(entries, [MONDAY], UTC, utc(2024, 3, 1), max_columns=6).columns[0]
-
-    assert [(p.entry.title, p.left, p.width) for p in week.entries] == [("O0", 0, 50)]
-    assert len(week.overflows) == 1 and [e.title for e in week.overflows[0].entries] == ["O1", "O2", "O3", "O4"]
-    assert (week.overflows[0].left, week.overflows[0].width) == (50, 50)
-    assert week.overflows[0].top == (9 * 60 + 5) / 1440 * 100
-    assert [p.width for p in day.entries] == [20] * 5 and day.overflows == []
-
-
-def test_a_block_widens_over_columns_free_for_its_whole_length():
+def test_a_multi_day_event_is_one_bar_across_its_days_split_at_the_week_row():
+    period = make_period("month", date(2024, 3, 1), UTC, 1)
     entries = [
-        entry("Long", utc(2024, 3, 4, 9), utc(2024, 3, 4, 12)),
-        entry("Early", utc(2024, 3, 4, 9), utc(2024, 3, 4, 10)),
-        entry("Middle", utc(2024, 3, 4, 9, 30), utc(2024, 3, 4, 10, 30)),
-        entry("Late", utc(2024, 3, 4, 11), utc(2024, 3, 4, 11, 30)),  # only Long overlaps it
+        entry("Conference", utc(2024, 3, 13, 9), utc(2024, 3, 15, 17)),  # Wed..Fri, timed
+        entry("Trip", utc(2024, 3, 16), utc(2024, 3, 20), all_day=True),  # Sat..Tue: two week rows
+        entry("Late call", utc(2024, 3, 14, 22), utc(2024, 3, 14, 23)),
+        entry("Night shift", utc(2024, 3, 14, 22), utc(2024, 3, 15, 2)),  # past midnight: a two-day bar
     ]
 
-    placed = placed_by_title(time_grid(entries, [MONDAY], UTC, utc(2024, 3, 1), max_columns=6), 0)
+    weeks = month_weeks(entries, period.days, 3, UTC, date(2024, 3, 1))
 
-    assert (placed["Long"].left, placed["Long"].width) == (0, pytest.approx(100 / 3))
-    assert (placed["Late"].left, placed["Late"].width) == (pytest.approx(100 / 3), pytest.approx(200 / 3))
-    assert placed["Late"].is_one_line and not placed["Long"].is_one_line
+    week = {item.entry.title: item for item in weeks[2].items}  # 11-17 March
+    assert (week["Conference"].column, week["Conference"].span, week["Conference"].is_bar) == (2, 3, True)
+    assert (week["Trip"].column, week["Trip"].span, week["Trip"].ends_later) == (5, 2, True)
+    assert (week["Night shift"].column, week["Night shift"].span, week["Night shift"].is_bar) == (3, 2, True)
+    assert week["Night shift"].lane == 1 and week["Late call"].lane == 2 and not week["Late call"].is_bar
+    (trip,) = [item for item in weeks[3].items if item.entry.title == "Trip"]
+    assert (trip.column, trip.span, trip.starts_earlier, trip.ends_later) == (0, 2, True, False)
+    assert len([item for w in weeks for item in w.items if item.entry.title == "Conference"]) == 1
+
+
+def test_too_many_events_starting_together_fold_into_plus_n_and_so_does_a_fifth_level_of_indent():
+    together = [entry(f"O{n}", utc(2024, 3, 4, 9, 5 * n), utc(2024, 3, 4, 10, 30)) for n in range(5)]
+    cascade = [entry(f"C{n}", utc(2024, 3, 4, 14 + n), utc(2024, 3, 4, 20)) for n in range(5)]
+
+    week = time_grid(together + cascade, WEEK, UTC, utc(2024, 3, 1), max_columns=3).columns[0]
+    day = time_grid(together, [MONDAY], UTC, utc(2024, 3, 1), max_columns=6).columns[0]
+
+    shown = [(p.entry.title, round(p.left, 2), round(p.width, 2)) for p in week.entries]
+    assert shown[:2] == [("O0", 0, 33.33), ("O1", 33.33, 33.33)]
+    assert [e.title for e in week.overflows[0].entries] == ["O2", "O3", "O4"]
+    assert (round(week.overflows[0].left, 2), round(week.overflows[0].width, 2)) == (66.67, 33.33)
+    assert week.overflows[0].top == (9 * 60 + 10) / 1440 * 100
+    assert [(p.entry.title, p.depth, p.left) for p in week.entries[2:]] == [
+        ("C0", 0, 0), ("C1", 1, 25 / 3), ("C2", 2, 50 / 3), ("C3", 3, 25)]
+    assert [e.title for e in week.overflows[1].entries] == ["C4"] and week.overflows[1].left == 75
+    assert [p.width for p in day.entries] == [20] * 5 and day.overflows == []
 
 
 def test_short_events_are_one_line_and_hour_long_ones_have_room_for_the_location():

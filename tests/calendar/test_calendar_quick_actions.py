@@ -11,9 +11,9 @@ from rq import Queue
 from sqlalchemy import select
 
 from tests.factories import make_all_day, make_connection, make_event, make_series, set_user, utc
-from webapp.calendar.colours import MIN_CONTRAST, PROVIDER_PALETTES, contrast_ratio, text_colour_on
+from webapp.calendar.colours import DEFAULT_PALETTE, MIN_CONTRAST, PROVIDER_PALETTES, contrast_ratio, text_colour_on
 from webapp.calendar.display import event_label
-from webapp.calendar.entries import FALLBACK_COLOURS, CalendarInfo, Entry
+from webapp.calendar.entries import CalendarInfo, Entry
 from webapp.models import AuditLog, CalendarEvent, SyncStatus
 
 
@@ -39,7 +39,7 @@ def test_text_on_every_provider_calendar_colour_reaches_wcag_aa(palette):
 def test_text_on_any_colour_reaches_wcag_aa():
     """Custom colours too: a sweep of the whole RGB cube, and our own fallbacks."""
     steps = range(0, 256, 15)
-    colours = [f"#{r:02x}{g:02x}{b:02x}" for r in steps for g in steps for b in steps] + list(FALLBACK_COLOURS)
+    colours = [f"#{r:02x}{g:02x}{b:02x}" for r in steps for g in steps for b in steps] + list(DEFAULT_PALETTE)
     assert min(contrast_ratio(text_colour_on(colour), colour) for colour in colours) >= MIN_CONTRAST
 
 

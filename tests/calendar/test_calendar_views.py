@@ -45,7 +45,12 @@ def test_home_redirects_to_this_week_in_the_users_zone(signed_in, user, db_sessi
 def test_a_user_without_calendars_is_greeted_and_pointed_to_connecting_one(signed_in, db_session, user):
     html = body(signed_in.get("/calendar/week/2024-03-06"))
 
-    assert "Hello, Ada Lovelace. Connect a calendar to see your week here." in html
+    assert "Welcome, Ada Lovelace. Connect a calendar to see your week here." in html
+    # The three providers' buttons in the card; the sandbox says its accounts are pretend.
+    welcome = html.split('class="calendar-welcome card"', 1)[1].split("</section>", 1)[0]
+    assert 'action="/connections/google/connect"' in welcome and 'action="/connections/microsoft/connect"' in welcome
+    assert 'href="/connections/apple"' in welcome and "data-new-event" in html
+    assert ("pretend" in welcome) == bool(signed_in.application.config["PROVIDERS"].get("sandbox"))
     make_connection(db_session, user)
     assert "Connect a calendar to see your week here." not in body(signed_in.get("/calendar/week/2024-03-06"))
 
@@ -129,7 +134,8 @@ def test_month_shows_three_events_a_day_and_links_the_rest(signed_in, db_session
 
     text = html.split('data-day="2024-03-12"', 1)[1].split("data-day=", 1)[0]
     assert text.count("data-event-id") == 3 and "Call 8" in text and "Call 11" not in text
-    assert re.search(r'href="/calendar/day/2024-03-12"[^>]*class="more">\+2 more</a>', text)
+    assert re.search(r'href="/calendar/day/2024-03-12"[^>]*class="more">\+2<span class="more-word"> more</span></a>',
+                     text)
 
 
 def test_agenda_lists_thirty_days_by_day(signed_in, db_session, calendar):
@@ -173,8 +179,8 @@ def test_event_panel_shows_everything_and_escapes_provider_content(signed_in, db
     assert html.lstrip().startswith('<aside id="event-panel"')
     assert "<script>alert" not in html and "javascript:" not in html and "<i>" not in html and "<b>4" not in html
     assert "&lt;script&gt;" in html and "Ann &lt;i&gt;" in html and "Room &lt;b&gt;4&lt;/b&gt;" in html
-    assert ('<a href="https://meet.example/abc?x=1&amp;y=2" rel="noopener noreferrer nofollow" target="_blank">'
-            in html)
+    assert re.search(r'<a href="https://meet.example/abc\?x=1&amp;y=2" (?=[^>]*rel="noopener noreferrer nofollow")'
+                     r'(?=[^>]*target="_blank")[^>]*>', html)
     assert "Wednesday 6 March 2024" in html and '<time datetime="2024-03-06T14:00:00+00:00">14:00</time>' in html
     assert "09:00 – 10:00 New York" in html and calendar.calendar_name in html
     assert "Going" in html and "Not going" in html and "10 minutes before (popup)" in html
@@ -312,3 +318,16 @@ def test_todays_column_has_the_current_time_line(signed_in, user, db_session):
 
     assert re.search(r'class="day-column is-today"[^>]*>.*data-now-line', html, re.S)
     assert 'data-scroll-to-minute="465"' in html  # the working day (08:00), with a quarter of an hour above
+
+
+def test_the_grid_opens_at_working_hours_not_at_midnight_for_an_event_from_the_night_before(
+        signed_in, db_session, user, calendar):
+    set_user(db_session, user, time_zone="UTC", work_day_start=9 * 60)
+    make_event(db_session, calendar, utc(2024, 3, 5, 22), utc(2024, 3, 6, 0, 15), title="Release")
+    make_event(db_session, calendar, utc(2024, 3, 7, 10), title="Review")
+
+    html = body(signed_in.get("/calendar/week/2024-03-06"))
+
+    assert 'data-scroll-to-minute="525"' in html  # 09:00 less a quarter hour, though Release shows from 00:00
+    make_event(db_session, calendar, utc(2024, 3, 8, 7, 30), title="Early flight")
+    assert 'data-scroll-to-minute="435"' in body(signed_in.get("/calendar/week/2024-03-06"))

@@ -34,8 +34,8 @@ def test_create_and_replace_the_private_address(app, live_server, browser):
             if name == "desktop":
                 page.click("text=Create my private address")
             else:
-                page.once("dialog", lambda dialog: dialog.accept())
-                page.click("text=Make a new address")
+                page.click("summary:has-text('Make a new address')")  # asks in the page
+                page.click(".confirm-yes:has-text('Make a new one')")
             address = page.locator("#feed-url")
             expect(address).to_have_value(f"{live_server.url}/feeds/" + address.input_value().rsplit("/", 1)[1])
             feed = requests.get(address.input_value(), timeout=10)

@@ -169,7 +169,7 @@ def test_sign_in_through_nginx_with_tls(app, clean_database, redis, proxied_site
     assert all("Secure" in header for header in set_cookie)
     assert any(header.startswith("__Host-session=") for header in set_cookie)
     home = browser.get(f"{base}/")
-    assert home.status_code == 200 and "Hello, Ada" in home.text and home.url.startswith("https://localhost")
+    assert home.status_code == 200 and "Welcome, Ada" in home.text and home.url.startswith("https://localhost")
 
     with app.app_context():
         entry = db.session.scalars(select(AuditLog).where(AuditLog.action == "USER_LOGIN")).one()

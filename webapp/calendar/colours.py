@@ -72,3 +72,76 @@ def text_colour_on(background: str) -> str:
         if contrast_ratio(dark, background) >= MIN_CONTRAST:
             return dark
     return DARK_TEXTS[-1]
+
+
+# ---------------------------------------------------------------------------- telling calendars apart
+
+# Two colours nearer than this (Euclidean distance in OKLab, where 0.02 is about the least a person notices) read
+# as the same calendar at a glance: Google's #4285f4 and #1a73e8 are 0.06 apart, blue and green 0.25.
+TOO_CLOSE = 0.1
+# Almanac's own colours for calendars, in the order new calendars take them: Google-like tones, every two at least
+# 0.14 apart (a test checks), none a warning colour (warnings are an icon and a pattern, never a calendar's red).
+DEFAULT_PALETTE = (
+    "#1a73e8", "#0b8043", "#e37400", "#8e24aa", "#d50000", "#f6bf26", "#795548", "#7cb342", "#b39ddb", "#9e69af",
+    "#00acc1",
+)
+
+
+def _cube_root(value: float) -> float:
+    return value ** (1 / 3) if value >= 0 else -((-value) ** (1 / 3))
+
+
+@cache
+def oklab(colour: str) -> tuple[float, float, float]:
+    """A #rrggbb colour in Björn Ottosson's OKLab, where distances follow how different colours look."""
+    r, g, b = (_channel(int(colour[i:i + 2], 16)) for i in (1, 3, 5))
+    long = _cube_root(0.4122214708 * r + 0.5363325363 * g + 0.0514459929 * b)
+    medium = _cube_root(0.2119034982 * r + 0.6806995451 * g + 0.1073969566 * b)
+    short = _cube_root(0.0883024619 * r + 0.2817188376 * g + 0.6299787005 * b)
+    return (0.2104542553 * long + 0.7936177850 * medium - 0.0040720468 * short,
+            1.9779984951 * long - 2.4285922050 * medium + 0.4505937099 * short,
+            0.0259040371 * long + 0.7827717662 * medium - 0.8086757660 * short)
+
+
+def colour_distance(first: str, second: str) -> float:
+    return sum((a - b) ** 2 for a, b in zip(oklab(first.lower()), oklab(second.lower()), strict=True)) ** 0.5
+
+
+def distinct_colour(wanted: str | None, taken: list[str]) -> str:
+    """The colour a newly connected calendar gets: the provider's (`wanted`) when it is clearly apart from the
+    user's other calendars (`taken`), else the first palette colour that is, else the palette colour furthest from
+    all of them. A colour the user picks later is theirs, however close."""
+    if wanted and all(colour_distance(wanted, other) >= TOO_CLOSE for other in taken):
+        return wanted
+    for colour in DEFAULT_PALETTE:
+        if all(colour_distance(colour, other) >= TOO_CLOSE for other in taken):
+            return colour
+    return max(DEFAULT_PALETTE, key=lambda colour: min(colour_distance(colour, other) for other in taken))
+
+
+# CSS colour names, which RFC 7986's COLOR property takes (clients show the nearest they have).
+CSS_NAMES = {
+    "black": "#000000", "dimgray": "#696969", "gray": "#808080", "darkgray": "#a9a9a9", "silver": "#c0c0c0",
+    "white": "#ffffff", "maroon": "#800000", "darkred": "#8b0000", "firebrick": "#b22222", "red": "#ff0000",
+    "crimson": "#dc143c", "indianred": "#cd5c5c", "salmon": "#fa8072", "tomato": "#ff6347", "orangered": "#ff4500",
+    "darkorange": "#ff8c00", "orange": "#ffa500", "gold": "#ffd700", "yellow": "#ffff00", "khaki": "#f0e68c",
+    "olive": "#808000", "olivedrab": "#6b8e23", "yellowgreen": "#9acd32", "lawngreen": "#7cfc00",
+    "limegreen": "#32cd32", "green": "#008000", "forestgreen": "#228b22", "seagreen": "#2e8b57",
+    "mediumseagreen": "#3cb371", "darkgreen": "#006400", "teal": "#008080", "darkcyan": "#008b8b",
+    "lightseagreen": "#20b2aa", "turquoise": "#40e0d0", "darkturquoise": "#00ced1", "cadetblue": "#5f9ea0",
+    "steelblue": "#4682b4", "dodgerblue": "#1e90ff", "deepskyblue": "#00bfff", "skyblue": "#87ceeb",
+    "royalblue": "#4169e1", "blue": "#0000ff", "mediumblue": "#0000cd", "navy": "#000080",
+    "cornflowerblue": "#6495ed", "slateblue": "#6a5acd", "mediumpurple": "#9370db", "rebeccapurple": "#663399",
+    "darkorchid": "#9932cc", "darkviolet": "#9400d3", "purple": "#800080", "mediumorchid": "#ba55d3",
+    "orchid": "#da70d6", "plum": "#dda0dd", "violet": "#ee82ee", "magenta": "#ff00ff", "mediumvioletred": "#c71585",
+    "deeppink": "#ff1493", "hotpink": "#ff69b4", "pink": "#ffc0cb", "palevioletred": "#db7093", "brown": "#a52a2a",
+    "sienna": "#a0522d", "saddlebrown": "#8b4513", "chocolate": "#d2691e", "peru": "#cd853f", "tan": "#d2b48c",
+    "rosybrown": "#bc8f8f", "goldenrod": "#daa520", "darkgoldenrod": "#b8860b", "lightsteelblue": "#b0c4de",
+    "lavender": "#e6e6fa", "thistle": "#d8bfd8", "slategray": "#708090", "lightgreen": "#90ee90",
+}
+
+
+@cache
+def css_colour_name(colour: str) -> str:
+    """The CSS colour name nearest to a #rrggbb colour, for a feed's COLOR."""
+    return min(CSS_NAMES, key=lambda name: colour_distance(colour, CSS_NAMES[name]))

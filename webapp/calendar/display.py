@@ -5,27 +5,17 @@ which escapes every piece itself and only ever builds links to http(s) URLs.
 """
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-import lxml.html
-from lxml.etree import ParserError
-from markupsafe import Markup, escape
-
+from webapp.calendar.descriptions import description_html, description_text, is_html  # noqa: F401 (re-exported)
 from webapp.calendar.entries import all_day_dates
+from webapp.calendar.links import LINK_REL, linkify, web_url  # noqa: F401 (re-exported)
 from webapp.calendar.zones import city_label, zone_or_utc
 from webapp.recurrence import first_rule_parts, int_part, parse_value
 from webapp.zones import is_iana_zone
 
-_URL_IN_TEXT = re.compile(r"\bhttps?://[^\s<>\"'`]+", re.IGNORECASE)
-# Punctuation that usually ends the sentence around a URL rather than the URL itself.
-_TRAILING_PUNCTUATION = ".,;:!?)]}"
-_LOOKS_LIKE_HTML = re.compile(r"<(?:[a-zA-Z][a-zA-Z0-9]*[\s/>]|/[a-zA-Z]|!--)")
-_BLOCK_TAGS = ("p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "table", "blockquote")
-LINK_REL = "noopener noreferrer nofollow"
 _MOMENT = timedelta(microseconds=1)
 
 RESPONSES = {
@@ -34,70 +24,6 @@ RESPONSES = {
     "tentative": "Maybe",
     "needsAction": "Not answered yet",
 }
-
-
-def web_url(url: str | None) -> str | None:
-    """The URL if it is an absolute http(s) URL with a host, else None (no javascript:, data:, relative...)."""
-    if not url:
-        return None
-    url = url.strip()
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
-        return None
-    return url
-
-
-def _link(url: str) -> Markup:
-    return Markup('<a href="{}" rel="{}" target="_blank">{}</a>').format(url, LINK_REL, url)
-
-
-def linkify(text: str | None) -> Markup:
-    """Escape `text` and turn the http(s) URLs in it into links; nothing else becomes markup."""
-    if not text:
-        return Markup("")
-    pieces = []
-    position = 0
-    for match in _URL_IN_TEXT.finditer(text):
-        candidate = match.group(0)
-        while candidate and candidate[-1] in _TRAILING_PUNCTUATION:
-            # Keep a closing bracket that the URL itself opened, as in Wikipedia links.
-            if candidate[-1] == ")" and candidate.count("(") >= candidate.count(")"):
-                break
-            candidate = candidate[:-1]
-        url = web_url(candidate)
-        if url is None:
-            continue
-        pieces.append(escape(text[position:match.start()]))
-        pieces.append(_link(url))
-        position = match.start() + len(candidate)
-    pieces.append(escape(text[position:]))
-    return Markup("").join(pieces)
-
-
-def description_text(description: str | None) -> str:
-    """Plain text of a description; providers (Google, Outlook) often send HTML, which we never render.
-
-    Line breaks survive and a link's target is kept next to its label so `linkify` can offer it again.
-    """
-    if not description or not _LOOKS_LIKE_HTML.search(description):
-        return description or ""
-    try:
-        root = lxml.html.fragment_fromstring(description, create_parent="div")
-    except (ParserError, ValueError):
-        return description
-    for hidden in root.xpath("//script|//style|//head|//title"):
-        hidden.drop_tree()
-    for element in root.iter("br", *_BLOCK_TAGS):
-        element.tail = "\n" + (element.tail or "")
-    for anchor in root.iter("a"):
-        target = web_url(anchor.get("href"))
-        if target and target not in anchor.text_content():
-            anchor.tail = f" ({target})" + (anchor.tail or "")
-    text = root.text_content()
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
 def series_summary(series) -> str:
@@ -138,10 +64,11 @@ def event_label(entry, zone: ZoneInfo) -> str:
         when = f"{days}, all day"
     else:
         start, end = entry.start.astimezone(zone), entry.end.astimezone(zone)
+        first, last = clock(start, zone), clock(end, zone)
         if start.date() == (end - _MOMENT).date():  # ending at midnight is still the same day
-            when = f"{_day_words(start.date())}, {start:%H:%M} to {end:%H:%M}"
+            when = f"{_day_words(start.date())}, {first} to {last}"
         else:
-            when = f"{_day_words(start.date())} {start:%H:%M} to {_day_words(end.date())} {end:%H:%M}"
+            when = f"{_day_words(start.date())} {first} to {_day_words(end.date())} {last}"
     name = entry.calendar.name
     calendar = name if name.lower().endswith("calendar") else f"{name} calendar"
     if entry.is_being_deleted:
@@ -153,8 +80,29 @@ def event_label(entry, zone: ZoneInfo) -> str:
     return f"{shown_title(entry.title)}, {when}, {calendar}{state}"
 
 
-def clock(instant: datetime, zone: ZoneInfo) -> str:
-    return instant.astimezone(zone).strftime("%H:%M")
+def uses_twelve_hour() -> bool:
+    """The signed-in user's clock (Settings, else their browser's locale); 24-hour until either is known."""
+    from flask import has_request_context
+    from flask_login import current_user
+
+    return has_request_context() and current_user.is_authenticated and current_user.clock_24h is False
+
+
+def format_clock(hour: int, minute: int, twelve_hour: bool) -> str:
+    """ "13:05" on a 24-hour clock, "1:05 pm" on a 12-hour one."""
+    if not twelve_hour:
+        return f"{hour:02d}:{minute:02d}"
+    return f"{(hour - 1) % 12 + 1}:{minute:02d} {'am' if hour < 12 else 'pm'}"
+
+
+def hour_label(hour: int, twelve_hour: bool) -> str:
+    """The time grid's hour marks: "13:00", or "1 pm"."""
+    return f"{(hour - 1) % 12 + 1} {'am' if hour < 12 else 'pm'}" if twelve_hour else f"{hour:02d}:00"
+
+
+def clock(instant: datetime, zone: ZoneInfo, twelve_hour: bool | None = None) -> str:
+    local = instant.astimezone(zone)
+    return format_clock(local.hour, local.minute, uses_twelve_hour() if twelve_hour is None else twelve_hour)
 
 
 def iso_instant(instant: datetime, zone: ZoneInfo) -> str:

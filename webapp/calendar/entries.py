@@ -7,18 +7,18 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from webapp.calendar.colours import text_colour_on
+from webapp.calendar.colours import DEFAULT_PALETTE, text_colour_on
 
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
-# Used when a provider gave no colour; picked by position so neighbouring calendars differ.
-FALLBACK_COLOURS = ("#2563eb", "#0f9d58", "#e8710a", "#9334e6", "#d93025", "#129eaf")
 
 
 def safe_colour(value: str | None, position: int = 0) -> str:
-    """A colour fit for an inline style: only #rrggbb ever reaches the page."""
+    """A calendar's colour, the one source every page draws it from (cards, lists, pickers, feeds), fit for an
+    inline style: only #rrggbb ever reaches the page. Every calendar gets a stored colour when it is connected
+    (webapp.calendar.colours.distinct_colour); without one, a palette colour chosen by `position`."""
     if value and _HEX_COLOUR.match(value):
         return value.lower()
-    return FALLBACK_COLOURS[position % len(FALLBACK_COLOURS)]
+    return DEFAULT_PALETTE[position % len(DEFAULT_PALETTE)]
 
 
 def all_day_dates(start: datetime, end: datetime) -> tuple[date, date]:
@@ -37,6 +37,7 @@ class CalendarInfo:
     is_connected: bool
     can_write: bool
     is_removed_at_provider: bool = False  # deleted or unshared there: shown until the user removes it here
+    account: str | None = None  # the provider account's email (the Apple ID for iCloud)
 
     @property
     def is_writable(self) -> bool:
@@ -88,3 +89,28 @@ class Entry:
     def touches(self, first_day: date, last_day: date, zone: ZoneInfo) -> bool:
         starts, ends = self.day_span(zone)
         return starts <= last_day and ends >= first_day
+
+
+@dataclass(frozen=True)
+class Account:
+    """The calendars of one provider account, as the sidebar and the pickers group them."""
+
+    provider: str
+    email: str | None
+    calendars: list[CalendarInfo]
+
+
+def by_account(calendars: list[CalendarInfo]) -> list[Account]:
+    """Calendars grouped by (provider, account), the groups in the order their first calendar comes."""
+    groups: dict[tuple[str, str | None], list[CalendarInfo]] = {}
+    for calendar in calendars:
+        groups.setdefault((calendar.provider, (calendar.account or "").lower() or None), []).append(calendar)
+    return [Account(provider, email, listed) for (provider, email), listed in groups.items()]
+
+
+def default_calendar(writable: list[CalendarInfo], chosen: uuid.UUID | None) -> uuid.UUID | None:
+    """Where a new event goes: the user's choice (Settings, or the last new event's) while it takes events, else the
+    first writable calendar (primary first)."""
+    if any(calendar.id == chosen for calendar in writable):
+        return chosen
+    return writable[0].id if writable else None

@@ -1,10 +1,12 @@
 """What the calendar pages need to know about an event beyond its times, read in one statement for a page:
 
 - whether it blocks the user's time: not when the provider marks it free (Google `transparency`, Graph `showAs`
-  free or working elsewhere, CalDAV `TRANSP`), and not when the user declined it (Google's `self` attendee,
-  Graph's `responseStatus`, or for CalDAV the attendee with the account's or the user's address);
+  free or working elsewhere, CalDAV `TRANSP`), and not when the user does not attend it: declined, or invited and
+  not answered yet (Google's `self` attendee, Graph's `responseStatus`, or for CalDAV the attendee with the
+  account's or the user's address);
 - its iCalendar UID, which the same invitation keeps on every calendar it reaches;
-- whether the user organises it (Google `organizer.self`, Graph `isOrganizer`, CalDAV the organizer's address).
+- whether the user organises it (Google `organizer.self`, Graph `isOrganizer`, CalDAV the organizer's address);
+- which other series the user said not to flag as double-booked with its series ("don't flag this series").
 """
 from __future__ import annotations
 
@@ -28,7 +30,12 @@ _FACTS = text("""
            e.provider_metadata -> 'is_organizer' AS is_organizer,
            jsonb_typeof(e.attendees) = 'array' AND jsonb_array_length(e.attendees) > 0 AS has_guests,
            own.response AS own_response,
-           own.organizer AS own_organizer
+           own.organizer AS own_organizer,
+           ARRAY(SELECT CASE WHEN x.first_event_id = coalesce(e.parent_event_id, e.id) THEN x.second_event_id
+                             ELSE x.first_event_id END
+                 FROM overlap_exemptions x
+                 WHERE x.user_id = :user_id
+                   AND coalesce(e.parent_event_id, e.id) IN (x.first_event_id, x.second_event_id)) AS quiet_with
     FROM calendar_events e
     JOIN calendar_connections c ON c.id = e.calendar_connection_id
     JOIN users u ON u.id = c.user_id
@@ -47,6 +54,8 @@ class EventFacts:
     ical_uid: str | None
     blocks_time: bool
     is_organizer: bool
+    quiet_with: frozenset = frozenset()  # series (or events) never flagged as double-booked with this one's
+    response: str | None = None  # the user's answer as a guest ("accepted", "declined", "tentative", "needsAction")
 
 
 def event_facts(session: Session, user_id: uuid.UUID, event_ids: set[uuid.UUID]) -> dict[uuid.UUID, EventFacts]:
@@ -57,11 +66,14 @@ def event_facts(session: Session, user_id: uuid.UUID, event_ids: set[uuid.UUID])
 
 def _facts(row) -> EventFacts:
     free = row.transparency == "transparent" or row.show_as in FREE_SHOW_AS or row.transp == "TRANSPARENT"
-    declined = (row.self_response or row.own_response) == "declined"
+    response = row.self_response or row.own_response
     # The provider's own flag when it has one (Google, Graph); else the organiser's address among the guests
     # (CalDAV); an event without guests is the user's own.
     if isinstance(row.is_organizer, bool):
         organises = row.is_organizer
     else:
         organises = bool(row.own_organizer or not row.has_guests)
-    return EventFacts(ical_uid=row.ical_uid or None, blocks_time=not free and not declined, is_organizer=organises)
+    # The user attends what they organise or said yes or maybe to; not what they declined or have not answered.
+    attends = response != "declined" and (organises or response != "needsAction")
+    return EventFacts(ical_uid=row.ical_uid or None, blocks_time=not free and attends, is_organizer=organises,
+                      quiet_with=frozenset(row.quiet_with or ()), response=None if organises else response)

@@ -15,12 +15,12 @@ from wtforms import (
     TimeField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import UUID, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from webapp.calendar.display import describe, editable_title
-from webapp.calendar.editing import ALL_EVENTS, THIS_EVENT, EventInput
-from webapp.calendar.entries import all_day_dates
+from webapp.calendar.display import describe, description_text, editable_title
+from webapp.calendar.editing import ALL_EVENTS, FOLLOWING, THIS_EVENT, EventInput
+from webapp.calendar.entries import all_day_dates, by_account
 from webapp.calendar.periods import EARLIEST_YEAR, LATEST_YEAR
 from webapp.calendar.queries import EventDetails
 from webapp.calendar.repeat import FREQUENCIES, WEEKDAYS, Repeat, repeat_from_rule
@@ -40,6 +40,11 @@ WEEKDAY_CHOICES = [SelectChoice(day, label)
                    for day, label in zip(WEEKDAYS, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), strict=True)]
 TIME_FORMATS = ["%H:%M", "%H:%M:%S"]  # browsers send seconds when the input has a step below a minute
 LOCAL_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+
+
+def account_label(account) -> str:
+    provider = {"GOOGLE": "Google", "MICROSOFT": "Outlook", "APPLE": "iCloud"}.get(account.provider, account.provider)
+    return f"{provider} · {account.email}" if account.email else provider
 
 
 def _strip(value):
@@ -99,12 +104,17 @@ class EventForm(Form):
     view = HiddenField()
     scope = HiddenField()
     at = HiddenField()
+    # The clock the times are typed on: the viewer's; the event keeps its own zone (time_zone) when it differs.
+    input_zone = HiddenField()
 
     def __init__(self, *args, calendars=(), current_zone: str | None = None, custom_rule: str | None = None,
                  title_required: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.title_required = title_required
-        self.calendar_id.choices = [SelectChoice(str(calendar.id), calendar.name) for calendar in calendars]
+        # Grouped by account ("Google · ada@example.com"), as the sidebar shows them.
+        self.calendar_id.choices = [
+            SelectChoice(str(calendar.id), calendar.name, optgroup=account_label(account))
+            for account in by_account(list(calendars)) for calendar in account.calendars]
         self.time_zone.choices = zone_choices(current_zone)
         if custom_rule:
             self.repeat.choices = [SelectChoice(KEEP_RULE, f"As now: {custom_rule}"), *REPEAT_CHOICES]
@@ -119,8 +129,8 @@ class EventForm(Form):
         if self.title_required and not self.title.data and not self.title.errors:
             self.title.errors.append("Give the event a title.")
             valid = False
-        if (self.scope.data or "") not in ("", THIS_EVENT, ALL_EVENTS):
-            self.form_errors.append("Choose whether to change this event or all events.")
+        if (self.scope.data or "") not in ("", THIS_EVENT, FOLLOWING, ALL_EVENTS):
+            self.form_errors.append("Choose whether to change this event, this and the following ones, or all.")
             valid = False
         if not self.is_all_day.data:
             for field, message in ((self.start_time, "Pick the time it starts."),
@@ -162,7 +172,7 @@ class EventForm(Form):
             # All-day events are dates: 00:00 UTC of the first day to 00:00 UTC after the last, whatever the zone.
             return (datetime.combine(self.start_date.data, time(), UTC),
                     datetime.combine(self.end_date.data + timedelta(days=1), time(), UTC))
-        zone = ZoneInfo(self.time_zone.data)
+        zone = ZoneInfo(self.input_zone.data if is_iana_zone(self.input_zone.data) else self.time_zone.data)
         return (datetime.combine(self.start_date.data, self.start_time.data, zone).astimezone(UTC),
                 datetime.combine(self.end_date.data, self.end_time.data, zone).astimezone(UTC))
 
@@ -271,24 +281,75 @@ class DeleteEventForm(Form):
     view = HiddenField()
 
 
+class QuickCreateForm(Form):
+    """The quick-create popover: one line of text (read by webapp.calendar.quick), the slot it was typed in (local
+    times on the viewer's clock) and the calendar."""
+
+    title = StringField("Title", filters=[_strip], validators=[
+        InputRequired("Give the event a title."),
+        Length(max=MAX_TITLE_LENGTH, message=f"Keep the title to {MAX_TITLE_LENGTH} characters or fewer.")])
+    calendar_id = SelectField("Calendar")
+    start = DateTimeLocalField(format=LOCAL_FORMATS, validators=[InputRequired(), _local_minute])
+    end = DateTimeLocalField(format=LOCAL_FORMATS, validators=[InputRequired(), _local_minute])
+    view = HiddenField()
+
+    def __init__(self, *args, calendars=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calendar_id.choices = [
+            SelectChoice(str(calendar.id), calendar.name, optgroup=account_label(account))
+            for account in by_account(list(calendars)) for calendar in account.calendars]
+
+    def validate_end(self, field):
+        if self.start.data and field.data and field.data <= self.start.data:
+            raise ValidationError("The event must end after it starts.")
+
+
+class RespondForm(Form):
+    response = SelectField(choices=[SelectChoice("accepted", "Yes"), SelectChoice("declined", "No"),
+                                    SelectChoice("tentative", "Maybe")])
+    at = HiddenField()
+    view = HiddenField()
+
+
+class UndoForm(Form):
+    token = HiddenField(validators=[InputRequired()])
+    view = HiddenField()
+    anchor = HiddenField()
+
+
+class QuietForm(Form):
+    """"Don't flag this series": the other side of a double booking (its series master, or the event)."""
+
+    other = HiddenField(validators=[InputRequired(), UUID()])
+    at = HiddenField()
+    view = HiddenField()
+
+
 class VisibilityForm(Form):
     visible = SelectField(choices=[SelectChoice("1", "Show"), SelectChoice("0", "Hide")])
     next = HiddenField()
 
 
-def edit_form_data(details: EventDetails, scope: str, kind: str) -> tuple[dict, str | None]:
-    """Initial values for editing an event, one instance or its whole series; and, when the series' stored rule
-    says more than the simple repeat fields can, its description (the form then offers to keep it)."""
+def edit_form_data(details: EventDetails, scope: str, kind: str,
+                   viewer_zone: str | None = None) -> tuple[dict, str | None]:
+    """Initial values for editing an event, one instance or its whole series, its times on the viewer's clock (the
+    event keeps its own zone); and, when the series' stored rule says more than the simple repeat fields can, its
+    description (the form then offers to keep it)."""
     if scope == ALL_EVENTS:
         source, start, end = details.series, details.series.start_time, details.series.end_time
+    elif scope == FOLLOWING and details.series is not None:  # the series' details and repeat, from here on
+        source, start, end = details.series, details.start, details.end
     else:
         source, start, end = details.event, details.start, details.end
     zone_name = source.timezone if is_iana_zone(source.timezone) else UTC_NAME
+    shown_zone = viewer_zone if is_iana_zone(viewer_zone) else zone_name
     data = event_form_data(
-        start, end, source.is_all_day, zone_name,
-        title=editable_title(source.title), location=source.location or "", description=source.description or "",
+        start, end, source.is_all_day, shown_zone, input_zone=shown_zone,
+        title=editable_title(source.title), location=source.location or "",
+        description=description_text(source.description),  # edited as plain text, never tags
         view=kind, scope=scope, at=format_at(details.original_start) if details.is_generated_instance else "",
     )
+    data["time_zone"] = zone_name
     if scope == THIS_EVENT or not source.recurrence_rule:
         return data, None
     rule_zone = ZoneInfo(UTC_NAME if source.is_all_day else zone_name)

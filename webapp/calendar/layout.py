@@ -1,4 +1,4 @@
-"""Where each entry goes on a page: time-grid columns side by side, all-day lanes, month cells, agenda days.
+"""Where each entry goes on a page: time-grid cards (overlaps indented), all-day lanes, month cells, agenda days.
 
 Pure functions over `Entry` values; positions are percentages the templates put into inline styles.
 """
@@ -16,11 +16,16 @@ MINUTES_PER_DAY = 24 * 60
 # Short events still get a block tall enough to read and to click.
 MIN_BLOCK_MINUTES = 20
 MONTH_CELL_LIMIT = 3
-# Below this an event is one line ("Standup · 09:00"); from an hour on its location fits as a third line.
+# Below this an event is one line ("Standup, 09:00"); from an hour on its location fits as a third line.
 ONE_LINE_BELOW_MINUTES = 45
 LOCATION_FROM_MINUTES = 60
-# Side-by-side columns per day before the rest fold into "+N": about 60 px each, the least that reads.
-MAX_COLUMNS = {"day": 6, "3day": 2, "week": 2}
+# Overlapping events are drawn as Google does: each later one indented over the ones still running, never
+# narrower than MIN_WIDTH of the day, up to MAX_DEPTH levels; events starting together go side by side, as many
+# as MAX_COLUMNS (about 45 px each, the least that reads); the rest fold into "+N".
+MAX_COLUMNS = {"day": 6, "3day": 2, "week": 3}
+MAX_DEPTH = 4
+MIN_WIDTH = 75  # percent of the day column
+SAME_START_MINUTES = 30
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,7 @@ class PlacedEntry:
     starts_earlier: bool  # began on a previous day
     ends_later: bool  # goes on into the next day
     minutes: int  # drawn length on this day
+    depth: int = 0  # how many earlier overlapping events it is indented over
 
     @property
     def is_one_line(self) -> bool:
@@ -86,8 +92,33 @@ class MonthCell:
     day: date
     in_month: bool
     is_today: bool
-    shown: list[Entry]
-    hidden_count: int
+    hidden_count: int  # entries touching the day that do not fit: "+N more"
+
+
+@dataclass(frozen=True)
+class MonthItem:
+    """One entry in a month week: a bar across its days (all-day and multi-day entries), or a dot, start time and
+    title in its day (timed entries). Lanes are rows under the day numbers, shared by the whole week."""
+
+    entry: Entry
+    column: int  # 0-based day of the week row
+    span: int
+    lane: int
+    is_bar: bool
+    starts_earlier: bool  # began before this week row
+    ends_later: bool
+
+
+@dataclass(frozen=True)
+class MonthWeek:
+    cells: list[MonthCell]
+    items: list[MonthItem]  # those that fit, in lanes below MONTH_CELL_LIMIT
+
+    def __iter__(self):  # a week still reads as its seven cells
+        return iter(self.cells)
+
+    def __getitem__(self, index: int) -> MonthCell:
+        return self.cells[index]
 
 
 @dataclass(frozen=True)
@@ -146,10 +177,12 @@ def _day_blocks(entries: list[Entry], day: date, zone: ZoneInfo) -> list[_Block]
 
 
 def _side_by_side(blocks: list[_Block], max_columns: int) -> tuple[list[PlacedEntry], list[Overflow]]:
-    """Overlapping blocks share the width, as Google lays them out: each group of transitively overlapping
-    blocks is split into as few columns as needed (each block takes the first column free at its start) and a
-    block widens to the right over columns that are free for its whole length. Past `max_columns` the last
-    readable column becomes a "+N" for everything that does not fit."""
+    """Overlapping blocks as Google draws them. Blocks that start together (within SAME_START_MINUTES, where a
+    card over the other would hide its title) share the width side by side; any later block is indented one step
+    further than the deepest still running when it starts and reaches the right edge, so it lies over the earlier
+    ones and every title stays in view. The steps of a group of transitively overlapping blocks share MIN_WIDTH's
+    complement: an indented card is never narrower than 75 % of the day. Past `max_columns` cards side by side
+    the last slot becomes a "+N" for the rest; past MAX_DEPTH levels, a "+N" at the right edge."""
     placed: list[PlacedEntry] = []
     overflows: list[Overflow] = []
     group: list[_Block] = []
@@ -165,54 +198,52 @@ def _side_by_side(blocks: list[_Block], max_columns: int) -> tuple[list[PlacedEn
     return placed, overflows
 
 
-def _overlaps(first: _Block, second: _Block) -> bool:
-    return first.top < second.bottom and second.top < first.bottom
-
-
 def _place_group(group: list[_Block], max_columns: int, placed: list[PlacedEntry], overflows: list[Overflow]):
-    column_bottoms: list[int] = []
-    column_of = []
+    rows: list[list[_Block]] = []  # blocks starting together, side by side
     for block in group:
-        free = next((index for index, bottom in enumerate(column_bottoms) if bottom <= block.top), None)
-        if free is None:
-            free = len(column_bottoms)
-            column_bottoms.append(block.bottom)
+        row = rows[-1] if rows else None
+        if row and block.top - row[0].top < SAME_START_MINUTES and block.top < max(other.bottom for other in row):
+            row.append(block)
         else:
-            column_bottoms[free] = block.bottom
-        column_of.append(free)
-    # With too many columns, everything from the last readable one on folds into that one column's "+N".
-    visible = len(column_bottoms) if len(column_bottoms) <= max_columns else max_columns - 1
-    shown_columns = len(column_bottoms) if visible == len(column_bottoms) else max_columns
-    width = 100 / shown_columns
-    by_column: dict[int, list[_Block]] = {}
-    for block, column in zip(group, column_of, strict=True):
-        by_column.setdefault(min(column, visible), []).append(block)
-    for block, column in zip(group, column_of, strict=True):
-        if column >= visible:
+            rows.append([block])
+    depths: list[int] = []
+    for index, row in enumerate(rows):
+        running = [depths[earlier] for earlier in range(index)
+                   if any(other.bottom > row[0].top for other in rows[earlier])]
+        depths.append(1 + max(running) if running else 0)
+    deepest = min(max(depths), MAX_DEPTH - 1)
+    step = (100 - MIN_WIDTH) / deepest if deepest else 0
+    too_deep = []
+    for row, depth in zip(rows, depths, strict=True):
+        if depth >= MAX_DEPTH:
+            too_deep.extend(row)
             continue
-        span = 1
-        while column + span < shown_columns and not any(
-                _overlaps(block, other) for other in by_column.get(column + span, ())):
-            span += 1
-        placed.append(PlacedEntry(
-            entry=block.entry,
-            top=block.top / MINUTES_PER_DAY * 100,
-            height=(block.bottom - block.top) / MINUTES_PER_DAY * 100,
-            left=column * width,
-            width=span * width,
-            starts_earlier=block.starts_earlier,
-            ends_later=block.ends_later,
-            minutes=block.bottom - block.top,
-        ))
-    hidden = sorted(by_column.get(visible, []) if visible < shown_columns else [], key=lambda b: (b.top, b.bottom))
+        left = depth * step
+        slots = min(len(row), max_columns)
+        width = (100 - left) / slots
+        shown = row if len(row) <= max_columns else row[:max_columns - 1]
+        for position, block in enumerate(shown):
+            placed.append(PlacedEntry(
+                entry=block.entry,
+                top=block.top / MINUTES_PER_DAY * 100,
+                height=(block.bottom - block.top) / MINUTES_PER_DAY * 100,
+                left=left + position * width,
+                width=width,
+                starts_earlier=block.starts_earlier,
+                ends_later=block.ends_later,
+                minutes=block.bottom - block.top,
+                depth=depth,
+            ))
+        if len(shown) < len(row):  # the last readable slot becomes "+N" for the rest
+            overflows.append(_overflow(row[len(shown):], left + len(shown) * width, width))
     cluster: list[_Block] = []
-    for block in hidden:
+    for block in too_deep:
         if cluster and block.top >= max(other.bottom for other in cluster):
-            overflows.append(_overflow(cluster, visible * width, width))
+            overflows.append(_overflow(cluster, MIN_WIDTH, 100 - MIN_WIDTH))
             cluster = []
         cluster.append(block)
     if cluster:
-        overflows.append(_overflow(cluster, visible * width, width))
+        overflows.append(_overflow(cluster, MIN_WIDTH, 100 - MIN_WIDTH))
 
 
 def _overflow(cluster: list[_Block], left: float, width: float) -> Overflow:
@@ -257,16 +288,44 @@ def entries_by_day(entries: list[Entry], days: list[date], zone: ZoneInfo) -> di
     return by_day
 
 
-def month_weeks(
-    entries: list[Entry], days: list[date], month: int, zone: ZoneInfo, today: date
-) -> list[list[MonthCell]]:
-    by_day = entries_by_day(entries, days, zone)
-    cells = [
-        MonthCell(day, day.month == month, day == today, by_day[day][:MONTH_CELL_LIMIT],
-                  max(0, len(by_day[day]) - MONTH_CELL_LIMIT))
-        for day in days
-    ]
-    return [cells[index:index + 7] for index in range(0, len(cells), 7)]
+def month_weeks(entries: list[Entry], days: list[date], month: int, zone: ZoneInfo, today: date) -> list[MonthWeek]:
+    """Each week row of a month page: bars first (earliest, then longest), then each day's timed entries by time,
+    each in the first lane free on all its days, as Google draws a month. A day shows MONTH_CELL_LIMIT lanes; what
+    falls below them is counted in that day's "+N more"."""
+    weeks = []
+    for first in range(0, len(days), 7):
+        budget.check()
+        week_days = days[first:first + 7]
+        candidates = []
+        for entry in entries:
+            start_day, last_day = entry.day_span(zone)
+            if start_day > week_days[-1] or last_day < week_days[0]:
+                continue
+            column = (max(start_day, week_days[0]) - week_days[0]).days
+            span = (min(last_day, week_days[-1]) - week_days[0]).days - column + 1
+            is_bar = entry.spans_days or span > 1
+            candidates.append(MonthItem(entry, column, span, -1, is_bar, start_day < week_days[0],
+                                        last_day > week_days[-1]))
+        candidates.sort(key=lambda item: (not item.is_bar, item.column, -item.span, item.entry.start,
+                                          item.entry.title))
+        lanes: list[set[int]] = []  # the columns taken in each lane
+        shown, hidden = [], [0] * 7
+        for item in candidates:
+            needed = set(range(item.column, item.column + item.span))
+            lane = next((index for index, taken in enumerate(lanes) if not taken & needed), len(lanes))
+            if lane == len(lanes):
+                lanes.append(set())
+            lanes[lane] |= needed
+            if lane < MONTH_CELL_LIMIT:
+                shown.append(MonthItem(item.entry, item.column, item.span, lane, item.is_bar, item.starts_earlier,
+                                       item.ends_later))
+            else:
+                for column in needed:
+                    hidden[column] += 1
+        cells = [MonthCell(day, day.month == month, day == today, hidden[index])
+                 for index, day in enumerate(week_days)]
+        weeks.append(MonthWeek(cells, shown))
+    return weeks
 
 
 def agenda_days(entries: list[Entry], days: list[date], zone: ZoneInfo, today: date) -> list[AgendaDay]:

@@ -12,7 +12,7 @@ from webapp.calendar.layout import (
     MAX_COLUMNS,
     MINUTES_PER_DAY,
     AgendaDay,
-    MonthCell,
+    MonthWeek,
     TimeGrid,
     agenda_days,
     month_weeks,
@@ -48,7 +48,7 @@ class CalendarPage:
     today: date
     calendars: list[CalendarInfo]
     grid: TimeGrid | None = None  # day and week
-    month: list[list[MonthCell]] | None = None
+    month: list[MonthWeek] | None = None
     agenda: list[AgendaDay] | None = None
     work_day: tuple[int, int] = (8 * 60, 18 * 60)
     week_start: int = 1
@@ -56,12 +56,14 @@ class CalendarPage:
 
     @property
     def scroll_minute(self) -> int:
-        """Where the time grid opens: the working day, or earlier when the page's first timed event is earlier
-        (markers in the grid point to anything still out of view)."""
-        first = min((placed.top for column in self.grid.columns for placed in column.entries), default=None)
+        """Where the time grid opens: the working day, or earlier for an event that begins earlier on a day shown.
+        An event carried over from the day before (past midnight) never pulls it to 00:00; markers in the grid
+        point to anything still out of view."""
+        first = min((placed.top for column in self.grid.columns for placed in column.entries
+                     if not placed.starts_earlier), default=None)
         start = self.work_day[0]
         if first is not None:
-            start = min(start, int(first * MINUTES_PER_DAY / 100))
+            start = min(start, round(first * MINUTES_PER_DAY / 100))
         return max(0, start - 15)
 
     @property

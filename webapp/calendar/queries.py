@@ -29,6 +29,7 @@ _CALENDAR_COLUMNS = (
     CalendarConnection.is_connected,
     CalendarConnection.can_write,
     CalendarConnection.provider_removed_at,
+    CalendarConnection.account_email,
 )
 _ENTRY_COLUMNS = (
     CalendarEvent.id,
@@ -53,6 +54,7 @@ def _calendar_from(row) -> CalendarInfo:
         is_connected=row.is_connected,
         can_write=row.can_write,
         is_removed_at_provider=row.provider_removed_at is not None,
+        account=row.account_email,
     )
 
 
@@ -81,7 +83,8 @@ def _window_columns(event, calendar) -> tuple:
             event.timezone, event.sync_status, event.is_recurring, event.recurrence_rule, event.parent_event_id,
             event.status, _original_start(event).label("original_start_time"), event.deletion_requested_at,
             calendar.id.label("calendar_id"), calendar.calendar_name, calendar.calendar_color, calendar.provider,
-            calendar.is_visible, calendar.is_connected, calendar.can_write, calendar.provider_removed_at)
+            calendar.is_visible, calendar.is_connected, calendar.can_write, calendar.provider_removed_at,
+            calendar.account_email)
 
 
 def _user_rows(event, calendar):

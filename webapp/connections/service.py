@@ -18,6 +18,7 @@ from sqlalchemy import Row, and_, select, update
 from sqlalchemy.orm import Session
 
 from webapp import audit
+from webapp.calendar.colours import distinct_colour
 from webapp.credentials import seal, store_password, store_tokens, unseal
 from webapp.crypto import UndecryptableSecret
 from webapp.models import (
@@ -305,16 +306,24 @@ def upsert_calendars(
         ).with_for_update())
     }
     rows = []
+    # Each new calendar's colour stays clearly apart from the user's other calendars (webapp.calendar.colours).
+    taken = [colour for colour in session.scalars(select(CalendarConnection.calendar_color).where(
+        CalendarConnection.user_id == user_id, CalendarConnection.deleted_at.is_(None),
+        CalendarConnection.calendar_color.is_not(None))) if colour]
     for calendar in calendars:
         row = existing.get(calendar.calendar_id)
         if row is None:
             # The id is chosen here because the sealed tokens are bound to it.
+            colour = distinct_colour(calendar.color, taken)
             row = CalendarConnection(id=uuid.uuid4(), user_id=user_id, provider=kind, calendar_id=calendar.calendar_id,
-                                     calendar_color=calendar.color)
+                                     calendar_color=colour)
             session.add(row)
+            taken.append(colour)
         elif row.deleted_at is not None:
             # Disconnected earlier: start over with a full sync that brings the events back.
-            row.deleted_at, row.sync_token, row.calendar_color = None, None, calendar.color
+            row.deleted_at, row.sync_token = None, None
+            row.calendar_color = distinct_colour(calendar.color, taken)
+            taken.append(row.calendar_color)
         if row.provider_removed_at is not None:
             # The provider lists it again (shared anew): sync it from scratch.
             row.provider_removed_at, row.sync_token = None, None

@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from webapp import audit
+from webapp.calendar.entries import safe_colour
 from webapp.connections import bp
 from webapp.connections.forms import (
     AppleConnectForm,
@@ -79,7 +80,7 @@ def index():
     polling = {connection_id for connection_id, state in states.items() if state.kind == "syncing"}
     return render_page("connections/index.html", "connections/_index.html", accounts=accounts, providers=providers,
                        labels=LABELS, color_form=ColorForm(), states=states, polling=polling,
-                       connect_pages=CONNECT_PAGES, subscriptions=_subscriptions(connections),
+                       subscriptions=_subscriptions(connections),
                        limited=series_shown_in_part(db.session, [connection.id for connection in connections]))
 
 
@@ -357,6 +358,12 @@ def resolve_conflict(event_id: uuid.UUID):
         return toast(render_page("calendar/event.html", "calendar/_sync_conflict.html", event=event), message)
     flash(message, "success")
     return redirect(url_for("calendar.event", event_id=event.id))
+
+
+@bp.app_template_global()
+def calendar_colour(connection: CalendarConnection) -> str:
+    """The colour the connections page's picker shows: the one the calendar's cards are drawn in."""
+    return safe_colour(connection.calendar_color, connection.id.int)
 
 
 @bp.app_template_global()

@@ -20,6 +20,7 @@ from icalendar.prop import vDDDTypes, vRecur
 from sqlalchemy import Text, and_, cast, func, literal, literal_column, or_, select
 from sqlalchemy.orm import Session
 
+from webapp.calendar.colours import css_colour_name
 from webapp.calendar.copies import merge_copies
 from webapp.calendar.display import description_text
 from webapp.calendar.entries import CalendarInfo
@@ -33,7 +34,7 @@ from webapp.sync.events import safe_link
 from webapp.zones import is_iana_zone
 
 # Bump when the file's layout changes, so every client fetches it again.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 WINDOW_MONTHS = 12
 PRODUCT_ID = "-//Almanac//Merged calendar feed//EN"
 REFRESH = timedelta(minutes=15)
@@ -320,6 +321,7 @@ def _vevent(event: CalendarEvent, uid: str, calendar: CalendarInfo, with_guests:
     if link:
         component.add("URL", link)
     component.add("CATEGORIES", [calendar.name])
+    component.add("COLOR", css_colour_name(calendar.colour))  # RFC 7986 takes CSS names: the calendar's nearest
     component.add("STATUS", "TENTATIVE" if event.status is EventStatus.TENTATIVE else "CONFIRMED")
     sequence = (event.provider_metadata or {}).get("sequence")
     if isinstance(sequence, int) and sequence >= 0:

@@ -6,6 +6,7 @@ from webapp.models.connections import CalendarConnection, CalendarProvider, Cale
 from webapp.models.events import CalendarEvent, EventStatus, RecurrenceFrequency, SyncStatus
 from webapp.models.feeds import CalendarFeed
 from webapp.models.maintenance import AuditLogArchive, HealthSample  # noqa: F401
+from webapp.models.overlaps import OverlapExemption
 from webapp.models.users import Session, User
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "EventStatus",
     "Invitation",
     "OAuthState",
+    "OverlapExemption",
     "PasswordReset",
     "RecurrenceFrequency",
     "Session",

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, SmallInteger, String, Text, false, func, text, true
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, SmallInteger, String, Text, false, func, text, true
+from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.models.base import Base, Timestamp, Timestamps, UserToken, UUIDPrimaryKey
@@ -34,6 +36,11 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     disabled_at: Mapped[datetime | None] = mapped_column(Timestamp())
     # The week and day views mark busy events from different calendars that overlap.
     mark_double_bookings: Mapped[bool] = mapped_column(Boolean, server_default=true())
+    # The clock every page uses: True 13:00, False 1:00 pm; None until the browser's locale says (or Settings).
+    clock_24h: Mapped[bool | None] = mapped_column(Boolean)
+    # Where new events go: chosen in Settings, and remembered from the last new event's choice.
+    default_calendar_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("calendar_connections.id", ondelete="SET NULL", use_alter=True))
 
     # flask-login: the session cookie identifies the session row, not the user (see webapp.auth.sessions).
     is_authenticated = True

@@ -233,6 +233,11 @@ class Provider(Protocol):
         self, credentials: Credentials, calendar_id: str, provider_event_id: str, etag: str | None
     ) -> None: ...
 
+    def respond(self, credentials: Credentials, calendar_id: str, event: RemoteEvent, response: str,
+                email: str) -> RemoteEvent:
+        """The account's answer to an invitation ("accepted", "declined" or "tentative"), the provider's way;
+        `event.attendees` already carries it for `email`. Returns the event as the provider has it now."""
+
     def close(self) -> None:
         """Close the HTTP session; an instance serves one job or one request, never several users."""
 

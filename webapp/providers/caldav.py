@@ -337,6 +337,11 @@ class CalDavProvider(HttpClient):
         response = self._put(credentials, collection, href, ics, {"If-Match": event.etag or current_etag})
         return self._written(credentials, collection, href, master, response)
 
+    def respond(self, credentials: Credentials, calendar_id: str, event: RemoteEvent, response: str,
+                email: str) -> RemoteEvent:
+        """CalDAV's way: the account's ATTENDEE line gets the PARTSTAT, in a PUT of the resource (If-Match)."""
+        return self.update_event(credentials, calendar_id, event)
+
     def delete_event(
         self, credentials: Credentials, calendar_id: str, provider_event_id: str, etag: str | None
     ) -> None:

@@ -183,6 +183,20 @@ class GoogleProvider(HttpClient):
                               headers=if_match(event.etag))
         return remote_event(self._checked_json(response, "events.patch"))
 
+    def respond(self, credentials: Credentials, calendar_id: str, event: RemoteEvent, response: str,
+                email: str) -> RemoteEvent:
+        """Google's way: the account's own attendee entry gets the responseStatus (events.patch of attendees)."""
+        attendees = [{key: value for key, value in {
+            "email": attendee.get("email"), "displayName": attendee.get("name"),
+            "responseStatus": response if (attendee.get("email") or "").lower() == email.lower()
+            else attendee.get("responseStatus"),
+            "organizer": attendee.get("organizer") or None}.items() if value is not None}
+            for attendee in event.attendees or [] if attendee.get("email")]
+        answer = self._call("PATCH", self._events_url(calendar_id, event.provider_event_id), "events.patch",
+                            credentials, params=WRITE_PARAMS, json={"attendees": attendees},
+                            headers=if_match(event.etag))
+        return remote_event(self._checked_json(answer, "events.patch"))
+
     def delete_event(self, credentials: Credentials, calendar_id: str, provider_event_id: str,
                      etag: str | None) -> None:
         response = self._call("DELETE", self._events_url(calendar_id, provider_event_id), "events.delete",

@@ -156,6 +156,42 @@ class MicrosoftProvider(HttpClient):
                                json=_graph_event(event), headers=headers)
         return _written(response, event)
 
+    def respond(self, credentials: Credentials, calendar_id: str, event: RemoteEvent, response: str,
+                email: str) -> RemoteEvent:
+        """Graph's way: the accept, decline or tentativelyAccept action (the organizer hears of it), then the event
+        again for its new changeKey."""
+        action = {"accepted": "accept", "declined": "decline", "tentative": "tentativelyAccept"}[response]
+        self._graph("POST", f"{self._event_url(event.provider_event_id)}/{action}", credentials,
+                    json={"sendResponse": True})
+        answer = self._graph("GET", self._event_url(event.provider_event_id), credentials,
+                             headers={"Prefer": 'outlook.timezone="UTC"'})
+        return _remote_event(_json(answer))
+
+    def split_series(self, credentials: Credentials, calendar_id: str, master_id: str, split_at: datetime,
+                     following: RemoteEvent | None) -> RemoteEvent | None:
+        """"This and following", Outlook's way: the series master's recurrence range ends the day before the
+        occurrence at `split_at`; for an edit, a new series with the same pattern starts on that day with the
+        changes. Graph drops the occurrences (and exceptions) past the new end itself."""
+        master = _json(self._graph("GET", self._event_url(master_id), credentials))
+        recurrence = master.get("recurrence") or {}
+        pattern, old_range = recurrence.get("pattern") or {}, dict(recurrence.get("range") or {})
+        zone = ZoneInfo(windows_to_iana(old_range.get("recurrenceTimeZone") or master["start"].get("timeZone"))
+                        or "UTC")
+        split_day = split_at.astimezone(zone).date()
+        ended = {key: value for key, value in old_range.items() if key != "numberOfOccurrences"}
+        ended |= {"type": "endDate", "endDate": (split_day - timedelta(days=1)).isoformat()}
+        headers = {"If-Match": master["@odata.etag"]} if master.get("@odata.etag") else None
+        self._graph("PATCH", self._event_url(master_id), credentials,
+                    json={"recurrence": {"pattern": pattern, "range": ended}}, headers=headers)
+        if following is None:
+            return None
+        body = _graph_event(following) | {
+            "recurrence": {"pattern": pattern, "range": old_range | {"startDate": split_day.isoformat()}},
+            "transactionId": _transaction_id(calendar_id, following.provider_event_id + ":following")}
+        created = self._graph("POST", f"{self._calendar_url(calendar_id)}/events", credentials, json=body,
+                              headers={"Prefer": 'outlook.timezone="UTC"'})
+        return _remote_event(_json(created))
+
     def delete_event(self, credentials: Credentials, calendar_id: str, provider_event_id: str,
                      etag: str | None) -> None:
         try:

@@ -40,6 +40,13 @@ class ShownResult:
     def week_url(self) -> str:
         return view_url("week", self.day)
 
+    @property
+    def open_url(self) -> str:
+        """The event's week with its panel open (a search dropdown's choice)."""
+        result = self.result
+        at = format_at(result.original_start) if result.is_generated_instance else None
+        return url_for("calendar.week", day=self.day.isoformat(), event=result.event_id, at=at)
+
 
 def shown(found: Search, zone: ZoneInfo, now: datetime) -> list[ShownResult]:
     return [_shown(result, found.terms.words, zone, now) for result in found.results]

@@ -2,7 +2,8 @@ from wtforms import BooleanField, PasswordField, SelectField, StringField, TimeF
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from webapp.calendar.forms import TIME_FORMATS, zone_choices
+from webapp.calendar.entries import by_account
+from webapp.calendar.forms import TIME_FORMATS, account_label, zone_choices
 from webapp.calendar.preferences import minutes_of
 from webapp.forms import Form
 from webapp.zones import is_iana_zone
@@ -27,10 +28,21 @@ class ProfileForm(Form):
     work_day_end = TimeField("Working day ends", format=TIME_FORMATS,
                              validators=[InputRequired("Say when your working day ends.")])
     mark_double_bookings = BooleanField("Mark double bookings (busy events on different calendars at the same time)")
+    default_calendar_id = SelectField("New events go to", validate_choice=False)
+    clock = SelectField("Clock", choices=[SelectChoice("24", "24-hour (13:00)"),
+                                          SelectChoice("12", "12-hour (1:00 pm)")])
 
-    def __init__(self, *args, current_zone: str | None = None, **kwargs):
+    def __init__(self, *args, current_zone: str | None = None, calendars=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.time_zone.choices = zone_choices(current_zone)
+        self.default_calendar_id.choices = [
+            SelectChoice(str(calendar.id), calendar.name, optgroup=account_label(account))
+            for account in by_account(list(calendars)) for calendar in account.calendars]
+        self.writable_ids = {str(calendar.id) for calendar in calendars}
+
+    def validate_default_calendar_id(self, field):
+        if field.data and field.data not in self.writable_ids:
+            raise ValidationError("Pick one of your calendars that takes new events.")
 
     def validate_work_day_end(self, field):
         start = self.work_day_start.data

@@ -1,16 +1,19 @@
 """Profile, time zone and week-start settings (the sessions page lives with auth)."""
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
-from flask import abort, flash, make_response, redirect, url_for
+from flask import abort, flash, make_response, redirect, request, url_for
 from flask_login import current_user, login_required, logout_user
 
 from webapp import audit
 from webapp.auth.accounts import password_matches
 from webapp.auth.deletion import delete_account, finish_deletion
 from webapp.auth.sessions import login_cookie_name
-from webapp.calendar.preferences import adopt_browser_time_zone, save_preferences, time_of
+from webapp.calendar.entries import default_calendar
+from webapp.calendar.preferences import adopt_browser_clock, adopt_browser_time_zone, save_preferences, time_of
+from webapp.calendar.queries import user_calendars
 from webapp.calendar.zones import UTC_NAME
 from webapp.extensions import db
 from webapp.htmx import is_partial_request, render_page, toast
@@ -30,6 +33,7 @@ def index():
 @login_required
 def profile():
     user = current_user
+    writable = [calendar for calendar in user_calendars(db.session, user.id) if calendar.is_writable]
     # Working hours are stored as minutes and shown as times, so the form starts from data, not from the user
     # object (whose integers would otherwise fill a field a submission left out).
     form = ProfileForm(data={
@@ -38,12 +42,17 @@ def profile():
         "time_zone": user.time_zone or UTC_NAME,
         "work_day_start": time_of(user.work_day_start), "work_day_end": time_of(user.work_day_end),
         "mark_double_bookings": user.mark_double_bookings,
-    }, current_zone=user.time_zone)
+        "default_calendar_id": str(default_calendar(writable, user.default_calendar_id) or ""),
+        "clock": "12" if user.clock_24h is False else "24",
+    }, current_zone=user.time_zone, calendars=writable)
     if form.validate_on_submit():
         save_preferences(db.session, user, first_name=form.first_name.data, last_name=form.last_name.data,
                          time_zone=form.time_zone.data, week_start=form.week_start.data,
                          work_day=(form.work_day_start.data, form.work_day_end.data),
-                         mark_double_bookings=form.mark_double_bookings.data)
+                         mark_double_bookings=form.mark_double_bookings.data,
+                         default_calendar_id=uuid.UUID(form.default_calendar_id.data)
+                         if form.default_calendar_id.data else None,
+                         clock_24h=form.clock.data == "24")
         audit.record(db.session, "PROFILE_UPDATE", user_id=user.id, resource=("user", user.id))
         db.session.commit()
         if is_partial_request():
@@ -62,6 +71,18 @@ def adopt_time_zone():
     if not form.validate_on_submit():
         abort(422, description="That is not a time zone.")
     if adopt_browser_time_zone(db.session, current_user, form.time_zone.data):
+        db.session.commit()
+    return "", 204
+
+
+@bp.route("/clock", methods=["POST"])
+@login_required
+def adopt_clock():
+    """clock.js posts the browser locale's hour cycle once, while the user has no clock of their own."""
+    cycle = request.form.get("hour_cycle")
+    if cycle not in ("h11", "h12", "h23", "h24"):
+        abort(422, description="That is not an hour cycle.")
+    if adopt_browser_clock(db.session, current_user, twelve_hour=cycle in ("h11", "h12")):
         db.session.commit()
     return "", 204
 

@@ -50,6 +50,14 @@ class Snapshot:
     is_deletion: bool  # the user deleted it (the event, or one instance: a cancelled occurrence is sent)
     has_reached_provider: bool
     etag: str | None
+    # Besides the row's content, the provider's own operation (PROVIDER_ACTIONS): an answer to an invitation, or
+    # Outlook's "this and following" (a series of occurrences there).
+    action: dict | None = None
+
+
+# Metadata keys asking the push for an operation of its own rather than (or before) the row's content.
+RSVP, SERIES_SPLIT = "rsvp", "series_split"
+PROVIDER_ACTIONS = (RSVP, SERIES_SPLIT)
 
 
 def connection_of(session: Session, event_id: uuid.UUID) -> uuid.UUID | None:
@@ -68,7 +76,9 @@ def push_event(session: Session, event_id: uuid.UUID) -> str:
     remote = None
     try:
         with get_provider(snapshot.provider) as provider:
-            if snapshot.is_deleted:
+            if snapshot.action and snapshot.has_reached_provider:
+                remote, outcome = _provider_action(provider, credentials, snapshot)
+            elif snapshot.is_deleted:
                 if snapshot.has_reached_provider:
                     provider.delete_event(credentials, snapshot.calendar_id, snapshot.remote.provider_event_id,
                                           snapshot.etag)
@@ -92,6 +102,17 @@ def push_event(session: Session, event_id: uuid.UUID) -> str:
     _write_result(session, snapshot, outcome, remote)
     log.info("pushed event_id=%s outcome=%s", event_id, outcome)
     return outcome
+
+
+def _provider_action(provider, credentials, snapshot: Snapshot) -> tuple[RemoteEvent | None, str]:
+    action = snapshot.action
+    if action["kind"] == RSVP:
+        return provider.respond(credentials, snapshot.calendar_id, snapshot.remote, action["response"],
+                                action["email"]), "responded"
+    following = None if snapshot.is_deletion else snapshot.remote
+    created = provider.split_series(credentials, snapshot.calendar_id, action["master"],
+                                    datetime.fromisoformat(action["from"]), following)
+    return created, "split"
 
 
 def _read(session: Session, event_id: uuid.UUID) -> Snapshot | str:
@@ -118,9 +139,10 @@ def _read(session: Session, event_id: uuid.UUID) -> Snapshot | str:
     if instance_deletion:
         remote = replace(remote, status="CANCELLED")
     is_deletion = event.deletion_requested_at is not None or event.deleted_at is not None
+    action = next(({"kind": key, **metadata[key]} for key in PROVIDER_ACTIONS if metadata.get(key)), None)
     snapshot = Snapshot(event.id, version, event.calendar_connection_id, provider, calendar_id, remote,
                         is_deletion and not instance_deletion, is_deletion,
-                        bool(metadata.get("etag") or metadata.get("pushed")), metadata.get("etag"))
+                        bool(metadata.get("etag") or metadata.get("pushed")), metadata.get("etag"), action)
     session.commit()
     return snapshot
 
@@ -142,7 +164,18 @@ def _write_result(session: Session, snapshot: Snapshot, outcome: str, remote: Re
     metadata = dict(event.provider_metadata or {})
     metadata.pop("push_error", None)
     metadata.pop("push_attempts", None)
+    if not changed:
+        for key in PROVIDER_ACTIONS:
+            metadata.pop(key, None)
     event.provider_metadata = metadata
+    if outcome == "split":
+        # The series' following occurrences come back with the next pull (a new series for an edit): this row,
+        # one occurrence of the old series, has gone at Outlook.
+        remote = None
+        if not changed and not snapshot.is_deletion:
+            event.deleted_at, event.sync_status = datetime.now(UTC), SyncStatus.SYNCED
+            session.commit()
+            return
     if remote is not None:
         _take_provider_facts(session, event, remote)
     if not changed:

@@ -118,6 +118,23 @@ def enqueue_push(event_id: uuid.UUID | str, connection_id: uuid.UUID | str | Non
     return enqueue_pushes([(event_id, connection_id)])[0]
 
 
+def enqueue_push_after(event_id: uuid.UUID | str, delay: timedelta) -> str:
+    """Queue the push of a change that can still be undone (a deletion) to run after `delay`: a push of the event
+    waiting or queued is replaced, one already running is left to finish."""
+    job_id = f"push-event-{event_id}"
+    queue = sync_queue()
+    job = queue.fetch_job(job_id)
+    if job is not None and _state(job) == "started":
+        return job_id
+    with queue.connection.pipeline() as pipeline:
+        if job is not None:
+            _discard(queue, job, pipeline)
+        pipeline.execute()
+    queue.enqueue_in(delay, "jobs.sync.push_event", str(event_id), job_id=job_id, job_timeout=SYNC_JOB_TIMEOUT,
+                     retry=PUSH_RETRY, result_ttl=600, failure_ttl=7 * 86400)
+    return job_id
+
+
 def enqueue_pushes(events: list[tuple[uuid.UUID | str, uuid.UUID | str | None]]) -> list[str]:
     """`enqueue_push` for many (event id, connection id) pairs in two round trips to Redis."""
     wanted = [_Wanted(f"push-event-{event_id}", "jobs.sync.push_event", (str(event_id),),

@@ -114,8 +114,9 @@ def run_push(session: Session, event_id: uuid.UUID, connection_id: uuid.UUID) ->
         push.record_push_failure(session, event_id, error)
         session.commit()
         raise
-    if outcome == "conflict":
-        enqueue_sync(connection_id)  # the pull brings their version for the user to compare
+    if outcome in ("conflict", "split"):
+        # A conflict: the pull brings their version for the user to compare; a split: the new series' occurrences.
+        enqueue_sync(connection_id)
     elif push.needs_push(session, event_id):
         enqueue_push(event_id, connection_id)
     return outcome
