@@ -94,7 +94,7 @@ def test_run_starts_everything_keeps_data_and_stops_cleanly(tmp_path):
         response = browser.post(f"http://127.0.0.1:{port}/register/confirm", data={
             "token": re.search(r'name="token" type="hidden" value="([^"]+)"', confirm.text).group(1),
             "csrf_token": csrf_token_from(confirm.text)})
-        assert response.status_code == 200 and "Hello" in response.text
+        assert response.status_code == 200 and "Welcome" in response.text
         descendants = process_tree(launcher.pid)
     except BaseException:
         clean_up_after_failure(launcher)
@@ -113,7 +113,7 @@ def test_run_starts_everything_keeps_data_and_stops_cleanly(tmp_path):
         token = csrf_token_from(browser.get(f"http://127.0.0.1:{port}/login").text)
         response = browser.post(f"http://127.0.0.1:{port}/login", data={
             "email": "first@example.com", "password": "a fine passphrase", "csrf_token": token})
-        assert "Hello" in response.text
+        assert "Welcome" in response.text
         descendants = process_tree(launcher.pid)
     except BaseException:
         clean_up_after_failure(launcher)
