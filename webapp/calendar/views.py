@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from webapp import audit
+from webapp import audit, changes
 from webapp.calendar import bp, display, editing, pages
 from webapp.calendar.copies import copies_of
 from webapp.calendar.editing import ALL_EVENTS, THIS_EVENT
@@ -187,6 +187,7 @@ def set_visibility(connection_id: uuid.UUID):
         abort(400, description="Choose whether to show or hide the calendar.")
     if not editing.set_calendar_visibility(db.session, current_user.id, connection_id, form.visible.data == "1"):
         abort(404)
+    changes.note_change(db.session, current_user.id)
     db.session.commit()
     # htmx follows the redirect with its headers, so it gets the calendar region back; a plain form the page.
     return redirect(_calendar_path(form.next.data) or view_url("week", today_in(_viewer().zone, _now())), 303)
@@ -226,6 +227,7 @@ def retry_event(event_id: uuid.UUID):
     tracked = editing.tracked_row(details)
     if tracked.sync_status is SyncStatus.FAILED:  # a double click finds it pending already
         retry_push(db.session, tracked)
+        changes.note_change(db.session, current_user.id)
         db.session.commit()
         enqueue_push(tracked.id)
     if is_partial_request():
@@ -297,6 +299,7 @@ def new_event():
         event = editing.create_event(db.session, uuid.UUID(form.calendar_id.data), form.event_input())
         audit.record(db.session, "EVENT_CREATE", user_id=viewer.user_id, resource=("calendar_event", event.id),
                      calendar_id=event.calendar_connection_id)
+        changes.note_change(db.session, current_user.id)
         db.session.commit()
         enqueue_push(event.id)
         return _after_change(form.view.data, _local_start_day(event.start_time, event.is_all_day), "Event saved.")
@@ -318,6 +321,7 @@ def edit_event(event_id: uuid.UUID):
         event = editing.edit_event(db.session, details, scope, form.event_input())
         audit.record(db.session, "EVENT_UPDATE", user_id=current_user.id, resource=("calendar_event", event.id),
                      scope=scope or None)
+        changes.note_change(db.session, current_user.id)
         db.session.commit()
         enqueue_push(event.id)
         return _after_change(form.view.data, _local_start_day(event.start_time, event.is_all_day), "Event saved.")
@@ -343,6 +347,7 @@ def move_event(event_id: uuid.UUID):
     event = editing.edit_event(db.session, details, scope, editing.moved_input(details, scope, start, end))
     audit.record(db.session, "EVENT_UPDATE", user_id=current_user.id, resource=("calendar_event", event.id),
                  scope=scope or None, moved=True)
+    changes.note_change(db.session, current_user.id)
     db.session.commit()
     enqueue_push(event.id)
     return _after_change(form.view.data, _anchor_or(form.anchor.data, start.astimezone(zone).date()),
@@ -386,6 +391,7 @@ def delete_event(event_id: uuid.UUID):
     event = editing.delete_event(db.session, details, scope)
     audit.record(db.session, "EVENT_DELETE", user_id=current_user.id, resource=("calendar_event", event.id),
                  scope=scope or None)
+    changes.note_change(db.session, current_user.id)
     db.session.commit()
     enqueue_push(event.id)
     return _after_change(form.view.data, _local_start_day(details.start, details.event.is_all_day), "Event deleted.")

@@ -8,7 +8,7 @@ from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from webapp import audit
+from webapp import audit, changes
 from webapp.connections import bp
 from webapp.connections.forms import AppleConnectForm, ColorForm
 from webapp.connections.service import (
@@ -173,6 +173,7 @@ def recolor(connection_id: uuid.UUID):
             return redirect(url_for("connections.index"))
         return row_response(connection, color_form=form, status=422)
     connection.calendar_color = form.color.data
+    changes.note_change(db.session, current_user.id)
     db.session.commit()
     return row_response(connection, "Colour saved.")
 
@@ -240,11 +241,13 @@ def resolve_conflict(event_id: uuid.UUID):
         message = "This event has no conflict any more."
     elif choice == "mine":
         conflicts.keep_mine(db.session, event, current_user.id)
+        changes.note_change(db.session, current_user.id)
         db.session.commit()
         enqueue_push(event.id)
         message = "Deleting it anyway; sending it now." if deleting else "Keeping your version; sending it now."
     else:
         needs_pull = conflicts.take_theirs(db.session, event, current_user.id)
+        changes.note_change(db.session, current_user.id)
         db.session.commit()
         if needs_pull:
             enqueue_sync(event.calendar_connection_id)

@@ -7,6 +7,7 @@ from webapp.models.events import CalendarEvent, EventStatus, RecurrenceFrequency
 from webapp.models.feeds import CalendarFeed
 from webapp.models.maintenance import AuditLogArchive, HealthSample  # noqa: F401
 from webapp.models.users import Session, User
+from webapp.models.watch import WatchChannel, WatchKind
 
 __all__ = [
     "AuditLog",
@@ -25,4 +26,6 @@ __all__ = [
     "SignupRequest",
     "SyncStatus",
     "User",
+    "WatchChannel",
+    "WatchKind",
 ]

@@ -81,6 +81,10 @@ class CalendarConnection(UUIDPrimaryKey, Timestamps, Base):
     # shared with it): sync stops and writes are refused until the user removes it from Almanac (or a sync the
     # user asks for finds it again).
     provider_removed_at: Mapped[datetime | None] = mapped_column(Timestamp())
+    # Why the provider could not be asked to notify us of changes (webapp.sync.watch), shown as "updates every 5
+    # minutes — push unavailable: …", and when that was last tried; NULL while push works (or is turned off).
+    watch_unavailable_reason: Mapped[str | None] = mapped_column(Text)
+    watch_failed_at: Mapped[datetime | None] = mapped_column(Timestamp())
 
 
 class OAuthState(UUIDPrimaryKey, CreatedAt, Base):

@@ -1,0 +1,89 @@
+"""Per-user change stamps: one number in Redis per user that moves forward whenever something the user's calendar
+pages show has changed (a sync that stored changes, a write made here, a calendar added, hidden or removed).
+
+Open calendar tabs compare it with the stamp their page was drawn at (webapp.live), and an HTTP cache can use it as
+a validator: equal stamps mean nothing shown has changed since. The stamp is milliseconds since the epoch of the
+last change, kept strictly increasing, so it also reads as a Last-Modified time.
+
+Domain code says what changed with `note_change(session, user_id)`; the stamp moves only once that transaction is
+committed (a reader that sees the new stamp finds the new rows), and not at all when it rolls back. A stamp that
+cannot be written (Redis away) is logged: tabs then notice the change on their next page load instead.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterable
+
+from flask import has_app_context
+from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.orm import Session
+
+from webapp.transactions import after_commit, transaction_state
+
+log = logging.getLogger(__name__)
+
+KEY = "changes:user:{}"
+# Long enough that a tab left open over a holiday still compares against the same stamp.
+TTL_SECONDS = 40 * 86400
+_PENDING = "almanac_changed_users"
+# max(previous + 1, now): strictly increasing even when two processes bump in the same millisecond.
+_BUMP = """
+local stamp = math.max(tonumber(redis.call('GET', KEYS[1]) or '0') + 1, tonumber(ARGV[1]))
+redis.call('SET', KEYS[1], stamp, 'EX', ARGV[2])
+return stamp
+"""
+
+
+def key(user_id: uuid.UUID | str) -> str:
+    return KEY.format(user_id)
+
+
+def note_change(session: Session, user_id: uuid.UUID | str | None) -> None:
+    """Something this user's calendar pages show changes in this transaction: bump their stamp once it commits."""
+    if user_id is None:
+        return
+    state = transaction_state(session)
+    if _PENDING not in state:
+        pending = state[_PENDING] = set()
+        after_commit(session, lambda: _bump_after_commit(pending))
+    state[_PENDING].add(str(user_id))
+
+
+def bump(redis: Redis, user_ids: Iterable[uuid.UUID | str], now_ms: int | None = None) -> dict[str, int]:
+    """Move the users' stamps forward now; returns the new stamps."""
+    now_ms = now_ms or time.time_ns() // 1_000_000
+    ids = [str(user_id) for user_id in user_ids]
+    script = redis.register_script(_BUMP)
+    with redis.pipeline(transaction=False) as pipeline:
+        for user_id in ids:
+            script(keys=[key(user_id)], args=[now_ms, TTL_SECONDS], client=pipeline)
+        return dict(zip(ids, (int(stamp) for stamp in pipeline.execute()), strict=True))
+
+
+def current(redis: Redis, user_id: uuid.UUID | str) -> int:
+    """The user's stamp; a user without one (new, or Redis was emptied) gets one now, which every tab drawn before
+    reads as a change."""
+    stamp = redis.get(key(user_id))
+    if stamp is not None:
+        return int(stamp)
+    now_ms = time.time_ns() // 1_000_000
+    if redis.set(key(user_id), now_ms, ex=TTL_SECONDS, nx=True):
+        return now_ms
+    return int(redis.get(key(user_id)) or now_ms)
+
+
+def _bump_after_commit(user_ids: set[str]) -> None:
+    if not user_ids:
+        return
+    if not has_app_context():
+        log.warning("change stamps not bumped outside an app context users=%s", len(user_ids))
+        return
+    from webapp.extensions import redis_client
+
+    try:
+        bump(redis_client(), user_ids)
+    except RedisError as error:
+        log.warning("could not bump change stamps users=%s error=%s", len(user_ids), type(error).__name__)
