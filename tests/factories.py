@@ -45,6 +45,8 @@ def make_config(database_url: str, redis_url: str, providers: dict | None = None
         ARGON2_PROFILE=TEST_ARGON2_PROFILE,
         LOG_LEVEL="WARNING",
         ENVIRONMENT="development",  # mail goes to the local outbox
+        # Off unless a test turns it on: channels need the app served where the emulators can reach it.
+        PUSH_NOTIFICATIONS=False,
         PROVIDERS=providers or {},
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -29,7 +29,7 @@ from webapp.htmx import is_partial_request, render_page, toast
 from webapp.locks import running_syncs
 from webapp.models import CalendarConnection, CalendarEvent, CalendarProvider
 from webapp.providers import LABELS, OAUTH_PROVIDERS, is_configured
-from webapp.sync import conflicts
+from webapp.sync import conflicts, watch
 from webapp.sync.queue import enqueue_calendars, enqueue_push, enqueue_sync, is_sync_queued
 from webapp.sync.status import sync_state
 
@@ -107,6 +107,8 @@ def callback(provider: str):
     db.session.commit()
     for connection in connections:
         enqueue_sync(connection.id)
+    if current_app.config["PUSH_NOTIFICATIONS"]:
+        watch.queue_watches([connection.id for connection in connections], with_account=True)
     flash(f"Connected {len(connections)} {LABELS[kind]} calendar{'s' if len(connections) != 1 else ''}.", "success")
     return redirect(url_for("connections.index"))
 
