@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from tests.helpers import csrf_token_from, google_timed, soon, wait_for
 from webapp.extensions import db
-from webapp.models import AuditLog, CalendarEvent, WatchKind
+from webapp.models import AuditLog, CalendarEvent, WatchChannel, WatchKind
 
 
 def test_connecting_makes_a_channel_per_calendar_and_one_for_the_calendar_list(pusher):
@@ -47,3 +47,145 @@ def test_a_change_at_google_queues_one_incremental_sync_that_brings_it(pusher):
         titles = db.session.scalars(select(CalendarEvent.title).where(
             CalendarEvent.calendar_connection_id == work, CalendarEvent.deleted_at.is_(None))).all()
     assert titles == ["Pushed from Google"]
+
+
+def test_a_hundred_notifications_for_one_calendar_queue_one_sync(pusher):
+    client = pusher.client_for(pusher.user())
+    email, (work, _family) = pusher.connect(client)
+    pusher.work()
+    google = pusher.providers.google_state
+    google.wait_for_deliveries()
+
+    for number in range(100):
+        google.add_event(email, google_timed(f"Burst {number}", soon(hour=8) + timedelta(minutes=number)))
+    assert google.wait_for_deliveries(60)
+    assert len(pusher.queue("live").job_ids) == 1
+    pusher.work("live")
+    with pusher.app.app_context():
+        stored = db.session.scalar(select(func.count()).select_from(CalendarEvent).where(
+            CalendarEvent.calendar_connection_id == work, CalendarEvent.deleted_at.is_(None)))
+    assert stored == 100
+
+
+def test_a_notification_during_a_sync_gets_another_round(pusher, monkeypatch):
+    """The change lands after the sync read Google: the same job runs a second round instead of leaving it to
+    the sweep."""
+    import webapp.sync.runner as runner
+
+    client = pusher.client_for(pusher.user())
+    email, (work, _family) = pusher.connect(client)
+    pusher.work()
+    google = pusher.providers.google_state
+    google.add_event(email, google_timed("First", soon()))
+    google.wait_for_deliveries()
+    real_run, rounds = runner.run_sync, []
+
+    def run_and_meanwhile_change(session, connection_id, **options):
+        result = real_run(session, connection_id, **options)
+        rounds.append(connection_id)
+        if len(rounds) == 1:
+            google.add_event(email, google_timed("While it ran", soon(hour=11)))
+            assert google.wait_for_deliveries()
+        return result
+
+    monkeypatch.setattr(runner, "run_sync", run_and_meanwhile_change)
+    pusher.work("live")
+    assert rounds == [work, work]
+    assert pusher.queue("live").job_ids == []
+    with pusher.app.app_context():
+        titles = set(db.session.scalars(select(CalendarEvent.title).where(
+            CalendarEvent.calendar_connection_id == work)))
+    assert titles == {"First", "While it ran"}
+
+
+def test_channels_are_renewed_before_they_run_out_and_the_old_one_is_stopped(pusher):
+    from webapp.sync import watch
+
+    client = pusher.client_for(pusher.user())
+    email, (work,) = pusher.connect(client, calendars=(("Work", "#4285f4", True),))
+    pusher.work()
+    (old,) = pusher.channels(connection_id=work)
+    settings = watch.WatchSettings.of(pusher.app.config)
+    with pusher.app.app_context():
+        assert watch.due_work(db.session, settings, now=old.expires_at - timedelta(days=3)).renewals == []
+        later = old.created_at + (old.expires_at - old.created_at) * 0.7
+        due = watch.due_work(db.session, settings, now=later)
+        assert old.id in due.renewals
+        assert watch.renew(db.session, old.id, settings, now=later) == "started"
+    pusher.work("default")  # the old channel's stop
+    (new,) = pusher.channels(connection_id=work)
+    assert new.channel_id != old.channel_id
+    assert pusher.channels(id=old.id) == []
+    at_google = {channel["id"] for channel in pusher.providers.google_state.channels()}
+    assert new.channel_id in at_google and old.channel_id not in at_google
+
+
+def test_an_expired_channel_falls_silent_and_maintenance_makes_a_new_one(pusher):
+    import jobs.watch
+
+    client = pusher.client_for(pusher.user())
+    email, (work,) = pusher.connect(client, calendars=(("Work", "#4285f4", True),))
+    google = pusher.providers.google_state
+    google.set_push_policy(channel_max_ttl=3600)  # Google grants less than asked: its answer counts
+    pusher.work()
+    (channel,) = pusher.channels(connection_id=work)
+    assert channel.expires_at < datetime.now(UTC) + timedelta(hours=1, minutes=1)
+
+    google.advance_clock(3700)
+    try:
+        google.add_event(email, google_timed("Nobody hears this", soon()))
+        google.wait_for_deliveries()
+        assert pusher.queue("live").job_ids == []
+        assert google.channels() == []
+    finally:
+        google.advance_clock(-3700)
+    with pusher.app.app_context():  # our clock catches up with Google's
+        db.session.execute(update(WatchChannel).where(WatchChannel.id == channel.id)
+                           .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+        db.session.commit()
+    jobs.watch.maintain()
+    pusher.work("default")
+    (fresh,) = pusher.channels(connection_id=work)
+    assert fresh.id != channel.id
+
+
+def test_disconnecting_stops_the_calendars_channel_and_the_last_one_the_account_list(pusher):
+    client = pusher.client_for(pusher.user())
+    email, (work, family) = pusher.connect(client)
+    pusher.work()
+    google = pusher.providers.google_state
+    assert len(google.channels()) == 3
+
+    token = csrf_token_from(client.get("/connections/").get_data(as_text=True))
+    client.post(f"/connections/{family}/disconnect", data={"csrf_token": token})
+    pusher.work("default")
+    assert {channel.kind for channel in pusher.channels()} == {WatchKind.EVENTS, WatchKind.CALENDAR_LIST}
+    assert [channel["calendar_id"] for channel in google.channels()].count(None) == 1
+    assert len(google.channels()) == 2
+
+    # The last calendar of the account: its grant is revoked, so the channels are stopped first, at once.
+    client.post(f"/connections/{work}/disconnect", data={"csrf_token": token})
+    assert google.channels() == []
+    pusher.work("default")
+    assert pusher.channels() == []
+    with pusher.app.app_context():
+        stops = db.session.scalars(select(AuditLog.status).where(AuditLog.action == "WATCH_STOP")).all()
+    assert [status.value for status in stops] == ["SUCCESS"] * 3
+
+
+def test_a_refused_address_leaves_the_calendar_on_the_sweep_and_says_why(pusher):
+    google = pusher.providers.google_state
+    google.set_push_policy(require_https=True)  # as Google does: http is refused, loopback or not
+    client = pusher.client_for(pusher.user())
+    email, (work,) = pusher.connect(client, calendars=(("Work", "#4285f4", True),))
+    pusher.work()
+
+    assert pusher.channels() == []
+    reason = pusher.connection(work).watch_unavailable_reason
+    assert reason == (f"Google sends notifications only to an https:// address with a valid certificate, and "
+                      f"{pusher.server.url}/webhooks/google is not one.")
+    page = client.get("/connections/").get_data(as_text=True)
+    assert "updates every 5 minutes — push unavailable:" in page and "valid certificate" in page
+    with pusher.app.app_context():
+        failures = db.session.scalars(select(AuditLog).where(AuditLog.action == "WATCH_START")).all()
+    assert [(row.status.value, row.error_message) for row in failures] == [("FAILURE", "watch_refused")]

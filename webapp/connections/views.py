@@ -70,7 +70,8 @@ def index():
     polling = {connection_id for connection_id, state in states.items() if state.kind == "syncing"}
     return render_page("connections/index.html", "connections/_index.html", accounts=accounts, providers=providers,
                        labels=LABELS, color_form=ColorForm(), states=states, polling=polling,
-                       limited=series_shown_in_part(db.session, [connection.id for connection in connections]))
+                       limited=series_shown_in_part(db.session, [connection.id for connection in connections]),
+                       watched=watch.watch_state(db.session, [connection.id for connection in connections]))
 
 
 @bp.route("/<provider>/connect", methods=["POST"])
@@ -280,7 +281,8 @@ def row_response(connection: CalendarConnection, message: str | None = None, *, 
     response = render_page("connections/index.html", "connections/_row.html", status=status, connection=connection,
                            color_form=color_form or ColorForm(), states={connection.id: state},
                            polling={connection.id} if state.kind == "syncing" else set(),
-                           limited=series_shown_in_part(db.session, [connection.id]))
+                           limited=series_shown_in_part(db.session, [connection.id]),
+                           watched=watch.watch_state(db.session, [connection.id]))
     return toast(response, message) if message else response
 
 

@@ -132,6 +132,7 @@ def _start_google(session: Session, connection_id: uuid.UUID, target: tuple, cre
                                             ttl_seconds=int(GOOGLE_TTL.total_seconds()))
     except ProviderError as error:
         session.execute(delete(WatchChannel).where(WatchChannel.id == row.id))
+        session.commit()
         return _failed(session, connection_id, error, now)
     return _started(session, row.id, connection_id, channel, now)
 
