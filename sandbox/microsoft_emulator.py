@@ -32,7 +32,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import DAILY, FR, MO, MONTHLY, SA, SU, TH, TU, WE, WEEKLY, YEARLY, rrule
-from flask import Flask, Response, g, jsonify, redirect, render_template_string, request
+from flask import Flask, Response, g, has_request_context, jsonify, redirect, render_template_string, request
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from sandbox.push import Deliveries, Delivery, address_allowed, validate
@@ -300,7 +300,7 @@ class _Subscription:
 SUBSCRIPTION_MAX_MINUTES = 10_070
 # Graph retries a notification that did not get a 2xx for up to four hours; here a few times, quicker.
 NOTIFICATION_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0)
-_EVENTS_RESOURCE = re.compile(r"/?me/calendars/(?P<calendar>[^/]+)/events")
+_EVENTS_RESOURCE = re.compile(r"/?me/calendars/(?P<calendar>.+)/events")
 TENANT_ID = "9188040d-6c67-4c5b-b112-36a304b66dad"  # consumer accounts' tenant
 
 
@@ -582,7 +582,8 @@ class MicrosoftState:
 
     @staticmethod
     def _subscription_json(subscription: _Subscription) -> dict[str, Any]:
-        return {"@odata.context": f"{_graph_base()}/$metadata#subscriptions/$entity", "id": subscription.id,
+        context = f"{_graph_base()}/$metadata#subscriptions/$entity" if has_request_context() else None
+        return {"@odata.context": context, "id": subscription.id,
                 "resource": subscription.resource, "applicationId": DEFAULT_CLIENT_ID,
                 "changeType": ",".join(sorted(subscription.change_types)), "clientState": subscription.client_state,
                 "notificationUrl": subscription.notification_url,

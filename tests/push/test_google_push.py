@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
 
-from tests.helpers import csrf_token_from, google_timed, soon, wait_for
+from tests.helpers import csrf_token_from, google_timed, soon
 from webapp.extensions import db
 from webapp.models import AuditLog, CalendarEvent, WatchChannel, WatchKind
 
@@ -176,7 +176,7 @@ def test_disconnecting_stops_the_calendars_channel_and_the_last_one_the_account_
 def test_a_refused_address_leaves_the_calendar_on_the_sweep_and_says_why(pusher):
     google = pusher.providers.google_state
     google.set_push_policy(require_https=True)  # as Google does: http is refused, loopback or not
-    client = pusher.client_for(pusher.user())
+    client = pusher.client_for(pusher.user(is_admin=True))
     email, (work,) = pusher.connect(client, calendars=(("Work", "#4285f4", True),))
     pusher.work()
 
@@ -186,6 +186,8 @@ def test_a_refused_address_leaves_the_calendar_on_the_sweep_and_says_why(pusher)
                       f"{pusher.server.url}/webhooks/google is not one.")
     page = client.get("/connections/").get_data(as_text=True)
     assert "updates every 5 minutes — push unavailable:" in page and "valid certificate" in page
+    health = client.get("/admin/health").get_data(as_text=True)
+    assert "updates every 5 minutes — push unavailable: Google sends notifications only to an https://" in health
     with pusher.app.app_context():
         failures = db.session.scalars(select(AuditLog).where(AuditLog.action == "WATCH_START")).all()
     assert [(row.status.value, row.error_message) for row in failures] == [("FAILURE", "watch_refused")]

@@ -175,14 +175,18 @@ class MicrosoftProvider(HttpClient):
         expiry in the answer is the one that counts."""
         body = {"changeType": "created,updated,deleted", "notificationUrl": notification_url,
                 "lifecycleNotificationUrl": lifecycle_url,
-                "resource": f"/me/calendars/{quote(calendar_id, safe='')}/events",
+                "resource": f"/me/calendars/{calendar_id}/events",
                 "expirationDateTime": _graph_instant(expires_at), "clientState": client_state}
         try:
             response = self._graph("POST", f"{self.graph_url}/subscriptions", credentials, json=body, allow=(400,))
         except NotFound as error:
             raise CalendarGone(str(error), status=error.status) from None
         if response.status_code == 400:
-            if "validation" in _graph_error_message(response).lower():
+            message = _graph_error_message(response).lower()
+            if not notification_url.startswith("https://") and "https" in message:
+                raise WatchRefused(f"Microsoft sends notifications only to an https:// address, and "
+                                   f"{notification_url} is not one.", status=400)
+            if "validation" in message:
                 raise WatchRefused(f"Microsoft could not validate {notification_url} (it must answer from the "
                                    "internet over https within 10 seconds).", status=400)
             raise WatchRefused("Microsoft refused the subscription request.", status=400)
