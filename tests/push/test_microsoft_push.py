@@ -3,15 +3,13 @@ loopback before it exists; notifications and lifecycle events (reauthorizationRe
 missed); renewal by PATCH taking Graph's answer as the expiry; deleted on disconnect."""
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
-import requests
 from sqlalchemy import select
 
-from tests.helpers import csrf_token_from, wait_for
+from tests.helpers import csrf_token_from
 from webapp.extensions import db
-from webapp.models import CalendarEvent, WatchChannel
+from webapp.models import CalendarEvent
 
 TOMORROW = (datetime.now(UTC) + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
 
