@@ -239,3 +239,21 @@ def at(day: date, hour: int, minute: int = 0, zone=BERLIN) -> datetime:
 
 def berlin_event(session, connection, start, end=None, **overrides):
     return make_event(session, connection, start, end, **{"timezone": "Europe/Berlin", **overrides})
+
+
+def make_channel(session, connection, token: str = "the-channel-secret", **overrides):
+    """A live push channel on `connection` (Google's unless it is a Microsoft calendar) whose secret is `token`."""
+    from datetime import UTC, datetime, timedelta
+
+    from webapp.models import WatchChannel, WatchKind
+    from webapp.sync.notifications import token_hash
+
+    values = {"user_id": connection.user_id, "provider": connection.provider, "kind": WatchKind.EVENTS,
+              "connection_id": connection.id, "account_email": connection.account_email,
+              "channel_id": uuid.uuid4().hex, "resource_id": "resource-" + uuid.uuid4().hex[:8],
+              "token_hash": token_hash(token), "expires_at": datetime.now(UTC) + timedelta(days=7)}
+    values.update(overrides)
+    channel = WatchChannel(**values)
+    session.add(channel)
+    session.commit()
+    return channel
