@@ -22,6 +22,7 @@ from webapp.calendar.forms import (
     edit_form_data,
     new_event_form_data,
 )
+from webapp.calendar.live import live_state
 from webapp.calendar.pages import Viewer, calendar_page
 from webapp.calendar.periods import VIEW_KINDS, BadDate, make_period, parse_day, parse_month, today_in
 from webapp.calendar.queries import EventDetails, event_details, user_calendars
@@ -172,9 +173,12 @@ def _day_in_path(parse, text: str) -> date:
 
 
 def _render_calendar(kind: str, anchor: date):
+    # Read before the page's own queries: a change committed while it is drawn moves the stamp past this one,
+    # so the tab asks again instead of missing it.
+    live = live_state(current_user.id)
     page = calendar_page(db.session, _viewer(), kind, anchor, _now())
     return render_page("calendar/view.html", "calendar/_view.html", calendar_page=page,
-                       connections_url=_connections_url())
+                       connections_url=_connections_url(), live=live)
 
 
 # ---------------------------------------------------------------------------- calendars
