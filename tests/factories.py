@@ -113,8 +113,9 @@ def utc(*args) -> datetime:
 
 
 
-def make_connection(session, user: User | uuid.UUID, **overrides) -> CalendarConnection:
-    """A connected, visible, writable Google calendar of `user` (a User or a user id)."""
+def make_connection(session, user: User | uuid.UUID, commit: bool = True, **overrides) -> CalendarConnection:
+    """A connected, visible, writable Google calendar of `user` (a User or a user id); `commit=False` only
+    flushes it."""
     values = {
         "user_id": user if isinstance(user, uuid.UUID) else user.id,
         "provider": CalendarProvider.GOOGLE,
@@ -128,7 +129,7 @@ def make_connection(session, user: User | uuid.UUID, **overrides) -> CalendarCon
     values.update(overrides)
     connection = CalendarConnection(**values)
     session.add(connection)
-    session.commit()
+    session.commit() if commit else session.flush()
     return connection
 
 
