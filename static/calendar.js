@@ -144,6 +144,7 @@
     var calendar = document.getElementById("calendar");
     if (!grid || !grid.dataset.moveUrl || !window.htmx) return;
     card.classList.add("is-pending");
+    card.dataset.saving = "true";  // the page is not redrawn under it until the answer arrives
     if (!card.querySelector(".sync-mark")) {
       var mark = document.createElement("span");
       mark.className = "sync-mark";
@@ -582,7 +583,7 @@
   function isBusy(root) {
     if (drag || keyMove) return true;
     var main = root.querySelector(".calendar-main");
-    return !!(main && (main.querySelector(".event.is-pending, .more-events[open]") ||
+    return !!(main && (main.querySelector(".event[data-saving], .more-events[open]") ||
                        (window.getSelection && String(window.getSelection()) &&
                         main.contains(window.getSelection().anchorNode))));
   }

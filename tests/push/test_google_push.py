@@ -185,9 +185,9 @@ def test_a_refused_address_leaves_the_calendar_on_the_sweep_and_says_why(pusher)
     assert reason == (f"Google sends notifications only to an https:// address with a valid certificate, and "
                       f"{pusher.server.url}/webhooks/google is not one.")
     page = client.get("/connections/").get_data(as_text=True)
-    assert "updates every 5 minutes — push unavailable:" in page and "valid certificate" in page
+    assert "Updates every 5 minutes — push unavailable:" in page and "valid certificate" in page
     health = client.get("/admin/health").get_data(as_text=True)
-    assert "updates every 5 minutes — push unavailable: Google sends notifications only to an https://" in health
+    assert "Updates every 5 minutes — push unavailable: Google sends notifications only to an https://" in health
     with pusher.app.app_context():
         failures = db.session.scalars(select(AuditLog).where(AuditLog.action == "WATCH_START")).all()
     assert [(row.status.value, row.error_message) for row in failures] == [("FAILURE", "watch_refused")]
