@@ -30,6 +30,7 @@ from flask import Flask, abort, jsonify, make_response, redirect, render_templat
 
 from sandbox.push import Deliveries, Delivery, address_allowed
 from sandbox.threads import locked
+from sandbox.ui import UiCalendar, UiEvent, render
 
 SCOPE_PREFIX = "https://www.googleapis.com/auth/"
 # Google answers with the long form of the OIDC shorthands, so the granted scope differs from the requested one.
@@ -464,6 +465,28 @@ class GoogleState:
     def delete_event(self, calendar_id: str, event_id: str) -> None:
         calendar = self._calendars[calendar_id]
         self._cancel(calendar, self._existing_or_instance(calendar, event_id))
+
+    @locked
+    def move_event_later(self, calendar_id: str, event_id: str, delta: timedelta) -> None:
+        calendar = self._calendars[calendar_id]
+        stored = self._existing_or_instance(calendar, event_id)
+        changes = {}
+        for key in ("start", "end"):
+            value = dict(stored.resource[key])
+            if "dateTime" in value:
+                value["dateTime"] = (datetime.fromisoformat(value["dateTime"]) + delta).isoformat()
+            else:
+                value["date"] = (date.fromisoformat(value["date"]) + timedelta(days=1)).isoformat()
+            changes[key] = value
+        self._patch(calendar, stored, changes)
+
+    @locked
+    def ui_calendars(self) -> list[UiCalendar]:
+        return [UiCalendar(calendar.calendar_id, calendar.summary, calendar.owner_email, [
+            UiEvent(stored.resource["id"], stored.resource.get("summary", ""),
+                    str(stored.resource["start"].get("dateTime") or stored.resource["start"].get("date")))
+            for stored in self._in_created_order(calendar) if not stored.is_cancelled])
+            for calendar in self._calendars.values()]
 
     @locked
     def stored_events(self, calendar_id: str) -> list[dict[str, Any]]:
@@ -1437,6 +1460,30 @@ def _add_control_routes(app: Flask, state: GoogleState) -> None:
     @app.get("/_emulator/requests")
     def recorded_requests():
         return jsonify([asdict(entry) for entry in state.requests])
+
+    @app.get("/_emulator/ui")
+    def ui():
+        return render("Google Calendar", "/_emulator/ui", state.ui_calendars())
+
+    @app.post("/_emulator/ui/events")
+    def ui_add_event():
+        start = datetime.fromisoformat(request.form["start"]).replace(tzinfo=UTC)
+        state.add_event(request.form["calendar"], {
+            "summary": request.form.get("title") or "New event",
+            "start": {"dateTime": start.isoformat(), "timeZone": "UTC"},
+            "end": {"dateTime": (start + timedelta(hours=1)).isoformat(), "timeZone": "UTC"}})
+        return redirect(url_for("ui"), 303)
+
+    @app.post("/_emulator/ui/events/<event_id>")
+    def ui_change_event(event_id: str):
+        calendar_id, action = request.form["calendar"], request.form.get("action")
+        if action == "delete":
+            state.delete_event(calendar_id, event_id)
+        elif action == "later":
+            state.move_event_later(calendar_id, event_id, timedelta(hours=1))
+        else:
+            state.update_event(calendar_id, event_id, {"summary": request.form.get("title", "")})
+        return redirect(url_for("ui"), 303)
 
 
 # ---- sandbox data -------------------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from sandbox.push import Deliveries, Delivery, address_allowed, validate
 from sandbox.threads import locked
+from sandbox.ui import UiCalendar, UiEvent, render
 
 DEFAULT_ACCOUNT = "sandbox.user@outlook.com"
 DEFAULT_CLIENT_ID = "3c8e9f5a-0b1d-4a6e-9d52-5a11d80c1e70"
@@ -437,6 +438,22 @@ class MicrosoftState:
         occurrence_id = _graph_id(f"{series_id}|{key}")
         self._occurrences[occurrence_id] = (series_id, key)
         return occurrence_id
+
+    @locked
+    def move_event_later(self, event_id: str, delta: timedelta) -> None:
+        stored, _ = self._find(None, event_id)
+        changes = {}
+        for key in ("start", "end"):
+            moved = datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", stored.data[key]["dateTime"])) + delta
+            changes[key] = {"dateTime": moved.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": stored.data[key]["timeZone"]}
+        self.update_event(event_id, changes)
+
+    @locked
+    def ui_calendars(self) -> list[UiCalendar]:
+        return [UiCalendar(calendar.calendar_id, calendar.name, calendar.owner, [
+            UiEvent(stored.data["id"], stored.data.get("subject", ""), stored.data["start"]["dateTime"][:16])
+            for stored in self._events.values() if stored.calendar_id == calendar.calendar_id])
+            for calendar in self.calendars.values()]
 
     @locked
     def list_events(self, calendar_id: str) -> list[dict[str, Any]]:
@@ -1552,6 +1569,30 @@ def _register_control(app: Flask, state: MicrosoftState) -> None:
             state.lose_notifications(bool(data["lose_notifications"]))
         state.set_push_policy(data.get("require_https"), data.get("max_minutes"), data.get("grant_minutes"))
         return Response(status=204)
+
+    @app.get("/_emulator/ui")
+    def ui():
+        return render("Outlook", "/_emulator/ui", state.ui_calendars())
+
+    @app.post("/_emulator/ui/events")
+    def ui_add_event():
+        start = datetime.fromisoformat(request.form["start"])
+        state.add_event(request.form["calendar"], {
+            "subject": request.form.get("title") or "New event",
+            "start": {"dateTime": start.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+            "end": {"dateTime": (start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"}})
+        return redirect("/_emulator/ui", 303)
+
+    @app.post("/_emulator/ui/events/<path:event_id>")
+    def ui_change_event(event_id: str):
+        action = request.form.get("action")
+        if action == "delete":
+            state.delete_event(event_id)
+        elif action == "later":
+            state.move_event_later(event_id, timedelta(hours=1))
+        else:
+            state.update_event(event_id, {"subject": request.form.get("title", "")})
+        return redirect("/_emulator/ui", 303)
 
     @app.route("/_emulator/requests", methods=["GET", "DELETE"])
     def control_requests():

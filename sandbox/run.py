@@ -56,5 +56,8 @@ def start_sandbox(data_dir: Path) -> Sandbox:
         "APPLE_CALDAV_URL": f"{radicale.url}/",
         "APPLE_SANDBOX_USER": APPLE_SANDBOX_USER[0],
         "APPLE_SANDBOX_PASSWORD": APPLE_SANDBOX_USER[1],
+        # Pages for changing the sample calendars by hand (sandbox.ui): an open Almanac tab follows within seconds.
+        "ALMANAC_SANDBOX_GOOGLE_UI": f"{google.url}/_emulator/ui",
+        "ALMANAC_SANDBOX_MICROSOFT_UI": f"{microsoft.url}/_emulator/ui",
     }
     return Sandbox(environment, [google, microsoft, radicale])

@@ -197,7 +197,9 @@ def run() -> int:
         print(f"\n  Almanac is running at http://127.0.0.1:{env['PORT']}/  (Ctrl-C stops everything)", flush=True)
         if env.get("ALMANAC_SANDBOX"):
             print("  Sandbox mode: Google, Microsoft and iCloud are local stand-ins with sample calendars.\n"
-                  f"  iCloud sandbox login: {env['APPLE_SANDBOX_USER']} / {env['APPLE_SANDBOX_PASSWORD']}\n",
+                  f"  iCloud sandbox login: {env['APPLE_SANDBOX_USER']} / {env['APPLE_SANDBOX_PASSWORD']}\n"
+                  f"  Change the sample calendars as if on a phone (an open calendar tab follows within seconds):\n"
+                  f"    Google {env['ALMANAC_SANDBOX_GOOGLE_UI']}   Outlook {env['ALMANAC_SANDBOX_MICROSOFT_UI']}\n",
                   flush=True)
         while not stopping:
             supervisor.check()
