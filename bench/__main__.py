@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 BENCHMARKS = ("week_read", "pages", "audit_log", "sync_store", "sync_first", "sync_incremental", "sweep",
-              "worker_memory", "recurrence")
+              "worker_memory", "recurrence", "live")
 RESULTS = Path(__file__).parent / "results"
 
 

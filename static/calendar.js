@@ -592,7 +592,9 @@
     if (isBusy(root)) return null;
     var generation = live.generation;
     return fetch(root.dataset.liveUrl, {
-      credentials: "same-origin", cache: "no-store", headers: { "HX-Request": "true", "HX-Target": "calendar" }
+      credentials: "same-origin", cache: "no-store",
+      // X-Live-Redraw: drawn for this tab by itself, not because someone looked (no sync on view).
+      headers: { "HX-Request": "true", "HX-Target": "calendar", "X-Live-Redraw": "1" }
     }).then(function (response) { return response.ok ? response.text() : null; }).then(function (html) {
       if (!html || generation !== live.generation || liveRoot() !== root || isBusy(root)) return;
       var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("calendar");

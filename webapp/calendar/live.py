@@ -25,11 +25,13 @@ class LiveState:
     poll_ms: int
 
 
-def live_state(user_id: uuid.UUID) -> LiveState:
+def live_state(user_id: uuid.UUID, *, someone_looked: bool = True) -> LiveState:
+    """`someone_looked`: False when the open tab redraws itself after a change (that is not someone looking)."""
     redis = redis_client()
     try:
         stamp = changes.current(redis, user_id)
-        viewing.sync_on_view(db.session, redis, user_id)
+        if someone_looked:
+            viewing.sync_on_view(db.session, redis, user_id)
     except RedisError as error:
         log.warning("live updates unavailable for this page error=%s", type(error).__name__)
         stamp = None
