@@ -231,6 +231,7 @@ class Config:
             REQUEST_CPU_SECONDS=_int(env, "REQUEST_CPU_SECONDS", cls.REQUEST_CPU_SECONDS),
             SIGNUP=env.get("SIGNUP", ""),
             PUSH_NOTIFICATIONS=_bool(env.get("PUSH_NOTIFICATIONS"), default=True),
+            LIVE_POLL_SECONDS=_seconds(env, "LIVE_POLL_SECONDS", cls.LIVE_POLL_SECONDS),
             PROVIDERS=provider_settings(env),
         )
 
@@ -263,6 +264,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     if number < 0:
         raise ConfigError(f"{name} cannot be negative, got {number}.")
     return number
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    value = env.get(name, "")
+    if not value.strip():
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {value!r}.") from None
+    if not 0.5 <= seconds <= 60:
+        raise ConfigError(f"{name} must be between 0.5 and 60 seconds, got {value!r}.")
+    return seconds
 
 
 def _seconds_list(env: Mapping[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
