@@ -191,3 +191,23 @@ def test_a_refused_address_leaves_the_calendar_on_the_sweep_and_says_why(pusher)
     with pusher.app.app_context():
         failures = db.session.scalars(select(AuditLog).where(AuditLog.action == "WATCH_START")).all()
     assert [(row.status.value, row.error_message) for row in failures] == [("FAILURE", "watch_refused")]
+
+
+def test_with_push_turned_off_no_channel_is_made_and_those_there_are_are_stopped(pusher, monkeypatch):
+    import jobs.watch
+
+    client = pusher.client_for(pusher.user())
+    email, (work,) = pusher.connect(client, calendars=(("Work", "#4285f4", True),))
+    pusher.work()
+    assert len(pusher.channels()) == 2
+
+    monkeypatch.setitem(pusher.app.config, "PUSH_NOTIFICATIONS", False)
+    jobs.watch.maintain()
+    pusher.work("default")
+    assert pusher.channels() == [] and pusher.providers.google_state.channels() == []
+    other = pusher.client_for(pusher.user())
+    pusher.connect(other, calendars=(("Home", "#4285f4", True),))
+    pusher.work()
+    assert pusher.channels() == []
+    page = other.get("/connections/").get_data(as_text=True)
+    assert "push unavailable" not in page and "changes arrive within seconds" not in page
