@@ -592,9 +592,7 @@
     if (isBusy(root)) return null;
     var generation = live.generation;
     return fetch(root.dataset.liveUrl, {
-      credentials: "same-origin", cache: "no-store",
-      // X-Live-Redraw: drawn for this tab by itself, not because someone looked (no sync on view).
-      headers: { "HX-Request": "true", "HX-Target": "calendar", "X-Live-Redraw": "1" }
+      credentials: "same-origin", cache: "no-store", headers: { "HX-Request": "true", "HX-Target": "calendar" }
     }).then(function (response) { return response.ok ? response.text() : null; }).then(function (html) {
       if (!html || generation !== live.generation || liveRoot() !== root || isBusy(root)) return;
       var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("calendar");
@@ -649,15 +647,20 @@
     }
   }
 
-  // Back in front: ask at once, and let the server sync calendars that are over a minute old.
+  // Someone is looking (the page opened, or came back to the front): the server syncs the shown calendars that
+  // are over a minute old. At most once a minute from this tab (the server keeps to once a minute per calendar).
+  function looking(root) {
+    if (Date.now() - live.viewedAt < VIEWED_EVERY) return;
+    live.viewedAt = Date.now();
+    fetch(root.dataset.liveViewedUrl, { method: "POST", credentials: "same-origin",
+                                        headers: { "X-CSRFToken": csrfToken() } }).catch(function () {});
+  }
+
+  // Back in front: ask at once.
   function cameBack() {
     var root = liveRoot();
     if (!root || document.visibilityState !== "visible") return;
-    if (Date.now() - live.viewedAt >= VIEWED_EVERY) {
-      live.viewedAt = Date.now();
-      fetch(root.dataset.liveViewedUrl, { method: "POST", credentials: "same-origin",
-                                          headers: { "X-CSRFToken": csrfToken() } }).catch(function () {});
-    }
+    looking(root);
     nextPoll(0);
   }
 
@@ -673,7 +676,7 @@
   function startLive(root) {
     var calendar = root.id === "calendar" ? root : root.querySelector && root.querySelector("#calendar");
     if (!calendar || !calendar.dataset.livePollUrl) return;
-    live.viewedAt = Date.now();  // drawing the page counted as looking
+    if (document.visibilityState === "visible") looking(calendar);
     nextPoll();
   }
 

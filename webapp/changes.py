@@ -1,9 +1,10 @@
 """Per-user change stamps: one number in Redis per user that moves forward whenever something the user's calendar
 pages show has changed (a sync that stored changes, a write made here, a calendar added, hidden or removed).
 
-Open calendar tabs compare it with the stamp their page was drawn at (webapp.live), and an HTTP cache can use it as
-a validator: equal stamps mean nothing shown has changed since. The stamp is milliseconds since the epoch of the
-last change, kept strictly increasing, so it also reads as a Last-Modified time.
+The stamp is milliseconds since the epoch of the last change, kept strictly increasing, so it also reads as a
+Last-Modified time: open calendar tabs ask whether it is later than the moment their page was drawn (webapp.live),
+and an HTTP cache can use it as a validator (equal stamps: nothing shown has changed since). The processes that
+bump it and draw pages must share a clock (one host, or NTP).
 
 Domain code says what changed with `note_change(session, user_id)`; the stamp moves only once that transaction is
 committed (a reader that sees the new stamp finds the new rows), and not at all when it rolls back. A stamp that
@@ -64,15 +65,10 @@ def bump(redis: Redis, user_ids: Iterable[uuid.UUID | str], now_ms: int | None =
 
 
 def current(redis: Redis, user_id: uuid.UUID | str) -> int:
-    """The user's stamp; a user without one (new, or Redis was emptied) gets one now, which every tab drawn before
-    reads as a change."""
+    """The user's stamp; 0 when none is known (nothing changed yet, or Redis was emptied since): a validator built
+    on it must then treat the page as changed."""
     stamp = redis.get(key(user_id))
-    if stamp is not None:
-        return int(stamp)
-    now_ms = time.time_ns() // 1_000_000
-    if redis.set(key(user_id), now_ms, ex=TTL_SECONDS, nx=True):
-        return now_ms
-    return int(redis.get(key(user_id)) or now_ms)
+    return int(stamp) if stamp is not None else 0
 
 
 def _bump_after_commit(user_ids: set[str]) -> None:

@@ -44,7 +44,7 @@ def synced(db_session, user, ago: str, **values):
 def test_the_poll_answers_204_until_a_change_is_committed(app, signed_in, db_session, user, redis):
     calendar = synced(db_session, user, "fresh")
     html = signed_in.get("/calendar/week/2026-12-07").get_data(as_text=True)
-    stamp = page_stamp(html)
+    stamp = page_stamp(html)  # when the page was drawn: nothing changed after it yet
 
     unchanged = signed_in.get(f"/live/stamp?since={stamp}")
     assert unchanged.status_code == 204 and unchanged.headers["Cache-Control"] == "no-store"
@@ -99,26 +99,22 @@ def test_the_stamp_moves_after_the_commit_and_not_for_a_rollback(app, db_session
         assert changes.current(redis, user.id) == after
 
 
-def test_opening_a_calendar_page_syncs_its_shown_calendars_over_a_minute_old_once_a_minute(
+def test_looking_at_the_calendar_syncs_its_shown_calendars_over_a_minute_old_once_a_minute(
         signed_in, db_session, user, redis):
+    """The page says it is looked at when it opens and when it comes back to the front (static/calendar.js)."""
     stale = synced(db_session, user, "stale")
     synced(db_session, user, "fresh")
     synced(db_session, user, "stale", is_visible=False)
     synced(db_session, user, "stale", sync_failures=2, next_attempt_at=datetime.now(UTC) + timedelta(minutes=1))
+    html = signed_in.get("/calendar/week/2026-12-07").get_data(as_text=True)
+    assert live_jobs(redis) == []  # drawing the page queues nothing and does not touch Redis
+    token = csrf_token_from(html)
 
-    signed_in.get("/calendar/week/2026-12-07")
-    assert live_jobs(redis) == [f"sync-connection-{stale.id}"]
-    Queue("live", connection=redis).empty()
-    signed_in.get("/calendar/month/2026-12")
-    assert live_jobs(redis) == []  # once a minute per calendar
-
-
-def test_a_tab_coming_back_asks_for_the_same(signed_in, db_session, user, redis):
-    stale = synced(db_session, user, "stale")
-    token = csrf_token_from(signed_in.get("/connections/").get_data(as_text=True))
-    assert live_jobs(redis) == []
     assert signed_in.post("/live/viewed", headers={"X-CSRFToken": token}).status_code == 204
     assert live_jobs(redis) == [f"sync-connection-{stale.id}"]
+    Queue("live", connection=redis).empty()
+    assert signed_in.post("/live/viewed", headers={"X-CSRFToken": token}).status_code == 204
+    assert live_jobs(redis) == []  # once a minute per calendar
     assert signed_in.post("/live/viewed").status_code == 400  # CSRF, as every other form
 
 

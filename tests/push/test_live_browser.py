@@ -25,10 +25,13 @@ def test_a_change_at_google_shows_in_the_open_week_without_losing_what_is_being_
     pusher.work()
 
     page.set_viewport_size(DESKTOP)
+    posted = []
+    page.on("request", lambda request: posted.append(request.url) if request.method == "POST" else None)
     log_in(page, pusher.server.url, user.email)
     page.goto(f"{pusher.server.url}/calendar/week/{day.isoformat()}")
     page.wait_for_selector(".event:has-text('Planning')")
     page.wait_for_load_state("load")
+    assert any(url.endswith("/live/viewed") for url in posted)  # the page said someone is looking
     scroller = page.locator(".time-grid-scroll")
     scroller.evaluate("element => { element.scrollTop = 500; }")
     page.click("[data-new-event]")

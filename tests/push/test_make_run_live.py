@@ -12,11 +12,15 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.helpers import PROJECT_ROOT, checkout_environment, csrf_token_from, free_port, wait_for
-from tests.test_local_default import (
+from tests.helpers import (
+    PROJECT_ROOT,
+    checkout_environment,
     clean_up_after_failure,
+    csrf_token_from,
+    free_port,
     process_tree,
     stop_with_ctrl_c,
+    wait_for,
     wait_for_mailed_link,
     wait_until_up,
 )

@@ -173,9 +173,9 @@ def _day_in_path(parse, text: str) -> date:
 
 
 def _render_calendar(kind: str, anchor: date):
-    # Read before the page's own queries: a change committed while it is drawn moves the stamp past this one,
-    # so the tab asks again instead of missing it.
-    live = live_state(current_user.id, someone_looked=request.headers.get("X-Live-Redraw") != "1")
+    # Taken before the page's own queries: a change committed while it is drawn gets a later stamp, so the tab
+    # redraws instead of missing it.
+    live = live_state()
     page = calendar_page(db.session, _viewer(), kind, anchor, _now())
     return render_page("calendar/view.html", "calendar/_view.html", calendar_page=page,
                        connections_url=_connections_url(), live=live)

@@ -42,7 +42,8 @@ def _user_of_cookie() -> str | None:
 
 @bp.get("/stamp")
 def stamp():
-    """204 when the stamp is still `since`; else 200 with the stamp. 401 once the session has ended."""
+    """204 while nothing changed after `since` (a stamp, or the time the page was drawn: stamps are milliseconds
+    since the epoch); else 200 with the stamp. 401 once the session has ended."""
     g.quiet_request = True  # logged at DEBUG: one line per tab every few seconds would drown the log
     user_id = _user_of_cookie()
     if user_id is None:
@@ -53,9 +54,10 @@ def stamp():
             pipeline.get(changes.key(user_id))
             viewing.note_open_tab(redis, user_id, pipeline)
             value = pipeline.execute()[0]
-        current = int(value) if value is not None else changes.current(redis, user_id)
-        response = make_response("", 204) if request.args.get("since") == str(current) else \
-            make_response(str(current), 200)
+        current = int(value) if value is not None else 0
+        since = request.args.get("since", "")
+        changed = not since.isdigit() or current > int(since)
+        response = make_response(str(current), 200) if changed else make_response("", 204)
         response.mimetype = "text/plain"
     response.headers["Cache-Control"] = "no-store"
     return response
