@@ -20,6 +20,7 @@ def test_connecting_makes_a_channel_per_calendar_and_one_for_the_calendar_list(p
     channels = pusher.channels()
     assert {(channel.kind, channel.connection_id) for channel in channels} == {
         (WatchKind.EVENTS, work), (WatchKind.EVENTS, family), (WatchKind.CALENDAR_LIST, None)}
+    assert all(channel.stop_requested_at is None for channel in channels)
     assert all(channel.expires_at > datetime.now(UTC) + timedelta(days=6) for channel in channels)
     google = pusher.providers.google_state
     at_google = {channel["id"]: channel for channel in google.channels()}
@@ -211,3 +212,37 @@ def test_with_push_turned_off_no_channel_is_made_and_those_there_are_are_stopped
     assert pusher.channels() == []
     page = other.get("/connections/").get_data(as_text=True)
     assert "push unavailable" not in page and "changes arrive within seconds" not in page
+
+
+def test_a_calendar_added_at_google_is_noticed_through_the_calendar_list_channel(pusher):
+    client = pusher.client_for(pusher.user())
+    email, (work,) = pusher.connect(client, calendars=(("Work", "#4285f4", True),))
+    pusher.work()
+    google = pusher.providers.google_state
+    google.add_calendar(email, f"trips-{email}", "Trips", color="#33b679")
+    google.add_event(f"trips-{email}", google_timed("Flight to Lisbon", soon()))
+    assert google.wait_for_deliveries()
+
+    pusher.work()  # the list is read again, the new calendar synced and watched
+    with pusher.app.app_context():
+        trips = db.session.scalar(select(CalendarEvent.calendar_connection_id).where(
+            CalendarEvent.title == "Flight to Lisbon"))
+    assert trips is not None and trips != work
+    assert pusher.connection(trips).calendar_name == "Trips"
+    assert [channel.connection_id for channel in pusher.channels(kind=WatchKind.EVENTS)] == [work, trips]
+
+
+def test_a_calendar_deleted_at_google_is_marked_removed_and_its_channel_stopped(pusher):
+    client = pusher.client_for(pusher.user())
+    email, (work, family) = pusher.connect(client)
+    pusher.work()
+    google = pusher.providers.google_state
+    (channel,) = pusher.channels(connection_id=family)
+
+    google.delete_calendar(pusher.connection(family).calendar_id)
+    assert google.wait_for_deliveries()
+    pusher.work()  # the "not_exists" notification's sync finds it gone; the list says so too
+    assert pusher.connection(family).provider_removed_at is not None
+    assert pusher.channels(id=channel.id) == []
+    assert channel.channel_id not in {item["id"] for item in google.channels()}
+    assert [row.connection_id for row in pusher.channels(kind=WatchKind.EVENTS)] == [work]

@@ -161,12 +161,14 @@ def _started(session: Session, row_id: uuid.UUID, connection_id: uuid.UUID | Non
              now: datetime) -> str:
     row = session.get(WatchChannel, row_id)
     row.expires_at, row.resource_id = channel.expires_at, channel.resource_id
-    connection = session.get(CalendarConnection, connection_id) if connection_id else None
-    if connection is not None and connection.deleted_at is None:
-        connection.watch_unavailable_reason = connection.watch_failed_at = None
-    else:
-        # Disconnected while the provider answered: stop it again.
-        row.connection_id, row.stop_requested_at = None, now
+    if row.kind == WatchKind.EVENTS:
+        connection = session.get(CalendarConnection, connection_id)
+        if connection is not None and connection.deleted_at is None:
+            connection.watch_unavailable_reason = connection.watch_failed_at = None
+        else:
+            # Disconnected while the provider answered: stop it again.
+            row.connection_id, row.stop_requested_at = None, now
+            queue_stops(session, [row.id])
     audit.record(session, "WATCH_START", user_id=row.user_id, resource=("watch_channel", row.id),
                  provider=row.provider.value, kind=row.kind.value, calendar_id=connection_id,
                  expires_at=channel.expires_at.isoformat())
