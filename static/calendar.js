@@ -570,12 +570,18 @@
     if (!root || live.asking) return;
     live.asking = true;
     var url = root.dataset.livePollUrl + "?since=" + encodeURIComponent(root.dataset.liveStamp);
+    var failed = true;
     fetch(url, { credentials: "same-origin", cache: "no-store" }).then(function (response) {
       if (response.status === 401) { live.stopped = true; return null; }  // signed out: nothing more to ask
+      failed = !(response.status === 200 || response.status === 204);
       return response.status === 200 ? response.text().then(function (stamp) { return redraw(root, stamp); }) : null;
     }).catch(function () { /* offline for a moment: ask again later */ }).then(function () {
       live.asking = false;
-      nextPoll();
+      // Trouble on the server (503 while Redis is away) or the network: ask less and less often, up to once a
+      // minute, so open tabs never pile onto a server that is struggling.
+      live.failures = failed ? Math.min((live.failures || 0) + 1, 5) : 0;
+      nextPoll(live.failures ? Math.min(Number(root.dataset.livePollMs || 2000) * Math.pow(2, live.failures), 60000)
+                             : undefined);
     });
   }
 
