@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 BENCHMARKS = ("week_read", "pages", "audit_log", "sync_store", "sync_first", "sync_incremental", "sweep",
-              "worker_memory", "recurrence", "interop", "ics_refresh", "ssrf")
+              "worker_memory", "recurrence", "interop", "ics_refresh", "ssrf", "live")
 RESULTS = Path(__file__).parent / "results"
 
 

@@ -139,7 +139,7 @@ class Stack:
             "MICROSOFT_CLIENT_ID": MICROSOFT_CLIENT[0], "MICROSOFT_CLIENT_SECRET": MICROSOFT_CLIENT[1],
             "MICROSOFT_AUTHORITY": f"{self.microsoft.url}/common", "MICROSOFT_GRAPH_URL": f"{self.microsoft.url}/v1.0",
             "APPLE_CALDAV_URL": f"{self.caldav.url}/", "PROVIDER_TIMEOUT_SECONDS": str(PROVIDER_TIMEOUT),
-            "LOG_LEVEL": "WARNING", "PYTHONPATH": str(PROJECT_ROOT),
+            "LOG_LEVEL": "WARNING", "PYTHONPATH": str(PROJECT_ROOT), "PUSH_NOTIFICATIONS": "0",
             "OAUTHLIB_INSECURE_TRANSPORT": "1",  # the emulators speak plain http on loopback
         }
         self.app = create_app({"CONFIG": Config.from_env(self.env)})

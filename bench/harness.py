@@ -45,6 +45,7 @@ def bench_config(database_url: str) -> Config:
         LOG_LEVEL="WARNING",
         STATEMENT_TIMEOUT_MS=600_000,  # building the data set takes longer than a request may
         RATELIMIT_ENABLED=False,
+        PUSH_NOTIFICATIONS=False,  # bench.live turns it on; the others measure syncs without channels
     )
 
 

@@ -49,9 +49,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(app_module: str, environment: dict, log_path: Path):
-    """gunicorn on a free loopback port, stopped by its pid on exit; yields the port."""
-    port = free_port()
+def gunicorn(app_module: str, environment: dict, log_path: Path, port: int | None = None):
+    """gunicorn on a free loopback port (or `port`), stopped by its pid on exit; yields the port."""
+    port = port or free_port()
     env = {**os.environ, **environment, "HOST": "127.0.0.1", "PORT": str(port),
            "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}", "PYTHONPATH": str(ROOT)}
     with open(log_path, "ab") as log:

@@ -75,7 +75,7 @@ class SyncBench:
             "GOOGLE_USERINFO_URL": google["userinfo_url"],
             "MICROSOFT_CLIENT_ID": microsoft["client_id"], "MICROSOFT_CLIENT_SECRET": microsoft["client_secret"],
             "MICROSOFT_AUTHORITY": microsoft["authority"], "MICROSOFT_GRAPH_URL": microsoft["graph_url"],
-            "APPLE_CALDAV_URL": f"{self.radicale_url}/", "LOG_LEVEL": "WARNING",
+            "APPLE_CALDAV_URL": f"{self.radicale_url}/", "LOG_LEVEL": "WARNING", "PUSH_NOTIFICATIONS": "0",
         }
 
     def requests_seen(self, provider: str) -> int:

@@ -39,6 +39,10 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic("purge-expired-sessions", "20 * * * *", "jobs.maintenance.purge_expired_sessions"),
     Periodic("archive-audit-logs", "30 * * * *", "jobs.maintenance.archive_audit_logs"),
     Periodic("record-health-metrics", "45 * * * *", "jobs.maintenance.record_health_metrics"),
+    # Every 15 minutes: make missing notification channels, renew those running out, stop the unwanted.
+    Periodic("watch-maintain", "*/15 * * * *", "jobs.watch.maintain", timeout=300),
+    # Every minute: CalDAV calendars (no push) of users with a calendar tab open.
+    Periodic("live-caldav", "* * * * *", "jobs.sync.check_open_calendars", timeout=50),
     # Every 5 minutes; the timeout keeps one sweep from overlapping the next.
     # Lost sync and push jobs are found again by the sweep: it reads what is due from the database, not Redis.
     Periodic("sync-sweep", "*/5 * * * *", "jobs.sync.sweep", timeout=240, catch_up=True),

@@ -10,9 +10,10 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from jobs import job_app
 from webapp.credentials import refresh_expiring
-from webapp.extensions import db
+from webapp.extensions import db, redis_client
 from webapp.locks import connection_lock
-from webapp.sync import push, runner
+from webapp.sync import notifications, push, runner, viewing
+from webapp.sync.queue import enqueue_notified
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,8 @@ PUSH_LOCK_WAIT_SECONDS = 30
 # A job of several calendars (an account's on connect, a batch of the sweep's) syncs this many at a time: each
 # waits mostly on its provider, and one job per calendar would pay a worker's fork and start-up for each.
 CALENDARS_AT_ONCE = 4
+# Rounds one job runs while notifications keep arriving, before it leaves the rest to a fresh job (and the queue).
+NOTIFIED_ROUNDS = 5
 
 
 class ConnectionBusy(Exception):
@@ -29,18 +32,40 @@ class ConnectionBusy(Exception):
 
 
 def sync_connection(connection_id: str, full: bool = False, allow_mass_delete: bool = False) -> dict | None:
+    """One pull (a round, or more while change notifications keep coming: webapp.sync.notifications)."""
     with job_app().app_context():
+        redis = redis_client()
         try:
             with connection_lock(connection_id, wait=SYNC_LOCK_WAIT_SECONDS) as held:
                 if not held:
                     log.info("sync already running connection_id=%s", connection_id)
+                    # The running one settles any notification when it ends; a later one may queue again.
+                    notifications.open_gate(redis, connection_id)
                     return None
-                return runner.run_sync(db.session, uuid.UUID(connection_id), full=full,
-                                       allow_mass_delete=allow_mass_delete)
+                return _rounds(redis, connection_id, full=full, allow_mass_delete=allow_mass_delete)
         except (OperationalError, InterfaceError) as error:
             # The database went away around the lock itself: nothing could be recorded, so retry soon.
             runner.retry_soon(connection_id, error)
             raise
+
+
+def _rounds(redis, connection_id: str, *, full: bool, allow_mass_delete: bool) -> dict | None:
+    """Rounds until no notification came during the last one (at most NOTIFIED_ROUNDS; then a fresh job)."""
+    result = None
+    try:
+        for _ in range(NOTIFIED_ROUNDS):
+            notifications.take_debt(redis, connection_id)
+            result = runner.run_sync(db.session, uuid.UUID(connection_id), full=full,
+                                     allow_mass_delete=allow_mass_delete)
+            full = allow_mass_delete = False
+            if not notifications.settle(redis, connection_id):
+                return result
+        if notifications.owe_syncs(redis, [connection_id]):
+            enqueue_notified([connection_id])
+        return result
+    except BaseException:
+        notifications.open_gate(redis, connection_id)  # the failure's retry is the policy's; notifications go on
+        raise
 
 
 def sync_calendars(connection_ids: list[str]) -> dict[str, dict | None]:
@@ -76,6 +101,12 @@ def sweep() -> dict:
     """Every 5 minutes: queue a sync for each due connection and a push for each waiting local change."""
     with job_app().app_context():
         return runner.sweep(db.session)
+
+
+def check_open_calendars() -> dict:
+    """Every minute: sync the CalDAV calendars of users who have a calendar tab open (they have no push)."""
+    with job_app().app_context():
+        return {"queued": len(viewing.check_open_caldav(db.session, redis_client()))}
 
 
 def refresh_expiring_tokens() -> dict:

@@ -1,4 +1,4 @@
-"""The worker process the Procfile runs: `python -m jobs.worker --url $REDIS_URL sync default`.
+"""The worker process the Procfile runs: `python -m jobs.worker --url $REDIS_URL live sync default`.
 
 RQ's own loop quits on a Redis timeout or on any error outside its dequeue; this process instead starts a fresh
 worker after a backoff (1 s doubling to 30 s), so a Redis outage or restart never ends it. Only SIGTERM/SIGINT do.

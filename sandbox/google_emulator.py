@@ -21,6 +21,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import unquote_plus, urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -28,7 +29,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask import Flask, abort, jsonify, make_response, redirect, render_template_string, request, url_for
 
 from sandbox import consent
+from sandbox.push import Deliveries, Delivery, address_allowed
 from sandbox.threads import locked
+from sandbox.ui import UiCalendar, UiEvent, render
 
 SCOPE_PREFIX = "https://www.googleapis.com/auth/"
 # Google answers with the long form of the OIDC shorthands, so the granted scope differs from the requested one.
@@ -329,6 +332,28 @@ class RecordedRequest:
     json: Any
 
 
+@dataclass
+class WatchChannel:
+    """A push channel (events.watch on a calendar, or calendarList.watch on an account)."""
+
+    id: str
+    resource_id: str
+    resource_uri: str
+    token: str | None
+    address: str
+    expiration: datetime
+    email: str
+    calendar_id: str | None  # None: the account's calendar list
+    message_number: int = 0
+
+
+# Google's internal ceiling on a channel's lifetime (and its default): the more restrictive of this and the ttl wins.
+CHANNEL_MAX_TTL = 604_800
+# Notifications answered 500/502/503/504 are retried with exponential backoff; anything else non-2xx fails.
+RETRIED_STATUSES = frozenset({500, 502, 503, 504})
+RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+
 class GoogleState:
     """In-memory Google: OAuth clients, accounts, calendars, events, tokens and scripted faults. Thread-safe."""
 
@@ -351,6 +376,10 @@ class GoogleState:
         self._page_size: int | None = None
         self._etag_counter = 0
         self.requests: list[RecordedRequest] = []
+        self._channels: dict[str, WatchChannel] = {}
+        self._deliveries: Deliveries | None = None
+        self.require_https = False  # True: refuse http addresses even on loopback, as the real service does
+        self.channel_max_ttl = CHANNEL_MAX_TTL
 
     # ---- clock --------------------------------------------------------------------------------------------------
 
@@ -383,6 +412,7 @@ class GoogleState:
             raise ValueError(f"{email} already has a primary calendar")
         zone_or_400(time_zone, "calendar")
         self._calendars[calendar_id] = Calendar(calendar_id, email, summary, color, primary, access_role, time_zone)
+        self._notify_calendar_list(email)
 
     @locked
     def delete_calendar(self, calendar_id: str) -> None:
@@ -390,7 +420,9 @@ class GoogleState:
         the calendarList, and every request naming it answers 404 notFound."""
         if self._calendars[calendar_id].is_primary:
             raise ValueError("a primary calendar cannot be deleted")
-        del self._calendars[calendar_id]
+        owner = self._calendars.pop(calendar_id).owner_email
+        self._notify_calendar(calendar_id, "not_exists")
+        self._notify_calendar_list(owner)
 
     @locked
     def unshare_calendar(self, calendar_id: str) -> None:
@@ -399,8 +431,10 @@ class GoogleState:
         and every other request naming it 404 notFound."""
         if self._calendars[calendar_id].is_primary:
             raise ValueError("an account's own primary calendar cannot be unshared from it")
-        del self._calendars[calendar_id]
+        owner = self._calendars.pop(calendar_id).owner_email
         self._unshared.add(calendar_id)
+        self._notify_calendar(calendar_id, "not_exists")
+        self._notify_calendar_list(owner)
 
     @locked
     def add_event(self, calendar_id: str, resource: dict[str, Any]) -> dict[str, Any]:
@@ -432,6 +466,28 @@ class GoogleState:
     def delete_event(self, calendar_id: str, event_id: str) -> None:
         calendar = self._calendars[calendar_id]
         self._cancel(calendar, self._existing_or_instance(calendar, event_id))
+
+    @locked
+    def move_event_later(self, calendar_id: str, event_id: str, delta: timedelta) -> None:
+        calendar = self._calendars[calendar_id]
+        stored = self._existing_or_instance(calendar, event_id)
+        changes = {}
+        for key in ("start", "end"):
+            value = dict(stored.resource[key])
+            if "dateTime" in value:
+                value["dateTime"] = (datetime.fromisoformat(value["dateTime"]) + delta).isoformat()
+            else:
+                value["date"] = (date.fromisoformat(value["date"]) + timedelta(days=1)).isoformat()
+            changes[key] = value
+        self._patch(calendar, stored, changes)
+
+    @locked
+    def ui_calendars(self) -> list[UiCalendar]:
+        return [UiCalendar(calendar.calendar_id, calendar.summary, calendar.owner_email, [
+            UiEvent(stored.resource["id"], stored.resource.get("summary", ""),
+                    str(stored.resource["start"].get("dateTime") or stored.resource["start"].get("date")))
+            for stored in self._in_created_order(calendar) if not stored.is_cancelled])
+            for calendar in self._calendars.values()]
 
     @locked
     def stored_events(self, calendar_id: str) -> list[dict[str, Any]]:
@@ -733,6 +789,128 @@ class GoogleState:
             entry["primary"] = True
         return entry
 
+    # ---- push notifications (watch channels) ---------------------------------------------------------------------
+
+    @locked
+    def watch_events(self, grant: AccessGrant, calendar_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        calendar = self._calendar_for(grant, calendar_id)
+        return self._watch(grant, body, calendar.calendar_id, f"{calendar.calendar_id}/events")
+
+    @locked
+    def watch_calendar_list(self, grant: AccessGrant, body: dict[str, Any]) -> dict[str, Any]:
+        return self._watch(grant, body, None, f"users/{grant.email}/calendarList")
+
+    def _watch(self, grant: AccessGrant, body: dict[str, Any], calendar_id: str | None, resource: str) -> dict:
+        channel_id, address = body.get("id"), body.get("address")
+        if not isinstance(channel_id, str) or not channel_id or len(channel_id) > 64:
+            raise api_error(400, "required", "Required channel id.")
+        if body.get("type") not in ("web_hook", "webhook"):
+            raise api_error(400, "invalid", "Invalid channel type.")
+        if not isinstance(address, str) or not address_allowed(address, require_https=self.require_https):
+            raise api_error(400, "push.webhookUrlNotHttps", f"WebHook callback must be HTTPS: {address}",
+                            domain="global")
+        if channel_id in self._channels:
+            raise api_error(400, "channelIdNotUnique", f"Channel id {channel_id} not unique", domain="global")
+        token = body.get("token")
+        if token is not None and (not isinstance(token, str) or len(token) > 256):
+            raise api_error(400, "invalid", "Invalid channel token.")
+        try:
+            ttl = int((body.get("params") or {}).get("ttl", self.channel_max_ttl))
+        except (TypeError, ValueError):
+            raise api_error(400, "invalid", "Invalid ttl.") from None
+        expiration = self.now() + timedelta(seconds=max(1, min(ttl, self.channel_max_ttl)))
+        resource_id = hashlib.sha256(resource.encode()).hexdigest()[:27]
+        resource_uri = (f"https://www.googleapis.com/calendar/v3/{resource}?alt=json")
+        channel = WatchChannel(channel_id, resource_id, resource_uri, token, address, expiration, grant.email,
+                               calendar_id)
+        self._channels[channel_id] = channel
+        # Message 1 says the channel works; it may well arrive before this answer does.
+        self._send(channel, "sync")
+        return {"kind": "api#channel", "id": channel_id, "resourceId": resource_id, "resourceUri": resource_uri,
+                **({"token": token} if token is not None else {}),
+                "expiration": str(int(expiration.timestamp() * 1000))}
+
+    @locked
+    def stop_channel(self, grant: AccessGrant, body: dict[str, Any]) -> None:
+        channel = self._channels.get(str(body.get("id")))
+        if channel is None or channel.resource_id != body.get("resourceId"):
+            raise api_error(404, "notFound", f"Channel '{body.get('id')}' not found for project")
+        if channel.email != grant.email:
+            raise api_error(403, "forbidden", "Channel not owned by this user")
+        del self._channels[channel.id]
+
+    @locked
+    def channels(self) -> list[dict[str, Any]]:
+        """The channels still running (expired ones are dropped), for tests."""
+        self._drop_expired()
+        return [{**asdict(channel), "expiration": channel.expiration.isoformat()}
+                for channel in self._channels.values()]
+
+    @locked
+    def forget_channels(self) -> None:
+        """End every channel at once (a test's channels must not outlive its server)."""
+        self._channels.clear()
+
+    @locked
+    def lose_notifications(self, lost: bool = True) -> None:
+        """Drop every notification from now on (True) or deliver them again (False)."""
+        self.deliveries.lose_notifications = lost
+
+    @locked
+    def set_push_policy(self, require_https: bool | None = None, channel_max_ttl: int | None = None) -> None:
+        if require_https is not None:
+            self.require_https = require_https
+        if channel_max_ttl is not None:
+            self.channel_max_ttl = channel_max_ttl
+
+    def wait_for_deliveries(self, timeout: float = 30.0) -> bool:
+        return self.deliveries.wait_idle(timeout)
+
+    @property
+    def deliveries(self) -> Deliveries:
+        with self._lock:
+            if self._deliveries is None:
+                self._deliveries = Deliveries()
+            return self._deliveries
+
+    def _drop_expired(self) -> None:
+        now = self.now()
+        for channel_id in [key for key, channel in self._channels.items() if channel.expiration <= now]:
+            del self._channels[channel_id]
+
+    def _notify_calendar(self, calendar_id: str, state: str) -> None:
+        if not self._channels:
+            return
+        self._drop_expired()
+        for channel in list(self._channels.values()):
+            if channel.calendar_id == calendar_id:
+                self._send(channel, state)
+
+    def _notify_calendar_list(self, email: str) -> None:
+        if not self._channels:
+            return
+        self._drop_expired()
+        for channel in list(self._channels.values()):
+            if channel.calendar_id is None and channel.email == email:
+                self._send(channel, "exists")
+
+    def _send(self, channel: WatchChannel, state: str) -> None:
+        channel.message_number += 1 + secrets.randbelow(3)  # increasing, not consecutive
+        headers = {
+            "User-Agent": "APIs-Google; (+https://developers.google.com/webmasters/APIs-Google.html)",
+            "X-Goog-Channel-ID": channel.id,
+            "X-Goog-Channel-Expiration": format_datetime(channel.expiration, usegmt=True),
+            "X-Goog-Resource-ID": channel.resource_id,
+            "X-Goog-Resource-URI": channel.resource_uri,
+            "X-Goog-Resource-State": state,
+            "X-Goog-Message-Number": str(channel.message_number),
+            "Content-Length": "0",
+        }
+        if channel.token is not None:
+            headers["X-Goog-Channel-Token"] = channel.token
+        self.deliveries.send(Delivery(channel.address, b"", headers, lambda status: status in RETRIED_STATUSES,
+                                      RETRY_DELAYS))
+
     # ---- events: reading ----------------------------------------------------------------------------------------
 
     @locked
@@ -948,6 +1126,7 @@ class GoogleState:
         now = self.now()
         stored.resource["etag"] = f'"{int(now.timestamp()) * 1_000_000 + self._etag_counter}"'
         stored.resource["updated"] = rfc3339(now)
+        self._notify_calendar(calendar.calendar_id, "exists")
 
     @staticmethod
     def _check_if_match(stored: StoredEvent, if_match: str | None) -> None:
@@ -1120,7 +1299,7 @@ CONTROL_ACTIONS = frozenset({
     "add_client", "add_account", "add_calendar", "delete_calendar", "unshare_calendar", "add_event", "add_raw_event",
     "update_event", "delete_event", "stored_events",
     "fail_next", "expire_sync_tokens", "expire_access_tokens", "revoke_refresh_tokens", "set_page_size",
-    "advance_clock",
+    "advance_clock", "channels", "forget_channels", "lose_notifications", "set_push_policy",
 })
 CONSENT_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -1264,6 +1443,19 @@ def _add_calendar_routes(app: Flask, state: GoogleState) -> None:
         state.remove_event(bearer(EVENTS_WRITE_SCOPES), calendar_id, event_id, request.headers.get("If-Match"))
         return "", 204
 
+    @app.post("/calendar/v3/calendars/<calendar_id>/events/watch")
+    def watch_events(calendar_id: str):
+        return jsonify(state.watch_events(bearer(EVENTS_READ_SCOPES), calendar_id, json_body()))
+
+    @app.post("/calendar/v3/users/me/calendarList/watch")
+    def watch_calendar_list():
+        return jsonify(state.watch_calendar_list(bearer(CALENDAR_LIST_SCOPES), json_body()))
+
+    @app.post("/calendar/v3/channels/stop")
+    def stop_channel():
+        state.stop_channel(bearer(), json_body())
+        return "", 204
+
 
 def _add_control_routes(app: Flask, state: GoogleState) -> None:
     @app.post("/_emulator/<action>")
@@ -1279,6 +1471,30 @@ def _add_control_routes(app: Flask, state: GoogleState) -> None:
     @app.get("/_emulator/requests")
     def recorded_requests():
         return jsonify([asdict(entry) for entry in state.requests])
+
+    @app.get("/_emulator/ui")
+    def ui():
+        return render("Google Calendar", "/_emulator/ui", state.ui_calendars())
+
+    @app.post("/_emulator/ui/events")
+    def ui_add_event():
+        start = datetime.fromisoformat(request.form["start"]).replace(tzinfo=UTC)
+        state.add_event(request.form["calendar"], {
+            "summary": request.form.get("title") or "New event",
+            "start": {"dateTime": start.isoformat(), "timeZone": "UTC"},
+            "end": {"dateTime": (start + timedelta(hours=1)).isoformat(), "timeZone": "UTC"}})
+        return redirect(url_for("ui"), 303)
+
+    @app.post("/_emulator/ui/events/<event_id>")
+    def ui_change_event(event_id: str):
+        calendar_id, action = request.form["calendar"], request.form.get("action")
+        if action == "delete":
+            state.delete_event(calendar_id, event_id)
+        elif action == "later":
+            state.move_event_later(calendar_id, event_id, timedelta(hours=1))
+        else:
+            state.update_event(calendar_id, event_id, {"summary": request.form.get("title", "")})
+        return redirect(url_for("ui"), 303)
 
 
 # ---- sandbox data -------------------------------------------------------------------------------------------------

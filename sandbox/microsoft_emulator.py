@@ -32,11 +32,13 @@ from urllib.parse import quote, urlencode, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import DAILY, FR, MO, MONTHLY, SA, SU, TH, TU, WE, WEEKLY, YEARLY, rrule
-from flask import Flask, Response, g, jsonify, redirect, render_template_string, request
+from flask import Flask, Response, g, has_request_context, jsonify, redirect, render_template_string, request
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from sandbox import consent
+from sandbox.push import Deliveries, Delivery, address_allowed, validate
 from sandbox.threads import locked
+from sandbox.ui import UiCalendar, UiEvent, render
 
 DEFAULT_ACCOUNT = "sandbox.user@outlook.com"
 DEFAULT_CLIENT_ID = "3c8e9f5a-0b1d-4a6e-9d52-5a11d80c1e70"
@@ -284,6 +286,27 @@ class _Round:
 
 
 @dataclass
+class _Subscription:
+    id: str
+    email: str
+    calendar_id: str
+    resource: str
+    change_types: frozenset[str]
+    notification_url: str
+    lifecycle_url: str | None
+    client_state: str | None
+    expiration: datetime
+
+
+# Outlook event subscriptions: the live service refuses more than 10,070 minutes (the documentation says 10,080).
+SUBSCRIPTION_MAX_MINUTES = 10_070
+# Graph retries a notification that did not get a 2xx for up to four hours; here a few times, quicker.
+NOTIFICATION_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0)
+_EVENTS_RESOURCE = re.compile(r"/?me/calendars/(?P<calendar>.+)/events")
+TENANT_ID = "9188040d-6c67-4c5b-b112-36a304b66dad"  # consumer accounts' tenant
+
+
+@dataclass
 class _Fault:
     path_prefix: str
     status: int
@@ -332,6 +355,11 @@ class MicrosoftState:
         self._expired_tokens: dict[str, tuple[str, _DeltaState, bool]] = {}  # token -> (code, state, location?)
         self._faults: list[_Fault] = []
         self._requests: list[dict[str, Any]] = []
+        self._subscriptions: dict[str, _Subscription] = {}
+        self._deliveries: Deliveries | None = None
+        self.require_https = False  # True: refuse http URLs even on loopback, as the real service does
+        self.subscription_max_minutes = SUBSCRIPTION_MAX_MINUTES
+        self.grant_minutes: int | None = None  # grant at most this lifetime (the answer is what counts)
         self.add_client(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
 
     def now(self) -> datetime:
@@ -374,6 +402,8 @@ class MicrosoftState:
         del self.calendars[calendar_id]
         for event_id in [event_id for event_id, stored in self._events.items() if stored.calendar_id == calendar_id]:
             del self._events[event_id]
+        for subscription in [sub for sub in self._subscriptions.values() if sub.calendar_id == calendar_id]:
+            self.remove_subscription(subscription.id)
 
     @locked
     def default_calendar_id(self, email: str) -> str:
@@ -391,6 +421,7 @@ class MicrosoftState:
         fields = _accepted_fields({k: v for k, v in event.items() if k != "id"}, allow_server_fields=True)
         stored = _StoredEvent(calendar_id, self._new_event_data(self.accounts[calendar.owner], fields, event.get("id")))
         self._events[stored.data["id"]] = stored
+        self._notify(calendar_id, stored.data["id"], "created")
         return stored.data["id"]
 
     @locked
@@ -408,6 +439,22 @@ class MicrosoftState:
         occurrence_id = _graph_id(f"{series_id}|{key}")
         self._occurrences[occurrence_id] = (series_id, key)
         return occurrence_id
+
+    @locked
+    def move_event_later(self, event_id: str, delta: timedelta) -> None:
+        stored, _ = self._find(None, event_id)
+        changes = {}
+        for key in ("start", "end"):
+            moved = datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", stored.data[key]["dateTime"])) + delta
+            changes[key] = {"dateTime": moved.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": stored.data[key]["timeZone"]}
+        self.update_event(event_id, changes)
+
+    @locked
+    def ui_calendars(self) -> list[UiCalendar]:
+        return [UiCalendar(calendar.calendar_id, calendar.name, calendar.owner, [
+            UiEvent(stored.data["id"], stored.data.get("subject", ""), stored.data["start"]["dateTime"][:16])
+            for stored in self._events.values() if stored.calendar_id == calendar.calendar_id])
+            for calendar in self.calendars.values()]
 
     @locked
     def list_events(self, calendar_id: str) -> list[dict[str, Any]]:
@@ -444,8 +491,11 @@ class MicrosoftState:
 
     @locked
     def revoke_grants(self, email: str) -> None:
-        """Like "revoke sessions" / a password reset: every refresh token issued so far dies (AADSTS50173)."""
+        """Like "revoke sessions" / a password reset: every refresh token issued so far dies (AADSTS50173), and
+        Graph asks the subscriptions' owner to reauthorize them."""
         self._revoked_before[email.lower()] = self.now() + timedelta(microseconds=1)
+        for subscription in [sub for sub in self._subscriptions.values() if sub.email == email.lower()]:
+            self.send_lifecycle(subscription.id, "reauthorizationRequired")
 
     @locked
     def expire_refresh_tokens(self, email: str) -> None:
@@ -477,6 +527,165 @@ class MicrosoftState:
                 self._faults.remove(fault)
                 return fault
         return None
+
+    # -- change notifications (subscriptions) -------------------------------------------------------------------
+
+    @locked
+    def prepare_subscription(self, account: Account, body: dict[str, Any]) -> _Subscription:
+        """Check a POST /subscriptions body; the caller validates the URLs (outside the lock), then stores it."""
+        resource = str(body.get("resource") or "")
+        match = _EVENTS_RESOURCE.fullmatch(resource)
+        if match is None:
+            raise GraphError(400, "InvalidRequest", f"Resource '{resource}' is not supported by this emulator.")
+        calendar = self._calendar(match["calendar"], account)
+        change_types = frozenset(str(body.get("changeType") or "").split(","))
+        if not change_types or not change_types <= {"created", "updated", "deleted"}:
+            raise GraphError(400, "InvalidRequest", "Invalid changeType.")
+        urls = [body.get("notificationUrl"), body.get("lifecycleNotificationUrl")]
+        for url in urls:
+            if url is not None and (not isinstance(url, str)
+                                    or not address_allowed(url, require_https=self.require_https)):
+                raise GraphError(400, "InvalidRequest", "The Notification Url must be a valid absolute URL using "
+                                 "HTTPS.")
+        if urls[0] is None:
+            raise GraphError(400, "InvalidRequest", "notificationUrl is required.")
+        client_state = body.get("clientState")
+        if client_state is not None and (not isinstance(client_state, str) or len(client_state) > 128):
+            raise GraphError(400, "InvalidRequest", "clientState must be at most 128 characters.")
+        expiration = self._expiration(body.get("expirationDateTime"))
+        return _Subscription(str(uuid.uuid4()), account.email, calendar.calendar_id, resource, change_types,
+                             urls[0], urls[1], client_state, expiration)
+
+    def _expiration(self, value: Any) -> datetime:
+        try:
+            requested = datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", str(value)).replace("Z", "+00:00"))
+        except ValueError:
+            raise GraphError(400, "InvalidRequest", "expirationDateTime is not a valid date.") from None
+        requested = requested if requested.tzinfo else requested.replace(tzinfo=UTC)
+        now = self.now()
+        if requested <= now:
+            raise GraphError(400, "InvalidRequest", "Subscription expiration must be in the future.")
+        if requested > now + timedelta(minutes=self.subscription_max_minutes):
+            raise GraphError(400, "InvalidRequest", "Subscription expiration can only be "
+                             f"{self.subscription_max_minutes} minutes in the future.")
+        if self.grant_minutes is not None:
+            requested = min(requested, now + timedelta(minutes=self.grant_minutes))
+        return requested
+
+    @locked
+    def store_subscription(self, subscription: _Subscription) -> dict[str, Any]:
+        self._subscriptions[subscription.id] = subscription
+        return self._subscription_json(subscription)
+
+    @locked
+    def renew_subscription(self, account: Account, subscription_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        subscription = self._subscription(account, subscription_id)
+        subscription.expiration = self._expiration(body.get("expirationDateTime"))
+        return self._subscription_json(subscription)
+
+    @locked
+    def get_subscription(self, account: Account, subscription_id: str) -> dict[str, Any]:
+        return self._subscription_json(self._subscription(account, subscription_id))
+
+    @locked
+    def delete_subscription(self, account: Account, subscription_id: str) -> None:
+        del self._subscriptions[self._subscription(account, subscription_id).id]
+
+    def _subscription(self, account: Account, subscription_id: str) -> _Subscription:
+        self._drop_expired()
+        subscription = self._subscriptions.get(subscription_id)
+        if subscription is None or subscription.email != account.email:
+            raise GraphError(404, "ResourceNotFound", f"The object was not found. Subscription '{subscription_id}'")
+        return subscription
+
+    @staticmethod
+    def _subscription_json(subscription: _Subscription) -> dict[str, Any]:
+        context = f"{_graph_base()}/$metadata#subscriptions/$entity" if has_request_context() else None
+        return {"@odata.context": context, "id": subscription.id,
+                "resource": subscription.resource, "applicationId": DEFAULT_CLIENT_ID,
+                "changeType": ",".join(sorted(subscription.change_types)), "clientState": subscription.client_state,
+                "notificationUrl": subscription.notification_url,
+                "lifecycleNotificationUrl": subscription.lifecycle_url,
+                "expirationDateTime": _format_utc(subscription.expiration), "creatorId": None,
+                "latestSupportedTlsVersion": "v1_2", "notificationContentType": "application/json"}
+
+    @locked
+    def subscriptions(self) -> list[dict[str, Any]]:
+        """The subscriptions still running (expired ones are dropped), for tests."""
+        self._drop_expired()
+        return [self._subscription_json(subscription) for subscription in self._subscriptions.values()]
+
+    @locked
+    def send_lifecycle(self, subscription_id: str, event: str) -> None:
+        """A lifecycle notification (reauthorizationRequired, subscriptionRemoved, missed) to the subscription's
+        lifecycleNotificationUrl."""
+        subscription = self._subscriptions[subscription_id]
+        if subscription.lifecycle_url is None:
+            return
+        item = {"subscriptionId": subscription.id, "subscriptionExpirationDateTime":
+                _format_utc(subscription.expiration), "tenantId": TENANT_ID,
+                "clientState": subscription.client_state, "lifecycleEvent": event}
+        self._deliver(subscription.lifecycle_url, [item])
+
+    @locked
+    def remove_subscription(self, subscription_id: str) -> None:
+        """Graph ends a subscription on its own (the mailbox changed, the grant went away): subscriptionRemoved."""
+        self.send_lifecycle(subscription_id, "subscriptionRemoved")
+        del self._subscriptions[subscription_id]
+
+    @locked
+    def forget_subscriptions(self) -> None:
+        """End every subscription at once, without lifecycle notifications (a test's must not outlive its server)."""
+        self._subscriptions.clear()
+
+    @locked
+    def lose_notifications(self, lost: bool = True) -> None:
+        self.deliveries.lose_notifications = lost
+
+    @locked
+    def set_push_policy(self, require_https: bool | None = None, max_minutes: int | None = None,
+                        grant_minutes: int | None = None) -> None:
+        if require_https is not None:
+            self.require_https = require_https
+        if max_minutes is not None:
+            self.subscription_max_minutes = max_minutes
+        self.grant_minutes = grant_minutes
+
+    def wait_for_deliveries(self, timeout: float = 30.0) -> bool:
+        return self.deliveries.wait_idle(timeout)
+
+    @property
+    def deliveries(self) -> Deliveries:
+        with self._lock:
+            if self._deliveries is None:
+                self._deliveries = Deliveries()
+            return self._deliveries
+
+    def _drop_expired(self) -> None:
+        now = self.now()
+        for subscription_id in [key for key, sub in self._subscriptions.items() if sub.expiration <= now]:
+            del self._subscriptions[subscription_id]
+
+    def _notify(self, calendar_id: str, event_id: str, change_type: str) -> None:
+        if not self._subscriptions:
+            return
+        self._drop_expired()
+        for subscription in list(self._subscriptions.values()):
+            if subscription.calendar_id != calendar_id or change_type not in subscription.change_types:
+                continue
+            user_id = self.accounts[subscription.email].user_id
+            resource = f"Users/{user_id}/Events/{event_id}"
+            item = {"subscriptionId": subscription.id, "subscriptionExpirationDateTime":
+                    _format_utc(subscription.expiration), "changeType": change_type, "resource": resource,
+                    "resourceData": {"@odata.type": "#Microsoft.Graph.Event", "@odata.id": resource,
+                                     "@odata.etag": f'W/"{_change_key(event_id)}"', "id": event_id},
+                    "clientState": subscription.client_state, "tenantId": TENANT_ID}
+            self._deliver(subscription.notification_url, [item])
+
+    def _deliver(self, url: str, items: list[dict[str, Any]]) -> None:
+        body = json.dumps({"value": items}).encode()
+        self.deliveries.send(Delivery(url, body, {"Content-Type": "application/json; charset=utf-8"},
+                                      lambda status: True, NOTIFICATION_RETRY_DELAYS))
 
     # -- identity ----------------------------------------------------------------------------------------------
 
@@ -623,6 +832,7 @@ class MicrosoftState:
             return existing.data
         stored = _StoredEvent(calendar_id, self._new_event_data(account, body))
         self._events[stored.data["id"]] = stored
+        self._notify(calendar_id, stored.data["id"], "created")
         return stored.data
 
     def _event_with_transaction(self, account: Account, transaction_id: str | None) -> _StoredEvent | None:
@@ -699,6 +909,7 @@ class MicrosoftState:
             updated = copy.deepcopy(stored.data)  # validate fully before anything is stored
             _apply_changes(updated, changes)
             stored.data = updated | {"changeKey": _change_key(), "lastModifiedDateTime": _format_utc(self.now())}
+            self._notify(stored.calendar_id, event_id, "updated")
             return stored.data
         _check_if_match(self._occurrence(stored, key).data, if_match)
         if "recurrence" in changes:
@@ -706,7 +917,9 @@ class MicrosoftState:
         previous = stored.overrides.get(key)
         stored.overrides[key] = (previous or {}) | changes | {"changeKey": _change_key()}
         try:
-            return self._occurrence(stored, key).data
+            data = self._occurrence(stored, key).data
+            self._notify(stored.calendar_id, event_id, "updated")
+            return data
         except GraphError:
             stored.overrides[key] = previous
             if previous is None:
@@ -718,10 +931,12 @@ class MicrosoftState:
         if key is None:
             _check_if_match(stored.data, if_match)
             del self._events[event_id]
+            self._notify(stored.calendar_id, event_id, "deleted")
             return
         _check_if_match(self._occurrence(stored, key).data, if_match)
         stored.overrides.pop(key, None)
         stored.deleted_occurrences.add(key)
+        self._notify(stored.calendar_id, event_id, "deleted")
 
     # -- graph: calendarView expansion ---------------------------------------------------------------------
 
@@ -1222,6 +1437,31 @@ def _register_graph(app: Flask, state: MicrosoftState) -> None:
         state.remove_event(account(), _checked_id(event_id), request.headers.get("If-Match"))
         return Response(status=204)
 
+    @app.post("/v1.0/subscriptions")
+    def create_subscription():
+        pending = state.prepare_subscription(account(), _json_body())
+        # Before answering, Graph checks each URL answers its validation request (outside the state's lock: the
+        # subscriber may call back in meanwhile).
+        for url in filter(None, (pending.notification_url, pending.lifecycle_url)):
+            token = f"Validation: Testing client application reachability for subscription Request-Id: {uuid.uuid4()}"
+            if not validate(url, token):
+                raise GraphError(400, "InvalidRequest", "Subscription validation request failed. Notification "
+                                 "endpoint must respond with 200 OK to validation request.")
+        return jsonify(state.store_subscription(pending)), 201
+
+    @app.get("/v1.0/subscriptions/<subscription_id>")
+    def get_subscription(subscription_id: str):
+        return jsonify(state.get_subscription(account(), subscription_id))
+
+    @app.patch("/v1.0/subscriptions/<subscription_id>")
+    def renew_subscription(subscription_id: str):
+        return jsonify(state.renew_subscription(account(), subscription_id, _json_body()))
+
+    @app.delete("/v1.0/subscriptions/<subscription_id>")
+    def delete_subscription(subscription_id: str):
+        state.delete_subscription(account(), subscription_id)
+        return Response(status=204)
+
 
 def _page_size() -> int:
     value = _preferences().get("odata.maxpagesize", "")
@@ -1335,6 +1575,51 @@ def _register_control(app: Flask, state: MicrosoftState) -> None:
         if "refresh_grace_seconds" in data:
             state.refresh_grace_seconds = float(data["refresh_grace_seconds"])
         return jsonify({"refresh_grace_seconds": state.refresh_grace_seconds})
+
+    @app.get("/_emulator/subscriptions")
+    def control_subscriptions():
+        return jsonify(state.subscriptions())
+
+    @app.post("/_emulator/subscriptions/<subscription_id>/lifecycle")
+    def control_lifecycle(subscription_id: str):
+        event = body().get("event", "")
+        if event == "subscriptionRemoved":
+            state.remove_subscription(subscription_id)
+        else:
+            state.send_lifecycle(subscription_id, event)
+        return Response(status=204)
+
+    @app.put("/_emulator/push")
+    def control_push():
+        data = body()
+        if "lose_notifications" in data:
+            state.lose_notifications(bool(data["lose_notifications"]))
+        state.set_push_policy(data.get("require_https"), data.get("max_minutes"), data.get("grant_minutes"))
+        return Response(status=204)
+
+    @app.get("/_emulator/ui")
+    def ui():
+        return render("Outlook", "/_emulator/ui", state.ui_calendars())
+
+    @app.post("/_emulator/ui/events")
+    def ui_add_event():
+        start = datetime.fromisoformat(request.form["start"])
+        state.add_event(request.form["calendar"], {
+            "subject": request.form.get("title") or "New event",
+            "start": {"dateTime": start.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+            "end": {"dateTime": (start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"}})
+        return redirect("/_emulator/ui", 303)
+
+    @app.post("/_emulator/ui/events/<path:event_id>")
+    def ui_change_event(event_id: str):
+        action = request.form.get("action")
+        if action == "delete":
+            state.delete_event(event_id)
+        elif action == "later":
+            state.move_event_later(event_id, timedelta(hours=1))
+        else:
+            state.update_event(event_id, {"subject": request.form.get("title", "")})
+        return redirect("/_emulator/ui", 303)
 
     @app.route("/_emulator/requests", methods=["GET", "DELETE"])
     def control_requests():

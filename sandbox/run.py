@@ -64,5 +64,8 @@ def start_sandbox(data_dir: Path) -> Sandbox:
         # The sandbox's CalDAV server and sample feed are on loopback: let users name them.
         "ALLOW_PRIVATE_SOURCES": "1",
         "SANDBOX_FEED_URL": f"{feed_server.url}/holidays.ics",
+        # Pages for changing the sample calendars by hand (sandbox.ui): an open Almanac tab follows within seconds.
+        "ALMANAC_SANDBOX_GOOGLE_UI": f"{google.url}/_emulator/ui",
+        "ALMANAC_SANDBOX_MICROSOFT_UI": f"{microsoft.url}/_emulator/ui",
     }
     return Sandbox(environment, [google, microsoft, radicale, feed_server])

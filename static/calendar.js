@@ -1,6 +1,6 @@
 // Calendar views: keyboard shortcuts and grid navigation, dragging events (move, resize, create), the time grid's
 // scroll position and edge markers, the current-time line, the event panel, the phone's three-day week and swipes,
-// and taking the browser's time zone on a first visit. No inline handlers anywhere; every change goes through the
+// taking the browser's time zone on a first visit, and redrawing the page when its calendars change elsewhere. No inline handlers anywhere; every change goes through the
 // same server endpoints as the forms, so without this file everything still works by links and forms.
 (function () {
   "use strict";
@@ -148,6 +148,7 @@
     var calendar = document.getElementById("calendar");
     if (!grid || !grid.dataset.moveUrl || !window.htmx) return;
     card.classList.add("is-pending");
+    card.dataset.saving = "true";  // the page is not redrawn under it until the answer arrives
     if (!card.querySelector(".sync-mark")) {
       var mark = document.createElement("span");
       mark.className = "sync-mark";
@@ -554,11 +555,155 @@
       });
   }
 
+  // ---------------------------------------------------------------------------------------------- live updates
+
+  // The page asks the server every few seconds (while visible) whether the user's change stamp moved: a sync
+  // stored something, or another tab changed something. Then it fetches its own range again and, if what it shows
+  // changed, swaps in the grid (or month, or agenda) and the calendar list only: the open panel, a form being
+  // typed into, the scroll position and focus stay. A hidden tab asks nothing; when it comes back it asks at once,
+  // and tells the server so (calendars over a minute old are synced).
+  var live = { timer: null, asking: false, stopped: false, generation: 0, viewedAt: 0, noteTimer: null };
+  var VIEWED_EVERY = 60000;
+
+  function liveRoot() {
+    var calendar = document.getElementById("calendar");
+    return calendar && calendar.dataset.livePollUrl ? calendar : null;
+  }
+
+  function nextPoll(delay) {
+    clearTimeout(live.timer);
+    var root = liveRoot();
+    if (!root || live.stopped || document.visibilityState !== "visible") return;
+    live.timer = setTimeout(askForChanges, delay === undefined ? Number(root.dataset.livePollMs || 2000) : delay);
+  }
+
+  function askForChanges() {
+    var root = liveRoot();
+    if (!root || live.asking) return;
+    live.asking = true;
+    var url = root.dataset.livePollUrl + "?since=" + encodeURIComponent(root.dataset.liveStamp);
+    var failed = true;
+    fetch(url, { credentials: "same-origin", cache: "no-store" }).then(function (response) {
+      if (response.status === 401) { live.stopped = true; return null; }  // signed out: nothing more to ask
+      failed = !(response.status === 200 || response.status === 204);
+      return response.status === 200 ? response.text().then(function (stamp) { return redraw(root, stamp); }) : null;
+    }).catch(function () { /* offline for a moment: ask again later */ }).then(function () {
+      live.asking = false;
+      // Trouble on the server (503 while Redis is away) or the network: ask less and less often, up to once a
+      // minute, so open tabs never pile onto a server that is struggling.
+      live.failures = failed ? Math.min((live.failures || 0) + 1, 5) : 0;
+      nextPoll(live.failures ? Math.min(Number(root.dataset.livePollMs || 2000) * Math.pow(2, live.failures), 60000)
+                             : undefined);
+    });
+  }
+
+  // Something of the user's own is under way on this page: redraw later (the next answer says "changed" again).
+  function isBusy(root) {
+    if (drag || keyMove) return true;
+    var main = root.querySelector(".calendar-main");
+    return !!(main && (main.querySelector(".event[data-saving], .more-events[open]") ||
+                       (window.getSelection && String(window.getSelection()) &&
+                        main.contains(window.getSelection().anchorNode))));
+  }
+
+  function redraw(root, stamp) {
+    if (isBusy(root)) return null;
+    var generation = live.generation;
+    return fetch(root.dataset.liveUrl, {
+      credentials: "same-origin", cache: "no-store", headers: { "HX-Request": "true", "HX-Target": "calendar" }
+    }).then(function (response) { return response.ok ? response.text() : null; }).then(function (html) {
+      if (!html || generation !== live.generation || liveRoot() !== root || isBusy(root)) return;
+      var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("calendar");
+      if (!fresh) return;
+      var changed = fresh.dataset.liveDigest !== root.dataset.liveDigest;
+      if (changed) swapRegions(root, fresh);
+      root.dataset.liveStamp = fresh.dataset.liveStamp || stamp;
+      root.dataset.liveDigest = fresh.dataset.liveDigest || "";
+      if (changed) showUpdated(root);
+    });
+  }
+
+  function swapRegions(root, fresh) {
+    var active = document.activeElement;
+    var focusedEvent = active && active.closest && active.closest(".calendar-main .event[data-event-id]");
+    var focusedCalendar = active && active.closest && active.closest(".calendars [data-calendar-id]");
+    var scroller = root.querySelector(".time-grid-scroll");
+    keptScroll = scroller ? { kind: root.dataset.view, top: scroller.scrollTop } : null;
+    refocusEventId = focusedEvent ? focusedEvent.dataset.eventId : null;
+    var pageTop = window.scrollY;
+    [".calendar-main", ".calendars"].forEach(function (selector) {
+      var old = root.querySelector(selector);
+      var replacement = fresh.querySelector(selector);
+      if (!old || !replacement) return;
+      replacement = document.importNode(replacement, true);
+      old.replaceWith(replacement);
+      if (window.htmx) window.htmx.process(replacement);
+    });
+    setUpGrid(root.querySelector(".calendar-main") || root);
+    if (focusedCalendar) {
+      var again = root.querySelector('.calendars [data-calendar-id="' + focusedCalendar.dataset.calendarId + '"] button');
+      if (again) again.focus({ preventScroll: true });
+    }
+    window.scrollTo({ top: pageTop });
+  }
+
+  function showUpdated(root) {
+    var note = root.querySelector("[data-live-note]");
+    if (!note) return;
+    var now = new Date();
+    note.textContent = "Updated " + pad(now.getHours()) + ":" + pad(now.getMinutes());
+    note.hidden = false;
+    clearTimeout(live.noteTimer);
+    live.noteTimer = setTimeout(function () { note.hidden = true; }, 10000);
+  }
+
+  function csrfToken() {
+    try {
+      return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || "";
+    } catch (error) {
+      return "";
+    }
+  }
+
+  // Someone is looking (the page opened, or came back to the front): the server syncs the shown calendars that
+  // are over a minute old. At most once a minute from this tab (the server keeps to once a minute per calendar).
+  function looking(root) {
+    if (Date.now() - live.viewedAt < VIEWED_EVERY) return;
+    live.viewedAt = Date.now();
+    fetch(root.dataset.liveViewedUrl, { method: "POST", credentials: "same-origin",
+                                        headers: { "X-CSRFToken": csrfToken() } }).catch(function () {});
+  }
+
+  // Back in front: ask at once.
+  function cameBack() {
+    var root = liveRoot();
+    if (!root || document.visibilityState !== "visible") return;
+    looking(root);
+    nextPoll(0);
+  }
+
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") cameBack(); else clearTimeout(live.timer);
+  });
+  window.addEventListener("focus", cameBack);
+  // A navigation swaps the whole calendar: an answer for the old page must not land in the new one.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "calendar") live.generation += 1;
+  });
+
+  function startLive(root) {
+    var calendar = root.id === "calendar" ? root : root.querySelector && root.querySelector("#calendar");
+    if (!calendar || !calendar.dataset.livePollUrl) return;
+    if (document.visibilityState === "visible") looking(calendar);
+    nextPoll();
+  }
+
   function setUp(root) {
     setUpGrid(root);
     adoptBrowserZone(root);
     focusPanel(root);
     narrowWeek(root);
+    startLive(root);
   }
 
   document.addEventListener("DOMContentLoaded", function () { setUp(document.body); });

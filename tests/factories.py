@@ -45,6 +45,8 @@ def make_config(database_url: str, redis_url: str, providers: dict | None = None
         ARGON2_PROFILE=TEST_ARGON2_PROFILE,
         LOG_LEVEL="WARNING",
         ENVIRONMENT="development",  # mail goes to the local outbox
+        # Off unless a test turns it on: channels need the app served where the emulators can reach it.
+        PUSH_NOTIFICATIONS=False,
         PROVIDERS=providers or {},
     )
 
@@ -112,8 +114,9 @@ def utc(*args) -> datetime:
 
 
 
-def make_connection(session, user: User | uuid.UUID, **overrides) -> CalendarConnection:
-    """A connected, visible, writable Google calendar of `user` (a User or a user id)."""
+def make_connection(session, user: User | uuid.UUID, commit: bool = True, **overrides) -> CalendarConnection:
+    """A connected, visible, writable Google calendar of `user` (a User or a user id); `commit=False` only
+    flushes it."""
     values = {
         "user_id": user if isinstance(user, uuid.UUID) else user.id,
         "provider": CalendarProvider.GOOGLE,
@@ -127,7 +130,7 @@ def make_connection(session, user: User | uuid.UUID, **overrides) -> CalendarCon
     values.update(overrides)
     connection = CalendarConnection(**values)
     session.add(connection)
-    session.commit()
+    session.commit() if commit else session.flush()
     return connection
 
 
@@ -238,3 +241,21 @@ def at(day: date, hour: int, minute: int = 0, zone=BERLIN) -> datetime:
 
 def berlin_event(session, connection, start, end=None, **overrides):
     return make_event(session, connection, start, end, **{"timezone": "Europe/Berlin", **overrides})
+
+
+def make_channel(session, connection, token: str = "the-channel-secret", **overrides):
+    """A live push channel on `connection` (Google's unless it is a Microsoft calendar) whose secret is `token`."""
+    from datetime import UTC, datetime, timedelta
+
+    from webapp.models import WatchChannel, WatchKind
+    from webapp.sync.notifications import token_hash
+
+    values = {"user_id": connection.user_id, "provider": connection.provider, "kind": WatchKind.EVENTS,
+              "connection_id": connection.id, "account_email": connection.account_email,
+              "channel_id": uuid.uuid4().hex, "resource_id": "resource-" + uuid.uuid4().hex[:8],
+              "token_hash": token_hash(token), "expires_at": datetime.now(UTC) + timedelta(days=7)}
+    values.update(overrides)
+    channel = WatchChannel(**values)
+    session.add(channel)
+    session.commit()
+    return channel

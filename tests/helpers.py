@@ -382,3 +382,56 @@ def sent_statements(target):
         yield sent
     finally:
         event.remove(target, "before_cursor_execute", remember)
+
+
+# ---- the local launcher (`make run`) in tests
+
+
+def wait_until_up(launcher, port, timeout=60.0) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        assert launcher.poll() is None, launcher.stdout.read()
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/login", timeout=10).status_code == 200:
+                return time.monotonic() - started
+        except (requests.ConnectionError, requests.Timeout):
+            pass
+        time.sleep(0.2)
+    raise AssertionError("the app did not come up")
+
+
+def process_tree(pid) -> list[psutil.Process]:
+    return psutil.Process(pid).children(recursive=True)
+
+
+def clean_up_after_failure(launcher) -> None:
+    """A failed test leaves nothing running: Ctrl-C lets the launcher stop its processes and the embedded
+    servers; whatever is still there after that is killed."""
+    descendants = process_tree(launcher.pid) if launcher.poll() is None else []
+    launcher.send_signal(signal.SIGINT)
+    try:
+        launcher.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        launcher.kill()
+    for process in psutil.wait_procs(descendants, timeout=5)[1]:
+        process.kill()
+
+
+def stop_with_ctrl_c(launcher, descendants):
+    launcher.send_signal(signal.SIGINT)
+    output, _ = launcher.communicate(timeout=30)
+    assert launcher.returncode == 0, output
+    gone, alive = psutil.wait_procs(descendants, timeout=5)
+    assert alive == [], f"orphans left: {[p.pid for p in alive]}"
+    return output
+
+
+def wait_for_mailed_link(browser, port, timeout=30.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        outbox = browser.get(f"http://127.0.0.1:{port}/dev/outbox").text
+        match = re.search(r'href="(http://127\.0\.0\.1:\d+/register/confirm\?token=[^"]+)"', outbox)
+        if match:
+            return match.group(1).replace("&amp;", "&")
+        time.sleep(0.3)
+    raise AssertionError("no sign-up mail reached the local outbox")

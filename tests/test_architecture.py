@@ -22,14 +22,14 @@ MAY_IMPORT = {
 LOCAL_LAUNCHER = "webapp.local"
 
 # Feature packages: a blueprint with its views, and the domain modules of that feature.
-FEATURES = ("webapp.admin", "webapp.auth", "webapp.calendar", "webapp.connections", "webapp.feeds", "webapp.search",
-            "webapp.settings")
+FEATURES = ("webapp.admin", "webapp.auth", "webapp.calendar", "webapp.connections", "webapp.feeds", "webapp.live",
+            "webapp.search", "webapp.settings", "webapp.webhooks")
 # Modules that register routes or hooks on a blueprint.
 VIEWS = tuple(f"{feature}.views" for feature in FEATURES) + ("webapp.ops",)
 # The app's core, below every feature: none of it may import a feature package.
 CORE = ("webapp.providers", "webapp.sync", "webapp.credentials", "webapp.recurrence", "webapp.rrule", "webapp.budget",
         "webapp.maintenance", "webapp.models", "webapp.audit", "webapp.crypto", "webapp.locks", "webapp.text",
-        "webapp.zones", "webapp.extensions", "webapp.config")
+        "webapp.zones", "webapp.extensions", "webapp.config", "webapp.changes", "webapp.transactions")
 # What providers may use of the app besides themselves: our enums (models) and which zone names exist.
 PROVIDER_MAY_IMPORT = ("webapp.providers", "webapp.models", "webapp.zones")
 # What only views and forms use: the core works without a request to answer.

@@ -78,6 +78,7 @@ NOT_PAGES = {
     "feeds.feed": "an iCalendar file",
     "ops.healthz": "JSON probe",
     "ops.readyz": "JSON probe",
+    "live.stamp": "an open tab's change-stamp poll (plain text)",
     "static": "files",
 }
 ANONYMOUS = {"auth.login", "auth.register", "auth.confirm_signup", "auth.forgot_password", "auth.reset_password",

@@ -3,76 +3,27 @@ commands that find the same local default, beside it and without it."""
 from __future__ import annotations
 
 import re
-import signal
-import subprocess
-import time
 
-import psutil
 import pytest
 import requests
 from redis import Redis
 
 from tests.helpers import (
+    clean_up_after_failure,
     csrf_token_from,
     flask_command,
     flask_command_at_a_terminal,
     free_port,
+    process_tree,
     start_launcher,
+    stop_with_ctrl_c,
     wait_for,
+    wait_for_mailed_link,
+    wait_until_up,
 )
 from webapp.embedded import redis_socket_path, running_redis_url
 
 pytestmark = pytest.mark.slow
-
-
-def wait_until_up(launcher, port, timeout=60.0) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        assert launcher.poll() is None, launcher.stdout.read()
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/login", timeout=10).status_code == 200:
-                return time.monotonic() - started
-        except (requests.ConnectionError, requests.Timeout):
-            pass
-        time.sleep(0.2)
-    raise AssertionError("the app did not come up")
-
-
-def process_tree(pid) -> list[psutil.Process]:
-    return psutil.Process(pid).children(recursive=True)
-
-
-def clean_up_after_failure(launcher) -> None:
-    """A failed test leaves nothing running: Ctrl-C lets the launcher stop its processes and the embedded
-    servers; whatever is still there after that is killed."""
-    descendants = process_tree(launcher.pid) if launcher.poll() is None else []
-    launcher.send_signal(signal.SIGINT)
-    try:
-        launcher.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        launcher.kill()
-    for process in psutil.wait_procs(descendants, timeout=5)[1]:
-        process.kill()
-
-
-def stop_with_ctrl_c(launcher, descendants):
-    launcher.send_signal(signal.SIGINT)
-    output, _ = launcher.communicate(timeout=30)
-    assert launcher.returncode == 0, output
-    gone, alive = psutil.wait_procs(descendants, timeout=5)
-    assert alive == [], f"orphans left: {[p.pid for p in alive]}"
-    return output
-
-
-def wait_for_mailed_link(browser, port, timeout=30.0) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        outbox = browser.get(f"http://127.0.0.1:{port}/dev/outbox").text
-        match = re.search(r'href="(http://127\.0\.0\.1:\d+/register/confirm\?token=[^"]+)"', outbox)
-        if match:
-            return match.group(1).replace("&amp;", "&")
-        time.sleep(0.3)
-    raise AssertionError("no sign-up mail reached the local outbox")
 
 
 def test_run_starts_everything_keeps_data_and_stops_cleanly(tmp_path):

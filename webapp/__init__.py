@@ -75,9 +75,11 @@ def init_secret_box(app: Flask) -> None:
 
 
 def init_extensions(app: Flask) -> None:
+    from webapp import transactions
     from webapp.auth.loader import load_user_from_cookie
     from webapp.extensions import csrf, db, login_manager, migrate, replace_closed_connections
 
+    transactions.install()
     db.init_app(app)
     with app.app_context():
         replace_closed_connections(db.engine)
@@ -109,13 +111,20 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_feature_blueprints(app: Flask) -> None:
-    """Search across calendars, and the merged iCalendar feed."""
-    from webapp import feeds, search
+    """Search across calendars, the merged iCalendar feed, live updates of open tabs, and the providers' change
+    notifications (which carry no session and so no CSRF token: each must prove itself with its channel's secret)."""
+    from webapp import feeds, live, search, webhooks
+    from webapp.extensions import csrf
     from webapp.feeds import views as feeds_views  # noqa: F401
+    from webapp.live import views as live_views  # noqa: F401
     from webapp.search import views as search_views  # noqa: F401
+    from webapp.webhooks import views as webhooks_views  # noqa: F401
 
     app.register_blueprint(search.bp)
     app.register_blueprint(feeds.bp)
+    app.register_blueprint(live.bp)
+    csrf.exempt(webhooks.bp)
+    app.register_blueprint(webhooks.bp)
 
 
 def content_security_policy(form_targets: tuple[str, ...] = ()) -> str:

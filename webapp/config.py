@@ -115,8 +115,14 @@ class Config:
     FORCE_HTTPS: bool = False
     # How many reverse proxies in front of us set X-Forwarded-For / X-Forwarded-Proto (0: trust none).
     TRUSTED_PROXY_HOPS: int = 0
-    # Where links in emails point, e.g. https://almanac.example.org (never taken from a request's Host).
+    # Where links in emails point, e.g. https://almanac.example.org (never taken from a request's Host), and the
+    # base of the addresses Google and Microsoft send change notifications to (<PUBLIC_URL>/webhooks/google, …).
     PUBLIC_URL: str = "http://127.0.0.1:5000"
+    # Ask Google (watch channels) and Microsoft (Graph subscriptions) to notify us of changes; off: the 5-minute
+    # sweep (and syncs while a calendar page is open) keep calendars current.
+    PUSH_NOTIFICATIONS: bool = True
+    # How often an open calendar tab asks whether anything changed (webapp.live): seconds, while it is visible.
+    LIVE_POLL_SECONDS: float = 2.0
     # smtp://user:password@host:587 (STARTTLS) or smtps://…:465; unset: mail lands in the local outbox.
     SMTP_URL: str = ""
     MAIL_FROM: str = "Almanac <almanac@localhost>"
@@ -224,6 +230,8 @@ class Config:
             SYNC_RETRY_SECONDS=_seconds_list(env, "SYNC_RETRY_SECONDS", cls.SYNC_RETRY_SECONDS),
             REQUEST_CPU_SECONDS=_int(env, "REQUEST_CPU_SECONDS", cls.REQUEST_CPU_SECONDS),
             SIGNUP=env.get("SIGNUP", ""),
+            PUSH_NOTIFICATIONS=_bool(env.get("PUSH_NOTIFICATIONS"), default=True),
+            LIVE_POLL_SECONDS=_seconds(env, "LIVE_POLL_SECONDS", cls.LIVE_POLL_SECONDS),
             PROVIDERS=provider_settings(env),
         )
 
@@ -256,6 +264,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     if number < 0:
         raise ConfigError(f"{name} cannot be negative, got {number}.")
     return number
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    value = env.get(name, "")
+    if not value.strip():
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {value!r}.") from None
+    if not 0.5 <= seconds <= 60:
+        raise ConfigError(f"{name} must be between 0.5 and 60 seconds, got {value!r}.")
+    return seconds
 
 
 def _seconds_list(env: Mapping[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:

@@ -17,7 +17,14 @@ from sqlalchemy.orm import Session
 from webapp import audit
 from webapp.crypto import UndecryptableSecret, binding, secret_box
 from webapp.locks import advisory_lock
-from webapp.models import AuditStatus, CalendarConnection, CalendarProvider, CalendarSubscription, OAuthState
+from webapp.models import (
+    AuditStatus,
+    CalendarConnection,
+    CalendarProvider,
+    CalendarSubscription,
+    OAuthState,
+    WatchChannel,
+)
 from webapp.providers import get_provider
 from webapp.providers.base import (
     Credentials,
@@ -233,6 +240,7 @@ def rotate_keys(session: Session, batch_size: int = ROTATION_BATCH) -> dict[str,
     targets = (
         (CalendarConnection, "calendar_connections", ("access_token", "refresh_token")),
         (OAuthState, "oauth_states", ("code_verifier",)),
+        (WatchChannel, "watch_channels", ("access_token",)),
     )
     for model, table, columns in targets:
         last_id = None

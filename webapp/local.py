@@ -206,7 +206,9 @@ def run() -> int:
             print("  Sandbox mode: Google, Microsoft and iCloud are local stand-ins with sample calendars.\n"
                   f"  iCloud sandbox login: {env['APPLE_SANDBOX_USER']} / {env['APPLE_SANDBOX_PASSWORD']}"
                   f" (also as a CalDAV account on {env['APPLE_CALDAV_URL']})\n"
-                  f"  Sample ICS feed: {env['SANDBOX_FEED_URL']}\n",
+                  f"  Sample ICS feed: {env['SANDBOX_FEED_URL']}\n"
+                  f"  Change the sample calendars as if on a phone (an open calendar tab follows within seconds):\n"
+                  f"    Google {env['ALMANAC_SANDBOX_GOOGLE_UI']}   Outlook {env['ALMANAC_SANDBOX_MICROSOFT_UI']}\n",
                   flush=True)
         while not stopping:
             supervisor.check()

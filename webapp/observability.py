@@ -113,7 +113,10 @@ def register_request_logging(app: Flask) -> None:
         path = redact(request.path)
         fields = {"method": request.method, "path": path, "status": response.status_code,
                   "duration_ms": duration_ms, "request_id": g.get("request_id")}
-        request_log.info("%s %s %s %sms", request.method, path, response.status_code, duration_ms, extra=fields)
+        # A tab's change-stamp poll (webapp.live) is routine: at DEBUG, unless it failed.
+        level = logging.DEBUG if g.get("quiet_request") and response.status_code < 500 else logging.INFO
+        request_log.log(level, "%s %s %s %sms", request.method, path, response.status_code, duration_ms,
+                        extra=fields)
         if "request_id" in g:
             response.headers[REQUEST_ID_HEADER] = g.request_id
         return response

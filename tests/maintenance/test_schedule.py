@@ -30,6 +30,8 @@ SEED_WINDOWS = {
     "sync-sweep": "*/5 * * * *",
     "purge-expired-sessions": "20 * * * *",
     "record-feed-access": "10 0 * * *",  # yesterday's feed requests, one audit row per feed
+    "watch-maintain": "*/15 * * * *",  # notification channels: make, renew, stop
+    "live-caldav": "* * * * *",  # CalDAV calendars with a tab open
 }
 
 
@@ -41,7 +43,7 @@ def registered(redis) -> dict[str, tuple[str, str, int]]:
 def test_schedule_matches_the_maintenance_windows():
     assert {job.id: job.cron for job in SCHEDULE} == SEED_WINDOWS
     assert {job.func for job in SCHEDULE if job.func.startswith("jobs.sync.")} == {
-        "jobs.sync.sweep", "jobs.sync.refresh_expiring_tokens"}
+        "jobs.sync.sweep", "jobs.sync.refresh_expiring_tokens", "jobs.sync.check_open_calendars"}
 
 
 def test_every_scheduled_function_exists():

@@ -17,7 +17,7 @@ from webapp.admin import charts
 from webapp.locks import running_syncs
 from webapp.maintenance import ACTIONS
 from webapp.maintenance.queues import QUEUES, QueueStats, queue_stats
-from webapp.models import AuditLog, AuditStatus, CalendarConnection, CalendarProvider, User
+from webapp.models import AuditLog, AuditStatus, CalendarConnection, CalendarProvider, User, WatchChannel, WatchKind
 from webapp.models.maintenance import HealthSample
 from webapp.sync.status import SyncState, sync_state
 
@@ -218,6 +218,40 @@ def retry_failed_job(redis: Redis, queue_name: str, job_id: str) -> bool:
 
 
 @dataclass(frozen=True)
+class PushUnavailable:
+    id: uuid.UUID
+    user_email: str
+    provider: CalendarProvider
+    calendar_name: str
+    reason: str
+    failed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PushReport:
+    enabled: bool
+    channels: dict[str, int]  # live channels by provider and kind, e.g. "Google calendars"
+    unavailable: list[PushUnavailable]
+
+
+def push_report(session: Session, enabled: bool, now: datetime, limit: int = FAILING_LIMIT) -> PushReport:
+    """Live notification channels, and the calendars for which none could be made (with the reason)."""
+    rows = session.execute(
+        select(WatchChannel.provider, WatchChannel.kind, func.count())
+        .where(WatchChannel.stop_requested_at.is_(None), WatchChannel.expires_at > now)
+        .group_by(WatchChannel.provider, WatchChannel.kind)).all()
+    names = {WatchKind.EVENTS: "calendars", WatchKind.CALENDAR_LIST: "calendar lists"}
+    channels = {f"{provider.value.title()} {names[kind]}": count for provider, kind, count in rows}
+    unavailable = [PushUnavailable(*row) for row in session.execute(
+        select(CalendarConnection.id, User.email, CalendarConnection.provider, CalendarConnection.calendar_name,
+               CalendarConnection.watch_unavailable_reason, CalendarConnection.watch_failed_at)
+        .join(User, User.id == CalendarConnection.user_id)
+        .where(CalendarConnection.deleted_at.is_(None), CalendarConnection.watch_unavailable_reason.is_not(None))
+        .order_by(CalendarConnection.watch_failed_at.desc()).limit(limit))] if enabled else []
+    return PushReport(enabled, channels, unavailable)
+
+
+@dataclass(frozen=True)
 class SyncHealthReport:
     states: dict[str, int]
     failing: list[ConnectionHealth]
@@ -228,10 +262,12 @@ class SyncHealthReport:
     sparklines: list[charts.Sparkline]
     sizes_recorded_at: datetime | None
     table_sizes: list[TableSize]
+    push: PushReport
     chart_days: int = CHART_WINDOW.days
 
 
-def sync_health_report(session: Session, redis: Redis, now: datetime) -> SyncHealthReport:
+def sync_health_report(session: Session, redis: Redis, now: datetime, *, push_enabled: bool = True
+                       ) -> SyncHealthReport:
     """Everything the sync-health page shows, in a fixed number of queries."""
     since = now - CHART_WINDOW
     series = metric_series(session, since)
@@ -247,4 +283,5 @@ def sync_health_report(session: Session, redis: Redis, now: datetime) -> SyncHea
         sparklines=[charts.sparkline(title, unit, series[metric], since, now) for metric, title, unit in CHARTS],
         sizes_recorded_at=sizes_recorded_at,
         table_sizes=table_sizes,
+        push=push_report(session, push_enabled, now),
     )

@@ -125,7 +125,8 @@ def audit_entry(entry_id: uuid.UUID):
 
 @bp.route("/health")
 def sync_health():
-    report = health.sync_health_report(db.session, redis_client(), datetime.now(UTC))
+    report = health.sync_health_report(db.session, redis_client(), datetime.now(UTC),
+                                       push_enabled=current_app.config["PUSH_NOTIFICATIONS"])
     return render_page("admin/health.html", "admin/_health.html", report=report)
 
 

@@ -24,6 +24,7 @@ from webapp.connections.service import Revocation, grant_of, revoke
 from webapp.models import AuditLog, CalendarConnection, CalendarEvent, CalendarProvider, User
 from webapp.models.accounts import SignupRequest
 from webapp.models.maintenance import AuditLogArchive
+from webapp.sync import watch
 
 
 @dataclass(frozen=True)
@@ -46,12 +47,19 @@ def delete_account(session: Session, user: User, *, actor_id: uuid.UUID | None, 
         CalendarEvent.calendar_connection_id.in_([calendar.id for calendar in calendars]))) if calendars else 0
     revocations = []
     accounts_seen = set()
+    released: dict[tuple, list[uuid.UUID]] = {}
+    for calendar in calendars:
+        if calendar.deleted_at is None:
+            # Kept (sealed, without the account) until they are stopped, before the grant is revoked.
+            released.setdefault((calendar.provider, calendar.account_email), []).extend(
+                watch.release(session, calendar, keep_token=True, account_leaves=True))
     for calendar in calendars:
         account = (calendar.provider, calendar.account_email)
         grant = grant_of(calendar) if calendar.deleted_at is None and account not in accounts_seen else None
         if grant is not None:
             accounts_seen.add(account)
-            revocations.append(Revocation(None, grant.connection_id, grant.provider, grant.token))
+            revocations.append(Revocation(None, grant.connection_id, grant.provider, grant.token,
+                                          tuple(released.get(account, ()))))
     for table in (AuditLog, AuditLogArchive):
         session.execute(update(table).where(table.user_id == user.id).values(ip_address=None, user_agent=None))
     session.execute(delete(SignupRequest).where(SignupRequest.email == user.email))

@@ -1,6 +1,7 @@
 """Everything one calendar page shows, from the user's settings, the view kind and the day in the URL."""
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -53,6 +54,9 @@ class CalendarPage:
     work_day: tuple[int, int] = (8 * 60, 18 * 60)
     week_start: int = 1
     together: Together | None = None  # double bookings and merged invitations (webapp.calendar.together)
+    # A fingerprint of everything the page shows of the calendars (not of the clock): an open tab redraws only
+    # when it changed (static/calendar.js).
+    digest: str = ""
 
     @property
     def scroll_minute(self) -> int:
@@ -103,8 +107,9 @@ def calendar_page(session: Session, viewer: Viewer, kind: str, anchor: date, now
     entries = [entry for entry in entries if entry.touches(period.first_day, period.last_day, zone)]
     together = arrange(session, viewer, entries, calendars)
     entries = together.entries
+    digest = hashlib.sha256(repr((calendars, together)).encode()).hexdigest()[:24]
     common = {"period": period, "today": today, "calendars": calendars, "work_day": viewer.work_day,
-              "week_start": viewer.week_start, "together": together}
+              "week_start": viewer.week_start, "together": together, "digest": digest}
     if kind in GRID_KINDS:
         return CalendarPage(**common, grid=time_grid(entries, period.days, zone, now, MAX_COLUMNS[kind]))
     if kind == "month":

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from webapp import audit
+from webapp import audit, changes
 from webapp.calendar import bp, display, editing, pages
 from webapp.calendar.copies import copies_of
 from webapp.calendar.editing import ALL_EVENTS, FOLLOWING, THIS_EVENT, EventInput
@@ -29,6 +29,7 @@ from webapp.calendar.forms import (
     new_event_form_data,
 )
 from webapp.calendar.layout import MONTH_CELL_LIMIT
+from webapp.calendar.live import live_state
 from webapp.calendar.pages import Viewer, calendar_page
 from webapp.calendar.periods import VIEW_KINDS, BadDate, make_period, parse_day, parse_month, today_in
 from webapp.calendar.queries import EventDetails, event_details, owned_event, user_calendars
@@ -198,9 +199,12 @@ def _day_in_path(parse, text: str) -> date:
 
 
 def _render_calendar(kind: str, anchor: date):
+    # Taken before the page's own queries: a change committed while it is drawn gets a later stamp, so the tab
+    # redraws instead of missing it.
+    live = live_state()
     page = calendar_page(db.session, _viewer(), kind, anchor, _now())
     return render_page("calendar/view.html", "calendar/_view.html", calendar_page=page,
-                       connections_url=_connections_url(), open_panel=_panel_in_query(kind))
+                       connections_url=_connections_url(), open_panel=_panel_in_query(kind), live=live)
 
 
 def _panel_in_query(kind: str) -> dict | None:
@@ -225,6 +229,7 @@ def set_visibility(connection_id: uuid.UUID):
         abort(400, description="Choose whether to show or hide the calendar.")
     if not editing.set_calendar_visibility(db.session, current_user.id, connection_id, form.visible.data == "1"):
         abort(404)
+    changes.note_change(db.session, current_user.id)
     db.session.commit()
     # htmx follows the redirect with its headers, so it gets the calendar region back; a plain form the page.
     return redirect(_calendar_path(form.next.data) or view_url("week", today_in(_viewer().zone, _now())), 303)
@@ -264,6 +269,7 @@ def retry_event(event_id: uuid.UUID):
     tracked = editing.tracked_row(details)
     if tracked.sync_status is SyncStatus.FAILED:  # a double click finds it pending already
         retry_push(db.session, tracked)
+        changes.note_change(db.session, current_user.id)
         db.session.commit()
         enqueue_push(tracked.id)
     if is_partial_request():
@@ -362,6 +368,7 @@ def new_event():
         current_user.default_calendar_id = event.calendar_connection_id  # the next new event starts there
         audit.record(db.session, "EVENT_CREATE", user_id=viewer.user_id, resource=("calendar_event", event.id),
                      calendar_id=event.calendar_connection_id)
+        changes.note_change(db.session, current_user.id)
         db.session.commit()
         enqueue_push(event.id)
         return _after_change(form.view.data, _local_start_day(event.start_time, event.is_all_day), "Event saved.")
@@ -461,6 +468,7 @@ def edit_event(event_id: uuid.UUID):
             event = editing.edit_event(db.session, details, scope, form.event_input())
         audit.record(db.session, "EVENT_UPDATE", user_id=current_user.id, resource=("calendar_event", event.id),
                      scope=scope or None)
+        changes.note_change(db.session, current_user.id)
         db.session.commit()
         if scope == FOLLOWING and details.series is not None:
             enqueue_push(details.series.id)  # the old series ends before this instance
@@ -489,6 +497,7 @@ def move_event(event_id: uuid.UUID):
     event = editing.edit_event(db.session, details, scope, editing.moved_input(details, scope, start, end))
     audit.record(db.session, "EVENT_UPDATE", user_id=current_user.id, resource=("calendar_event", event.id),
                  scope=scope or None, moved=True)
+    changes.note_change(db.session, current_user.id)
     db.session.commit()
     enqueue_push(event.id)
     token = undo_token(current_app.secret_key, current_user.id, "move", event, s=details.start.isoformat(),
@@ -589,6 +598,7 @@ def delete_event(event_id: uuid.UUID):
     event = editing.delete_event(db.session, details, scope)
     audit.record(db.session, "EVENT_DELETE", user_id=current_user.id, resource=("calendar_event", event.id),
                  scope=scope or None)
+    changes.note_change(db.session, current_user.id)
     db.session.commit()
     # The provider hears of it once the Undo has had its time.
     enqueue_push_after(event.id, timedelta(seconds=UNDO_SECONDS))

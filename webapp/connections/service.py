@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from urllib.parse import urlsplit
@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 from sqlalchemy import Row, and_, select, update
 from sqlalchemy.orm import Session
 
-from webapp import audit
+from webapp import audit, changes
 from webapp.calendar.colours import distinct_colour
-from webapp.credentials import seal, store_password, store_tokens, unseal
+from webapp.credentials import credentials_for, seal, store_password, store_tokens, unseal
 from webapp.crypto import UndecryptableSecret
 from webapp.models import (
     AuditStatus,
@@ -41,6 +41,7 @@ from webapp.providers.base import (
 from webapp.providers.caldav import ForeignHost, NotCalDav, server_address
 from webapp.providers.guard import AddressRefused
 from webapp.providers.ics import FeedError, feed_url
+from webapp.sync import policy, watch
 from webapp.sync.events import LOCAL_CHANGES
 
 log = logging.getLogger(__name__)
@@ -335,8 +336,53 @@ def upsert_calendars(
         elif password is not None:
             store_password(row, password)
         rows.append(row)
+    changes.note_change(session, user_id)
     session.flush()
     return rows
+
+
+def refresh_calendar_list(session: Session, connection_id: uuid.UUID) -> list[uuid.UUID]:
+    """Read the account's calendars again (Google told us its list changed): a calendar new to Almanac is added
+    with the account's grant, one the account no longer lists is marked removed at the provider. A calendar the
+    user disconnected here stays disconnected. Returns the new calendars (the caller queues their first sync).
+    Ends the caller's transaction (the provider is asked with none open); the caller commits the result."""
+    connection = session.get(CalendarConnection, connection_id)
+    if connection is None or connection.deleted_at is not None or not connection.is_connected:
+        session.rollback()
+        return []
+    user_id, kind, account = connection.user_id, connection.provider, connection.account_email
+    credentials = credentials_for(session, connection_id)
+    with get_provider(kind) as provider:
+        calendars = provider.list_calendars(credentials)
+    connection = session.get(CalendarConnection, connection_id)
+    # The grant as it is now (credentials_for may just have refreshed it), for the new calendars' rows.
+    tokens = TokenSet(unseal(connection.id, "calendar_connections", "access_token", connection.access_token),
+                      unseal(connection.id, "calendar_connections", "refresh_token", connection.refresh_token),
+                      connection.token_expires_at)
+    rows = list(session.scalars(select(CalendarConnection).where(
+        CalendarConnection.user_id == user_id, CalendarConnection.provider == kind,
+        CalendarConnection.account_email.is_not_distinct_from(account))))
+    known = {row.calendar_id for row in rows}
+    listed = {calendar.calendar_id for calendar in calendars}
+    added = []
+    for calendar in calendars:
+        if calendar.calendar_id in known:
+            continue
+        row = CalendarConnection(id=uuid.uuid4(), user_id=user_id, provider=kind, calendar_id=calendar.calendar_id,
+                                 calendar_color=calendar.color, calendar_name=calendar.name or "(unnamed calendar)",
+                                 is_primary=calendar.is_primary, can_write=calendar.can_write, account_email=account)
+        store_tokens(row, tokens)
+        session.add(row)
+        added.append(row.id)
+    for row in rows:
+        if row.deleted_at is None and row.provider_removed_at is None and row.calendar_id not in listed:
+            policy.record_removed(session, row.id, found_by="calendar_list")
+    if added:
+        audit.record(session, "CALENDARS_ADDED", user_id=user_id, provider=kind.value, account=account,
+                     calendars=len(added), found_by="calendar_list")
+        changes.note_change(session, user_id)
+    session.flush()
+    return added
 
 
 @dataclass(frozen=True)
@@ -347,6 +393,8 @@ class Revocation:
     connection_id: uuid.UUID
     provider: CalendarProvider
     token: str
+    # Notification channels of the account to stop first, while the grant still works (webapp.sync.watch).
+    channels: tuple[uuid.UUID, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -398,6 +446,9 @@ def disconnect(session: Session, connection: CalendarConnection, *, action: str 
         CalendarConnection.id != connection.id, CalendarConnection.deleted_at.is_(None),
     ).limit(1))
     revocation = grant_of(connection) if siblings is None else None
+    released = watch.release(session, connection, keep_token=True, now=now)
+    if revocation is not None:
+        revocation = replace(revocation, channels=tuple(released))
     session.execute(update(CalendarEvent).where(and_(
         CalendarEvent.calendar_connection_id == connection.id, CalendarEvent.deleted_at.is_(None),
     )).values(deleted_at=now))
@@ -407,6 +458,7 @@ def disconnect(session: Session, connection: CalendarConnection, *, action: str 
     audit.record(session, action, user_id=connection.user_id,
                  resource=("calendar_connection", connection.id), provider=connection.provider.value,
                  revokes_grant=revocation is not None, **details)
+    changes.note_change(session, connection.user_id)
     session.flush()
     return revocation
 
@@ -424,8 +476,14 @@ def grant_of(connection: CalendarConnection) -> Revocation | None:
 
 
 def revoke(session: Session, revocation: Revocation) -> bool:
-    """Revoke the grant at the provider (no transaction open meanwhile) and record the outcome."""
+    """Revoke the grant at the provider (no transaction open meanwhile) and record the outcome. The account's
+    notification channels are stopped first: once the grant is revoked, nothing could stop them."""
     session.commit()
+    for channel_id in revocation.channels:
+        try:
+            watch.stop(session, channel_id)
+        except ProviderError:
+            session.rollback()  # it runs out by itself; the revocation goes ahead
     try:
         with get_provider(revocation.provider) as provider:
             provider.revoke(revocation.token)

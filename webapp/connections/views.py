@@ -4,11 +4,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from webapp import audit
+from webapp import audit, changes
 from webapp.calendar.entries import safe_colour
 from webapp.connections import bp
 from webapp.connections.forms import (
@@ -39,7 +39,7 @@ from webapp.htmx import is_partial_request, render_page, toast
 from webapp.locks import running_syncs
 from webapp.models import CalendarConnection, CalendarEvent, CalendarProvider, CalendarSubscription
 from webapp.providers import LABELS, OAUTH_PROVIDERS, is_configured
-from webapp.sync import conflicts
+from webapp.sync import conflicts, watch
 from webapp.sync.queue import enqueue_calendars, enqueue_push, enqueue_sync, is_sync_queued
 from webapp.sync.status import sync_state
 
@@ -81,7 +81,8 @@ def index():
     return render_page("connections/index.html", "connections/_index.html", accounts=accounts, providers=providers,
                        labels=LABELS, color_form=ColorForm(), states=states, polling=polling,
                        subscriptions=_subscriptions(connections),
-                       limited=series_shown_in_part(db.session, [connection.id for connection in connections]))
+                       limited=series_shown_in_part(db.session, [connection.id for connection in connections]),
+                       watched=watch.watch_state(db.session, [connection.id for connection in connections]))
 
 
 # Providers connected through a form of ours rather than a consent page: (endpoint, button words).
@@ -138,6 +139,8 @@ def callback(provider: str):
     db.session.commit()
     for connection in connections:
         enqueue_sync(connection.id)
+    if current_app.config["PUSH_NOTIFICATIONS"]:
+        watch.queue_watches([connection.id for connection in connections], with_account=True)
     flash(f"Connected {len(connections)} {LABELS[kind]} calendar{'s' if len(connections) != 1 else ''}.", "success")
     return redirect(url_for("connections.index"))
 
@@ -278,6 +281,7 @@ def recolor(connection_id: uuid.UUID):
             return redirect(url_for("connections.index"))
         return row_response(connection, color_form=form, status=422)
     connection.calendar_color = form.color.data
+    changes.note_change(db.session, current_user.id)
     db.session.commit()
     return row_response(connection, "Colour saved.")
 
@@ -345,11 +349,13 @@ def resolve_conflict(event_id: uuid.UUID):
         message = "This event has no conflict any more."
     elif choice == "mine":
         conflicts.keep_mine(db.session, event, current_user.id)
+        changes.note_change(db.session, current_user.id)
         db.session.commit()
         enqueue_push(event.id)
         message = "Deleting it anyway; sending it now." if deleting else "Keeping your version; sending it now."
     else:
         needs_pull = conflicts.take_theirs(db.session, event, current_user.id)
+        changes.note_change(db.session, current_user.id)
         db.session.commit()
         if needs_pull:
             enqueue_sync(event.calendar_connection_id)
@@ -388,7 +394,8 @@ def row_response(connection: CalendarConnection, message: str | None = None, *, 
                            polling={connection.id} if state.kind == "syncing" else set(),
                            subscriptions={connection.id: subscription_form} if subscription_form
                            else _subscriptions([connection]),
-                           limited=series_shown_in_part(db.session, [connection.id]))
+                           limited=series_shown_in_part(db.session, [connection.id]),
+                           watched=watch.watch_state(db.session, [connection.id]))
     return toast(response, message) if message else response
 
 

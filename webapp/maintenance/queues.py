@@ -10,7 +10,7 @@ from rq.registry import DeferredJobRegistry, FailedJobRegistry, ScheduledJobRegi
 from webapp.maintenance.metrics import Measurement
 
 # Every RQ queue the workers listen on (see the Procfile).
-QUEUES = ("sync", "default")
+QUEUES = ("live", "sync", "default")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from webapp.models.feeds import CalendarFeed
 from webapp.models.maintenance import AuditLogArchive, HealthSample  # noqa: F401
 from webapp.models.overlaps import OverlapExemption
 from webapp.models.users import Session, User
+from webapp.models.watch import WatchChannel, WatchKind
 
 __all__ = [
     "AuditLog",
@@ -28,4 +29,6 @@ __all__ = [
     "SignupRequest",
     "SyncStatus",
     "User",
+    "WatchChannel",
+    "WatchKind",
 ]

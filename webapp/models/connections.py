@@ -90,6 +90,10 @@ class CalendarConnection(UUIDPrimaryKey, Timestamps, Base):
     # A CALDAV account's server, where discovery found its calendars: the password goes only to this site (see
     # webapp.providers.caldav). NULL for the other providers (iCloud's server is APPLE_CALDAV_URL).
     server_url: Mapped[str | None] = mapped_column(Text)
+    # Why the provider could not be asked to notify us of changes (webapp.sync.watch), shown as "updates every 5
+    # minutes — push unavailable: …", and when that was last tried; NULL while push works (or is turned off).
+    watch_unavailable_reason: Mapped[str | None] = mapped_column(Text)
+    watch_failed_at: Mapped[datetime | None] = mapped_column(Timestamp())
 
 
 class CalendarSubscription(Base):

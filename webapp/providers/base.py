@@ -76,6 +76,23 @@ class ReadOnly(ProviderError):
     kind = "read_only"
 
 
+class WatchRefused(ProviderError):
+    """The provider would not send change notifications to our address (not https, validation failed, ...). The
+    message says why in plain words, fit for the connections page."""
+
+    kind = "watch_refused"
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A notification channel as the provider answered: its id (Google: ours; Graph: the subscription's), what
+    it watches (Google's resourceId, needed to stop it) and when the provider will end it."""
+
+    channel_id: str
+    resource_id: str | None
+    expires_at: datetime
+
+
 @dataclass(frozen=True)
 class TokenSet:
     access_token: str

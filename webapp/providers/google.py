@@ -17,6 +17,7 @@ from webapp.providers.base import (
     AuthRejected,
     CalendarGone,
     ChangePage,
+    Channel,
     Credentials,
     HttpClient,
     InvalidGrant,
@@ -31,6 +32,7 @@ from webapp.providers.base import (
     SkippedEvent,
     SyncTokenExpired,
     TokenSet,
+    WatchRefused,
 )
 from webapp.providers.http import new_session, parse_retry_after
 from webapp.providers.oauth import OAuthClient
@@ -205,6 +207,47 @@ class GoogleProvider(HttpClient):
             return
         raise api_error(response, "events.delete")
 
+    # ---- push notifications (watch channels) ---------------------------------------------------------------------
+
+    def watch_events(self, credentials: Credentials, calendar_id: str, *, channel_id: str, address: str,
+                     token: str, ttl_seconds: int) -> Channel:
+        """events.watch: Google POSTs to `address` whenever the calendar's events change (message 1 is "sync",
+        possibly before this call returns)."""
+        try:
+            return self._watch(credentials, f"{self._events_url(calendar_id)}/watch", "events.watch",
+                               channel_id=channel_id, address=address, token=token, ttl_seconds=ttl_seconds)
+        except NotFound as error:
+            raise CalendarGone(str(error), status=error.status) from None
+
+    def watch_calendar_list(self, credentials: Credentials, *, channel_id: str, address: str, token: str,
+                            ttl_seconds: int) -> Channel:
+        """calendarList.watch: notified when the account gains or loses a calendar."""
+        return self._watch(credentials, f"{self.api_url}/users/me/calendarList/watch", "calendarList.watch",
+                           channel_id=channel_id, address=address, token=token, ttl_seconds=ttl_seconds)
+
+    def stop_channel(self, credentials: Credentials, channel_id: str, resource_id: str) -> None:
+        """channels/stop; a channel Google no longer knows (expired, stopped before) is what we wanted."""
+        response = self._call("POST", f"{self.api_url}/channels/stop", "channels.stop", credentials,
+                              json={"id": channel_id, "resourceId": resource_id})
+        if response.ok or response.status_code == 404:
+            return
+        raise api_error(response, "channels.stop")
+
+    def _watch(self, credentials: Credentials, url: str, operation: str, *, channel_id: str, address: str,
+               token: str, ttl_seconds: int) -> Channel:
+        body = {"id": channel_id, "type": "web_hook", "address": address, "token": token,
+                "params": {"ttl": str(ttl_seconds)}}
+        response = self._call("POST", url, operation, credentials, json=body)
+        if response.status_code == 400:
+            raise watch_refusal(response, address)
+        channel = self._checked_json(response, operation)
+        try:
+            expires_at = datetime.fromtimestamp(int(channel["expiration"]) / 1000, UTC)
+            return Channel(str(channel["id"]), str(channel["resourceId"]), expires_at)
+        except (KeyError, TypeError, ValueError):
+            raise ProviderError(f"Google {operation}: the channel in the answer is incomplete",
+                                status=response.status_code) from None
+
     # ---- HTTP ---------------------------------------------------------------------------------------------------
 
     def _events_url(self, calendar_id: str, event_id: str | None = None) -> str:
@@ -292,6 +335,22 @@ def api_error(response: requests.Response, operation: str, gone: type[ProviderEr
     if status >= 500:
         return ProviderUnreachable(message, status=status)
     return ProviderError(message, status=status)
+
+
+WATCH_REFUSALS = {
+    "push.webhookUrlNotHttps": "Google sends notifications only to an https:// address with a valid certificate, "
+                               "and {address} is not one",
+    "push.webhookUrlUnauthorized": "Google does not accept {address} as a notification address for this project",
+    "push.webhookUrlNoHostPort": "Google cannot use {address} as a notification address",
+    "channelIdNotUnique": "Google already has a channel with this id",
+}
+
+
+def watch_refusal(response: requests.Response, address: str) -> WatchRefused:
+    """A 400 to a watch request, in plain words (the address is ours; Google's own text is not kept)."""
+    reason = error_reason(response)[0]
+    words = WATCH_REFUSALS.get(reason or "", "Google refused to send notifications to {address}")
+    return WatchRefused(words.format(address=address) + ".", status=response.status_code)
 
 
 def unreadable_reason(error: Exception) -> str:

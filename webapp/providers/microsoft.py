@@ -21,6 +21,7 @@ from webapp.providers.base import (
     AuthRejected,
     CalendarGone,
     ChangePage,
+    Channel,
     Credentials,
     HttpClient,
     InvalidGrant,
@@ -35,6 +36,7 @@ from webapp.providers.base import (
     SkippedEvent,
     SyncTokenExpired,
     TokenSet,
+    WatchRefused,
 )
 from webapp.providers.http import new_session, parse_retry_after
 from webapp.providers.oauth import OAuthClient
@@ -200,6 +202,47 @@ class MicrosoftProvider(HttpClient):
         except NotFound:
             log.info("event already gone at Microsoft calendar_id=%s", calendar_id)
 
+    # -- change notifications (subscriptions) ------------------------------------------------------------------
+
+    def create_subscription(self, credentials: Credentials, calendar_id: str, *, notification_url: str,
+                            lifecycle_url: str, client_state: str, expires_at: datetime) -> Channel:
+        """POST /subscriptions on the calendar's events. Graph validates both URLs (a POST with ?validationToken
+        that must be echoed) before it answers, so our web server must be reachable while this call waits. The
+        expiry in the answer is the one that counts."""
+        body = {"changeType": "created,updated,deleted", "notificationUrl": notification_url,
+                "lifecycleNotificationUrl": lifecycle_url,
+                "resource": f"/me/calendars/{calendar_id}/events",
+                "expirationDateTime": _graph_instant(expires_at), "clientState": client_state}
+        try:
+            response = self._graph("POST", f"{self.graph_url}/subscriptions", credentials, json=body, allow=(400,))
+        except NotFound as error:
+            raise CalendarGone(str(error), status=error.status) from None
+        if response.status_code == 400:
+            message = _graph_error_message(response).lower()
+            if not notification_url.startswith("https://") and "https" in message:
+                raise WatchRefused(f"Microsoft sends notifications only to an https:// address, and "
+                                   f"{notification_url} is not one.", status=400)
+            if "validation" in message:
+                raise WatchRefused(f"Microsoft could not validate {notification_url} (it must answer from the "
+                                   "internet over https within 10 seconds).", status=400)
+            raise WatchRefused("Microsoft refused the subscription request.", status=400)
+        return _subscription(_json(response))
+
+    def renew_subscription(self, credentials: Credentials, subscription_id: str, expires_at: datetime) -> Channel:
+        """PATCH the expiry; a subscription Graph no longer has raises NotFound (make a new one)."""
+        response = self._graph("PATCH", self._subscription_url(subscription_id), credentials,
+                               json={"expirationDateTime": _graph_instant(expires_at)})
+        return _subscription(_json(response))
+
+    def delete_subscription(self, credentials: Credentials, subscription_id: str) -> None:
+        try:
+            self._graph("DELETE", self._subscription_url(subscription_id), credentials)
+        except NotFound:
+            log.info("subscription already gone at Microsoft")
+
+    def _subscription_url(self, subscription_id: str) -> str:
+        return f"{self.graph_url}/subscriptions/{quote(subscription_id, safe='')}"
+
     # -- HTTP --------------------------------------------------------------------------------------------------
 
     def _calendar_url(self, calendar_id: str) -> str:
@@ -209,7 +252,8 @@ class MicrosoftProvider(HttpClient):
         return f"{self.graph_url}/me/events/{quote(event_id, safe='')}"
 
     def _graph(self, method: str, url: str, credentials: Credentials, *, json: dict[str, Any] | None = None,
-               headers: dict[str, str] | None = None) -> requests.Response:
+               headers: dict[str, str] | None = None, allow: tuple[int, ...] = ()) -> requests.Response:
+        """One Graph call; an error status raises (webapp.providers.base), except those in `allow`."""
         self._require_graph_origin(url)
         if not credentials.access_token:
             raise AuthRejected("no Microsoft access token")
@@ -219,7 +263,7 @@ class MicrosoftProvider(HttpClient):
             response = self.session.request(method, url, headers=headers, json=json, timeout=self.timeout)
         except requests.RequestException as exc:
             raise ProviderUnreachable(f"Microsoft Graph unreachable: {type(exc).__name__}") from exc
-        if response.status_code >= 400:
+        if response.status_code >= 400 and response.status_code not in allow:
             raise _graph_failure(response)
         return response
 
@@ -269,6 +313,15 @@ def _graph_error_code(response: requests.Response) -> str:
     return str(error.get("code") or "") if isinstance(error, dict) else ""
 
 
+def _graph_error_message(response: requests.Response) -> str:
+    """Graph's error message, only to tell refusals apart: never stored or shown."""
+    try:
+        error = response.json().get("error") or {}
+    except (ValueError, AttributeError):
+        return ""
+    return str(error.get("message") or "") if isinstance(error, dict) else ""
+
+
 def _graph_failure(response: requests.Response) -> ProviderError:
     status, code = response.status_code, _graph_error_code(response)
     message = f"Microsoft Graph answered {status} {code}".rstrip()
@@ -288,6 +341,19 @@ def _graph_failure(response: requests.Response) -> ProviderError:
 
 
 # ---------------------------------------------------------------------------------------------- Graph -> ours
+
+
+def _graph_instant(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _subscription(body: dict[str, Any]) -> Channel:
+    try:
+        expires_at = datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", body["expirationDateTime"]))
+        return Channel(str(body["id"]), None, expires_at.astimezone(UTC) if expires_at.tzinfo else
+                       expires_at.replace(tzinfo=UTC))
+    except (KeyError, TypeError, ValueError):
+        raise ProviderError("Microsoft Graph answered with an incomplete subscription") from None
 
 
 def _remote_calendar(item: dict[str, Any]) -> RemoteCalendar:

@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from webapp import audit
+from webapp import audit, changes
 from webapp.models import AuditStatus, CalendarConnection
 from webapp.providers import LABELS
 from webapp.providers.base import (
@@ -30,6 +30,7 @@ from webapp.providers.base import (
     RateLimited,
     SyncTokenExpired,
 )
+from webapp.sync import watch
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +178,8 @@ def record_removed(session: Session, connection_id: uuid.UUID, *, found_by: str,
         session.flush()
         return False
     connection.provider_removed_at = now
+    watch.release(session, connection, keep_token=False, now=now)
+    changes.note_change(session, connection.user_id)
     audit.record(session, "CALENDAR_REMOVED_AT_PROVIDER", user_id=connection.user_id, status=AuditStatus.FAILURE,
                  error="calendar_gone", resource=("calendar_connection", connection.id),
                  provider=connection.provider.value, found_by=found_by)

@@ -20,7 +20,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
 from sqlalchemy.orm import Session
 
-from webapp import audit
+from webapp import audit, changes
 from webapp.credentials import PASSWORD_PROVIDERS, credentials_for, refresh_account, reject_access
 from webapp.models import CalendarConnection, CalendarEvent, CalendarProvider, CalendarSubscription, User
 from webapp.providers import get_provider
@@ -152,6 +152,7 @@ def store_page(session: Session, target: Target, page: ChangePage, result: SyncR
         session.rollback()
         return False
     now = datetime.now(UTC)
+    before = (result.created, result.updated, result.conflicts)
     held = conflicts.record_pull_conflicts(
         session, target.connection_id, {event.provider_event_id: event for event in page.events}, now)
     result.conflicts += len(held)
@@ -170,6 +171,8 @@ def store_page(session: Session, target: Target, page: ChangePage, result: SyncR
     _upsert(session, target, result, child_rows)
     if page.series_complete:
         _find_stale_overrides(session, target, page.events, masters, result)
+    if (result.created, result.updated, result.conflicts) != before:
+        changes.note_change(session, target.user_id)
     session.commit()
     return True
 
@@ -231,7 +234,10 @@ def finish(session: Session, target: Target, result: SyncResult, new_cursor: str
         session.rollback()
         return None
     now = datetime.now(UTC)
+    conflicts_before = result.conflicts
     apply_deletions(session, connection, result, allow_mass_delete=allow_mass_delete, now=now)
+    if result.deleted or result.conflicts != conflicts_before or connection.provider_removed_at is not None:
+        changes.note_change(session, connection.user_id)
     if connection.provider_removed_at is not None:
         # A sync the user asked for found the calendar again (shared anew, or the provider's answer was wrong).
         audit.record(session, "CALENDAR_BACK_AT_PROVIDER", user_id=connection.user_id,

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from sqlalchemy import literal_column, select, update
 from sqlalchemy.orm import Session
 
+from webapp import changes
 from webapp.credentials import credentials_for
 from webapp.models import CalendarConnection, CalendarEvent, CalendarProvider, SyncStatus
 from webapp.providers import get_provider
@@ -131,6 +132,7 @@ def _read(session: Session, event_id: uuid.UUID) -> Snapshot | str:
         return "held"
     if removed_at is not None or not can_write:
         _mark_failed(event, "calendar_gone" if removed_at is not None else "read_only")
+        _note(session, event.calendar_connection_id)
         session.commit()
         return "refused"
     metadata = event.provider_metadata or {}
@@ -186,6 +188,7 @@ def _write_result(session: Session, snapshot: Snapshot, outcome: str, remote: Re
             event.last_synced_at = datetime.now(UTC)
     else:
         log.info("event changed while its push travelled; pushing again event_id=%s", snapshot.event_id)
+    _note(session, snapshot.connection_id)
     session.commit()
 
 
@@ -230,6 +233,7 @@ def _write_conflict(session: Session, snapshot: Snapshot, *, remote_deleted: boo
         _take_provider_facts(session, event, theirs)
     conflicts.record_push_conflict(session, event, remote_deleted=remote_deleted, now=datetime.now(UTC),
                                    theirs=None if remote_deleted else theirs)
+    _note(session, snapshot.connection_id)
     session.commit()
     return "conflict"
 
@@ -244,7 +248,14 @@ def record_push_failure(session: Session, event_id: uuid.UUID, failure: Exceptio
     else:
         kind = failure.kind if isinstance(failure, ProviderError) else "error"
     _mark_failed(event, kind)
+    _note(session, event.calendar_connection_id)
     session.flush()
+
+
+def _note(session: Session, connection_id: uuid.UUID) -> None:
+    """What the calendar pages show of the event changes: its owner's open tabs redraw."""
+    changes.note_change(session, session.scalar(
+        select(CalendarConnection.user_id).where(CalendarConnection.id == connection_id)))
 
 
 def _mark_failed(event: CalendarEvent, kind: str) -> None:

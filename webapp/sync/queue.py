@@ -20,6 +20,10 @@ from webapp.locks import running_syncs
 log = logging.getLogger(__name__)
 
 SYNC_QUEUE = "sync"
+# Syncs someone is waiting for (a change notification, an open calendar page): the worker takes this queue first.
+LIVE_QUEUE = "live"
+# Setting up, renewing and stopping notification channels.
+WATCH_QUEUE = "default"
 SYNC_JOB_TIMEOUT = 300
 PUSH_RETRY = Retry(max=3, interval=[30, 120, 600])
 # A live pull takes its lock within moments of starting; "started" for longer without it means its worker died.
@@ -31,8 +35,8 @@ SWEEP_BATCH = 25
 BATCH_PREFIX = "sync-calendars-"
 
 
-def sync_queue() -> Queue:
-    return Queue(SYNC_QUEUE, connection=redis_client())
+def sync_queue(name: str = SYNC_QUEUE) -> Queue:
+    return Queue(name, connection=redis_client())
 
 
 def sync_job_id(connection_id: uuid.UUID | str) -> str:
@@ -63,6 +67,35 @@ def enqueue_sync(connection_id: uuid.UUID | str, *, accept_deletions: bool = Fal
     _enqueue([_Wanted(job_id, "jobs.sync.sync_connection", args, str(connection_id))],
              cancel=[retry_job_id(connection_id)])
     return job_id
+
+
+def enqueue_notified(connection_ids: list[uuid.UUID | str]) -> list[str]:
+    """A pull for each calendar a change notification named, on the live queue. Each gets a job of its own
+    (webapp.sync.notifications decides when one is needed: this never checks what is already queued)."""
+    queue = sync_queue(LIVE_QUEUE)
+    job_ids = [f"sync-notified-{connection_id}-{uuid.uuid4().hex[:8]}" for connection_id in connection_ids]
+    queue.enqueue_many([
+        Queue.prepare_data("jobs.sync.sync_connection", (str(connection_id),), job_id=job_id,
+                           timeout=SYNC_JOB_TIMEOUT, result_ttl=60, failure_ttl=7 * 86400)
+        for connection_id, job_id in zip(connection_ids, job_ids, strict=True)])
+    return job_ids
+
+
+def enqueue_live_syncs(connection_ids: list[uuid.UUID | str]) -> list[str]:
+    """Pulls someone looking at the calendar waits for, on the live queue, under the calendars' usual job ids (a
+    pull already queued or running is left to finish)."""
+    wanted = [_Wanted(sync_job_id(connection_id), "jobs.sync.sync_connection", (str(connection_id),),
+                      str(connection_id)) for connection_id in connection_ids]
+    _enqueue(wanted, queue_name=LIVE_QUEUE)
+    return [item.job_id for item in wanted]
+
+
+def enqueue_watch_jobs(jobs: list[tuple[str, str, tuple]]) -> list[str]:
+    """(job id, function, arguments) of channel work, each under its stable id: one already waiting or running
+    is left alone."""
+    wanted = [_Wanted(job_id, func, args, None) for job_id, func, args in jobs]
+    _enqueue(wanted, queue_name=WATCH_QUEUE)
+    return [item.job_id for item in wanted]
 
 
 def enqueue_sweep(connection_ids: list[uuid.UUID | str]) -> int:
@@ -159,13 +192,13 @@ def cancel_retry(connection_id: uuid.UUID | str) -> None:
         job.delete()
 
 
-def _enqueue(wanted: list[_Wanted], *, cancel: tuple[str, ...] | list[str] = ()) -> None:
+def _enqueue(wanted: list[_Wanted], *, cancel: tuple[str, ...] | list[str] = (), queue_name: str = SYNC_QUEUE) -> None:
     """Read every job involved at once, then in one pipeline: drop the `cancel` jobs not yet started, drop what
     stands in the way (a finished run, a waiting retry to replace, a run whose worker died) and queue the rest.
     A job that is already queued, waiting (unless replaced) or running stays as it is: nothing is queued twice."""
     if not wanted:
         return
-    queue = sync_queue()
+    queue = sync_queue(queue_name)
     found = Job.fetch_many([item.job_id for item in wanted] + list(cancel), connection=queue.connection)
     existing, cancelled = found[:len(wanted)], found[len(wanted):]
     dead = _dead_runs([(item, job) for item, job in zip(wanted, existing, strict=True)])
@@ -193,7 +226,10 @@ def _enqueue(wanted: list[_Wanted], *, cancel: tuple[str, ...] | list[str] = ())
 
 
 def _discard(queue: Queue, job: Job, pipeline) -> None:
-    """Remove a job that is not running, from wherever it waits or was kept, without reading anything."""
+    """Remove a job that is not running, from wherever it waits or was kept, without reading anything (on the
+    queue it was put on: a pull once queued as "sync" may now be wanted on "live")."""
+    if job.origin and job.origin != queue.name:
+        queue = Queue(job.origin, connection=queue.connection)
     pipeline.lrem(queue.key, 0, job.id)
     for registry in (queue.finished_job_registry, queue.failed_job_registry, queue.scheduled_job_registry,
                      queue.deferred_job_registry, queue.canceled_job_registry):

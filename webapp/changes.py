@@ -1,0 +1,85 @@
+"""Per-user change stamps: one number in Redis per user that moves forward whenever something the user's calendar
+pages show has changed (a sync that stored changes, a write made here, a calendar added, hidden or removed).
+
+The stamp is milliseconds since the epoch of the last change, kept strictly increasing, so it also reads as a
+Last-Modified time: open calendar tabs ask whether it is later than the moment their page was drawn (webapp.live),
+and an HTTP cache can use it as a validator (equal stamps: nothing shown has changed since). The processes that
+bump it and draw pages must share a clock (one host, or NTP).
+
+Domain code says what changed with `note_change(session, user_id)`; the stamp moves only once that transaction is
+committed (a reader that sees the new stamp finds the new rows), and not at all when it rolls back. A stamp that
+cannot be written (Redis away) is logged: tabs then notice the change on their next page load instead.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterable
+
+from flask import has_app_context
+from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.orm import Session
+
+from webapp.transactions import after_commit, transaction_state
+
+log = logging.getLogger(__name__)
+
+KEY = "changes:user:{}"
+# Long enough that a tab left open over a holiday still compares against the same stamp.
+TTL_SECONDS = 40 * 86400
+_PENDING = "almanac_changed_users"
+# max(previous + 1, now): strictly increasing even when two processes bump in the same millisecond.
+_BUMP = """
+local stamp = math.max(tonumber(redis.call('GET', KEYS[1]) or '0') + 1, tonumber(ARGV[1]))
+redis.call('SET', KEYS[1], stamp, 'EX', ARGV[2])
+return stamp
+"""
+
+
+def key(user_id: uuid.UUID | str) -> str:
+    return KEY.format(user_id)
+
+
+def note_change(session: Session, user_id: uuid.UUID | str | None) -> None:
+    """Something this user's calendar pages show changes in this transaction: bump their stamp once it commits."""
+    if user_id is None:
+        return
+    state = transaction_state(session)
+    if _PENDING not in state:
+        pending = state[_PENDING] = set()
+        after_commit(session, lambda: _bump_after_commit(pending))
+    state[_PENDING].add(str(user_id))
+
+
+def bump(redis: Redis, user_ids: Iterable[uuid.UUID | str], now_ms: int | None = None) -> dict[str, int]:
+    """Move the users' stamps forward now; returns the new stamps."""
+    now_ms = now_ms or time.time_ns() // 1_000_000
+    ids = [str(user_id) for user_id in user_ids]
+    script = redis.register_script(_BUMP)
+    with redis.pipeline(transaction=False) as pipeline:
+        for user_id in ids:
+            script(keys=[key(user_id)], args=[now_ms, TTL_SECONDS], client=pipeline)
+        return dict(zip(ids, (int(stamp) for stamp in pipeline.execute()), strict=True))
+
+
+def current(redis: Redis, user_id: uuid.UUID | str) -> int:
+    """The user's stamp; 0 when none is known (nothing changed yet, or Redis was emptied since): a validator built
+    on it must then treat the page as changed."""
+    stamp = redis.get(key(user_id))
+    return int(stamp) if stamp is not None else 0
+
+
+def _bump_after_commit(user_ids: set[str]) -> None:
+    if not user_ids:
+        return
+    if not has_app_context():
+        log.warning("change stamps not bumped outside an app context users=%s", len(user_ids))
+        return
+    from webapp.extensions import redis_client
+
+    try:
+        bump(redis_client(), user_ids)
+    except RedisError as error:
+        log.warning("could not bump change stamps users=%s error=%s", len(user_ids), type(error).__name__)
