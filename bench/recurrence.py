@@ -139,6 +139,7 @@ class OracleTooSlow(Exception):
 def deadline(seconds: int):
     """SIGALRM in the main thread: dateutil walks impossible rules to the year 9999 and cannot be told to stop."""
     def give_up(signum, frame):
+        signal.alarm(1)  # again in a second, should this one be swallowed (raised inside a gc callback)
         raise OracleTooSlow
 
     previous = signal.signal(signal.SIGALRM, give_up)

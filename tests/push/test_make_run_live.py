@@ -36,7 +36,7 @@ def sign_up(browser: requests.Session, base: str, port: int) -> None:
     response = browser.post(f"{base}/register/confirm", data={
         "token": re.search(r'name="token" type="hidden" value="([^"]+)"', confirm.text).group(1),
         "csrf_token": csrf_token_from(confirm.text)})
-    assert "Hello" in response.text
+    assert "Welcome" in response.text
 
 
 def connect_google(browser: requests.Session, base: str) -> str:

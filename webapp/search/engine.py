@@ -41,7 +41,7 @@ PREFIX_MAX = 15
 MAX_WORDS = 8
 PAGE_SIZE = 50
 # How far around now a series is expanded to find the occurrence to show, widening until one is found.
-_NEAREST_SPANS = (timedelta(days=35), timedelta(days=400), timedelta(days=3700))
+_NEAREST_SPANS = (timedelta(days=1), timedelta(days=35), timedelta(days=400), timedelta(days=3700))
 # Relevance tiers: every word in the title; in title, place or guests; anywhere; only similar (trigrams).
 IN_TITLE, IN_MAIN_FIELDS, ANYWHERE, SIMILAR = 3, 2, 1, 0
 _SIMPLE = literal_column("'simple'::regconfig")
