@@ -67,7 +67,9 @@
     var open = document.documentElement.classList.toggle("menu-open");
     button.setAttribute("aria-expanded", open ? "true" : "false");
   });
-  document.body.addEventListener("htmx:afterSwap", function () {
+  // Closed by a navigation only: the phone's own switch from week to three days, or a calendar shown or hidden
+  // from the sidebar, must not close a menu the person has just opened.
+  document.body.addEventListener("htmx:pushedIntoHistory", function () {
     document.documentElement.classList.remove("menu-open");
     var button = document.querySelector("[data-menu-button]");
     if (button) button.setAttribute("aria-expanded", "false");

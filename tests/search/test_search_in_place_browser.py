@@ -70,6 +70,8 @@ def test_the_dropdown_on_a_phone(live_server, page, person):  # noqa: F811
     page.set_viewport_size(PHONE)
     log_in(page, live_server.url, person["email"])
     page.click("[data-menu-button]")
+    page.wait_for_url("**/calendar/3day/*")  # the phone's own switch to three days leaves the menu open
+    expect(page.locator("[data-search-box]")).to_be_visible()
     page.locator("[data-search-box]").click()
     page.keyboard.type("Plan")
     expect(page.locator("#search-dropdown.is-open .suggestion")).to_have_count(1)
