@@ -154,6 +154,7 @@ def stack(quick: bool):
             "MICROSOFT_CLIENT_ID": MICROSOFT_CLIENT[0], "MICROSOFT_CLIENT_SECRET": MICROSOFT_CLIENT[1],
             "MICROSOFT_AUTHORITY": f"{microsoft_server.url}/common",
             "MICROSOFT_GRAPH_URL": f"{microsoft_server.url}/v1.0", "APPLE_CALDAV_URL": f"{radicale.url}/",
+            "ALLOW_PRIVATE_SOURCES": "1",  # Radicale is on loopback
             "OAUTHLIB_INSECURE_TRANSPORT": "1", "PUBLIC_URL": base, "PUSH_NOTIFICATIONS": "1",
             "HOST": "127.0.0.1", "PORT": str(port), "LOG_LEVEL": "WARNING", "SIGNUP": "closed",
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONPATH": str(PROJECT_ROOT), "TZ": "UTC",
