@@ -8,7 +8,10 @@ bump it and draw pages must share a clock (one host, or NTP).
 
 Domain code says what changed with `note_change(session, user_id)`; the stamp moves only once that transaction is
 committed (a reader that sees the new stamp finds the new rows), and not at all when it rolls back. A stamp that
-cannot be written (Redis away) is logged: tabs then notice the change on their next page load instead.
+cannot be written (Redis away) is logged: tabs then notice the change on their next page load instead. Rows changed
+through the ORM note themselves (`install`): an event, an exemption, or what the calendar list shows of a calendar;
+bulk statements and COPY (the sync's upserts) say so with note_change. Bookkeeping (a calendar's sync token or last
+sync time) moves nothing, so a sync that found nothing leaves every page's validator as it was.
 """
 from __future__ import annotations
 
@@ -20,7 +23,10 @@ from collections.abc import Iterable
 from flask import has_app_context
 from redis import Redis
 from redis.exceptions import RedisError
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
+
+from webapp.models import CalendarConnection, CalendarEvent, OverlapExemption
 
 from webapp.transactions import after_commit, transaction_state
 
@@ -36,6 +42,12 @@ local stamp = math.max(tonumber(redis.call('GET', KEYS[1]) or '0') + 1, tonumber
 redis.call('SET', KEYS[1], stamp, 'EX', ARGV[2])
 return stamp
 """
+
+
+# What calendar pages show of a calendar (webapp.calendar.queries reads these): a change to any other column of
+# calendar_connections (tokens, sync state) changes nothing on a page.
+SHOWN_CALENDAR_COLUMNS = ("calendar_name", "calendar_color", "provider", "is_visible", "is_connected", "can_write",
+                          "provider_removed_at", "account_email", "is_primary", "deleted_at")
 
 
 def key(user_id: uuid.UUID | str) -> str:
@@ -83,3 +95,33 @@ def _bump_after_commit(user_ids: set[str]) -> None:
         bump(redis_client(), user_ids)
     except RedisError as error:
         log.warning("could not bump change stamps users=%s error=%s", len(user_ids), type(error).__name__)
+
+
+def install() -> None:
+    """Once per process: every Session notes the owners of the shown rows it flushes; safe to call again."""
+    if not event.contains(Session, "after_flush", _note_flushed_rows):
+        event.listen(Session, "after_flush", _note_flushed_rows)
+
+
+def _note_flushed_rows(session: Session, _flush_context) -> None:
+    owners: set = set()
+    calendar_ids: set = set()
+    for row in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(row, CalendarEvent):
+            if row in session.dirty and not session.is_modified(row):
+                continue
+            calendar_ids.add(row.calendar_connection_id)
+        elif isinstance(row, OverlapExemption):
+            owners.add(row.user_id)
+        elif isinstance(row, CalendarConnection) and (row not in session.dirty or _shown_columns_changed(row)):
+            owners.add(row.user_id)
+    if calendar_ids:
+        owners.update(session.connection().scalars(
+            select(CalendarConnection.user_id).where(CalendarConnection.id.in_(calendar_ids))))
+    for user_id in owners:
+        note_change(session, user_id)
+
+
+def _shown_columns_changed(row: CalendarConnection) -> bool:
+    attributes = inspect(row).attrs
+    return any(attributes[name].history.has_changes() for name in SHOWN_CALENDAR_COLUMNS)
