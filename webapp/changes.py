@@ -9,7 +9,8 @@ bump it and draw pages must share a clock (one host, or NTP).
 Domain code says what changed with `note_change(session, user_id)`; the stamp moves only once that transaction is
 committed (a reader that sees the new stamp finds the new rows), and not at all when it rolls back. A stamp that
 cannot be written (Redis away) is logged: tabs then notice the change on their next page load instead. Rows changed
-through the ORM note themselves (`install`): an event, an exemption, or what the calendar list shows of a calendar;
+through the ORM note themselves (`install`): an event, an exemption, a user's settings, or what the calendar list
+shows of a calendar;
 bulk statements and COPY (the sync's upserts) say so with note_change. Bookkeeping (a calendar's sync token or last
 sync time) moves nothing, so a sync that found nothing leaves every page's validator as it was.
 """
@@ -26,8 +27,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
-from webapp.models import CalendarConnection, CalendarEvent, OverlapExemption
-
+from webapp.models import CalendarConnection, CalendarEvent, OverlapExemption, User
 from webapp.transactions import after_commit, transaction_state
 
 log = logging.getLogger(__name__)
@@ -113,6 +113,8 @@ def _note_flushed_rows(session: Session, _flush_context) -> None:
             calendar_ids.add(row.calendar_connection_id)
         elif isinstance(row, OverlapExemption):
             owners.add(row.user_id)
+        elif isinstance(row, User) and row in session.dirty and session.is_modified(row):
+            owners.add(row.id)  # settings: zone, clock, week start, name
         elif isinstance(row, CalendarConnection) and (row not in session.dirty or _shown_columns_changed(row)):
             owners.add(row.user_id)
     if calendar_ids:

@@ -9,7 +9,7 @@ from flask import abort, current_app, flash, make_response, redirect, render_tem
 from flask_login import current_user, login_required
 
 from webapp import audit, changes
-from webapp.calendar import bp, display, editing, pages
+from webapp.calendar import bp, display, editing, pages, revisits
 from webapp.calendar.copies import copies_of
 from webapp.calendar.editing import ALL_EVENTS, FOLLOWING, THIS_EVENT, EventInput
 from webapp.calendar.entries import all_day_dates, by_account, default_calendar
@@ -202,9 +202,15 @@ def _render_calendar(kind: str, anchor: date):
     # Taken before the page's own queries: a change committed while it is drawn gets a later stamp, so the tab
     # redraws instead of missing it.
     live = live_state()
-    page = calendar_page(db.session, _viewer(), kind, anchor, _now())
-    return render_page("calendar/view.html", "calendar/_view.html", calendar_page=page,
-                       connections_url=_connections_url(), open_panel=_panel_in_query(kind), live=live)
+    viewer, now = _viewer(), _now()
+    etag = revisits.calendar_etag(today_in(viewer.zone, now), "partial" if is_partial_request() else "page")
+    unchanged = revisits.not_modified(etag)
+    if unchanged is not None:
+        return unchanged
+    page = calendar_page(db.session, viewer, kind, anchor, now)
+    response = render_page("calendar/view.html", "calendar/_view.html", calendar_page=page,
+                           connections_url=_connections_url(), open_panel=_panel_in_query(kind), live=live)
+    return revisits.mark(response, etag)
 
 
 def _panel_in_query(kind: str) -> dict | None:
