@@ -48,6 +48,9 @@ return stamp
 # calendar_connections (tokens, sync state) changes nothing on a page.
 SHOWN_CALENDAR_COLUMNS = ("calendar_name", "calendar_color", "provider", "is_visible", "is_connected", "can_write",
                           "provider_removed_at", "account_email", "is_primary", "deleted_at")
+# The settings calendar pages are drawn with (not the password, sign-in state or where new events go).
+SHOWN_USER_COLUMNS = ("first_name", "last_name", "time_zone", "week_start", "work_day_start", "work_day_end",
+                      "mark_double_bookings", "clock_24h")
 
 
 def key(user_id: uuid.UUID | str) -> str:
@@ -113,9 +116,10 @@ def _note_flushed_rows(session: Session, _flush_context) -> None:
             calendar_ids.add(row.calendar_connection_id)
         elif isinstance(row, OverlapExemption):
             owners.add(row.user_id)
-        elif isinstance(row, User) and row in session.dirty and session.is_modified(row):
-            owners.add(row.id)  # settings: zone, clock, week start, name
-        elif isinstance(row, CalendarConnection) and (row not in session.dirty or _shown_columns_changed(row)):
+        elif isinstance(row, User) and row in session.dirty and _changed(row, SHOWN_USER_COLUMNS):
+            owners.add(row.id)
+        elif isinstance(row, CalendarConnection) and (row not in session.dirty or
+                                                      _changed(row, SHOWN_CALENDAR_COLUMNS)):
             owners.add(row.user_id)
     if calendar_ids:
         owners.update(session.connection().scalars(
@@ -124,6 +128,6 @@ def _note_flushed_rows(session: Session, _flush_context) -> None:
         note_change(session, user_id)
 
 
-def _shown_columns_changed(row: CalendarConnection) -> bool:
+def _changed(row, columns: tuple[str, ...]) -> bool:
     attributes = inspect(row).attrs
-    return any(attributes[name].history.has_changes() for name in SHOWN_CALENDAR_COLUMNS)
+    return any(attributes[name].history.has_changes() for name in columns)

@@ -228,8 +228,8 @@ def test_calendar_list_toggles_visibility_with_a_plain_form(signed_in, db_sessio
     week = "/calendar/week/2024-03-06"
     assert str(event.id) in body(signed_in.get(week))
 
-    response = signed_in.post(f"/calendar/calendars/{calendar.id}/visibility",
-                              data={"visible": "0", "next": week, "csrf_token": csrf})
+    response = signed_in.post(f"/calendar/calendars/{calendar.id}/visibility",  # the browser names the page
+                              data={"visible": "0", "csrf_token": csrf}, headers={"Referer": f"http://localhost{week}"})
 
     assert response.status_code == 303 and response.headers["Location"] == week
     assert db_session.get(CalendarConnection, calendar.id).is_visible is False
@@ -240,9 +240,9 @@ def test_calendar_list_toggles_visibility_with_a_plain_form(signed_in, db_sessio
 def test_visibility_toggle_refuses_foreign_calendars_and_offsite_redirects(signed_in, db_session, calendar, csrf):
     theirs = make_connection(db_session, make_user(db_session))
     foreign = signed_in.post(f"/calendar/calendars/{theirs.id}/visibility",
-                             data={"visible": "0", "next": "/calendar/week/2024-03-06", "csrf_token": csrf})
-    offsite = signed_in.post(f"/calendar/calendars/{calendar.id}/visibility",
-                             data={"visible": "0", "next": "//evil.example/calendar/", "csrf_token": csrf})
+                             data={"visible": "0", "csrf_token": csrf})
+    offsite = signed_in.post(f"/calendar/calendars/{calendar.id}/visibility", data={"visible": "0", "csrf_token": csrf},
+                             headers={"HX-Current-URL": "https://evil.example/calendar/week/2024-03-06"})
     unchecked = signed_in.post(f"/calendar/calendars/{calendar.id}/visibility",
                                data={"visible": "maybe", "csrf_token": csrf})
 

@@ -12,37 +12,53 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import time
 from datetime import date
 
-from flask import g, request, session
+from flask import current_app, g, request, session
 from flask_login import current_user
+from redis import Redis
 from redis.exceptions import RedisError
 from werkzeug.wrappers import Response
 
 from webapp import changes
 from webapp.config import PROJECT_ROOT
-from webapp.extensions import redis_client
+from webapp.extensions import connect_redis
 
 # Browsers keep the page (private) but ask every time (no-cache); logging out clears what they kept
 # (Clear-Site-Data), so Back after logging out on a shared computer shows no calendar.
 CACHE_CONTROL = "private, no-cache"
 _VARY = ("Cookie", "HX-Request", "HX-Target")
+# The validator is an optimisation: a Redis that stalls costs a page at most this long, and is left alone for a
+# while after (the page is then drawn without a validator, as it would be anyway).
+STAMP_TIMEOUT_SECONDS = 0.1
+STALL_PAUSE_SECONDS = 30.0
 
 
 def calendar_etag(today: date, *answer_kind: str) -> str | None:
     """The page's validator, or None when it must be drawn anyway."""
     if request.method != "GET" or session.get("_flashes"):
         return None
-    try:
-        stamp = changes.current(redis_client(), current_user.id)
-    except RedisError:
-        return None
+    stamp = _stamp()
     if not stamp:
         return None
     login_session = getattr(g, "login_session", None)
     parts = (_build(), stamp, login_session and login_session.id,
              session.get("csrf_token"), today.isoformat(), request.full_path, *answer_kind)
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+
+
+def _stamp() -> int:
+    extension = current_app.extensions.setdefault("almanac_stamp_reader", {"paused_until": 0.0})
+    if time.monotonic() < extension["paused_until"]:
+        return 0
+    reader: Redis = extension.get("client") or extension.setdefault(
+        "client", connect_redis(current_app.config["REDIS_URL"], timeout=STAMP_TIMEOUT_SECONDS))
+    try:
+        return changes.current(reader, current_user.id)
+    except RedisError:
+        extension["paused_until"] = time.monotonic() + STALL_PAUSE_SECONDS
+        return 0
 
 
 def not_modified(etag: str | None) -> Response | None:
