@@ -285,6 +285,17 @@
     newEventAt(column, hour * 60, hour * 60 + 60, null);
   });
 
+  // A click on an empty all-day row: a new all-day event on that day, in the panel.
+  document.addEventListener("click", function (event) {
+    var lanes = event.target.closest && event.target.closest(".all-day-lanes");
+    var grid = lanes && gridOf(lanes);
+    if (!grid || event.target !== lanes || !grid.dataset.moveUrl || event.defaultPrevented || event.button !== 0 ||
+        NARROW.matches || !window.htmx) return;
+    var day = columnAt(grid, event.clientX).dataset.day;
+    window.htmx.ajax("GET", grid.dataset.newUrl + "&start=" + encodeURIComponent(day),
+                     { target: "#event-panel", swap: "outerHTML" });
+  });
+
   // Keyboard: Shift+arrows move the focused event by a quarter hour or a day, Alt+Shift+Up/Down shorten or
   // lengthen it; the change is saved once the keys rest. Plain arrows go from event to event.
   var keyMove = null;
