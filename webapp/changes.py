@@ -8,7 +8,8 @@ bump it and draw pages must share a clock (one host, or NTP).
 
 Domain code says what changed with `note_change(session, user_id)`; the stamp moves only once that transaction is
 committed (a reader that sees the new stamp finds the new rows), and not at all when it rolls back. A stamp that
-cannot be written (Redis away) is logged: tabs then notice the change on their next page load instead. Rows changed
+cannot be written (Redis away) is logged: tabs then notice the change on their next page load instead, as the
+user's row (users.updated_at) moves in the same transaction and page validators include it. Rows changed
 through the ORM note themselves (`install`): an event, an exemption, a user's settings, or what the calendar list
 shows of a calendar;
 bulk statements and COPY (the sync's upserts) say so with note_change. Bookkeeping (a calendar's sync token or last
@@ -24,7 +25,7 @@ from collections.abc import Iterable
 from flask import has_app_context
 from redis import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import event, inspect, select
+from sqlalchemy import event, func, inspect, select, update
 from sqlalchemy.orm import Session
 
 from webapp.models import CalendarConnection, CalendarEvent, OverlapExemption, User
@@ -65,6 +66,11 @@ def note_change(session: Session, user_id: uuid.UUID | str | None) -> None:
     if _PENDING not in state:
         pending = state[_PENDING] = set()
         after_commit(session, lambda: _bump_after_commit(pending))
+    if str(user_id) not in state[_PENDING]:
+        # The user's row moves in the same transaction (its trigger sets updated_at): a page validator built on it
+        # too (webapp.calendar.revisits) never outlives a change whose stamp Redis could not take.
+        session.connection().execute(
+            update(User.__table__).where(User.__table__.c.id == uuid.UUID(str(user_id))).values(updated_at=func.now()))
     state[_PENDING].add(str(user_id))
 
 

@@ -2,7 +2,8 @@
 depends on, and a request that names it is answered 304 before a single event is read.
 
 What goes in: the user's change stamp (webapp.changes: moved by every sync that stored something and every write
-made here, settings included), the login session and its CSRF token (which the page's forms carry), the day it is
+made here, settings included) and their row's updated_at (moved in the same transactions, so a stamp Redis could not
+take is still seen), the login session and its CSRF token (which the page's forms carry), the day it is
 in the viewer's zone (today's column, the now line), the URL, the kind of answer (page or partial), and this build
 of the app. Without a stamp (Redis away or emptied) or with a message waiting to be shown, the page has no
 validator and is drawn every time. The ETag is weak: the page carries the moment it was drawn for the live poll, so
@@ -43,7 +44,7 @@ def calendar_etag(today: date, *answer_kind: str) -> str | None:
     if not stamp:
         return None
     login_session = getattr(g, "login_session", None)
-    parts = (_build(), stamp, login_session and login_session.id,
+    parts = (_build(), stamp, current_user.updated_at.isoformat(), login_session and login_session.id,
              session.get("csrf_token"), today.isoformat(), request.full_path, *answer_kind)
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
 
