@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 
@@ -211,7 +211,8 @@ def _render_calendar(kind: str, anchor: date):
     if unchanged is not None:
         return unchanged
     page = calendar_page(db.session, viewer, kind, anchor, now)
-    side = page.side_digests(generate_csrf())
+    generate_csrf()  # the session's raw token, which the calendar list's forms carry signed
+    side = page.side_digests(session["csrf_token"])
     response = render_page("calendar/view.html", "calendar/_view.html", calendar_page=page, side=side,
                            kept=side.kept(kept_header), connections_url=_connections_url(),
                            open_panel=_panel_in_query(kind), live=live)
