@@ -1,8 +1,10 @@
 """The week page under gunicorn started as the Procfile starts it, 16 logged-in clients, on demo data.
 
-Full pages and htmx partials (HX-Request) of random weeks of the demo year, each client a different user with
-a keep-alive connection; then the same load on bench/bare_app.py (a bare Flask page doing two indexed queries)
-under the same gunicorn settings, for the ratio. Requests/s, p50/p95, errors and bytes are printed.
+Full pages of random weeks of the demo year, steps to the next week as the "next" button takes them (htmx,
+sending back which sidebar the page shows), and revisits of weeks already seen (If-None-Match: 304), each client a
+different user with a keep-alive connection; then the same full-page load on bench/bare_app.py (a bare Flask page
+doing two indexed queries) under the same gunicorn settings, for the ratio. Requests/s, p50/p95, errors and bytes
+are printed, and the CPU one page costs the web process (process_time through the test client).
 """
 from __future__ import annotations
 
@@ -19,10 +21,12 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
+from redis import Redis
 from sqlalchemy import select
 
 from bench.harness import bench_app, bench_database, row, summarise
 from webapp.auth.sessions import COOKIE_NAME, start_session
+from webapp.changes import bump
 from webapp.demo import generate
 from webapp.embedded import start_redis
 from webapp.extensions import db
@@ -78,8 +82,14 @@ def gunicorn(app_module: str, environment: dict, log_path: Path, port: int | Non
             process.wait()
 
 
-def load(port: int, cookies: list[str], partial: bool, seconds: float, seed: int) -> dict:
-    """CLIENTS keep-alive clients asking for random weeks for `seconds`; latency, errors and bytes."""
+FULL, WALK, REVISIT = "full page", "htmx step to the next week", "revisit (If-None-Match)"
+KEPT = re.compile(rb'data-kept="([^"]+)"')
+
+
+def load(port: int, cookies: list[str], mode: str, seconds: float, seed: int) -> dict:
+    """CLIENTS keep-alive clients for `seconds`; latency, errors and bytes. FULL: full pages of random weeks. WALK:
+    each client steps week after week as the "next" button does (htmx, sending back the sidebar it shows).
+    REVISIT: each client asks again for four weeks it has seen, naming the versions it holds (a 304 expected)."""
     samples: list[float] = []
     sizes: list[int] = []
     errors: list[str] = []
@@ -88,16 +98,34 @@ def load(port: int, cookies: list[str], partial: bool, seconds: float, seed: int
 
     def client(number: int) -> None:
         chooser = random.Random(seed * 100 + number)  # noqa: S311 (the same weeks on every run)
-        headers = {"Cookie": f"{COOKIE_NAME}={cookies[number % len(cookies)]}"}
-        if partial:
-            headers |= {"HX-Request": "true", "HX-Target": "calendar", "HX-Current-URL": "/calendar/week/"}
+        cookie = {"Cookie": f"{COOKIE_NAME}={cookies[number % len(cookies)]}"}
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        day = date(YEAR, 1, 1) + timedelta(days=chooser.randrange(300))
+        seen = {}  # path -> ETag, for REVISIT
+        kept = b""
+        if mode != FULL:
+            for offset in range(4 if mode == REVISIT else 1):
+                path = f"/calendar/week/{(day + timedelta(days=7 * offset)).isoformat()}"
+                connection.request("GET", path, headers=cookie)
+                response = connection.getresponse()
+                body = response.read()
+                seen[path] = response.getheader("ETag")
+                kept = KEPT.search(body).group(1)
         mine, my_sizes, my_errors = [], [], []
         while time.monotonic() < stop_at:
-            day = date(YEAR, 1, 1) + timedelta(days=chooser.randrange(365))
+            headers = dict(cookie)
+            if mode == FULL:
+                path = f"/calendar/week/{(date(YEAR, 1, 1) + timedelta(days=chooser.randrange(365))).isoformat()}"
+            elif mode == WALK:
+                day = day + timedelta(days=7) if day.year == YEAR else date(YEAR, 1, 1)
+                path = f"/calendar/week/{day.isoformat()}"
+                headers |= {"HX-Request": "true", "HX-Target": "calendar", "X-Calendar-Kept": kept.decode()}
+            else:
+                path = chooser.choice(sorted(seen))
+                headers["If-None-Match"] = seen[path] or ""
             started = time.perf_counter()
             try:
-                connection.request("GET", f"/calendar/week/{day.isoformat()}", headers=headers)
+                connection.request("GET", path, headers=headers)
                 response = connection.getresponse()
                 body = response.read()
             except (OSError, http.client.HTTPException) as error:
@@ -106,8 +134,10 @@ def load(port: int, cookies: list[str], partial: bool, seconds: float, seed: int
                 connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
                 continue
             mine.append((time.perf_counter() - started) * 1000)
-            if response.status != 200:
+            if response.status != (304 if mode == REVISIT else 200):
                 my_errors.append(str(response.status))
+            if mode == WALK and (found := KEPT.search(body)):
+                kept = found.group(1)
             my_sizes.append(len(body))
         connection.close()
         with lock:
@@ -135,13 +165,35 @@ def logged_in_cookies(count: int) -> list[str]:
     return cookies
 
 
-def measure(port: int, cookies: list[str], quick: bool) -> tuple[dict, dict]:
+def measure(port: int, cookies: list[str], quick: bool, modes=(FULL, WALK, REVISIT)) -> dict[str, dict]:
     seconds = QUICK_SECONDS if quick else SECONDS
-    load(port, cookies, False, QUICK_SECONDS if quick else WARM_UP_SECONDS, seed=1)
-    return load(port, cookies, False, seconds, seed=2), load(port, cookies, True, seconds, seed=3)
+    load(port, cookies, FULL, QUICK_SECONDS if quick else WARM_UP_SECONDS, seed=1)
+    return {mode: load(port, cookies, mode, seconds, seed=2 + n) for n, mode in enumerate(modes)}
+
+
+def cpu_per_page(app, cookies: list[str], requests: int) -> dict[str, float]:
+    """process_time per request in this process, through the test client (no network, one thread): what one page
+    costs the web process in CPU, the figure that load on the machine moves least."""
+    clients = []
+    for cookie in cookies[:8]:
+        client = app.test_client()
+        client.set_cookie(COOKIE_NAME, cookie)
+        clients.append(client)
+    chooser = random.Random(4)  # noqa: S311
+    weeks = [date(YEAR, 1, 1) + timedelta(days=chooser.randrange(365)) for _ in range(requests)]
+    figures = {}
+    for name, headers in (("full page", {}), ("htmx partial", {"HX-Request": "true", "HX-Target": "calendar"})):
+        for n, day in enumerate(weeks[:20]):  # warm: templates compiled, statements cached
+            clients[n % len(clients)].get(f"/calendar/week/{day.isoformat()}", headers=headers)
+        started = time.process_time()
+        for n, day in enumerate(weeks):
+            clients[n % len(clients)].get(f"/calendar/week/{day.isoformat()}", headers=headers)
+        figures[name] = (time.process_time() - started) / len(weeks) * 1000
+    return figures
 
 
 def run(quick: bool, scale: int) -> dict:
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="almanac-bench-pages-") as scratch, bench_database() as database_url:
         redis = start_redis(Path(scratch) / "redis", persist=False)
         try:
@@ -152,19 +204,24 @@ def run(quick: bool, scale: int) -> dict:
                 with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
                     connection.exec_driver_sql("VACUUM ANALYZE")
                 cookies = logged_in_cookies(CLIENTS)
+                # Every user has a change stamp, as anyone who has connected a calendar or saved an event does.
+                bump(Redis.from_url(redis.url), db.session.scalars(select(User.id)).all())
+                app.config["REDIS_URL"] = redis.url
+                cpu = cpu_per_page(app, cookies, 50 if quick else 400)
                 config = app.config
             environment = {"DATABASE_URL": database_url, "REDIS_URL": redis.url,
                            "SECRET_KEY": config["SECRET_KEY"], "TOKEN_ENCRYPTION_KEYS": config["TOKEN_ENCRYPTION_KEYS"],
                            "BARE_DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"]}
             log_path = Path(scratch) / "gunicorn.log"
             with gunicorn("wsgi:app", environment, log_path) as port:
-                full, partial = measure(port, cookies, quick)
+                loads = measure(port, cookies, quick)
             with gunicorn("bench.bare_app:app", environment, log_path) as port:
-                bare, _ = measure(port, cookies, quick)
+                bare = measure(port, cookies, quick, modes=(FULL,))[FULL]
             log_tail = [line for line in log_path.read_text(errors="replace").splitlines()
                         if re.search(r"Traceback|Error|CRITICAL", line)][-5:]
         finally:
             redis.stop()
+    full, partial, revisit = loads[FULL], loads[WALK], loads[REVISIT]
     partial_share = partial["bytes"] / full["bytes"] if full["bytes"] else 0.0
     return {
         "title": f"week page under gunicorn ({procfile_web_command()}), {CLIENTS} logged-in clients, "
@@ -175,16 +232,25 @@ def run(quick: bool, scale: int) -> dict:
             row("full page p95", full["p95"], "ms", "<= 25 ms", full["p95"] <= 25),
             row("full page errors", full["errors"], "", "0", full["errors"] == 0),
             row("full page bytes", full["bytes"], "B"),
-            row("htmx partial req/s", partial["rate"], "req/s"),
-            row("htmx partial p95", partial["p95"], "ms", "<= 15 ms", partial["p95"] <= 15),
+            row("htmx step to the next week req/s", partial["rate"], "req/s"),
+            row("htmx step to the next week p95", partial["p95"], "ms", "<= 15 ms", partial["p95"] <= 15),
             row("htmx partial errors", partial["errors"], "", "0", partial["errors"] == 0),
-            row("htmx partial bytes", partial["bytes"], "B"),
-            row("partial / full page bytes", partial_share * 100, "%", "<= 20 %", partial_share <= 0.2),
+            row("htmx step to the next week bytes", partial["bytes"], "B"),
+            row("step / full page bytes", partial_share * 100, "%", "<= 20 %", partial_share <= 0.2),
+            row("revisit (304) req/s", revisit["rate"], "req/s"),
+            row("revisit (304) p95", revisit["p95"], "ms"),
+            row("revisits not answered 304", revisit["errors"], "", "0", revisit["errors"] == 0),
             row("bare two-query page req/s", bare["rate"], "req/s"),
             row("bare two-query page p95", bare["p95"], "ms"),
-            row("full page req/s / bare", full["rate"] / bare["rate"], "x"),
+            row("full page req/s / bare", full["rate"] / bare["rate"], "x", ">= 0.65",
+                full["rate"] / bare["rate"] >= 0.65),
             row("full page p95 / bare", full["p95"] / bare["p95"], "x"),
+            row("CPU per full page (process_time, in process)", cpu["full page"], "ms", "<= 5 ms",
+                cpu["full page"] <= 5),
+            row("CPU per htmx partial (process_time, in process)", cpu["htmx partial"], "ms"),
         ],
-        "notes": [f"  requests: full {full['requests']:,}, partial {partial['requests']:,}, bare {bare['requests']:,}",
+        "notes": [f"  requests: full {full['requests']:,}, steps {partial['requests']:,}, revisits "
+                  f"{revisit['requests']:,}, bare {bare['requests']:,}; machine load (1 min) before the run "
+                  f"{load_before:.2f}",
                   *("  gunicorn log: " + line for line in log_tail)],
     }

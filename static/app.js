@@ -60,6 +60,13 @@
   document.body.addEventListener("htmx:pushedIntoHistory", markCurrentNav);
   window.addEventListener("popstate", markCurrentNav);
 
+  // Which sidebar this page shows (webapp.calendar.views KEPT_HEADER): a navigation then sends back only what
+  // changed beside the calendar itself.
+  document.body.addEventListener("htmx:configRequest", function (event) {
+    var calendar = document.getElementById("calendar");
+    if (calendar && calendar.dataset.kept) event.detail.headers["X-Calendar-Kept"] = calendar.dataset.kept;
+  });
+
   // The phone header's menu button opens the navigation (and, on calendar pages, the sidebar under it).
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-menu-button]");

@@ -285,6 +285,17 @@
     newEventAt(column, hour * 60, hour * 60 + 60, null);
   });
 
+  // A click on an empty all-day row: a new all-day event on that day, in the panel.
+  document.addEventListener("click", function (event) {
+    var lanes = event.target.closest && event.target.closest(".all-day-lanes");
+    var grid = lanes && gridOf(lanes);
+    if (!grid || event.target !== lanes || !grid.dataset.moveUrl || event.defaultPrevented || event.button !== 0 ||
+        NARROW.matches || !window.htmx) return;
+    var day = columnAt(grid, event.clientX).dataset.day;
+    window.htmx.ajax("GET", grid.dataset.newUrl + "&start=" + encodeURIComponent(day),
+                     { target: "#event-panel", swap: "outerHTML" });
+  });
+
   // Keyboard: Shift+arrows move the focused event by a quarter hour or a day, Alt+Shift+Up/Down shorten or
   // lengthen it; the change is saved once the keys rest. Plain arrows go from event to event.
   var keyMove = null;
@@ -484,12 +495,15 @@
     keptScroll = scroller ? { kind: target.dataset.view, top: scroller.scrollTop } : null;
   });
 
-  // The server places the line when it renders the page; from then on it moves with the clock.
+  // The server places the line when it renders the page; from then on it moves with the clock. A page the
+  // browser kept (a 304) was drawn a while ago: the line moves from when it was drawn (the page's stamp).
   function moveNowLines() {
+    var calendar = document.getElementById("calendar");
+    var drawnAt = calendar && Number(calendar.dataset.liveStamp);
     document.querySelectorAll("[data-now-line]").forEach(function (line) {
       if (!line.dataset.renderedTop) {
         line.dataset.renderedTop = String(parseFloat(line.style.top));
-        line.dataset.renderedAt = String(Date.now());
+        line.dataset.renderedAt = String(drawnAt ? Math.min(drawnAt, Date.now()) : Date.now());
       }
       var minutes = (Date.now() - Number(line.dataset.renderedAt)) / 60000;
       var top = Number(line.dataset.renderedTop) + minutes / MINUTES_PER_DAY * 100;
@@ -500,6 +514,29 @@
       }
     });
   }
+
+  // ---------------------------------------------------------------------------------------------- mini-month
+
+  // The sidebar's month marks the days the calendar shows, and makes the first of them its one Tab stop. A
+  // navigation keeps the sidebar it had (hx-preserve) and a month fetched by its arrows knows nothing of the
+  // calendar, so the marks are set here from the calendar's own first and last day.
+  function markShownDays() {
+    var calendar = document.getElementById("calendar");
+    var grid = document.querySelector("#mini-month .mini-grid");
+    if (!calendar || !grid) return;
+    var first = calendar.dataset.first, last = calendar.dataset.last, stop = null;
+    grid.querySelectorAll("td").forEach(function (cell) {
+      var time = cell.querySelector("time");
+      var day = time ? time.getAttribute("datetime") : "";
+      var shown = !!first && day >= first && day <= last;
+      cell.classList.toggle("is-shown", shown);
+      if (shown && !stop) stop = cell;
+    });
+    stop = stop || grid.querySelector("td.is-today") || grid.querySelector("td:not(.is-other-month)");
+    grid.querySelectorAll("td a").forEach(function (link) { link.tabIndex = link.parentNode === stop ? 0 : -1; });
+  }
+  document.addEventListener("DOMContentLoaded", markShownDays);
+  document.addEventListener("htmx:load", markShownDays);
 
   // ---------------------------------------------------------------------------------------------- phones
 

@@ -28,7 +28,10 @@
   function fetchAhead(url) {
     if (!url || (ahead[url] && Date.now() - ahead[url].at < FRESH_MS)) return;
     ahead[url] = { html: null, at: Date.now() };
-    fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin" }).then(function (response) {
+    var calendar = document.getElementById("calendar");
+    var headers = { "HX-Request": "true" };
+    if (calendar && calendar.dataset.kept) headers["X-Calendar-Kept"] = calendar.dataset.kept;
+    fetch(url, { headers: headers, credentials: "same-origin" }).then(function (response) {
       return response.ok ? response.text() : null;
     }).then(function (html) {
       if (html && ahead[url]) ahead[url].html = html; else delete ahead[url];

@@ -29,6 +29,7 @@ def test_every_benchmark_runs_at_tiny_sizes_and_stores_its_rows(tmp_path, name, 
     if name == "pages":
         pages = {row["what"]: row for row in stored["rows"]}
         assert pages["full page errors"]["measured"] == 0 and pages["htmx partial errors"]["measured"] == 0
+        assert pages["revisits not answered 304"]["measured"] == 0
 
 
 def test_the_runner_refuses_an_unknown_benchmark():

@@ -75,11 +75,12 @@ def init_secret_box(app: Flask) -> None:
 
 
 def init_extensions(app: Flask) -> None:
-    from webapp import transactions
+    from webapp import changes, transactions
     from webapp.auth.loader import load_user_from_cookie
     from webapp.extensions import csrf, db, login_manager, migrate, replace_closed_connections
 
     transactions.install()
+    changes.install()
     db.init_app(app)
     with app.app_context():
         replace_closed_connections(db.engine)

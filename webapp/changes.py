@@ -8,7 +8,12 @@ bump it and draw pages must share a clock (one host, or NTP).
 
 Domain code says what changed with `note_change(session, user_id)`; the stamp moves only once that transaction is
 committed (a reader that sees the new stamp finds the new rows), and not at all when it rolls back. A stamp that
-cannot be written (Redis away) is logged: tabs then notice the change on their next page load instead.
+cannot be written (Redis away) is logged: tabs then notice the change on their next page load instead, as the
+user's row (users.updated_at) moves in the same transaction and page validators include it. Rows changed
+through the ORM note themselves (`install`): an event, an exemption, a user's settings, or what the calendar list
+shows of a calendar;
+bulk statements and COPY (the sync's upserts) say so with note_change. Bookkeeping (a calendar's sync token or last
+sync time) moves nothing, so a sync that found nothing leaves every page's validator as it was.
 """
 from __future__ import annotations
 
@@ -20,8 +25,10 @@ from collections.abc import Iterable
 from flask import has_app_context
 from redis import Redis
 from redis.exceptions import RedisError
+from sqlalchemy import event, func, inspect, select, update
 from sqlalchemy.orm import Session
 
+from webapp.models import CalendarConnection, CalendarEvent, OverlapExemption, User
 from webapp.transactions import after_commit, transaction_state
 
 log = logging.getLogger(__name__)
@@ -38,6 +45,15 @@ return stamp
 """
 
 
+# What calendar pages show of a calendar (webapp.calendar.queries reads these): a change to any other column of
+# calendar_connections (tokens, sync state) changes nothing on a page.
+SHOWN_CALENDAR_COLUMNS = ("calendar_name", "calendar_color", "provider", "is_visible", "is_connected", "can_write",
+                          "provider_removed_at", "account_email", "is_primary", "deleted_at")
+# The settings calendar pages are drawn with (not the password, sign-in state or where new events go).
+SHOWN_USER_COLUMNS = ("first_name", "last_name", "time_zone", "week_start", "work_day_start", "work_day_end",
+                      "mark_double_bookings", "clock_24h")
+
+
 def key(user_id: uuid.UUID | str) -> str:
     return KEY.format(user_id)
 
@@ -50,6 +66,11 @@ def note_change(session: Session, user_id: uuid.UUID | str | None) -> None:
     if _PENDING not in state:
         pending = state[_PENDING] = set()
         after_commit(session, lambda: _bump_after_commit(pending))
+    if str(user_id) not in state[_PENDING]:
+        # The user's row moves in the same transaction (its trigger sets updated_at): a page validator built on it
+        # too (webapp.calendar.revisits) never outlives a change whose stamp Redis could not take.
+        session.connection().execute(
+            update(User.__table__).where(User.__table__.c.id == uuid.UUID(str(user_id))).values(updated_at=func.now()))
     state[_PENDING].add(str(user_id))
 
 
@@ -83,3 +104,36 @@ def _bump_after_commit(user_ids: set[str]) -> None:
         bump(redis_client(), user_ids)
     except RedisError as error:
         log.warning("could not bump change stamps users=%s error=%s", len(user_ids), type(error).__name__)
+
+
+def install() -> None:
+    """Once per process: every Session notes the owners of the shown rows it flushes; safe to call again."""
+    if not event.contains(Session, "after_flush", _note_flushed_rows):
+        event.listen(Session, "after_flush", _note_flushed_rows)
+
+
+def _note_flushed_rows(session: Session, _flush_context) -> None:
+    owners: set = set()
+    calendar_ids: set = set()
+    for row in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(row, CalendarEvent):
+            if row in session.dirty and not session.is_modified(row):
+                continue
+            calendar_ids.add(row.calendar_connection_id)
+        elif isinstance(row, OverlapExemption):
+            owners.add(row.user_id)
+        elif isinstance(row, User) and row in session.dirty and _changed(row, SHOWN_USER_COLUMNS):
+            owners.add(row.id)
+        elif isinstance(row, CalendarConnection) and (row not in session.dirty or
+                                                      _changed(row, SHOWN_CALENDAR_COLUMNS)):
+            owners.add(row.user_id)
+    if calendar_ids:
+        owners.update(session.connection().scalars(
+            select(CalendarConnection.user_id).where(CalendarConnection.id.in_(calendar_ids))))
+    for user_id in owners:
+        note_change(session, user_id)
+
+
+def _changed(row, columns: tuple[str, ...]) -> bool:
+    attributes = inspect(row).attrs
+    return any(attributes[name].history.has_changes() for name in columns)

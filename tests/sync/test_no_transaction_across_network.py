@@ -161,7 +161,7 @@ def test_web_writes_never_wait_for_a_sync(provider_servers, clean_database, redi
     timings = {}
     try:
         for name, path, data in (
-            ("hide", f"/calendar/calendars/{work}/visibility", {"visible": "0", "next": "/calendar/agenda"}),
+            ("hide", f"/calendar/calendars/{work}/visibility", {"visible": "0"}),
             ("recolour", f"/connections/{work}/color", {"color": "#123456"}),
             ("disconnect", f"/connections/{family}/disconnect", {}),
         ):

@@ -271,6 +271,7 @@ def logout():
     flash("You are logged out.", "success")
     response = redirect(url_for("auth.login"))
     response.delete_cookie(login_cookie_name())
+    response.headers["Clear-Site-Data"] = '"cache"'  # calendar pages the browser kept (webapp.calendar.revisits)
     return response
 
 

@@ -82,10 +82,14 @@ def event_label(entry, zone: ZoneInfo) -> str:
 
 def uses_twelve_hour() -> bool:
     """The signed-in user's clock (Settings, else their browser's locale); 24-hour until either is known."""
-    from flask import has_request_context
+    from flask import g, has_request_context
     from flask_login import current_user
 
-    return has_request_context() and current_user.is_authenticated and current_user.clock_24h is False
+    if not has_request_context():
+        return False
+    # Asked for every time on the page: the loaded user straight from `g` (the proxy costs more than the answer).
+    user = g.get("_login_user") or current_user
+    return user.is_authenticated and user.clock_24h is False
 
 
 def format_clock(hour: int, minute: int, twelve_hour: bool) -> str:

@@ -327,7 +327,6 @@ class QuietForm(Form):
 
 class VisibilityForm(Form):
     visible = SelectField(choices=[SelectChoice("1", "Show"), SelectChoice("0", "Hide")])
-    next = HiddenField()
 
 
 def edit_form_data(details: EventDetails, scope: str, kind: str,

@@ -1,6 +1,7 @@
 """What a calendar page needs to keep itself current (static/calendar.js): when it was drawn, as a change stamp
-(webapp.changes stamps are times in milliseconds), and where to ask. Drawing the page touches neither Redis nor the
-queue: the page itself says it is being looked at (POST /live/viewed, which syncs calendars over a minute old)."""
+(webapp.changes stamps are times in milliseconds), and where to ask. Drawing the page queues nothing (it reads the
+stamp only for its validator, webapp.calendar.revisits): the page itself says it is being looked at (POST
+/live/viewed, which syncs calendars over a minute old)."""
 from __future__ import annotations
 
 import time

@@ -96,6 +96,31 @@ class CalendarPage:
     def can_create(self) -> bool:
         return any(calendar.is_writable for calendar in self.calendars)
 
+    def side_digests(self, form_token: str) -> SideDigests:
+        """Fingerprints of the sidebar's two parts as this page draws them: a navigation whose browser shows the
+        same keeps its own (static/app.js sends them back), so a step to the next week carries neither."""
+        mini = (self.period.kind, self.mini_month.first, self.today, self.week_start)
+        return SideDigests(_digest(mini), _digest((self.calendars, form_token)))
+
+
+@dataclass(frozen=True)
+class SideDigests:
+    mini_month: str
+    calendar_list: str
+
+    @property
+    def header(self) -> str:
+        return f"{self.mini_month}.{self.calendar_list}"
+
+    def kept(self, header: str | None) -> tuple[bool, bool]:
+        """Which parts the browser that sent `header` already shows: (mini-month, calendar list)."""
+        mini_month, _, calendar_list = (header or "").partition(".")
+        return mini_month == self.mini_month, calendar_list == self.calendar_list
+
+
+def _digest(value) -> str:
+    return hashlib.sha256(repr(value).encode()).hexdigest()[:16]
+
 
 def calendar_page(session: Session, viewer: Viewer, kind: str, anchor: date, now: datetime) -> CalendarPage:
     zone = viewer.zone

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
+from flask_wtf.csrf import generate_csrf
 
 from webapp import audit, changes
-from webapp.calendar import bp, display, editing, pages
+from webapp.calendar import bp, display, editing, pages, revisits
 from webapp.calendar.copies import copies_of
 from webapp.calendar.editing import ALL_EVENTS, FOLLOWING, THIS_EVENT, EventInput
 from webapp.calendar.entries import all_day_dates, by_account, default_calendar
@@ -45,6 +47,8 @@ from webapp.models import SyncStatus
 from webapp.sync.push import retry_push
 from webapp.sync.queue import enqueue_push, enqueue_push_after
 
+# What the browser's sidebar shows, as SideDigests.header (static/app.js sends it with every htmx request).
+KEPT_HEADER = "X-Calendar-Kept"
 VIEW_LABELS = {"day": "Day", "3day": "3 days", "week": "Week", "month": "Month", "agenda": "Agenda"}
 
 
@@ -172,21 +176,18 @@ def go_to_date():
 
 @bp.route("/calendar/mini-month/<month>")
 def mini_month(month: str):
-    """Another month in the sidebar's mini-month, without moving the calendar (htmx); else that month's page."""
+    """Another month in the sidebar's mini-month, without moving the calendar (htmx); else that month's page. The
+    days the calendar shows are marked in the browser (calendar.js), which knows them."""
     first = _day_in_path(parse_month, month)
     kind = view_kind(request.args.get("view"))
     if not is_partial_request():
         return redirect(view_url(kind, first), 303)
-    try:
-        anchor = parse_day(request.args.get("anchor"))
-    except BadDate:
-        anchor = first
     viewer = _viewer()
-    period = make_period(kind, anchor, viewer.zone, viewer.week_start)
+    unmarked = make_period("month", first, viewer.zone, viewer.week_start)
     response = make_response(render_template(
-        "calendar/_mini_month.html", mini=pages.mini_month(first, today_in(viewer.zone, _now()), period,
+        "calendar/_mini_month.html", mini=pages.mini_month(first, today_in(viewer.zone, _now()), unmarked,
                                                            viewer.week_start),
-        kind=kind, anchor=anchor, weekday_initials=pages.weekday_initials(viewer.week_start)))
+        kind=kind, weekday_initials=pages.weekday_initials(viewer.week_start)))
     response.vary.add("HX-Request")
     return response
 
@@ -202,9 +203,21 @@ def _render_calendar(kind: str, anchor: date):
     # Taken before the page's own queries: a change committed while it is drawn gets a later stamp, so the tab
     # redraws instead of missing it.
     live = live_state()
-    page = calendar_page(db.session, _viewer(), kind, anchor, _now())
-    return render_page("calendar/view.html", "calendar/_view.html", calendar_page=page,
-                       connections_url=_connections_url(), open_panel=_panel_in_query(kind), live=live)
+    viewer, now = _viewer(), _now()
+    partial = is_partial_request()
+    kept_header = request.headers.get(KEPT_HEADER) if partial else None
+    etag = revisits.calendar_etag(today_in(viewer.zone, now), "partial" if partial else "page", kept_header or "")
+    unchanged = revisits.not_modified(etag)
+    if unchanged is not None:
+        return unchanged
+    page = calendar_page(db.session, viewer, kind, anchor, now)
+    generate_csrf()  # the session's raw token, which the calendar list's forms carry signed
+    side = page.side_digests(session["csrf_token"])
+    response = render_page("calendar/view.html", "calendar/_view.html", calendar_page=page, side=side,
+                           kept=side.kept(kept_header), connections_url=_connections_url(),
+                           open_panel=_panel_in_query(kind), live=live)
+    response.vary.add(KEPT_HEADER)
+    return revisits.mark(response, etag)
 
 
 def _panel_in_query(kind: str) -> dict | None:
@@ -231,13 +244,21 @@ def set_visibility(connection_id: uuid.UUID):
         abort(404)
     changes.note_change(db.session, current_user.id)
     db.session.commit()
-    # htmx follows the redirect with its headers, so it gets the calendar region back; a plain form the page.
-    return redirect(_calendar_path(form.next.data) or view_url("week", today_in(_viewer().zone, _now())), 303)
+    # Back to the page it was on (htmx names it; a plain form's browser sends it as the referrer): htmx follows the
+    # redirect with its headers, so it gets the calendar region back; a plain form the page.
+    back = _calendar_path(request.headers.get("HX-Current-URL") or request.referrer)
+    return redirect(back or view_url("week", today_in(_viewer().zone, _now())), 303)
 
 
-def _calendar_path(target: str | None) -> str | None:
-    """Only our own calendar pages: never another site ("//evil.example") or anything else."""
-    if target and target.startswith("/calendar/") and "\\" not in target and "//" not in target:
+def _calendar_path(address: str | None) -> str | None:
+    """The path of one of our own calendar pages in `address`: never another site ("//evil.example")."""
+    if not address:
+        return None
+    parts = urlsplit(address)
+    if parts.netloc and parts.netloc != request.host:
+        return None
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    if target.startswith("/calendar/") and "\\" not in target and "//" not in target:
         return target
     return None
 
