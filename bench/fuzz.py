@@ -95,8 +95,7 @@ DATE_NAMES = ("day", "month", "start", "end", "date", "anchor", "date_from", "da
 def form_field_names() -> list[str]:
     """Every field name of every form in the app (imports all modules so every form class exists)."""
     for module in pkgutil.walk_packages(webapp.__path__, "webapp."):
-        if module.name != "webapp.local":
-            importlib.import_module(module.name)
+        importlib.import_module(module.name)
     names: set[str] = set()
     stack = [FlaskForm]
     while stack:
@@ -597,7 +596,7 @@ def fuzz_endpoints(labels: list[str], examples: int, url_examples: int) -> list[
 
     from flask_migrate import upgrade
 
-    from webapp.embedded import start_postgres, start_redis
+    from local.embedded import start_postgres, start_redis
 
     with tempfile.TemporaryDirectory(prefix="almanac-fuzz-") as root:
         external = os.environ.get("BENCH_DATABASE_URL")

@@ -22,9 +22,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bench.harness import bench_app, bench_database, row, summarise
+from local.demo import generate
+from local.embedded import start_redis
 from webapp.auth.sessions import COOKIE_NAME, start_session
-from webapp.demo import generate
-from webapp.embedded import start_redis
 from webapp.extensions import db
 from webapp.models import User
 

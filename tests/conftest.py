@@ -16,11 +16,11 @@ from redis import Redis
 from sqlalchemy import text
 from sqlalchemy.orm import scoped_session, sessionmaker
 
+from local.embedded import start_postgres, start_redis
 from sandbox.settings import provider_settings
 from tests.factories import PASSWORD, make_config, make_user
 from tests.helpers import APPLE_USER, Mailbox, csrf_token_from
 from webapp import create_app
-from webapp.embedded import start_postgres, start_redis
 from webapp.extensions import db
 from webapp.models import User
 

@@ -243,9 +243,9 @@ def checkout_environment(instance_dir, **settings: str) -> dict[str, str]:
 
 
 def start_launcher(instance_dir, port, **settings: str):
-    """`make run`'s launcher (webapp.local) in its own process, on its own instance folder: embedded PostgreSQL and
-    Redis, and the sandbox emulators, as on a fresh machine. `settings`: environment variables it adds."""
-    return subprocess.Popen([sys.executable, "-m", "webapp.local"], cwd=PROJECT_ROOT,
+    """`make run`'s launcher (`python -m local`) in its own process, on its own instance folder: embedded PostgreSQL
+    and Redis, and the sandbox emulators, as on a fresh machine. `settings`: environment variables it adds."""
+    return subprocess.Popen([sys.executable, "-m", "local"], cwd=PROJECT_ROOT,
                             env=checkout_environment(instance_dir, PORT=str(port), **settings),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from webapp.embedded import running_redis_url, start_redis
+from local.embedded import running_redis_url, start_redis
 from webapp.extensions import connect_redis
 
 

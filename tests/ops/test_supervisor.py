@@ -13,10 +13,10 @@ import psutil
 import psycopg
 import pytest
 
+from local.embedded import EmbeddedPostgres, start_postgres
+from local.launcher import Supervisor, describe_exit
 from webapp.backoff import Backoff
-from webapp.embedded import EmbeddedPostgres, start_postgres
 from webapp.extensions import connect_redis
-from webapp.local import Supervisor, describe_exit
 
 
 def supervise(supervisor: Supervisor, seconds: float) -> None:

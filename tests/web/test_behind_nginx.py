@@ -15,11 +15,11 @@ import requests
 from requests.adapters import HTTPAdapter
 from sqlalchemy import select
 
+from local.launcher import BIN, procfile_processes
 from tests.factories import PASSWORD, make_user
 from tests.helpers import csrf_token_from, free_port, self_signed_certificate
 from webapp.config import PROJECT_ROOT
 from webapp.extensions import db
-from webapp.local import BIN, procfile_processes
 from webapp.models import AuditLog
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
