@@ -53,8 +53,15 @@ from webapp.auth.sessions import login_cookie_name, start_session
 from webapp.auth.signup import request_signup, signup_mail
 from webapp.calendar.periods import VIEW_KINDS
 from webapp.extensions import db
-from webapp.models import CalendarConnection, CalendarEvent, CalendarProvider, EventStatus, SyncStatus, User
-from webapp.models import Session as LoginSession
+from webapp.models import (
+    CalendarConnection,
+    CalendarEvent,
+    CalendarProvider,
+    EventStatus,
+    LoginSession,
+    SyncStatus,
+    User,
+)
 
 PASSWORD = "correct horse battery"
 NEW_PASSWORD = "a brand new passphrase"
