@@ -163,21 +163,27 @@ def test_relative_imports_are_resolved_against_their_package(tmp_path, monkeypat
     assert "webapp.providers.google" in {entry.target for entry in imports_in(package / "__init__.py")}
 
 
-def fixtures_in(conftest: Path) -> set[str]:
-    return {node.name for node in ast.parse(conftest.read_text()).body
+def test_no_test_module_imports_from_a_conftest():
+    """Factories live in tests/factories.py and other helpers in tests/helpers.py; a fixture more than one test package
+    uses lives in the root conftest, which pytest offers everywhere, so nothing is imported from a conftest."""
+    borrowed = [f"{path.relative_to(ROOT)}: from {node.module}"
+                for path in sorted((ROOT / "tests").rglob("*.py"))
+                for node in ast.walk(ast.parse(path.read_text()))
+                if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[-1] == "conftest"]
+    assert borrowed == []
+
+
+def fixtures_in(path: Path) -> set[str]:
+    return {node.name for node in ast.parse(path.read_text()).body
             if isinstance(node, ast.FunctionDef) and any("fixture" in ast.unparse(d) for d in node.decorator_list)}
 
 
-def test_tests_import_only_fixtures_from_conftests():
-    """Factories live in tests/factories.py and other helpers in tests/helpers.py; a conftest shares fixtures."""
-    misplaced = []
-    for path in sorted((ROOT / "tests").rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[-1] == "conftest":
-                fixtures = fixtures_in((ROOT / Path(*node.module.split("."))).with_suffix(".py"))
-                misplaced += [f"{path.relative_to(ROOT)}: {alias.name} from {node.module}"
-                              for alias in node.names if alias.name not in fixtures]
-    assert misplaced == []
+def test_no_conftest_defines_a_root_fixture_again():
+    """One `user`, one `signed_in`: a package's conftest adds fixtures of its own and never shadows a shared one."""
+    shared = fixtures_in(ROOT / "tests" / "conftest.py")
+    again = [f"{path.relative_to(ROOT)}: {name}" for path in sorted((ROOT / "tests").glob("*/conftest.py"))
+             for name in sorted(fixtures_in(path) & shared)]
+    assert again == []
 
 
 def test_no_test_module_imports_another():

@@ -7,7 +7,6 @@ import signal
 import pytest
 
 from local.embedded import start_redis
-from tests.admin.conftest import admin, admin_client  # noqa: F401 - the health page needs an admin
 from tests.factories import build_app
 
 
