@@ -85,6 +85,7 @@ def test_the_embedded_redis_is_restarted_in_place(capsys, redis_server):
     assert f"embedded Redis started again (pid {redis_server.process.pid})" in output
 
 
+@pytest.mark.slow  # a real PostgreSQL SIGKILLed and started again: up to half a minute
 def test_the_embedded_postgres_is_restarted_in_place_on_the_same_socket(capsys):
     with tempfile.TemporaryDirectory(prefix="almanac-supervised-") as root:
         postgres = start_postgres(Path(root) / "postgres", delete_on_stop=True)
