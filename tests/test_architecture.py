@@ -3,6 +3,8 @@ functions count too) against the layers below. A failure names the module, the i
 from __future__ import annotations
 
 import ast
+import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,9 +72,10 @@ def imports_in(path: Path) -> list[Import]:
     return [entry for entry in found if entry.target.split(".")[0] in OURS]
 
 
-def all_imports() -> list[Import]:
+@functools.cache  # parsed once per test process: several tests read the same graph
+def all_imports() -> tuple[Import, ...]:
     paths = [ROOT / "wsgi.py"] + [path for package in OURS[:-1] for path in sorted((ROOT / package).rglob("*.py"))]
-    return [entry for path in paths for entry in imports_in(path)]
+    return tuple(entry for path in paths for entry in imports_in(path))
 
 
 def within(name: str, packages: tuple[str, ...] | str) -> bool:
@@ -84,7 +87,7 @@ def top(name: str) -> str:
     return name.split(".")[0]
 
 
-def package_rule_breaks(imports: list[Import]) -> list[str]:
+def package_rule_breaks(imports: Iterable[Import]) -> list[str]:
     breaks = []
     for entry in imports:
         source, target = top(entry.module), top(entry.target)
@@ -95,7 +98,7 @@ def package_rule_breaks(imports: list[Import]) -> list[str]:
     return breaks
 
 
-def layer_rule_breaks(imports: list[Import]) -> list[str]:
+def layer_rule_breaks(imports: Iterable[Import]) -> list[str]:
     breaks = []
     for entry in imports:
         module, target = entry.module, entry.target
