@@ -3,4 +3,5 @@ import sys
 
 from local.launcher import run
 
-sys.exit(run())
+if __name__ == "__main__":
+    sys.exit(run())
