@@ -37,7 +37,7 @@ lock:
 	rm -rf .venv-lock
 
 run: $(VENV)/.installed-run
-	$(BIN)/python -m webapp.local
+	$(BIN)/python -m local
 
 chromium:
 	@if [ ! -x "$(CHROMIUM)" ]; then \

@@ -40,6 +40,7 @@ from rq.registry import StartedJobRegistry
 from sqlalchemy import select, text
 
 from bench.recurrence import ISSUE_RULES
+from local.embedded import start_postgres, start_redis
 from sandbox.faults import Fault, FaultInjector, FaultPlan, ReverseProxy, listing_key
 from sandbox.google_emulator import GoogleState, create_google_emulator
 from sandbox.microsoft_emulator import MicrosoftState, create_microsoft_emulator
@@ -47,7 +48,6 @@ from sandbox.radicale_server import create_calendar, put_event, start_radicale
 from sandbox.serve import serve_in_thread
 from webapp import create_app
 from webapp.config import PROJECT_ROOT, Config
-from webapp.embedded import start_postgres, start_redis
 from webapp.extensions import db
 
 GOOGLE_CLIENT = ("chaos-client.apps.googleusercontent.com", "chaos-secret")

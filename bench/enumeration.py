@@ -21,9 +21,9 @@ from flask_migrate import upgrade
 
 from bench.fuzz import fuzz_app
 from bench.harness import percentile
+from local.embedded import start_postgres, start_redis
 from webapp.auth.accounts import hash_password
 from webapp.auth.signup import request_signup
-from webapp.embedded import start_postgres, start_redis
 from webapp.extensions import db
 from webapp.models import User
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from flask import Flask
 from flask_migrate import upgrade
 
+from local.embedded import start_postgres
 from webapp import create_app
 from webapp.config import Config, normalise_database_url
-from webapp.embedded import start_postgres
 from webapp.extensions import db
 
 

@@ -50,6 +50,7 @@ from sqlalchemy import func, select, text
 
 from bench.harness import bench_database, percentile, row
 from bench.pages import procfile_web_command
+from local.embedded import start_redis
 from sandbox.google_emulator import GoogleState, create_google_emulator
 from sandbox.microsoft_emulator import MicrosoftState, create_microsoft_emulator
 from sandbox.radicale_server import create_calendar, put_event, start_radicale
@@ -58,7 +59,6 @@ from webapp import create_app
 from webapp.auth.accounts import hash_password
 from webapp.auth.sessions import COOKIE_NAME, start_session
 from webapp.config import PROJECT_ROOT, Config
-from webapp.embedded import start_redis
 from webapp.extensions import db
 from webapp.models import CalendarConnection, User, WatchChannel
 

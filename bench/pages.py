@@ -25,10 +25,10 @@ from redis import Redis
 from sqlalchemy import select
 
 from bench.harness import bench_app, bench_database, row, summarise
+from local.demo import generate
+from local.embedded import start_redis
 from webapp.auth.sessions import COOKIE_NAME, start_session
 from webapp.changes import bump
-from webapp.demo import generate
-from webapp.embedded import start_redis
 from webapp.extensions import db
 from webapp.models import User
 

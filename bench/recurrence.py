@@ -233,8 +233,8 @@ def time_pages(quick: bool) -> list[dict]:
     """The pages issue 19 found stalling, for a demo user (3 calendars, 100 events each, weekly series) whose
     calendar also holds both rules, through the test client: the whole request, rendering included."""
     from bench.harness import bench_app, timed
+    from local.demo import generate
     from webapp.auth.sessions import COOKIE_NAME, start_session
-    from webapp.demo import generate
     from webapp.extensions import db
     from webapp.models import CalendarConnection, CalendarEvent, EventStatus, SyncStatus, User
 

@@ -27,10 +27,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from bench.harness import bench_app
+from local.embedded import start_redis
 from sandbox.settings import provider_settings
 from webapp.auth.accounts import hash_password
 from webapp.config import PROJECT_ROOT
-from webapp.embedded import start_redis
 from webapp.extensions import db
 from webapp.models import CalendarConnection, User
 

@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, text
 
 from bench.harness import bench_app, row, timed
+from local.demo import HISTORY_EMAIL, generate
 from webapp.calendar.periods import make_period
 from webapp.calendar.queries import WINDOW_STATEMENT, entries_between, window_parameters
-from webapp.demo import HISTORY_EMAIL, generate
 from webapp.extensions import db
 from webapp.models import User
 

@@ -1,28 +1,43 @@
 """Shared fixtures: a real PostgreSQL and Redis for the whole run (embedded unless TEST_DATABASE_URL /
-TEST_REDIS_URL are set), the schema built by the migrations, and one rolled-back transaction per test."""
+TEST_REDIS_URL are set), the schema built by the migrations, and one rolled-back transaction per test; and every
+fixture more than one test package uses (a package's conftest keeps only its own)."""
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import secrets
 import tempfile
+import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
 from flask_migrate import upgrade
 from redis import Redis
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import scoped_session, sessionmaker
 
+from local.embedded import start_postgres, start_redis
 from sandbox.settings import provider_settings
-from tests.factories import PASSWORD, make_config, make_user
-from tests.helpers import APPLE_USER, Mailbox, csrf_token_from
+from tests.factories import (
+    BERLIN,
+    PASSWORD,
+    at,
+    berlin_event,
+    make_all_day,
+    make_config,
+    make_connection,
+    make_series,
+    make_user,
+)
+from tests.helpers import APPLE_USER, Mailbox, csrf_token_from, in_test_session
 from webapp import create_app
-from webapp.embedded import start_postgres, start_redis
+from webapp.auth.sessions import COOKIE_NAME, start_session
 from webapp.extensions import db
-from webapp.models import User
+from webapp.models import CalendarConnection, SyncStatus, User
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # The provider emulators speak plain http on 127.0.0.1; oauthlib refuses that unless told. Only the test and
@@ -212,6 +227,73 @@ def login(client):
 
 
 @pytest.fixture
+def signed_in(client, db_session, user):
+    """`client` with a session cookie for `user`. The login form itself is tested with the accounts and in the
+    browser tests; here it would only add an argon2 verification to every test."""
+    token = start_session(db_session, user, absolute_days=30, user_agent="pytest", ip_address="127.0.0.1")
+    db_session.commit()
+    client.set_cookie(COOKIE_NAME, token)
+    return client
+
+
+@pytest.fixture
+def csrf(signed_in):
+    """The session's CSRF token, as a page hands it out."""
+    return csrf_token_from(signed_in.get("/settings/profile").get_data(as_text=True))
+
+
+@pytest.fixture
+def admin(db_session):
+    return make_user(db_session, is_admin=True, first_name="Grace", last_name="Hopper")
+
+
+@pytest.fixture
+def admin_client(client, login, admin):
+    response = login(admin)
+    assert response.status_code == 302
+    return client
+
+
+@pytest.fixture
+def calendar(db_session, user):
+    """A writable, visible Google calendar of `user` (committed, like make_user: a request's teardown would roll
+    back a mere flush)."""
+    return make_connection(db_session, user)
+
+
+@pytest.fixture
+def run_sync(app, db_session, redis, monkeypatch):
+    """The real RQ job function, on the test app and the test's transaction."""
+    import jobs.sync
+
+    monkeypatch.setattr(jobs.sync, "job_app", lambda: app)
+
+    def run(connection_id, **options):
+        return in_test_session(lambda: jobs.sync.sync_connection(str(connection_id), **options))
+
+    return run
+
+
+_calendar_names = itertools.count(1)
+
+
+@pytest.fixture
+def apple(client, db_session, user, login, provider_servers):
+    """A fresh Radicale calendar of the test's own, connected through the Apple form."""
+    from sandbox.radicale_server import create_calendar
+
+    login(user)
+    name = f"cal{next(_calendar_names)}-{uuid.uuid4().hex[:6]}"
+    url = create_calendar(provider_servers.radicale.url, *APPLE_USER, name, name.title(), "#34a853")
+    token = csrf_token_from(client.get("/connections/apple").get_data(as_text=True))
+    client.post("/connections/apple", data={"apple_id": APPLE_USER[0], "app_password": APPLE_USER[1],
+                                            "csrf_token": token})
+    connection = db_session.scalars(select(CalendarConnection).where(
+        CalendarConnection.user_id == user.id, CalendarConnection.calendar_name == name.title())).one()
+    return connection, url
+
+
+@pytest.fixture
 def mailbox(app, redis, monkeypatch):
     import jobs.accounts
 
@@ -238,6 +320,32 @@ def live_server(app, clean_database, redis, monkeypatch):
     monkeypatch.setitem(app.config, "PUBLIC_URL", server.url)  # links in mails point at this server
     yield server
     server.stop()
+
+
+@pytest.fixture
+def person(app, live_server):
+    """A user with two calendars and a believable week around today (real commits: the browser reads them)."""
+    today = datetime.now(BERLIN).date()
+    monday = today - timedelta(days=today.weekday())
+    with app.app_context():
+        session = db.session
+        account = make_user(session, first_name="Ada", last_name="Lovelace", time_zone="Europe/Berlin")
+        work = make_connection(session, account, calendar_name="Work", calendar_color="#1a73e8", is_primary=True)
+        home = make_connection(session, account, calendar_name="Home", calendar_color="#0b8043")
+        berlin_event(session, work, at(monday, 9), at(monday, 10, 30), title="Planning", location="Room 4")
+        berlin_event(session, home, at(monday, 10), at(monday, 11), title="Dentist")
+        berlin_event(session, work, at(monday + timedelta(days=1), 15), at(monday + timedelta(days=1), 16),
+                   title="Call with New York", timezone="America/New_York",
+                   description="Dial in: https://meet.example/abc\n<b>Not bold</b>",
+                   attendees=[{"email": "grace@example.com", "name": "Grace", "responseStatus": "accepted"}])
+        make_all_day(session, home, monday + timedelta(days=2), monday + timedelta(days=4), title="Family visit")
+        make_series(session, work, at(monday - timedelta(days=14), 8, 30), "RRULE:FREQ=WEEKLY;BYDAY=MO,WE,FR",
+                    minutes=15, title="Standup", timezone="Europe/Berlin")
+        berlin_event(session, work, at(monday + timedelta(days=3), 13), title="Lunch talk",
+                   sync_status=SyncStatus.PENDING)
+        for hour in (9, 11, 14, 16):
+            berlin_event(session, work, at(monday + timedelta(days=4), hour), title=f"Review {hour}")
+        return {"email": account.email, "id": account.id, "monday": monday, "work_id": work.id}
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import select as select_module
 import signal
 import socket
 import subprocess
@@ -243,9 +244,9 @@ def checkout_environment(instance_dir, **settings: str) -> dict[str, str]:
 
 
 def start_launcher(instance_dir, port, **settings: str):
-    """`make run`'s launcher (webapp.local) in its own process, on its own instance folder: embedded PostgreSQL and
-    Redis, and the sandbox emulators, as on a fresh machine. `settings`: environment variables it adds."""
-    return subprocess.Popen([sys.executable, "-m", "webapp.local"], cwd=PROJECT_ROOT,
+    """`make run`'s launcher (`python -m local`) in its own process, on its own instance folder: embedded PostgreSQL
+    and Redis, and the sandbox emulators, as on a fresh machine. `settings`: environment variables it adds."""
+    return subprocess.Popen([sys.executable, "-m", "local"], cwd=PROJECT_ROOT,
                             env=checkout_environment(instance_dir, PORT=str(port), **settings),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -310,6 +311,12 @@ def seconds_until(condition, timeout: float, what: str = "the condition", *, tol
     started = time.monotonic()
     wait_for(condition, timeout, what, tolerate=tolerate)
     return time.monotonic() - started
+
+
+def has_word_from_server(dbapi_connection) -> bool:
+    """Whether an idle database connection's socket has something to read: the server's goodbye (a FATAL message, or
+    the end of the stream) when it ended the session. The same test the pool makes at checkout."""
+    return bool(select_module.select([dbapi_connection.fileno()], [], [], 0)[0])
 
 
 # Where the sample jobs the worker tests enqueue (rq_sample_jobs) live.
@@ -388,16 +395,12 @@ def sent_statements(target):
 
 
 def wait_until_up(launcher, port, timeout=60.0) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
+    def login_page_answers() -> bool:
         assert launcher.poll() is None, launcher.stdout.read()
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/login", timeout=10).status_code == 200:
-                return time.monotonic() - started
-        except (requests.ConnectionError, requests.Timeout):
-            pass
-        time.sleep(0.2)
-    raise AssertionError("the app did not come up")
+        return requests.get(f"http://127.0.0.1:{port}/login", timeout=10).status_code == 200
+
+    return seconds_until(login_page_answers, timeout, "the app coming up",
+                         tolerate=(requests.ConnectionError, requests.Timeout))
 
 
 def process_tree(pid) -> list[psutil.Process]:
@@ -427,11 +430,9 @@ def stop_with_ctrl_c(launcher, descendants):
 
 
 def wait_for_mailed_link(browser, port, timeout=30.0) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def mailed_link() -> str | None:
         outbox = browser.get(f"http://127.0.0.1:{port}/dev/outbox").text
         match = re.search(r'href="(http://127\.0\.0\.1:\d+/register/confirm\?token=[^"]+)"', outbox)
-        if match:
-            return match.group(1).replace("&amp;", "&")
-        time.sleep(0.3)
-    raise AssertionError("no sign-up mail reached the local outbox")
+        return match and match.group(1).replace("&amp;", "&")
+
+    return wait_for(mailed_link, timeout, "a sign-up mail in the local outbox")

@@ -11,7 +11,7 @@ from sqlalchemy import delete, select, update
 from tests.factories import PASSWORD, make_user
 from tests.helpers import csrf_token_from
 from webapp.auth.sessions import COOKIE_NAME
-from webapp.models import AuditLog, AuditStatus, Session, User
+from webapp.models import AuditLog, AuditStatus, LoginSession, User
 
 # Any page that needs a signed-in user: 200 when the session is live, a redirect to /login when it is not.
 SIGNED_IN_PAGE = "/settings/sessions"
@@ -105,7 +105,7 @@ def test_login_sets_an_opaque_cookie_and_stores_only_its_hash(client, db_session
     assert "HttpOnly" in cookie_header and "SameSite=Lax" in cookie_header and "Secure" not in cookie_header
     token = client.get_cookie(COOKIE_NAME).value
     assert len(token) >= 43  # 32 random bytes, base64url
-    row = db_session.scalars(select(Session).where(Session.user_id == user.id)).one()
+    row = db_session.scalars(select(LoginSession).where(LoginSession.user_id == user.id)).one()
     assert row.token_hash == hashlib.sha256(token.encode()).hexdigest()
     assert token not in row.token_hash
     assert timedelta(days=29, hours=23) < row.expires_at - row.created_at <= timedelta(days=30)
@@ -128,7 +128,7 @@ def test_every_login_gets_a_new_token(app, db_session, user, login):
     login(user, test_client=first)
     login(user, test_client=second)
     assert first.get_cookie(COOKIE_NAME).value != second.get_cookie(COOKIE_NAME).value
-    assert len(db_session.scalars(select(Session).where(Session.user_id == user.id)).all()) == 2
+    assert len(db_session.scalars(select(LoginSession).where(LoginSession.user_id == user.id)).all()) == 2
 
 
 def test_wrong_email_and_wrong_password_read_the_same(client, db_session, user, login):
@@ -148,7 +148,7 @@ def test_logout_deletes_the_session_row(client, db_session, user, login):
     token = csrf_token_from(client.get(SIGNED_IN_PAGE).get_data(as_text=True))
     response = client.post("/logout", data={"csrf_token": token})
     assert response.status_code == 302 and response.location == "/login"
-    assert db_session.scalars(select(Session).where(Session.user_id == user.id)).all() == []
+    assert db_session.scalars(select(LoginSession).where(LoginSession.user_id == user.id)).all() == []
     assert client.get(SIGNED_IN_PAGE).status_code == 302
     assert audit_actions(db_session, "USER_LOGOUT")
 
@@ -158,7 +158,7 @@ def test_expired_idle_and_deleted_users_are_logged_out(app, db_session, user, lo
         browser = app.test_client()
         login(user, test_client=browser)
         assert browser.get(SIGNED_IN_PAGE).status_code == 200
-        row = db_session.scalars(select(Session).where(Session.user_id == user.id)).one()
+        row = db_session.scalars(select(LoginSession).where(LoginSession.user_id == user.id)).one()
         user = db_session.get(User, user.id)  # requests closed the session the fixture loaded it in
         now = datetime.now(UTC)
         if change == "expired":
@@ -171,7 +171,7 @@ def test_expired_idle_and_deleted_users_are_logged_out(app, db_session, user, lo
             user.disabled_at = now
         db_session.commit()
         assert browser.get(SIGNED_IN_PAGE).status_code == 302, change
-        db_session.execute(delete(Session).where(Session.user_id == user.id))
+        db_session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
         db_session.execute(update(User).where(User.id == user.id).values(deleted_at=None, disabled_at=None))
         db_session.commit()
 
@@ -212,7 +212,7 @@ def test_htmx_revoke_of_another_session_swaps_the_list(app, db_session, user, lo
     login(user, test_client=phone, headers={"User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Safari/604.1"})
     login(user, test_client=laptop)
     phone_row = db_session.scalars(
-        select(Session).where(Session.user_id == user.id, Session.user_agent.like("%iPhone%"))).one()
+        select(LoginSession).where(LoginSession.user_id == user.id, LoginSession.user_agent.like("%iPhone%"))).one()
     token = csrf_token_from(laptop.get("/settings/sessions").get_data(as_text=True))
     response = laptop.post(f"/settings/sessions/{phone_row.id}/revoke",
                            headers={"HX-Request": "true", "X-CSRFToken": token})
@@ -229,7 +229,7 @@ def test_cannot_revoke_someone_elses_session(app, db_session, user, login):
     stranger = make_user(db_session)
     other = app.test_client()
     login(stranger, test_client=other)
-    stranger_session = db_session.scalars(select(Session).where(Session.user_id == stranger.id)).one()
+    stranger_session = db_session.scalars(select(LoginSession).where(LoginSession.user_id == stranger.id)).one()
     mine = app.test_client()
     login(user, test_client=mine)
     token = csrf_token_from(mine.get("/settings/sessions").get_data(as_text=True))

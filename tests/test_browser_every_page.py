@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.calendar.conftest import person  # noqa: F401
 from tests.factories import at, berlin_event, make_connection, make_user
 from tests.helpers import ARTIFACTS, DESKTOP, PHONE, log_in, screenshot
 from webapp.extensions import db

@@ -6,9 +6,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 
+from local.demo import HISTORY_EMAIL, demo_data_command, generate
 from webapp.calendar.periods import make_period
 from webapp.calendar.queries import entries_between
-from webapp.demo import HISTORY_EMAIL, generate
 from webapp.models import User
 
 KINDS = """
@@ -70,9 +70,9 @@ def test_a_demo_user_sees_every_week_of_the_year_filled_with_series_expanded(db_
 def test_the_command_fills_once_and_says_so(app, db_session):
     runner = app.test_cli_runner()
 
-    result = runner.invoke(args=["demo-data", "--users", "2", "--calendars-per-user", "1",
-                                 "--events-per-calendar", "10", "--scale", "2", "--seed", "4"])
-    again = runner.invoke(args=["demo-data", "--users", "2"])
+    result = runner.invoke(demo_data_command, ["--users", "2", "--calendars-per-user", "1",
+                                               "--events-per-calendar", "10", "--scale", "2", "--seed", "4"])
+    again = runner.invoke(demo_data_command, ["--users", "2"])
 
     assert result.exit_code == 0, result.output
     assert "4 users, 4 calendars, 40 events" in result.output

@@ -8,6 +8,7 @@ import pytest
 import requests
 from redis import Redis
 
+from local.embedded import redis_socket_path, running_redis_url
 from tests.helpers import (
     clean_up_after_failure,
     csrf_token_from,
@@ -21,7 +22,6 @@ from tests.helpers import (
     wait_for_mailed_link,
     wait_until_up,
 )
-from webapp.embedded import redis_socket_path, running_redis_url
 
 pytestmark = pytest.mark.slow
 
@@ -134,6 +134,7 @@ def test_flask_commands_use_the_local_default_beside_make_run_and_without_it(tmp
         invited = flask_command(instance, "users", "invite", "friend@example.com")
         assert f"http://127.0.0.1:{port}/register/invitation?token=" in invited.stdout, invited.stderr
         assert flask_command(instance, "jobs", "schedule").stdout.startswith("schedule: added ")
+        assert "Fill the database with demo users" in flask_command(instance, "demo-data", "--help").stdout
         assert embedded_servers(instance) == servers  # joined, never started a second or stopped them
         descendants = process_tree(launcher.pid)
     except BaseException:

@@ -101,13 +101,12 @@ def register_blueprints(app: Flask) -> None:
     from webapp.calendar import views as calendar_views  # noqa: F401
     from webapp.connections import views as connections_views  # noqa: F401
     from webapp.connections.cli import tokens_cli
-    from webapp.demo import demo_data_command
     from webapp.settings import views as settings_views  # noqa: F401
 
     for blueprint in (auth.bp, calendar.bp, connections.bp, settings.bp, admin.bp, ops.bp):
         app.register_blueprint(blueprint)
     register_feature_blueprints(app)
-    for command_group in (tokens_cli, users_cli, demo_data_command):
+    for command_group in (tokens_cli, users_cli):
         app.cli.add_command(command_group)
 
 

@@ -43,8 +43,8 @@ def instance_secret(name: str, nbytes: int = 32, directory: Path = INSTANCE_DIR)
 
 def runs_on_local_default(environ: Mapping[str, str] | None = None) -> bool:
     """A `flask …` command without DATABASE_URL (the flask CLI sets FLASK_RUN_FROM_CLI before it loads the app): it
-    uses `make run`'s local default (webapp.local.command_config). gunicorn, and every command of a deployment,
-    read only the environment."""
+    uses `make run`'s local default (wsgi.py builds the app with local.launcher.command_config). gunicorn, and every
+    command of a deployment, read only the environment."""
     env = os.environ if environ is None else environ
     return env.get("FLASK_RUN_FROM_CLI") == "true" and not env.get("DATABASE_URL")
 

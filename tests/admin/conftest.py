@@ -1,23 +1,10 @@
-"""Admin fixtures: an admin signed in through the real login form, and fast ways to fill the audit log."""
+"""Admin fixtures: counting the queries a page sends (`admin` and `admin_client` are in the root conftest)."""
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import event
 
-from tests.factories import make_user
 from webapp.extensions import db
-
-
-@pytest.fixture
-def admin(db_session):
-    return make_user(db_session, is_admin=True, first_name="Grace", last_name="Hopper")
-
-
-@pytest.fixture
-def admin_client(client, login, admin):
-    response = login(admin)
-    assert response.status_code == 302
-    return client
 
 
 class QueryCounter:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from tests.factories import add_audit_rows, add_users, make_connection, make_user
 from tests.helpers import csrf_token_from
 from webapp.admin.cli import users_cli
-from webapp.models import AuditLog, AuditStatus, Session, User
+from webapp.models import AuditLog, AuditStatus, LoginSession, User
 
 ROW = re.compile(r'<tr id="user-[0-9a-f-]+" data-user-email="([^"]+)">')
 
@@ -65,7 +65,8 @@ def test_disabling_ends_the_users_sessions_at_once(app, admin_client, db_session
     assert response.status_code == 302
     db_session.expire_all()
     assert db_session.get(User, member.id).disabled_at is not None
-    assert db_session.scalar(select(func.count()).select_from(Session).where(Session.user_id == member.id)) == 0
+    assert db_session.scalar(
+        select(func.count()).select_from(LoginSession).where(LoginSession.user_id == member.id)) == 0
     assert "/login" in their_browser.get("/settings/sessions").headers["Location"]
     assert login(member, test_client=their_browser).status_code == 422  # and cannot log in again
     entry = db_session.scalar(select(AuditLog).where(AuditLog.action == "ADMIN_USER_DISABLE"))

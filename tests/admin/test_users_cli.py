@@ -11,7 +11,7 @@ from tests.factories import add_audit_rows, make_user
 from tests.helpers import audit_rows
 from webapp.admin.cli import users_cli
 from webapp.feeds import tokens as feed_tokens
-from webapp.models import CalendarFeed, Session, User
+from webapp.models import CalendarFeed, LoginSession, User
 
 
 @pytest.fixture
@@ -113,7 +113,8 @@ def test_disable_ends_sessions_and_the_private_feed_at_once(app, users, db_sessi
     result = users("disable", "leaving@example.com")
     assert result.exit_code == 0 and result.output == "leaving@example.com is disabled; 1 session ended.\n"
     assert account(db_session, "leaving@example.com").disabled_at is not None
-    assert db_session.scalar(select(func.count()).select_from(Session).where(Session.user_id == member.id)) == 0
+    assert db_session.scalar(
+        select(func.count()).select_from(LoginSession).where(LoginSession.user_id == member.id)) == 0
     assert db_session.scalar(select(CalendarFeed).where(CalendarFeed.user_id == member.id)) is None
     assert "/login" in client.get("/settings/sessions").headers["Location"]
     assert client.get(f"/feeds/{token}.ics").status_code == 404

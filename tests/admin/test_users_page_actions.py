@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from sqlalchemy import select, text
-from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import Session
 
 from tests.factories import add_users, make_user
 from tests.helpers import csrf_token_from
@@ -158,7 +158,7 @@ def test_two_admins_revoking_each_other_at_once_leave_one(app, clean_database):
             setup.execute(text("INSERT INTO users (email, password_hash, is_admin) VALUES "
                                "('a@example.com', 'x', true), ('b@example.com', 'x', true)"))
     with engine.connect() as first, engine.connect() as second, engine.connect() as observer:
-        one, two = DbSession(bind=first), DbSession(bind=second)
+        one, two = Session(bind=first), Session(bind=second)
         a_takes_b = one.scalars(select(User).where(User.email == "b@example.com")).one()
         b_takes_a = two.scalars(select(User).where(User.email == "a@example.com")).one()
         assert revoke_admin(one, a_takes_b)

@@ -16,7 +16,7 @@ from tests.helpers import csrf_token_from
 from webapp import create_app
 from webapp.extensions import db
 from webapp.mail import MailNotConfigured, Message, outbox, send
-from webapp.models import AuditLog, AuditStatus, PasswordReset, Session, User
+from webapp.models import AuditLog, AuditStatus, LoginSession, PasswordReset, User
 
 SIGNED_IN_PAGE = "/settings/sessions"
 NEW_PASSWORD = "a brand new passphrase"
@@ -88,7 +88,7 @@ def test_resetting_sets_the_password_signs_in_and_ends_every_other_session(app, 
 
     assert phone.get(SIGNED_IN_PAGE).status_code == 302 and laptop.get(SIGNED_IN_PAGE).status_code == 302
     assert browser.get(SIGNED_IN_PAGE).status_code == 200
-    sessions = db_session.scalars(select(Session.user_id)).all()
+    sessions = db_session.scalars(select(LoginSession.user_id)).all()
     assert sessions.count(user.id) == 1 and sessions.count(stranger.id) == 1
     (entry,) = audit_rows(db_session, "PASSWORD_RESET")
     assert entry.user_id == user.id and entry.metadata_ == {"sessions_ended": 2}

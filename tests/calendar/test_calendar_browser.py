@@ -3,7 +3,6 @@ creating, editing and deleting an event, the calendar list, and screenshots at d
 from __future__ import annotations
 
 import re
-import time as clock
 from datetime import datetime
 
 import pytest
@@ -11,7 +10,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from tests.factories import BERLIN, at, make_user
-from tests.helpers import DESKTOP, PHONE, log_in, screenshot
+from tests.helpers import DESKTOP, PHONE, log_in, screenshot, wait_for
 from webapp.extensions import db
 from webapp.models import CalendarEvent, EventStatus, SyncStatus, User
 
@@ -168,13 +167,11 @@ def test_the_browsers_time_zone_is_taken_on_the_first_visit(app, live_server, br
     page = context.new_page()
     try:
         log_in(page, live_server.url, email)
-        deadline = clock.monotonic() + 5
-        zone = None
-        while zone is None and clock.monotonic() < deadline:
+        def saved_zone() -> str | None:
             with app.app_context():
-                zone = db.session.scalar(select(User.time_zone).where(User.email == email))
-            clock.sleep(0.1)
-        assert zone == "America/New_York"
+                return db.session.scalar(select(User.time_zone).where(User.email == email))
+
+        assert wait_for(saved_zone, 5, "the browser's time zone saved") == "America/New_York"
         page.wait_for_load_state()
         page.wait_for_selector("#calendar")
         assert page.locator("[data-time-zone-guess]").count() == 0  # drawn again in the new zone

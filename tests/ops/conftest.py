@@ -6,9 +6,8 @@ import signal
 
 import pytest
 
-from tests.admin.conftest import admin, admin_client  # noqa: F401 - the health page needs an admin
+from local.embedded import start_redis
 from tests.factories import build_app
-from webapp.embedded import start_redis
 
 
 @pytest.fixture(scope="session")

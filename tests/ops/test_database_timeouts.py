@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from tests.factories import build_app
+from tests.helpers import has_word_from_server, wait_for
 from webapp.extensions import db
 
 
@@ -32,7 +33,8 @@ def test_a_forgotten_transaction_is_ended(app):
                        IDLE_IN_TRANSACTION_TIMEOUT_MS=300)
     with strict.app_context():
         db.session.execute(text("SELECT 1"))  # opens a transaction and leaves it idle
-        time.sleep(0.8)
+        idle = db.session.connection().connection.dbapi_connection
+        wait_for(lambda: has_word_from_server(idle), 10, "the server ending the idle transaction")
         with pytest.raises(DBAPIError):
             db.session.execute(text("SELECT 1"))
         db.session.rollback()

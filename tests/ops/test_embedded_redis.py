@@ -2,9 +2,8 @@
 survives SIGKILL; a data directory that only holds an older snapshot is carried over."""
 from __future__ import annotations
 
-import time
-
-from webapp.embedded import running_redis_url, start_redis
+from local.embedded import running_redis_url, start_redis
+from tests.helpers import wait_for
 from webapp.extensions import connect_redis
 
 
@@ -22,7 +21,9 @@ def test_data_survives_a_kill_and_a_snapshot_from_before_is_carried_over(tmp_pat
         client = connect_redis(server.url, timeout=1)
         assert client.get("queued-before-the-upgrade") == b"1"
         client.set("written-just-now", "2")
-        time.sleep(1.5)  # appendfsync everysec
+        # Written to the file (at most a second or two later, appendfsync everysec): what a kill cannot take back.
+        wait_for(lambda: b"written-just-now" in (data / "appendonly.aof").read_bytes(), 10,
+                 "the write in the append-only file")
         server.process.kill()  # no chance to save anything on the way out
         server.process.wait()
         server.restart()

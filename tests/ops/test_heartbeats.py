@@ -9,10 +9,10 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
+from local.embedded import EmbeddedRedis
 from tests.factories import build_app
 from tests.helpers import wait_for
 from webapp import heartbeat
-from webapp.embedded import EmbeddedRedis
 from webapp.extensions import connect_redis
 from webapp.heartbeat import KEY_PREFIX, beat, read_heartbeats
 

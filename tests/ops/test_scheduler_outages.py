@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from rq import Queue
 from rq_scheduler import Scheduler
 
@@ -17,6 +18,8 @@ from tests.helpers import seconds_until, wait_for
 from webapp.config import PROJECT_ROOT
 from webapp.extensions import connect_redis
 from webapp.heartbeat import read_heartbeats
+
+pytestmark = pytest.mark.slow  # a real scheduler process and a Redis killed under it, for two ticks and more
 
 
 def registered_ids(redis) -> set[str]:

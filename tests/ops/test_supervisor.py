@@ -13,17 +13,29 @@ import psutil
 import psycopg
 import pytest
 
+from local.embedded import EmbeddedPostgres, start_postgres
+from local.launcher import Supervisor, describe_exit
+from tests.helpers import wait_for
 from webapp.backoff import Backoff
-from webapp.embedded import EmbeddedPostgres, start_postgres
 from webapp.extensions import connect_redis
-from webapp.local import Supervisor, describe_exit
 
 
 def supervise(supervisor: Supervisor, seconds: float) -> None:
+    """Let the supervisor look every 50 ms for a while: for what must not happen meanwhile."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         supervisor.check()
         time.sleep(0.05)
+
+
+def supervise_until(supervisor: Supervisor, condition, what: str, timeout: float = 30):
+    """Let the supervisor look every 50 ms until `condition()` holds."""
+
+    def looked_and_holds():
+        supervisor.check()
+        return condition()
+
+    return wait_for(looked_and_holds, timeout, what)
 
 
 def test_a_crashing_process_is_restarted_with_growing_delays_and_a_reason(capsys, tmp_path):
@@ -31,8 +43,11 @@ def test_a_crashing_process_is_restarted_with_growing_delays_and_a_reason(capsys
     supervisor = Supervisor({"crashy": f"echo started >> {starts}; exit 3", "steady": "sleep 60"}, dict(os.environ))
     supervisor.start_all()
     steady = supervisor.children["steady"]
+    started = time.monotonic()
     try:
-        supervise(supervisor, 3.6)  # exits at ~0 s, ~1 s and ~3 s: waits of 1 s, then 2 s, then 4 s
+        # Exits at ~0 s, ~1 s and ~3 s: waits of 1 s, then 2 s, then 4 s (the third wait is not over when it stops).
+        supervise_until(supervisor, lambda: supervisor.restarts["crashy"] == 3, "the third exit of crashy")
+        assert time.monotonic() - started >= 3  # the waits of 1 s and 2 s were waited
     finally:
         supervisor.stop()
     lines = [line for line in capsys.readouterr().out.splitlines() if "crashy exited" in line]
@@ -47,8 +62,7 @@ def test_a_crashing_process_is_restarted_with_growing_delays_and_a_reason(capsys
 def test_stop_ends_every_process_group_including_one_waiting_to_restart(tmp_path):
     supervisor = Supervisor({"crashy": "exit 1", "tree": "sleep 60 & sleep 60; wait"}, dict(os.environ))
     supervisor.start_all()
-    supervise(supervisor, 0.5)
-    assert "crashy" in supervisor.restart_due
+    supervise_until(supervisor, lambda: "crashy" in supervisor.restart_due, "crashy waiting to restart")
     tree = [supervisor.children["tree"].pid, *(child.pid for child in
                                                psutil.Process(supervisor.children["tree"].pid).children())]
     supervisor.stop()
@@ -64,13 +78,14 @@ def test_the_embedded_redis_is_restarted_in_place(capsys, redis_server):
     dead = redis_server.process
     dead.kill()
     dead.wait()
-    supervise(supervisor, 1.5)
-    assert redis_server.process is not dead and connect_redis(redis_server.url, timeout=1).ping()
+    supervise_until(supervisor, lambda: redis_server.process is not dead, "the embedded Redis started again")
+    assert connect_redis(redis_server.url, timeout=1).ping()
     output = capsys.readouterr().out
     assert "embedded Redis exited unexpectedly (killed by SIGKILL)" in output and "restarting in 1 s" in output
     assert f"embedded Redis started again (pid {redis_server.process.pid})" in output
 
 
+@pytest.mark.slow  # a real PostgreSQL SIGKILLed and started again: up to half a minute
 def test_the_embedded_postgres_is_restarted_in_place_on_the_same_socket(capsys):
     with tempfile.TemporaryDirectory(prefix="almanac-supervised-") as root:
         postgres = start_postgres(Path(root) / "postgres", delete_on_stop=True)
@@ -78,12 +93,14 @@ def test_the_embedded_postgres_is_restarted_in_place_on_the_same_socket(capsys):
             url, dead = postgres.url(), postgres.pid
             supervisor = Supervisor({}, dict(os.environ), {"PostgreSQL": postgres})
             os.kill(dead, signal.SIGKILL)  # the postmaster; its backends notice and leave
-            deadline, output = time.monotonic() + 60, ""
-            while "embedded PostgreSQL started again" not in output:
-                assert time.monotonic() < deadline, f"not restarted within 60 s: {output}"
-                supervisor.check()
-                output += capsys.readouterr().out
-                time.sleep(0.1)
+            said = []
+
+            def restarted() -> bool:
+                said.append(capsys.readouterr().out)
+                return "embedded PostgreSQL started again" in "".join(said)
+
+            supervise_until(supervisor, restarted, "the embedded PostgreSQL started again", 60)
+            output = "".join(said)
             assert postgres.pid != dead and postgres.url() == url  # what the processes were given still works
             with psycopg.connect(url, connect_timeout=5) as connection:
                 assert connection.execute("SELECT 1").fetchone() == (1,)

@@ -14,7 +14,7 @@ from tests.factories import PASSWORD, build_app, make_connection
 from tests.helpers import CLOSED_POSTGRES, CLOSED_REDIS, csrf_token_from, frozen, screenshot, wait_for
 from webapp.auth.sessions import COOKIE_NAME
 from webapp.extensions import db
-from webapp.models import AuditLog, AuditStatus, Session
+from webapp.models import AuditLog, AuditStatus, LoginSession
 
 HTMX = {"HX-Request": "true"}
 
@@ -61,7 +61,7 @@ def session_cookie(client, login, user):
 
 
 def sessions_of(db_session, user) -> int:
-    return db_session.scalar(select(func.count()).select_from(Session).where(Session.user_id == user.id))
+    return db_session.scalar(select(func.count()).select_from(LoginSession).where(LoginSession.user_id == user.id))
 
 
 def test_sign_in_fails_closed_while_the_throttle_store_is_frozen(app, db_session, user, redis_server):

@@ -5,12 +5,15 @@ from __future__ import annotations
 import signal
 import time
 
+import pytest
 from rq import Queue
 from rq.job import JobStatus
 
 from tests.helpers import spawn_worker, stop_worker, wait_for, wait_until_started
 from webapp.extensions import connect_redis
 from webapp.heartbeat import read_heartbeats
+
+pytestmark = pytest.mark.slow  # a real worker process and a Redis killed twice, for half a minute
 
 
 def finished(job) -> bool:

@@ -6,27 +6,17 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from rq import Queue
 from sqlalchemy import event as sqlalchemy_event
 
 from tests.factories import make_connection, make_user
 from tests.helpers import csrf_token_from
 from webapp import changes
-from webapp.auth.sessions import COOKIE_NAME, start_session
 from webapp.extensions import db
 from webapp.models import CalendarProvider
 from webapp.sync import viewing
 
 AGO = {"fresh": timedelta(seconds=10), "stale": timedelta(minutes=3)}
-
-
-@pytest.fixture
-def signed_in(client, db_session, user):
-    token = start_session(db_session, user, absolute_days=30, user_agent="pytest", ip_address="127.0.0.1")
-    db_session.commit()
-    client.set_cookie(COOKIE_NAME, token)
-    return client
 
 
 def page_stamp(html: str) -> str:

@@ -55,7 +55,7 @@ def test_an_event_renamed_on_the_google_emulator_shows_in_the_open_tab(tmp_path,
     base = f"http://127.0.0.1:{port}"
     # Its output goes to a file: a pipe nobody reads would fill up and stall every process writing to it.
     with open(tmp_path / "launcher.log", "w") as log:
-        launcher = subprocess.Popen([sys.executable, "-m", "webapp.local"], cwd=PROJECT_ROOT, stdout=log,
+        launcher = subprocess.Popen([sys.executable, "-m", "local"], cwd=PROJECT_ROOT, stdout=log,
                                     stderr=subprocess.STDOUT, text=True,
                                     env=checkout_environment(tmp_path / "instance", PORT=str(port)))
     context = None

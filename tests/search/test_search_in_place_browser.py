@@ -7,7 +7,6 @@ from datetime import timedelta
 
 from playwright.sync_api import expect
 
-from tests.calendar.conftest import person  # noqa: F401
 from tests.factories import make_event, utc
 from tests.helpers import PHONE, log_in, screenshot
 

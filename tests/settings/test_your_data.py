@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from tests.factories import PASSWORD, make_event, make_override, make_series, make_user, new_google_account, utc
 from tests.helpers import authorize, csrf_token_from, only_connection, start_connect
 from webapp.auth.deletion import delete_account
-from webapp.models import AuditLog, CalendarConnection, CalendarEvent, CalendarFeed, Session, User
+from webapp.models import AuditLog, CalendarConnection, CalendarEvent, CalendarFeed, LoginSession, User
 from webapp.models.accounts import SignupRequest
 
 
@@ -87,7 +87,7 @@ def test_deleting_the_account_leaves_only_the_audit_trail_and_revokes_the_grant(
     assert response.status_code == 204 and response.headers["HX-Redirect"] == "/login"
     db_session.expire_all()
     assert db_session.get(User, user_id) is None
-    for model, column in ((CalendarConnection, CalendarConnection.user_id), (Session, Session.user_id),
+    for model, column in ((CalendarConnection, CalendarConnection.user_id), (LoginSession, LoginSession.user_id),
                           (CalendarFeed, CalendarFeed.user_id)):
         assert db_session.scalar(select(func.count()).select_from(model).where(column == user_id)) == 0
     assert db_session.scalar(select(func.count()).select_from(CalendarEvent).where(

@@ -2,7 +2,11 @@
 every calendar equals its provider (the full run's table lives in bench/results/)."""
 from __future__ import annotations
 
+import pytest
+
 from bench.chaos import MODES, run, table
+
+pytestmark = pytest.mark.slow  # SIGKILLs real worker processes, for half a minute
 
 
 def test_after_faults_and_killed_workers_every_calendar_equals_its_provider():

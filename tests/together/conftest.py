@@ -3,14 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.calendar.conftest import calendar, csrf, signed_in, user  # noqa: F401
 from tests.factories import new_google_account, new_microsoft_account
 from tests.helpers import authorize, only_connection, start_connect
-from tests.sync.conftest import apple, run_sync  # noqa: F401
 
 
 @pytest.fixture
-def google_and_microsoft(client, db_session, user, login, provider_servers):  # noqa: F811
+def google_and_microsoft(client, db_session, user, login, provider_servers):
     """One Google and one Outlook calendar connected through the real flows, for one signed-in user:
     ((connection, calendar id, emulator state) for Google, the same for Microsoft)."""
     login(user)

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 from playwright.sync_api import expect
 
-from tests.calendar.conftest import person  # noqa: F401
 from tests.factories import at, make_connection, make_event, make_series, utc
 from tests.helpers import csrf_token_from, log_in, marked, screenshot
 from webapp.extensions import db

@@ -7,7 +7,6 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -15,11 +14,11 @@ import requests
 from requests.adapters import HTTPAdapter
 from sqlalchemy import select
 
+from local.launcher import BIN, procfile_processes
 from tests.factories import PASSWORD, make_user
-from tests.helpers import csrf_token_from, free_port, self_signed_certificate
+from tests.helpers import csrf_token_from, free_port, self_signed_certificate, wait_for
 from webapp.config import PROJECT_ROOT
 from webapp.extensions import db
-from webapp.local import BIN, procfile_processes
 from webapp.models import AuditLog
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -56,17 +55,14 @@ http {{
 """
 
 
-def wait_for(url: str, verify, timeout: float = 60.0, process: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise AssertionError(f"exited with {process.returncode}")
-        try:
-            requests.get(url, timeout=10, verify=verify, allow_redirects=False)
-            return
-        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still loading the app
-            time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer")
+def wait_until_answering(url: str, verify, process: subprocess.Popen, timeout: float = 60.0) -> None:
+    def answers() -> bool:
+        assert process.poll() is None, f"exited with {process.returncode}"
+        requests.get(url, timeout=10, verify=verify, allow_redirects=False)
+        return True
+
+    # Not listening yet, or still loading the app.
+    wait_for(answers, timeout, f"{url} answering", tolerate=(requests.ConnectionError, requests.Timeout))
 
 
 def stop_group(process: subprocess.Popen) -> None:
@@ -132,8 +128,8 @@ def proxied_site(app, tmp_path_factory):
                                       cert=cert, key=key))
     nginx = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(conf)], start_new_session=True)
     try:
-        wait_for(f"http://127.0.0.1:{app_port}/healthz", None, process=web)
-        wait_for(f"https://localhost:{https_port}/healthz", str(cert), process=nginx)
+        wait_until_answering(f"http://127.0.0.1:{app_port}/healthz", None, web)
+        wait_until_answering(f"https://localhost:{https_port}/healthz", str(cert), nginx)
         yield {"https": f"https://localhost:{https_port}", "http": f"http://127.0.0.1:{http_port}", "cert": cert,
                "home": home, "runtime": runtime, "env": env}
     finally:
@@ -208,7 +204,7 @@ def test_each_gunicorn_instance_has_its_own_control_socket_or_none(proxied_site)
     second = subprocess.Popen(procfile_processes()["web"], shell=True, env=env, cwd=PROJECT_ROOT,  # noqa: S602
                               start_new_session=True)
     try:
-        wait_for(f"http://127.0.0.1:{second_port}/healthz", None, process=second)
+        wait_until_answering(f"http://127.0.0.1:{second_port}/healthz", None, second)
         assert requests.get(f"{proxied_site['https']}/healthz", verify=str(proxied_site["cert"]),
                             timeout=10).status_code == 200
         sockets = [path for root in (proxied_site["home"], proxied_site["runtime"]) for path in root.rglob("*.ctl")]

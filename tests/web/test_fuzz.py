@@ -2,6 +2,8 @@
 answer 5xx or leave a half-written row. Hypothesis shrinks a failure to a small request before reporting it."""
 from __future__ import annotations
 
+import functools
+
 import pytest
 from redis import Redis
 
@@ -21,6 +23,7 @@ def fuzzer(app):
     redis.flushdb()
 
 
+@functools.cache  # one app built per test process, for the parameters and the count alike
 def all_endpoints():
     # The URL map does not depend on the database or Redis: any config lists the same rules.
     return endpoints(create_app({"CONFIG": make_config("postgresql://localhost/unused", "redis://localhost/15")}))

@@ -13,7 +13,7 @@ from tests.factories import PASSWORD, make_connection, make_user
 from tests.helpers import csrf_token_from
 from webapp.auth.sessions import COOKIE_NAME, start_session
 from webapp.forms import CONTROL_CHARACTER_MESSAGE, Form
-from webapp.models import AuditLog, CalendarEvent, Session, SignupRequest, User
+from webapp.models import AuditLog, CalendarEvent, LoginSession, SignupRequest, User
 
 NUL = "\x00"
 
@@ -123,7 +123,8 @@ def test_a_nul_in_the_user_agent_is_dropped_not_stored(client, db_session, redis
     response = client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token},
                            headers={"User-Agent": "Evil\x00Browser/1.0"})
     assert response.status_code == 302
-    assert db_session.scalar(select(Session.user_agent).where(Session.user_id == user.id)) == "EvilBrowser/1.0"
+    agent = db_session.scalar(select(LoginSession.user_agent).where(LoginSession.user_id == user.id))
+    assert agent == "EvilBrowser/1.0"
     assert db_session.scalar(select(AuditLog.user_agent).where(AuditLog.user_id == user.id)) == "EvilBrowser/1.0"
 
 

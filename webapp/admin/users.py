@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, or_, select
-from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import Session
 
 from webapp.feeds import tokens as feed_tokens
-from webapp.models import AuditLog, AuditStatus, CalendarConnection, Session, User
+from webapp.models import AuditLog, AuditStatus, CalendarConnection, LoginSession, User
 
 PAGE_SIZE = 50
 # Audit actions that start a session: a sign-in, and the sign-ins that finish a registration or a password reset.
@@ -50,7 +50,7 @@ class UserPage:
     previous_before: str | None  # the first email on this page, when there are more before it
 
 
-def list_users(session: DbSession, search: str | None = None, after: str | None = None, before: str | None = None,
+def list_users(session: Session, search: str | None = None, after: str | None = None, before: str | None = None,
                limit: int = PAGE_SIZE) -> UserPage:
     """Users by email, `limit` at a time: those after the email `after`, or just before the email `before` (for
     the previous page); `search` matches email or name."""
@@ -76,34 +76,34 @@ def list_users(session: DbSession, search: str | None = None, after: str | None 
                     previous_before=rows[0].email if after and rows else None)
 
 
-def user_row(session: DbSession, user_id: uuid.UUID) -> UserRow | None:
+def user_row(session: Session, user_id: uuid.UUID) -> UserRow | None:
     row = session.execute(_user_rows().where(User.id == user_id)).mappings().first()
     return UserRow(**row) if row else None
 
 
-def disable_user(session: DbSession, user: User, *, now: datetime) -> int:
+def disable_user(session: Session, user: User, *, now: datetime) -> int:
     """Block the account and end at once what it could still use: its sessions and its private feed address (which
     would read the calendar again the moment the account is enabled). Returns how many sessions ended. Idempotent.
     Raises LastAdmin for the last admin who can sign in."""
     ensure_another_admin(session, user.id)
     if user.disabled_at is None:
         user.disabled_at = now
-    ended = session.execute(delete(Session).where(Session.user_id == user.id)).rowcount
+    ended = session.execute(delete(LoginSession).where(LoginSession.user_id == user.id)).rowcount
     feed_tokens.revoke(session, user.id, reason="account_disabled")
     session.flush()
     return ended
 
 
-def enable_user(session: DbSession, user: User) -> None:
+def enable_user(session: Session, user: User) -> None:
     user.disabled_at = None
     session.flush()
 
 
-def find_by_email(session: DbSession, email: str) -> User | None:
+def find_by_email(session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(User.email == email.strip().lower()))
 
 
-def grant_admin(session: DbSession, user: User) -> bool:
+def grant_admin(session: Session, user: User) -> bool:
     """Make the user an admin; False when they already were."""
     if user.is_admin:
         return False
@@ -112,7 +112,7 @@ def grant_admin(session: DbSession, user: User) -> bool:
     return True
 
 
-def revoke_admin(session: DbSession, user: User) -> bool:
+def revoke_admin(session: Session, user: User) -> bool:
     """Take the admin rights back; False when the user had none. Raises LastAdmin rather than leave nobody."""
     if not user.is_admin:
         return False
@@ -122,19 +122,19 @@ def revoke_admin(session: DbSession, user: User) -> bool:
     return True
 
 
-def is_last_admin(session: DbSession, user_id: uuid.UUID) -> bool:
+def is_last_admin(session: Session, user_id: uuid.UUID) -> bool:
     """Whether this account is the only admin who can sign in (for showing the refusal before anyone asks)."""
     return _active_admins(session) == [user_id]
 
 
-def ensure_another_admin(session: DbSession, user_id: uuid.UUID) -> None:
+def ensure_another_admin(session: Session, user_id: uuid.UUID) -> None:
     """Raises LastAdmin when `user_id` is the only admin who can sign in. Locks the admins' rows until the
     transaction ends, so two admins revoking each other at the same moment cannot both succeed."""
     if _active_admins(session, lock=True) == [user_id]:
         raise LastAdmin(user_id)
 
 
-def _active_admins(session: DbSession, *, lock: bool = False) -> list[uuid.UUID]:
+def _active_admins(session: Session, *, lock: bool = False) -> list[uuid.UUID]:
     statement = select(User.id).where(User.is_admin, User.disabled_at.is_(None), User.deleted_at.is_(None))
     return list(session.scalars(statement.order_by(User.id).with_for_update() if lock else statement))
 

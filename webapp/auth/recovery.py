@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import Session
 
 from webapp import audit
 from webapp.auth.accounts import hash_password, normalise_email
 from webapp.auth.sessions import hash_token, revoke_other_sessions
 from webapp.feeds import tokens as feed_tokens
 from webapp.mail import Message, public_url
-from webapp.models import AuditStatus, PasswordReset, Session, User
+from webapp.models import AuditStatus, LoginSession, PasswordReset, User
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class TakenBack:
     feed_revoked: bool
 
 
-def create_reset_link(session: DbSession, user: User, *, minutes: int) -> str:
+def create_reset_link(session: Session, user: User, *, minutes: int) -> str:
     """A fresh link for `user`; any earlier unused link stops working. Returns the URL (the token is in it)."""
     now = datetime.now(UTC)
     session.execute(delete(PasswordReset).where(
@@ -39,7 +39,7 @@ def create_reset_link(session: DbSession, user: User, *, minutes: int) -> str:
     return public_url("auth.reset_password", token=token)
 
 
-def reset_mail(session: DbSession, email: str, *, minutes: int, origin: dict | None = None) -> Message | None:
+def reset_mail(session: Session, email: str, *, minutes: int, origin: dict | None = None) -> Message | None:
     """The mail for a "forgot password" request, with its audit row; None (and a FAILURE row) when the email
     has no account that may sign in."""
     email = normalise_email(email)
@@ -60,7 +60,7 @@ def reset_mail(session: DbSession, email: str, *, minutes: int, origin: dict | N
     )
 
 
-def reset_user(session: DbSession, token: str) -> User | None:
+def reset_user(session: Session, token: str) -> User | None:
     """Whose password an unused, unexpired link resets (for showing the form); None otherwise."""
     return session.scalar(
         select(User).join(PasswordReset, PasswordReset.user_id == User.id).where(
@@ -68,7 +68,7 @@ def reset_user(session: DbSession, token: str) -> User | None:
             PasswordReset.expires_at > datetime.now(UTC), User.deleted_at.is_(None), User.disabled_at.is_(None)))
 
 
-def reset_password(session: DbSession, token: str, new_password: str) -> tuple[User, TakenBack] | None:
+def reset_password(session: Session, token: str, new_password: str) -> tuple[User, TakenBack] | None:
     """Use a link: mark it used (once, atomically), set the password, end every session of the account and its
     private feed address. Returns the user and what ended, or None when the link is unknown, used or expired."""
     # Hashed before any statement: argon2 is deliberately slow, and no transaction should wait on it.
@@ -83,13 +83,13 @@ def reset_password(session: DbSession, token: str, new_password: str) -> tuple[U
     if user is None or not user.is_active:
         return None
     user.password_hash = new_hash
-    ended = session.execute(delete(Session).where(Session.user_id == user.id)).rowcount
+    ended = session.execute(delete(LoginSession).where(LoginSession.user_id == user.id)).rowcount
     session.execute(delete(PasswordReset).where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None)))
     revoked = feed_tokens.revoke(session, user.id, reason="password_reset")
     session.flush()
     return user, TakenBack(ended, revoked)
 
 
-def sign_out_everywhere_else(session: DbSession, user_id: uuid.UUID, keep_session_id: uuid.UUID) -> TakenBack:
+def sign_out_everywhere_else(session: Session, user_id: uuid.UUID, keep_session_id: uuid.UUID) -> TakenBack:
     ended = revoke_other_sessions(session, user_id, keep_session_id)
     return TakenBack(ended, feed_tokens.revoke(session, user_id, reason="signed_out_everywhere"))

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import Session
 
-from webapp.models import Session, User
+from webapp.models import LoginSession, User
 
 COOKIE_NAME = "almanac_session"
 # Writing last_seen_at on every request would turn each page view into a write; this is precise enough
@@ -32,13 +32,13 @@ def now() -> datetime:
 
 
 def start_session(
-    db: DbSession, user: User, *, absolute_days: int, user_agent: str | None, ip_address: str | None
+    db: Session, user: User, *, absolute_days: int, user_agent: str | None, ip_address: str | None
 ) -> str:
     """Create a session row and return the token for the cookie (32 random bytes = 256 bits)."""
     token = secrets.token_urlsafe(32)
     current = now()
     db.add(
-        Session(
+        LoginSession(
             user_id=user.id,
             token_hash=hash_token(token),
             created_at=current,
@@ -52,16 +52,16 @@ def start_session(
     return token
 
 
-def load_session(db: DbSession, token: str, *, idle_days: int) -> Session | None:
+def load_session(db: Session, token: str, *, idle_days: int) -> LoginSession | None:
     """The live session for a cookie token, or None: unknown, expired, idle too long, or its user gone or disabled."""
     current = now()
     row = db.execute(
-        select(Session, User)
-        .join(User, User.id == Session.user_id)
+        select(LoginSession, User)
+        .join(User, User.id == LoginSession.user_id)
         .where(
-            Session.token_hash == hash_token(token),
-            Session.expires_at > current,
-            Session.last_seen_at > current - timedelta(days=idle_days),
+            LoginSession.token_hash == hash_token(token),
+            LoginSession.expires_at > current,
+            LoginSession.last_seen_at > current - timedelta(days=idle_days),
             User.deleted_at.is_(None),
             User.disabled_at.is_(None),
         )
@@ -74,33 +74,33 @@ def load_session(db: DbSession, token: str, *, idle_days: int) -> Session | None
     return session
 
 
-def active_sessions(db: DbSession, user_id: uuid.UUID, *, idle_days: int) -> list[Session]:
+def active_sessions(db: Session, user_id: uuid.UUID, *, idle_days: int) -> list[LoginSession]:
     current = now()
     return list(
         db.scalars(
-            select(Session)
+            select(LoginSession)
             .where(
-                Session.user_id == user_id,
-                Session.expires_at > current,
-                Session.last_seen_at > current - timedelta(days=idle_days),
+                LoginSession.user_id == user_id,
+                LoginSession.expires_at > current,
+                LoginSession.last_seen_at > current - timedelta(days=idle_days),
             )
-            .order_by(Session.last_seen_at.desc())
+            .order_by(LoginSession.last_seen_at.desc())
         )
     )
 
 
-def end_session(db: DbSession, session_id: uuid.UUID) -> None:
-    db.execute(delete(Session).where(Session.id == session_id))
+def end_session(db: Session, session_id: uuid.UUID) -> None:
+    db.execute(delete(LoginSession).where(LoginSession.id == session_id))
 
 
-def revoke_session(db: DbSession, user_id: uuid.UUID, session_id: uuid.UUID) -> bool:
+def revoke_session(db: Session, user_id: uuid.UUID, session_id: uuid.UUID) -> bool:
     """Delete one of the user's sessions; False when it is not theirs or already gone."""
-    result = db.execute(delete(Session).where(Session.id == session_id, Session.user_id == user_id))
+    result = db.execute(delete(LoginSession).where(LoginSession.id == session_id, LoginSession.user_id == user_id))
     return result.rowcount == 1
 
 
-def revoke_other_sessions(db: DbSession, user_id: uuid.UUID, keep_session_id: uuid.UUID) -> int:
-    result = db.execute(delete(Session).where(Session.user_id == user_id, Session.id != keep_session_id))
+def revoke_other_sessions(db: Session, user_id: uuid.UUID, keep_session_id: uuid.UUID) -> int:
+    result = db.execute(delete(LoginSession).where(LoginSession.user_id == user_id, LoginSession.id != keep_session_id))
     return result.rowcount
 
 
@@ -123,11 +123,11 @@ def describe_device(user_agent: str | None) -> str:
     return f"{browser} on {system}"
 
 
-def delete_expired_sessions(db: DbSession, *, idle_days: int) -> int:
+def delete_expired_sessions(db: Session, *, idle_days: int) -> int:
     current = now()
     result = db.execute(
-        delete(Session).where(
-            (Session.expires_at <= current) | (Session.last_seen_at <= current - timedelta(days=idle_days))
+        delete(LoginSession).where(
+            (LoginSession.expires_at <= current) | (LoginSession.last_seen_at <= current - timedelta(days=idle_days))
         )
     )
     return result.rowcount

@@ -7,7 +7,7 @@ from webapp.models.events import CalendarEvent, EventStatus, RecurrenceFrequency
 from webapp.models.feeds import CalendarFeed
 from webapp.models.maintenance import AuditLogArchive, HealthSample  # noqa: F401
 from webapp.models.overlaps import OverlapExemption
-from webapp.models.users import Session, User
+from webapp.models.users import LoginSession, User
 from webapp.models.watch import WatchChannel, WatchKind
 
 __all__ = [
@@ -21,11 +21,11 @@ __all__ = [
     "CalendarSubscription",
     "EventStatus",
     "Invitation",
+    "LoginSession",
     "OAuthState",
     "OverlapExemption",
     "PasswordReset",
     "RecurrenceFrequency",
-    "Session",
     "SignupRequest",
     "SyncStatus",
     "User",

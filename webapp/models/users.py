@@ -59,7 +59,7 @@ class User(UUIDPrimaryKey, Timestamps, Base):
         return full or self.email
 
 
-class Session(UserToken, Base):
+class LoginSession(UserToken, Base):
     """A signed-in browser. The cookie holds a random token; only its SHA-256 hash is stored."""
 
     __tablename__ = "sessions"

@@ -14,10 +14,10 @@ import sys
 import time
 from pathlib import Path
 
+from local.embedded import EmbeddedPostgres, EmbeddedRedis, running_redis_url, start_postgres, start_redis
 from sandbox import run as sandbox
 from webapp.backoff import Backoff
 from webapp.config import INSTANCE_DIR, PROJECT_ROOT, Config, instance_secret
-from webapp.embedded import EmbeddedPostgres, EmbeddedRedis, running_redis_url, start_postgres, start_redis
 
 BIN = Path(sys.executable).parent
 STOP_GRACE_SECONDS = 10
@@ -251,7 +251,3 @@ def group_alive(group: int) -> bool:
     except ProcessLookupError:
         return False
     return True
-
-
-if __name__ == "__main__":
-    sys.exit(run())
