@@ -436,3 +436,4 @@ def wait_for_mailed_link(browser, port, timeout=30.0) -> str:
         return match and match.group(1).replace("&amp;", "&")
 
     return wait_for(mailed_link, timeout, "a sign-up mail in the local outbox")
+

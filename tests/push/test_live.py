@@ -7,10 +7,9 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from rq import Queue
-from sqlalchemy import event as sqlalchemy_event
 
 from tests.factories import make_connection, make_user
-from tests.helpers import csrf_token_from
+from tests.helpers import csrf_token_from, sent_statements
 from webapp import changes
 from webapp.extensions import db
 from webapp.models import CalendarProvider
@@ -52,17 +51,12 @@ def test_the_poll_answers_204_until_a_change_is_committed(app, signed_in, db_ses
 def test_a_poll_costs_no_query_while_the_session_check_is_cached(app, signed_in, db_session, user, redis):
     stamp = page_stamp(signed_in.get("/calendar/week/2026-12-07").get_data(as_text=True))
     signed_in.get(f"/live/stamp?since={stamp}")  # the first poll checks the session in PostgreSQL
-    statements = []
     with app.app_context():
         engine = db.engine
-    listener = lambda *args: statements.append(args[2])  # noqa: E731
-    sqlalchemy_event.listen(engine, "before_cursor_execute", listener)
-    try:
+    with sent_statements(engine) as sent:
         for _ in range(5):
             assert signed_in.get(f"/live/stamp?since={stamp}").status_code == 204
-    finally:
-        sqlalchemy_event.remove(engine, "before_cursor_execute", listener)
-    assert statements == []
+    assert sent == []
 
 
 def test_signed_out_tabs_are_told_to_stop(app, client, signed_in, redis):
