@@ -12,10 +12,11 @@ def load_user_from_cookie(_request) -> User | None:
     token = request.cookies.get(login_cookie_name())
     if not token:
         return None
-    session = load_session(db.session, token, idle_days=current_app.config["SESSION_IDLE_DAYS"])
-    if session is None:
+    found = load_session(db.session, token, idle_days=current_app.config["SESSION_IDLE_DAYS"])
+    if found is None:
         return None
+    session, user = found
     if db.session.is_modified(session):
         db.session.commit()  # last_seen_at moved on
     g.login_session = session
-    return db.session.get(User, session.user_id)
+    return user

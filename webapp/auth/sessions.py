@@ -52,8 +52,9 @@ def start_session(
     return token
 
 
-def load_session(db: Session, token: str, *, idle_days: int) -> LoginSession | None:
-    """The live session for a cookie token, or None: unknown, expired, idle too long, or its user gone or disabled."""
+def load_session(db: Session, token: str, *, idle_days: int) -> tuple[LoginSession, User] | None:
+    """The live session for a cookie token and its user (one query), or None: unknown, expired, idle too long, or
+    its user gone or disabled."""
     current = now()
     row = db.execute(
         select(LoginSession, User)
@@ -68,10 +69,10 @@ def load_session(db: Session, token: str, *, idle_days: int) -> LoginSession | N
     ).first()
     if row is None:
         return None
-    session, _user = row
+    session, user = row
     if current - session.last_seen_at > LAST_SEEN_PRECISION:
         session.last_seen_at = current
-    return session
+    return session, user
 
 
 def active_sessions(db: Session, user_id: uuid.UUID, *, idle_days: int) -> list[LoginSession]:

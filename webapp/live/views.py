@@ -33,8 +33,8 @@ def _user_of_cookie() -> str | None:
     cached = redis.get(key)
     if cached is not None:
         return cached.decode()
-    session = load_session(db.session, token, idle_days=current_app.config["SESSION_IDLE_DAYS"])
-    user_id = str(session.user_id) if session is not None else None
+    found = load_session(db.session, token, idle_days=current_app.config["SESSION_IDLE_DAYS"])
+    user_id = str(found[0].user_id) if found is not None else None
     db.session.rollback()  # a poll is not activity: last_seen_at stays as the pages left it
     if user_id is not None:  # only sessions that exist are remembered: made-up cookies cannot fill Redis
         redis.set(key, user_id, ex=SESSION_CHECK_SECONDS)
