@@ -297,9 +297,8 @@ def test_week_page_runs_the_same_few_statements_however_much_it_shows(app, signe
         make_override(db_session, series, utc(2024, 3, 6, 8), utc(2024, 3, 6, 18))
     large = count_statements(app, lambda: signed_in.get(week))
 
-    # Login session, user (reloaded: the test shares its session with the request), calendars, the window query
-    # (overrides included), facts (together.py).
-    assert large == small == 5
+    # Login session with its user, calendars, the window query (overrides included), facts (together.py).
+    assert large == small == 4
 
 
 @pytest.mark.parametrize("week_start, first_day", [(7, "2024-03-03"), (1, "2024-03-04")])

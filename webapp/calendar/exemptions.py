@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from webapp import changes
 from webapp.calendar.entries import Entry
 from webapp.models import OverlapExemption
 
@@ -20,4 +21,5 @@ def exempt(session: Session, user_id: uuid.UUID, first: uuid.UUID, second: uuid.
     low, high = sorted((first, second))
     session.execute(insert(OverlapExemption).values(user_id=user_id, first_event_id=low, second_event_id=high)
                     .on_conflict_do_nothing())
+    changes.note_change(session, user_id)  # a statement, not a flushed row: say so (the marks go from every page)
     session.flush()
