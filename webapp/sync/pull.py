@@ -25,6 +25,7 @@ from webapp.credentials import PASSWORD_PROVIDERS, credentials_for, refresh_acco
 from webapp.models import CalendarConnection, CalendarEvent, CalendarProvider, CalendarSubscription, User
 from webapp.providers import get_provider
 from webapp.providers.base import AuthRejected, ChangePage, FeedState, RemoteEvent, SkippedEvent, SyncTokenExpired
+from webapp.search import index as search_index
 from webapp.sync import conflicts
 from webapp.sync import events as store
 from webapp.sync.policy import DeletionGuardTripped, ListingIncomplete, record_success
@@ -36,6 +37,9 @@ GUARD_SHARE = 0.5
 GUARD_MINIMUM = 20
 MAX_PAGES = 1000
 MAX_SKIPPED_AUDITED = 50
+# A page of at least this many events leaves its search vectors to webapp.search.index, computed right after the
+# round (or by a follow-up job) instead of one by one inside the page's insert; smaller pages are indexed at once.
+DEFER_SEARCH_FROM = 50
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ class SyncResult:
     stale_overrides: set[uuid.UUID] = field(default_factory=set)
     skipped: list[SkippedEvent] = field(default_factory=list)
     feed: FeedState | None = None  # a subscribed feed's new copy: its validators and digest
+    search_deferred: bool = False  # some pages left their search vectors for webapp.search.index
 
     def counts(self) -> dict:
         return {"created": self.created, "updated": self.updated, "deleted": self.deleted, "pages": self.pages,
@@ -104,7 +109,8 @@ def pull_changes(session: Session, connection_id: uuid.UUID, *, full: bool = Fal
                 if cursor is None:
                     raise
                 log.info("sync token expired, resyncing in full connection_id=%s", connection_id)
-                cursor, page_token, result = None, None, SyncResult(full_resync=True, pages=result.pages)
+                cursor, page_token, result = None, None, SyncResult(full_resync=True, pages=result.pages,
+                                                                    search_deferred=result.search_deferred)
                 continue
             result.pages += 1
             result.full_resync = result.full_resync or page.is_full_listing
@@ -153,6 +159,9 @@ def store_page(session: Session, target: Target, page: ChangePage, result: SyncR
         return False
     now = datetime.now(UTC)
     before = (result.created, result.updated, result.conflicts)
+    if len(page.events) >= DEFER_SEARCH_FROM:
+        search_index.defer_indexing(session)
+        result.search_deferred = True
     held = conflicts.record_pull_conflicts(
         session, target.connection_id, {event.provider_event_id: event for event in page.events}, now)
     result.conflicts += len(held)

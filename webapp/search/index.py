@@ -1,0 +1,73 @@
+"""The search index (event_search, migration 0025) beside the events: kept at once by triggers, except where a sync
+stores a large page, whose vectors are computed right after the sync instead of one by one inside its insert.
+
+A sync calls `defer_indexing` in the transaction that stores such a page: the triggers then only list the events
+in event_search_pending. `index_pending` computes the listed vectors in committed batches, inline after a small
+sync or in a follow-up job (jobs.sync.index_search) after a large one; the sweep catches up on any a lost job
+left behind.
+"""
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+# Vectors computed per transaction: a few seconds of work at most, and few rows locked at a time.
+INDEX_BATCH = 2000
+
+_DEFER = text("SET LOCAL almanac.defer_search = 'on'")
+# The batch's events are locked (FOR SHARE) while their vectors are computed: a concurrent edit of one waits the
+# moment it takes, then writes its own newer vector after ours, never before. SKIP LOCKED: two indexers share out
+# the list instead of queueing on each other.
+_INDEX = """
+    WITH listed AS (
+        DELETE FROM event_search_pending
+        WHERE event_id IN (
+            SELECT event_id FROM event_search_pending {where} LIMIT :batch FOR UPDATE SKIP LOCKED)
+        RETURNING event_id
+    ), current AS (
+        SELECT e.id, e.calendar_connection_id, e.title, e.location, e.attendees, e.description
+        FROM calendar_events e JOIN listed ON listed.event_id = e.id
+        FOR SHARE OF e
+    ), written AS (
+        INSERT INTO event_search (event_id, calendar_connection_id, search_vector)
+        SELECT id, calendar_connection_id, almanac_event_search_vector(title, location, attendees, description)
+        FROM current
+        ON CONFLICT (event_id) DO UPDATE
+        SET calendar_connection_id = excluded.calendar_connection_id, search_vector = excluded.search_vector
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM listed), (SELECT count(*) FROM written)
+"""
+_INDEX_ONE = text(_INDEX.format(where="WHERE calendar_connection_id = :connection_id"))
+_INDEX_ANY = text(_INDEX.format(where=""))
+_PENDING = text("""
+    SELECT count(*) FROM (
+        SELECT 1 FROM event_search_pending WHERE calendar_connection_id = :connection_id LIMIT :cap) AS listed
+""")
+
+
+def defer_indexing(session: Session) -> None:
+    """Events this transaction inserts or changes are listed for `index_pending` instead of indexed at once."""
+    session.execute(_DEFER)
+
+
+def pending_count(session: Session, connection_id: uuid.UUID, cap: int) -> int:
+    """How many of the calendar's events wait for their vector, counting no further than `cap`."""
+    return session.scalar(_PENDING, {"connection_id": connection_id, "cap": cap})
+
+
+def index_pending(session: Session, connection_id: uuid.UUID | None = None, *, batch: int = INDEX_BATCH,
+                  limit: int | None = None) -> int:
+    """Compute the waiting vectors of one calendar (or of every calendar), committing each batch; returns how many
+    events were indexed. `limit` bounds the work of one call (roughly: whole batches)."""
+    indexed = 0
+    while limit is None or indexed < limit:
+        statement = _INDEX_ANY if connection_id is None else _INDEX_ONE
+        listed, written = session.execute(statement, {"connection_id": connection_id, "batch": batch}).one()
+        session.commit()
+        indexed += written
+        if listed < batch:
+            break
+    return indexed
