@@ -25,7 +25,8 @@ def test_connect_queues_the_first_sync_and_a_worker_runs_it(app, google, redis, 
     state.add_event(calendar_id, google_timed("From the worker", soon()))
     monkeypatch.setattr(jobs.sync, "job_app", lambda: app)
     queue = Queue("sync", connection=redis)
-    assert queue.job_ids == [f"sync-connection-{connection_id}"]
+    (job,) = queue.jobs  # the account's calendars in one job
+    assert job.func_name == "jobs.sync.sync_calendars" and job.args == ([str(connection_id)],)
     SimpleWorker([queue], connection=redis).work(burst=True)
     titles = db_session.scalars(select(CalendarEvent.title).where(
         CalendarEvent.calendar_connection_id == connection_id)).all()

@@ -1,14 +1,16 @@
 """The search index (event_search, migration 0025) beside the events: kept at once by triggers, except where a sync
 stores a large page, whose vectors are computed right after the sync instead of one by one inside its insert.
 
-A sync calls `defer_indexing` in the transaction that stores such a page: the triggers then only list the events
-in event_search_pending. `index_pending` computes the listed vectors in committed batches, inline after a small
+A sync stores such a page inside `deferred(session)`: the triggers then only list its events in
+event_search_pending. `index_pending` computes the listed vectors in committed batches, inline after a small
 sync or in a follow-up job (jobs.sync.index_search) after a large one; the sweep catches up on any a lost job
 left behind.
 """
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -16,7 +18,7 @@ from sqlalchemy.orm import Session
 # Vectors computed per transaction: a few seconds of work at most, and few rows locked at a time.
 INDEX_BATCH = 2000
 
-_DEFER = text("SET LOCAL almanac.defer_search = 'on'")
+_DEFER = text("SELECT set_config('almanac.defer_search', :value, true)")
 # The batch's events are locked (FOR SHARE) while their vectors are computed: a concurrent edit of one waits the
 # moment it takes, then writes its own newer vector after ours, never before. SKIP LOCKED: two indexers share out
 # the list instead of queueing on each other.
@@ -48,9 +50,13 @@ _PENDING = text("""
 """)
 
 
-def defer_indexing(session: Session) -> None:
-    """Events this transaction inserts or changes are listed for `index_pending` instead of indexed at once."""
-    session.execute(_DEFER)
+@contextmanager
+def deferred(session: Session) -> Iterator[None]:
+    """Events written inside the block are listed for `index_pending` instead of indexed at once. The setting is
+    the transaction's (it ends with it at the latest)."""
+    session.execute(_DEFER, {"value": "on"})
+    yield
+    session.execute(_DEFER, {"value": "off"})
 
 
 def pending_count(session: Session, connection_id: uuid.UUID, cap: int) -> int:

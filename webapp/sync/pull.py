@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -159,25 +160,25 @@ def store_page(session: Session, target: Target, page: ChangePage, result: SyncR
         return False
     now = datetime.now(UTC)
     before = (result.created, result.updated, result.conflicts)
-    if len(page.events) >= DEFER_SEARCH_FROM:
-        search_index.defer_indexing(session)
-        result.search_deferred = True
     held = conflicts.record_pull_conflicts(
         session, target.connection_id, {event.provider_event_id: event for event in page.events}, now)
     result.conflicts += len(held)
     incoming = [event for event in page.events if event.provider_event_id not in held]
     masters = [event for event in incoming if not event.parent_provider_event_id]
     children = [event for event in incoming if event.parent_provider_event_id]
-    _upsert(session, target, result, [store.as_row(event, None, now) for event in masters])
-    parent_ids = store.ids_by_provider_id(session, target.connection_id,
-                                          {event.parent_provider_event_id for event in children})
-    child_rows = []
-    for event in children:
-        parent_id = parent_ids.get(event.parent_provider_event_id)
-        if parent_id is None and event.status == "CANCELLED":
-            continue  # a cancelled instance of a series we do not have: nothing to show or hide
-        child_rows.append(store.as_row(event, parent_id, now))
-    _upsert(session, target, result, child_rows)
+    defer = len(incoming) >= DEFER_SEARCH_FROM
+    with search_index.deferred(session) if defer else nullcontext():
+        _upsert(session, target, result, [store.as_row(event, None, now) for event in masters])
+        parent_ids = store.ids_by_provider_id(session, target.connection_id,
+                                              {event.parent_provider_event_id for event in children})
+        child_rows = []
+        for event in children:
+            parent_id = parent_ids.get(event.parent_provider_event_id)
+            if parent_id is None and event.status == "CANCELLED":
+                continue  # a cancelled instance of a series we do not have: nothing to show or hide
+            child_rows.append(store.as_row(event, parent_id, now))
+        _upsert(session, target, result, child_rows)
+    result.search_deferred = result.search_deferred or defer
     if page.series_complete:
         _find_stale_overrides(session, target, page.events, masters, result)
     if (result.created, result.updated, result.conflicts) != before:
