@@ -9,8 +9,8 @@ place, guests, description or calendar changed get their vector at once. A trans
 events in event_search_pending; webapp.search.index.index_pending computes their vectors right after the sync, or
 in a follow-up job. The vector is the one migration 0013a generated, now named `almanac_event_search_vector`.
 
-event_search_pending has no foreign key: a check per listed row is what the deferral saves, and an entry whose
-event is gone is simply dropped when indexed.
+event_search_pending has no foreign key: a check per listed row is what the deferral saves; entries whose event
+was deleted outright are forgotten by the sweep's catch-up.
 
 Revision ID: 0025
 Revises: 0024

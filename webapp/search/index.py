@@ -19,19 +19,19 @@ from sqlalchemy.orm import Session
 INDEX_BATCH = 2000
 
 _DEFER = text("SELECT set_config('almanac.defer_search', :value, true)")
-# The batch's events are locked (FOR SHARE) while their vectors are computed: a concurrent edit of one waits the
-# moment it takes, then writes its own newer vector after ours, never before. SKIP LOCKED: two indexers share out
-# the list instead of queueing on each other.
+# The batch's events are locked (FOR SHARE) while their vectors are computed: an edit of one waits the moment it
+# takes, then writes its own newer vector after ours, never before. Events a writer holds are skipped (SKIP LOCKED:
+# never a wait on a sync's transaction, which may be about to list the same event again) and stay listed for the
+# next call; so are entries another indexer holds.
 _INDEX = """
-    WITH listed AS (
-        DELETE FROM event_search_pending
-        WHERE event_id IN (
-            SELECT event_id FROM event_search_pending {where} LIMIT :batch FOR UPDATE SKIP LOCKED)
-        RETURNING event_id
-    ), current AS (
+    WITH current AS (
         SELECT e.id, e.calendar_connection_id, e.title, e.location, e.attendees, e.description
-        FROM calendar_events e JOIN listed ON listed.event_id = e.id
-        FOR SHARE OF e
+        FROM event_search_pending p JOIN calendar_events e ON e.id = p.event_id
+        {where}
+        LIMIT :batch
+        FOR UPDATE OF p SKIP LOCKED FOR SHARE OF e SKIP LOCKED
+    ), listed AS (
+        DELETE FROM event_search_pending WHERE event_id IN (SELECT id FROM current) RETURNING event_id
     ), written AS (
         INSERT INTO event_search (event_id, calendar_connection_id, search_vector)
         SELECT id, calendar_connection_id, almanac_event_search_vector(title, location, attendees, description)
@@ -42,8 +42,12 @@ _INDEX = """
     )
     SELECT (SELECT count(*) FROM listed), (SELECT count(*) FROM written)
 """
-_INDEX_ONE = text(_INDEX.format(where="WHERE calendar_connection_id = :connection_id"))
+_INDEX_ONE = text(_INDEX.format(where="WHERE p.calendar_connection_id = :connection_id"))
 _INDEX_ANY = text(_INDEX.format(where=""))
+# Entries whose event was deleted outright (the list has no foreign key): only the sweep's call looks for them.
+_FORGET_GONE = text("""
+    DELETE FROM event_search_pending p WHERE NOT EXISTS (SELECT 1 FROM calendar_events e WHERE e.id = p.event_id)
+""")
 _PENDING = text("""
     SELECT count(*) FROM (
         SELECT 1 FROM event_search_pending WHERE calendar_connection_id = :connection_id LIMIT :cap) AS listed
@@ -67,8 +71,11 @@ def pending_count(session: Session, connection_id: uuid.UUID, cap: int) -> int:
 def index_pending(session: Session, connection_id: uuid.UUID | None = None, *, batch: int = INDEX_BATCH,
                   limit: int | None = None) -> int:
     """Compute the waiting vectors of one calendar (or of every calendar), committing each batch; returns how many
-    events were indexed. `limit` bounds the work of one call (roughly: whole batches)."""
+    events were indexed. `limit` bounds the work of one call (roughly: whole batches). An event a writer holds
+    at that moment stays listed for the next call."""
     indexed = 0
+    if connection_id is None:
+        session.execute(_FORGET_GONE)
     while limit is None or indexed < limit:
         statement = _INDEX_ANY if connection_id is None else _INDEX_ONE
         listed, written = session.execute(statement, {"connection_id": connection_id, "batch": batch}).one()
