@@ -10,9 +10,13 @@ changed or removed such an event, the conflict is recorded on the row and the us
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import uuid
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -56,6 +60,35 @@ class Target:
     time_zone: str | None  # the user's: floating CalDAV times fall back to it
 
 
+class SeenIds:
+    """The provider ids a round listed, as 8-byte digests: 0.8 MB for a calendar of 100,000 events instead of the
+    11 MB of a set of strings. Two ids sharing a digest (one chance in 2**64 for a pair) would keep an event the
+    provider removed; none is ever deleted for it."""
+
+    def __init__(self) -> None:
+        self._digests = array("Q")
+        self._sorted = True
+
+    def update(self, provider_ids: Iterable[str]) -> None:
+        self._digests.extend(_digest(provider_id) for provider_id in provider_ids)
+        self._sorted = False
+
+    def __contains__(self, provider_id: str) -> bool:
+        if not self._sorted:
+            self._digests = array("Q", sorted(self._digests))
+            self._sorted = True
+        digest = _digest(provider_id)
+        at = bisect_left(self._digests, digest)
+        return at < len(self._digests) and self._digests[at] == digest
+
+    def __bool__(self) -> bool:
+        return bool(self._digests)
+
+
+def _digest(provider_id: str) -> int:
+    return int.from_bytes(hashlib.blake2b(provider_id.encode(), digest_size=8).digest(), "little")
+
+
 @dataclass
 class SyncResult:
     created: int = 0
@@ -66,7 +99,7 @@ class SyncResult:
     full_resync: bool = False
     duration_ms: int = 0
     removed: set[str] = field(default_factory=set)  # provider ids the provider said are gone
-    seen: set[str] = field(default_factory=set)  # provider ids a full listing returned
+    seen: SeenIds = field(default_factory=SeenIds)  # provider ids a full listing returned
     stale_overrides: set[uuid.UUID] = field(default_factory=set)
     skipped: list[SkippedEvent] = field(default_factory=list)
     feed: FeedState | None = None  # a subscribed feed's new copy: its validators and digest
@@ -322,7 +355,7 @@ def _still_skipped(connection: CalendarConnection, result: SyncResult) -> list[d
     ones the provider has not changed or removed since."""
     earlier = [] if result.full_resync else [
         entry for entry in connection.skipped_events or []
-        if entry.get("id") and entry["id"] not in result.seen | result.removed]
+        if entry.get("id") and entry["id"] not in result.seen and entry["id"] not in result.removed]
     return earlier + result.skipped_details()
 
 
