@@ -3,6 +3,7 @@ writes a sync defers, which `index_pending` completes; search then answers as if
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from html import unescape
@@ -82,3 +83,16 @@ def test_a_change_deferred_by_a_sync_keeps_the_old_words_until_indexed(signed_in
     search_index.index_pending(db_session)
     assert titles(signed_in, "piano") == []
     assert titles(signed_in, "violin") == ["Violin lesson"]
+
+
+def test_the_sweeps_catch_up_indexes_every_calendar_and_forgets_deleted_events(signed_in, db_session, calendar):
+    rows = [as_row(remote(number, f"Board meeting {number}"), None, datetime.now(UTC)) for number in range(2)]
+    with search_index.deferred(db_session):
+        upsert_events(db_session, calendar.id, rows)
+    db_session.add(EventSearchPending(event_id=uuid.uuid4(), calendar_connection_id=calendar.id))  # deleted since
+    db_session.commit()
+
+    assert search_index.index_pending(db_session) == 2
+
+    assert pending(db_session) == 0
+    assert sorted(titles(signed_in, "board")) == ["Board meeting 0", "Board meeting 1"]
