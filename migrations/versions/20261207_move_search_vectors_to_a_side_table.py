@@ -5,8 +5,8 @@ event_search_pending (events whose vector waits, left there by a sync's large wr
 Two triggers keep event_search current for every write to calendar_events (the web's edits, pushes,
 conflict resolutions, small syncs): inserted events (one statement per INSERT) and updated events whose title,
 place, guests, description or calendar changed get their vector at once. A transaction that set
-`almanac.defer_search` to 'on' (a sync storing a large page: webapp.search.index.defer_indexing) only lists those
-events in event_search_pending; webapp.search.index.index_pending computes their vectors right after the sync, or
+`almanac.defer_search` to 'on' (a sync storing a large page: webapp.sync.search_index.defer_indexing) only lists those
+events in event_search_pending; webapp.sync.search_index.index_pending computes their vectors right after the sync, or
 in a follow-up job. The vector is the one migration 0013a generated, now named `almanac_event_search_vector`.
 
 event_search_pending has no foreign key: a check per listed row is what the deferral saves; entries whose event

@@ -14,7 +14,7 @@ from tests.factories import make_event
 from webapp.models import CalendarEvent
 from webapp.models.events import EventSearch, EventSearchPending
 from webapp.providers.base import RemoteEvent
-from webapp.search import index as search_index
+from webapp.sync import search_index
 from webapp.sync.events import as_row, upsert_events
 
 

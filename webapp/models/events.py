@@ -144,7 +144,7 @@ class CalendarEvent(UUIDPrimaryKey, Timestamps, Base):
 class EventSearch(Base):
     """What search matches of an event (migration 0025): title A, location B, guests C, description D, and the
     beginnings of the words of the first three as "~" lexemes. Kept by triggers on calendar_events, at once or, for
-    a sync's large pages, by webapp.search.index right after the sync."""
+    a sync's large pages, by webapp.sync.search_index right after the sync."""
 
     __tablename__ = "event_search"
     __table_args__ = (Index("event_search_idx", "calendar_connection_id", "search_vector", postgresql_using="gin"),)
@@ -156,7 +156,7 @@ class EventSearch(Base):
 
 
 class EventSearchPending(Base):
-    """Events whose search vector a sync left for later (webapp.search.index.index_pending)."""
+    """Events whose search vector a sync left for later (webapp.sync.search_index.index_pending)."""
 
     __tablename__ = "event_search_pending"
 

@@ -31,8 +31,7 @@ from webapp.credentials import PASSWORD_PROVIDERS, credentials_for, refresh_acco
 from webapp.models import CalendarConnection, CalendarEvent, CalendarProvider, CalendarSubscription, User
 from webapp.providers import get_provider
 from webapp.providers.base import AuthRejected, ChangePage, FeedState, RemoteEvent, SkippedEvent, SyncTokenExpired
-from webapp.search import index as search_index
-from webapp.sync import conflicts
+from webapp.sync import conflicts, search_index
 from webapp.sync import events as store
 from webapp.sync.policy import DeletionGuardTripped, ListingIncomplete, record_success
 
@@ -43,7 +42,7 @@ GUARD_SHARE = 0.5
 GUARD_MINIMUM = 20
 MAX_PAGES = 1000
 MAX_SKIPPED_AUDITED = 50
-# A page of at least this many events leaves its search vectors to webapp.search.index, computed right after the
+# A page of at least this many events leaves its search vectors to webapp.sync.search_index, computed right after the
 # round (or by a follow-up job) instead of one by one inside the page's insert; smaller pages are indexed at once.
 DEFER_SEARCH_FROM = 50
 
@@ -103,7 +102,7 @@ class SyncResult:
     stale_overrides: set[uuid.UUID] = field(default_factory=set)
     skipped: list[SkippedEvent] = field(default_factory=list)
     feed: FeedState | None = None  # a subscribed feed's new copy: its validators and digest
-    search_deferred: bool = False  # some pages left their search vectors for webapp.search.index
+    search_deferred: bool = False  # some pages left their search vectors for webapp.sync.search_index
 
     def counts(self) -> dict:
         return {"created": self.created, "updated": self.updated, "deleted": self.deleted, "pages": self.pages,

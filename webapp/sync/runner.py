@@ -17,8 +17,7 @@ from webapp import audit
 from webapp.credentials import NeedsReconnect
 from webapp.models import AuditStatus, CalendarConnection
 from webapp.providers.base import CalendarGone, ReadOnly
-from webapp.search import index as search_index
-from webapp.sync import due, policy, pull, push
+from webapp.sync import due, policy, pull, push, search_index
 from webapp.sync.queue import (
     cancel_retry,
     enqueue_push,
