@@ -123,7 +123,8 @@ def downgrade():
     op.execute("DROP TRIGGER calendar_events_index_inserted ON calendar_events")
     op.execute("DROP FUNCTION almanac_index_updated_event()")
     op.execute("DROP FUNCTION almanac_index_inserted_events()")
-    op.execute(f"ALTER TABLE calendar_events ADD COLUMN search_vector tsvector GENERATED ALWAYS AS ({VECTOR_OF}) STORED")
+    op.execute(f"ALTER TABLE calendar_events ADD COLUMN search_vector tsvector "
+               f"GENERATED ALWAYS AS ({VECTOR_OF}) STORED")
     op.execute("CREATE INDEX calendar_events_search_idx ON calendar_events "
                "USING gin (calendar_connection_id, search_vector)")
     op.execute("DROP TABLE event_search_pending")
