@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from urllib.parse import unquote, urljoin, urlsplit
 from xml.sax.saxutils import escape
@@ -110,6 +111,7 @@ class _Listing:
     next_page: str | None
     sync_token: str | None
     is_full_listing: bool
+    coming: Future[requests.Response] | None = None  # the multiget of hrefs[:MULTIGET_BATCH_SIZE], on its way
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,12 @@ class CalDavProvider(HttpClient):
         self.timeout = timeout
         self._collection_zones: dict[str, str | None] = {}
         self._listings: dict[str, _Listing] = {}
+        self._requester: ThreadPoolExecutor | None = None
+
+    def close(self) -> None:
+        if self._requester is not None:
+            self._requester.shutdown(wait=True, cancel_futures=True)
+        super().close()
 
     def server(self, credentials: Credentials) -> str:
         """The account's server: its own (a CalDAV account), else the configured one (iCloud)."""
@@ -268,7 +276,15 @@ class CalDavProvider(HttpClient):
         """The next multiget of a listing; the page after it is the rest of the listing (kept on this instance
         under a token of ours), and the last page ends the round as the server said."""
         batch, listing.hrefs = listing.hrefs[:MULTIGET_BATCH_SIZE], listing.hrefs[MULTIGET_BATCH_SIZE:]
-        events, skipped = self._multiget(credentials, collection, batch, zone)
+        coming, listing.coming = listing.coming, None
+        response = coming.result() if coming else self._multiget(credentials, collection, batch)
+        if listing.hrefs:
+            # The server answers the next multiget while this one is parsed (and stored).
+            if self._requester is None:
+                self._requester = ThreadPoolExecutor(max_workers=1, thread_name_prefix="caldav-multiget")
+            listing.coming = self._requester.submit(self._multiget, credentials, collection,
+                                                    listing.hrefs[:MULTIGET_BATCH_SIZE])
+        events, skipped = _multiget_events(response, batch, zone)
         next_page, sync_token = listing.next_page, listing.sync_token
         if listing.hrefs:
             next_page, sync_token = f"{_LISTING_PAGE_PREFIX}{id(listing)}:{len(listing.hrefs)}", None
@@ -295,28 +311,8 @@ class CalDavProvider(HttpClient):
             return ChangePage(events=[], removed_ids=[], sync_token=token)
         return self._listing_page(credentials, collection, _Listing(sorted(etags), None, token, True), [], zone)
 
-    def _multiget(self, credentials: Credentials, collection: str, hrefs: list[str],
-                  zone: _Zones | None = None) -> tuple[list[RemoteEvent], list[SkippedEvent]]:
-        zone = zone or _Zones(None, "UTC")
-        events, skipped = [], []
-        for offset in range(0, len(hrefs), MULTIGET_BATCH_SIZE):
-            batch = hrefs[offset:offset + MULTIGET_BATCH_SIZE]
-            # Keep the href spelling sync-collection used, whatever encoding the multiget answers with.
-            requested = {unquote(href): href for href in batch}
-            response = self._request(credentials, "REPORT", collection, _multiget_body(batch), depth="1")
-            for item in _multistatus(response)[0]:
-                data = item.text("c:calendar-data")
-                if item.status == 404 or not data:
-                    log.info("multiget skipped a member that is gone or empty status=%s", item.status)
-                    continue
-                href = requested.get(unquote(item.href), item.href)
-                try:
-                    events += parse_calendar_resource(data, href, item.text("d:getetag"), zone.user, zone.calendar)
-                except ValueError as error:
-                    # One unreadable resource must not block the whole calendar's sync.
-                    log.warning("skipping unparsable calendar resource href=%s", href)
-                    skipped.append(SkippedEvent(href, f"unreadable iCalendar data ({type(error).__name__})"))
-        return events, skipped
+    def _multiget(self, credentials: Credentials, collection: str, hrefs: list[str]) -> requests.Response:
+        return self._request(credentials, "REPORT", collection, _multiget_body(hrefs), depth="1")
 
     def _get_resource(self, credentials: Credentials, collection: str, href: str) -> tuple[list[RemoteEvent], str]:
         url = urljoin(collection, href)
@@ -584,6 +580,26 @@ def _uid_for(provider_event_id: str) -> str:
 def _sync_collection_body(token: str) -> str:
     return (f"<d:sync-collection {_XMLNS}><d:sync-token>{escape(token)}</d:sync-token>"
             "<d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>")
+
+
+def _multiget_events(response: requests.Response, hrefs: list[str],
+                     zone: _Zones) -> tuple[list[RemoteEvent], list[SkippedEvent]]:
+    """The events of a multiget's answer; one unreadable resource is skipped, never the whole calendar."""
+    events, skipped = [], []
+    # Keep the href spelling sync-collection used, whatever encoding the multiget answers with.
+    requested = {unquote(href): href for href in hrefs}
+    for item in _multistatus(response)[0]:
+        data = item.text("c:calendar-data")
+        if item.status == 404 or not data:
+            log.info("multiget skipped a member that is gone or empty status=%s", item.status)
+            continue
+        href = requested.get(unquote(item.href), item.href)
+        try:
+            events += parse_calendar_resource(data, href, item.text("d:getetag"), zone.user, zone.calendar)
+        except ValueError as error:
+            log.warning("skipping unparsable calendar resource href=%s", href)
+            skipped.append(SkippedEvent(href, f"unreadable iCalendar data ({type(error).__name__})"))
+    return events, skipped
 
 
 def _multiget_body(hrefs: list[str]) -> str:
