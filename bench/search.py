@@ -165,7 +165,7 @@ def build_dataset(session, users: int, calendars: int, events: int) -> None:
         connection.exec_driver_sql("VACUUM ANALYZE")
         size = connection.exec_driver_sql(
             "SELECT pg_size_pretty(pg_total_relation_size('calendar_events')), "
-            "pg_size_pretty(pg_relation_size('calendar_events_search_idx')), "
+            "pg_size_pretty(pg_relation_size('event_search_idx')), "
             "pg_size_pretty(pg_relation_size('calendar_events_search_text_trgm_idx'))").one()
     print(f"  vacuum analyze in {time.perf_counter() - started:.1f} s; calendar_events {size[0]} in all, "
           f"word index {size[1]}, trigram index {size[2]}", flush=True)

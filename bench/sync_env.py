@@ -76,6 +76,7 @@ class SyncBench:
             "MICROSOFT_CLIENT_ID": microsoft["client_id"], "MICROSOFT_CLIENT_SECRET": microsoft["client_secret"],
             "MICROSOFT_AUTHORITY": microsoft["authority"], "MICROSOFT_GRAPH_URL": microsoft["graph_url"],
             "APPLE_CALDAV_URL": f"{self.radicale_url}/", "LOG_LEVEL": "WARNING", "PUSH_NOTIFICATIONS": "0",
+            "ALLOW_PRIVATE_SOURCES": "1",  # Radicale is on loopback, as the in-process app's settings allow
         }
 
     def requests_seen(self, provider: str) -> int:

@@ -12,7 +12,7 @@ from jobs import job_app
 from webapp.credentials import refresh_expiring
 from webapp.extensions import db, redis_client
 from webapp.locks import connection_lock
-from webapp.sync import notifications, push, runner, viewing
+from webapp.sync import notifications, push, runner, search_index, viewing
 from webapp.sync.queue import enqueue_notified
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,13 @@ def sync_calendars(connection_ids: list[str]) -> dict[str, dict | None]:
 
     with ThreadPoolExecutor(max_workers=CALENDARS_AT_ONCE, thread_name_prefix="calendar-sync") as pool:
         return dict(zip(connection_ids, pool.map(one, connection_ids), strict=True))
+
+
+def index_search(connection_id: str) -> int:
+    """After a large sync: the search vectors it left for later (webapp.sync.search_index). Safe to run twice or beside
+    another: each waiting vector is taken by one of them."""
+    with job_app().app_context():
+        return search_index.index_pending(db.session, uuid.UUID(connection_id))
 
 
 def push_event(event_id: str) -> str:

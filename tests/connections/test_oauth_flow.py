@@ -56,8 +56,9 @@ def test_callback_connects_every_calendar_with_encrypted_tokens(client, db_sessi
     assert db_session.scalars(select(OAuthState.consumed)).all() == [True]
     (entry,) = audit_rows(db_session, "OAUTH_CONNECT")
     assert entry.status == AuditStatus.SUCCESS and entry.metadata_["calendars"] == 2
-    queued = Queue("sync", connection=redis).job_ids
-    assert sorted(queued) == sorted(f"sync-connection-{c.id}" for c in (work, family))
+    (queued,) = Queue("sync", connection=redis).jobs  # the account's calendars, one job
+    assert queued.func_name == "jobs.sync.sync_calendars"
+    assert sorted(queued.args[0]) == sorted(str(c.id) for c in (work, family))
     page = client.get("/connections/").get_data(as_text=True)
     assert "Work" in page and "Family" in page and email in page
 

@@ -12,6 +12,7 @@ from sandbox.radicale_server import create_calendar, put_event, seed_sample_cale
 from sandbox.serve import serve_in_thread
 from tests.factories import utc
 from tests.helpers import loopback_names
+from webapp.providers import caldav
 from webapp.providers.apple import ETAG_TOKEN_PREFIX, AppleProvider, ForeignHost
 from webapp.providers.base import (
     AuthRejected,
@@ -147,6 +148,23 @@ def test_first_sync_lists_everything_then_incremental_changes(provider, radicale
     assert second.sync_token and second.sync_token != first.sync_token
 
     assert provider.fetch_changes(ALICE, calendar, second.sync_token, None).events == []
+
+
+def test_a_first_sync_comes_a_multiget_at_a_time(provider, radicale, calendar, monkeypatch):
+    monkeypatch.setattr(caldav, "MULTIGET_BATCH_SIZE", 2)
+    for letter in "abcde":
+        put(radicale, calendar, f"{letter}.ics", simple_event(f"uid-{letter}", letter.upper()))
+
+    pages = [provider.fetch_changes(ALICE, calendar, None, None)]
+    while pages[-1].next_page:
+        pages.append(provider.fetch_changes(ALICE, calendar, None, pages[-1].next_page))
+
+    assert [len(page.events) for page in pages] == [2, 2, 1]
+    assert sorted(event.title for page in pages for event in page.events) == ["A", "B", "C", "D", "E"]
+    assert [bool(page.sync_token) for page in pages] == [False, False, True]  # the round ends with the last
+    put(radicale, calendar, "f.ics", simple_event("uid-f", "F"))
+    later = provider.fetch_changes(ALICE, calendar, pages[-1].sync_token, None)
+    assert [event.title for event in later.events] == ["F"] and later.next_page is None
 
 
 def test_invalid_sync_token_means_full_resync(provider, calendar):

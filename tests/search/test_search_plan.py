@@ -65,8 +65,10 @@ def plan_nodes(db_session, statement, parameters) -> list[dict]:
 
 
 def event_scans(nodes: list[dict]) -> list[tuple[str, str | None]]:
+    """Reads of the events and of their search vectors (event_search)."""
     return [(node["Node Type"], node.get("Index Name")) for node in nodes
-            if node.get("Relation Name") == "calendar_events" or "calendar_events_" in node.get("Index Name", "")]
+            if node.get("Relation Name") in ("calendar_events", "event_search")
+            or node.get("Index Name", "").startswith(("calendar_events_", "event_search_"))]
 
 
 def test_word_search_reads_each_calendar_through_an_index(db_session, searcher):
@@ -78,9 +80,10 @@ def test_word_search_reads_each_calendar_through_an_index(db_session, searcher):
                                    search_parameters(user_id, calendars, terms, datetime.now(UTC))))
 
     assert scans and all(kind != "Seq Scan" for kind, _index in scans)
-    read_per_calendar = [index for _kind, index in scans if index not in (None, "calendar_events_pkey")]
+    read_per_calendar = [index for _kind, index in scans
+                         if index not in (None, "calendar_events_pkey", "event_search_pkey")]
     assert len(read_per_calendar) == len(calendars)  # one narrowed read per calendar, never all users' rows
-    assert set(read_per_calendar) <= {"calendar_events_search_idx", "calendar_events_connection_sync_status_idx",
+    assert set(read_per_calendar) <= {"event_search_idx", "calendar_events_connection_sync_status_idx",
                                       "calendar_events_connection_date_range_idx",
                                       "calendar_events_calendar_connection_id_idx"}
 

@@ -25,7 +25,8 @@ def test_connect_queues_the_first_sync_and_a_worker_runs_it(app, google, redis, 
     state.add_event(calendar_id, google_timed("From the worker", soon()))
     monkeypatch.setattr(jobs.sync, "job_app", lambda: app)
     queue = Queue("sync", connection=redis)
-    assert queue.job_ids == [f"sync-connection-{connection_id}"]
+    (job,) = queue.jobs  # the account's calendars in one job
+    assert job.func_name == "jobs.sync.sync_calendars" and job.args == ([str(connection_id)],)
     SimpleWorker([queue], connection=redis).work(burst=True)
     titles = db_session.scalars(select(CalendarEvent.title).where(
         CalendarEvent.calendar_connection_id == connection_id)).all()
@@ -34,18 +35,18 @@ def test_connect_queues_the_first_sync_and_a_worker_runs_it(app, google, redis, 
 
 KILLER = textwrap.dedent("""
     import os, signal, sys
-    import webapp.providers.google as google
+    import webapp.sync.pull as pull
 
-    real_fetch = google.GoogleProvider.fetch_changes
+    real_store = pull.store_page
     pages = []
 
-    def fetch_then_die(self, *args, **kwargs):
+    def store_then_die(*args, **kwargs):
         pages.append(1)
-        if len(pages) == 3:  # two pages already stored, each in its own short transaction
+        if len(pages) == 3:  # two pages already stored, each in its own short transaction; the third fetched
             os.kill(os.getpid(), signal.SIGKILL)
-        return real_fetch(self, *args, **kwargs)
+        return real_store(*args, **kwargs)
 
-    google.GoogleProvider.fetch_changes = fetch_then_die
+    pull.store_page = store_then_die
     import jobs.sync
     jobs.sync.sync_connection(sys.argv[1])
 """)

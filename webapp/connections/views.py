@@ -137,8 +137,7 @@ def callback(provider: str):
         db.session.commit()  # the consumed state and the FAILURE audit row; no connection was written
         return render_error(400, failure.message)
     db.session.commit()
-    for connection in connections:
-        enqueue_sync(connection.id)
+    enqueue_calendars([connection.id for connection in connections])
     if current_app.config["PUSH_NOTIFICATIONS"]:
         watch.queue_watches([connection.id for connection in connections], with_account=True)
     flash(f"Connected {len(connections)} {LABELS[kind]} calendar{'s' if len(connections) != 1 else ''}.", "success")

@@ -45,16 +45,6 @@ class RecurrenceFrequency(enum.Enum):
     YEARLY = "YEARLY"
 
 
-# What search matches, weighted title A, location B, guests C, description D; the beginnings of the words of the
-# first three as "~" lexemes, for the word being typed (see migration 0013a).
-SEARCH_VECTOR_SQL = (
-    "setweight(to_tsvector('simple'::regconfig, almanac_unaccent(title)), 'A') || almanac_prefixes(title, 'A') || "
-    "setweight(to_tsvector('simple'::regconfig, almanac_unaccent(coalesce(location, ''))), 'B') || "
-    "almanac_prefixes(location, 'B') || "
-    "setweight(to_tsvector('simple'::regconfig, almanac_unaccent(almanac_attendee_text(attendees))), 'C') || "
-    "almanac_prefixes(almanac_attendee_text(attendees), 'C') || "
-    "setweight(to_tsvector('simple'::regconfig, almanac_unaccent(left(coalesce(description, ''), 20000))), 'D')"
-)
 SEARCH_TEXT_SQL = "almanac_search_text(title, location)"
 # Events lasting longer are flagged is_long and read through their own index; every other event of a window
 # starts less than this before it (migration 0014w holds the same interval).
@@ -80,8 +70,7 @@ class CalendarEvent(UUIDPrimaryKey, Timestamps, Base):
         Index(None, "deleted_at"),
         Index("calendar_events_connection_date_range_idx", "calendar_connection_id", "start_time", "end_time"),
         Index("calendar_events_connection_sync_status_idx", "calendar_connection_id", "sync_status"),
-        # Search (migration 0013a): words per calendar, and trigrams of title and location for partial words.
-        Index("calendar_events_search_idx", "calendar_connection_id", "search_vector", postgresql_using="gin"),
+        # Search (migration 0013a): trigrams of title and location for partial words; the words are in EventSearch.
         Index("calendar_events_search_text_trgm_idx", "calendar_connection_id",
               literal_column(SEARCH_TEXT_SQL).label("search_text"),
               postgresql_using="gin", postgresql_ops={"search_text": "gin_trgm_ops"}),
@@ -150,5 +139,26 @@ class CalendarEvent(UUIDPrimaryKey, Timestamps, Base):
     # the deletion meets) until the push succeeds, which sets deleted_at (a single instance of a series: its
     # override becomes CANCELLED). Deleting a series covers its overrides through the master's row.
     deletion_requested_at: Mapped[datetime | None] = mapped_column(Timestamp())
-    # Kept by PostgreSQL; never loaded with the row.
-    search_vector: Mapped[Any] = mapped_column(TSVECTOR, Computed(SEARCH_VECTOR_SQL, persisted=True), deferred=True)
+
+
+class EventSearch(Base):
+    """What search matches of an event (migration 0025): title A, location B, guests C, description D, and the
+    beginnings of the words of the first three as "~" lexemes. Kept by triggers on calendar_events, at once or, for
+    a sync's large pages, by webapp.sync.search_index right after the sync."""
+
+    __tablename__ = "event_search"
+    __table_args__ = (Index("event_search_idx", "calendar_connection_id", "search_vector", postgresql_using="gin"),)
+
+    event_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("calendar_events.id", ondelete="CASCADE"), primary_key=True)
+    calendar_connection_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    search_vector: Mapped[Any] = mapped_column(TSVECTOR)
+
+
+class EventSearchPending(Base):
+    """Events whose search vector a sync left for later (webapp.sync.search_index.index_pending)."""
+
+    __tablename__ = "event_search_pending"
+
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    calendar_connection_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from urllib.parse import unquote, urljoin, urlsplit
 from xml.sax.saxutils import escape
@@ -55,8 +56,11 @@ from webapp.providers.ical import (
 
 log = logging.getLogger(__name__)
 
-# Members per calendar-multiget: fewer round trips; iCloud and Radicale answer a few hundred comfortably.
+# Members per calendar-multiget: fewer round trips; iCloud and Radicale answer a few hundred comfortably. A round's
+# changes come back one multiget per page, so a calendar of any size is parsed and stored a batch at a time.
 MULTIGET_BATCH_SIZE = 200
+# A page token of ours (never a server's): the rest of a listing this provider instance holds.
+_LISTING_PAGE_PREFIX = "listing:"
 # Returned as the sync token when the server cannot sync-collection: a hash of every member's href and etag.
 ETAG_TOKEN_PREFIX = "etags:"  # noqa: S105 - a cursor prefix, not a secret
 _MAX_REDIRECTS = 5
@@ -95,6 +99,19 @@ class _DavResponse:
     def text(self, name: str) -> str | None:
         element = self.props.get(_clark(name))
         return element.text.strip() if element is not None and element.text else None
+
+
+@dataclass
+class _Listing:
+    """What sync-collection (or the etag listing) returned, fetched a multiget at a time: the hrefs still to
+    fetch, and how the round ends (the server's next token: `next_page` when it truncated the round, else
+    `sync_token`)."""
+
+    hrefs: list[str]
+    next_page: str | None
+    sync_token: str | None
+    is_full_listing: bool
+    coming: Future[requests.Response] | None = None  # the multiget of hrefs[:MULTIGET_BATCH_SIZE], on its way
 
 
 @dataclass(frozen=True)
@@ -138,6 +155,13 @@ class CalDavProvider(HttpClient):
         self.session = session or GuardedSession(guard or GuardSettings())
         self.timeout = timeout
         self._collection_zones: dict[str, str | None] = {}
+        self._listings: dict[str, _Listing] = {}
+        self._requester: ThreadPoolExecutor | None = None
+
+    def close(self) -> None:
+        if self._requester is not None:
+            self._requester.shutdown(wait=True, cancel_futures=True)
+        super().close()
 
     def server(self, credentials: Credentials) -> str:
         """The account's server: its own (a CalDAV account), else the configured one (iCloud)."""
@@ -221,6 +245,12 @@ class CalDavProvider(HttpClient):
                  time_zone: str | None) -> ChangePage:
         zone = _Zones(self._collection_zone(credentials, collection), time_zone or "UTC")
         token = page or sync_token or ""
+        if token.startswith(_LISTING_PAGE_PREFIX):
+            listing = self._listings.get(token)
+            if listing is None:
+                raise ProviderError("CalDAV listing lost mid-round")  # only this instance's own tokens come here
+            del self._listings[token]
+            return self._listing_page(credentials, collection, listing, [], zone)
         if token.startswith(ETAG_TOKEN_PREFIX):
             return self._full_listing(credentials, collection, token, zone)
         response = self._request(credentials, "REPORT", collection, _sync_collection_body(token), depth="0",
@@ -238,12 +268,29 @@ class CalDavProvider(HttpClient):
         members = [r for r in responses if r.href.rstrip("/") != collection_path.rstrip("/")]
         changed = [r.href for r in members if r.status in (None, 200)]
         removed = [r.href for r in members if r.status == 404]
-        events, skipped = self._multiget(credentials, collection, changed, zone)
-        if truncated:
-            return ChangePage(events=events, removed_ids=removed, next_page=new_token, series_complete=True,
-                              skipped=skipped)
-        return ChangePage(events=events, removed_ids=removed, sync_token=new_token, series_complete=True,
-                          skipped=skipped)
+        listing = _Listing(changed, new_token if truncated else None, None if truncated else new_token, False)
+        return self._listing_page(credentials, collection, listing, removed, zone)
+
+    def _listing_page(self, credentials: Credentials, collection: str, listing: _Listing, removed: list[str],
+                      zone: _Zones) -> ChangePage:
+        """The next multiget of a listing; the page after it is the rest of the listing (kept on this instance
+        under a token of ours), and the last page ends the round as the server said."""
+        batch, listing.hrefs = listing.hrefs[:MULTIGET_BATCH_SIZE], listing.hrefs[MULTIGET_BATCH_SIZE:]
+        coming, listing.coming = listing.coming, None
+        response = coming.result() if coming else self._multiget(credentials, collection, batch)
+        if listing.hrefs:
+            # The server answers the next multiget while this one is parsed (and stored).
+            if self._requester is None:
+                self._requester = ThreadPoolExecutor(max_workers=1, thread_name_prefix="caldav-multiget")
+            listing.coming = self._requester.submit(self._multiget, credentials, collection,
+                                                    listing.hrefs[:MULTIGET_BATCH_SIZE])
+        events, skipped = _multiget_events(response, batch, zone)
+        next_page, sync_token = listing.next_page, listing.sync_token
+        if listing.hrefs:
+            next_page, sync_token = f"{_LISTING_PAGE_PREFIX}{id(listing)}:{len(listing.hrefs)}", None
+            self._listings[next_page] = listing
+        return ChangePage(events=events, removed_ids=removed, next_page=next_page, sync_token=sync_token,
+                          is_full_listing=listing.is_full_listing, series_complete=True, skipped=skipped)
 
     def _collection_zone(self, credentials: Credentials, collection: str) -> str | None:
         """The TZID of the collection's calendar-timezone property (RFC 4791), read once per provider instance."""
@@ -262,32 +309,10 @@ class CalDavProvider(HttpClient):
         token = ETAG_TOKEN_PREFIX + digest
         if token == previous_token:
             return ChangePage(events=[], removed_ids=[], sync_token=token)
-        events, skipped = self._multiget(credentials, collection, sorted(etags), zone)
-        return ChangePage(events=events, removed_ids=[], sync_token=token, is_full_listing=True,
-                          series_complete=True, skipped=skipped)
+        return self._listing_page(credentials, collection, _Listing(sorted(etags), None, token, True), [], zone)
 
-    def _multiget(self, credentials: Credentials, collection: str, hrefs: list[str],
-                  zone: _Zones | None = None) -> tuple[list[RemoteEvent], list[SkippedEvent]]:
-        zone = zone or _Zones(None, "UTC")
-        events, skipped = [], []
-        for offset in range(0, len(hrefs), MULTIGET_BATCH_SIZE):
-            batch = hrefs[offset:offset + MULTIGET_BATCH_SIZE]
-            # Keep the href spelling sync-collection used, whatever encoding the multiget answers with.
-            requested = {unquote(href): href for href in batch}
-            response = self._request(credentials, "REPORT", collection, _multiget_body(batch), depth="1")
-            for item in _multistatus(response)[0]:
-                data = item.text("c:calendar-data")
-                if item.status == 404 or not data:
-                    log.info("multiget skipped a member that is gone or empty status=%s", item.status)
-                    continue
-                href = requested.get(unquote(item.href), item.href)
-                try:
-                    events += parse_calendar_resource(data, href, item.text("d:getetag"), zone.user, zone.calendar)
-                except ValueError as error:
-                    # One unreadable resource must not block the whole calendar's sync.
-                    log.warning("skipping unparsable calendar resource href=%s", href)
-                    skipped.append(SkippedEvent(href, f"unreadable iCalendar data ({type(error).__name__})"))
-        return events, skipped
+    def _multiget(self, credentials: Credentials, collection: str, hrefs: list[str]) -> requests.Response:
+        return self._request(credentials, "REPORT", collection, _multiget_body(hrefs), depth="1")
 
     def _get_resource(self, credentials: Credentials, collection: str, href: str) -> tuple[list[RemoteEvent], str]:
         url = urljoin(collection, href)
@@ -555,6 +580,26 @@ def _uid_for(provider_event_id: str) -> str:
 def _sync_collection_body(token: str) -> str:
     return (f"<d:sync-collection {_XMLNS}><d:sync-token>{escape(token)}</d:sync-token>"
             "<d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>")
+
+
+def _multiget_events(response: requests.Response, hrefs: list[str],
+                     zone: _Zones) -> tuple[list[RemoteEvent], list[SkippedEvent]]:
+    """The events of a multiget's answer; one unreadable resource is skipped, never the whole calendar."""
+    events, skipped = [], []
+    # Keep the href spelling sync-collection used, whatever encoding the multiget answers with.
+    requested = {unquote(href): href for href in hrefs}
+    for item in _multistatus(response)[0]:
+        data = item.text("c:calendar-data")
+        if item.status == 404 or not data:
+            log.info("multiget skipped a member that is gone or empty status=%s", item.status)
+            continue
+        href = requested.get(unquote(item.href), item.href)
+        try:
+            events += parse_calendar_resource(data, href, item.text("d:getetag"), zone.user, zone.calendar)
+        except ValueError as error:
+            log.warning("skipping unparsable calendar resource href=%s", href)
+            skipped.append(SkippedEvent(href, f"unreadable iCalendar data ({type(error).__name__})"))
+    return events, skipped
 
 
 def _multiget_body(hrefs: list[str]) -> str:

@@ -1,12 +1,12 @@
 """Search over every calendar of one user: the words, the statement, and results ready for the page.
 
-Matching: PostgreSQL full-text search on the generated `search_vector` (the `simple` configuration over
-unaccented text, so names and any language match as typed); the word being typed also matches the beginnings of
-the words of titles, places and guests, so results come while typing. When the words find nothing, trigram word
-similarity on title and location (`almanac_search_text`) finds partial words and typos. Ranking: how much of the
-query the title (then title, place and guests, then the description) holds, and within that, nearness to now.
-A series is one result, dated at its occurrence nearest to now; an invitation on several calendars is one result
-listing them.
+Matching: PostgreSQL full-text search on each event's `search_vector` in event_search (the `simple`
+configuration over unaccented text, so names and any language match as typed); the word being typed also matches
+the beginnings of the words of titles, places and guests, so results come while typing. When the words find
+nothing, trigram word similarity on title and location (`almanac_search_text`) finds partial words and typos.
+Ranking: how much of the query the title (then title, place and guests, then the description) holds, and within
+that, nearness to now. A series is one result, dated at its occurrence nearest to now; an invitation on several
+calendars is one result listing them.
 """
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from webapp.calendar.queries import (
 )
 from webapp.models import CalendarConnection, CalendarEvent, EventStatus
 from webapp.models.base import Timestamp
+from webapp.models.events import EventSearch
 from webapp.recurrence import Occurrence, expand
 from webapp.search.highlight import PREFIX_MIN
 
@@ -139,23 +140,33 @@ def search_statement(calendars: int, similar_words: int = 0):
     An override is left out when its series matches too: the series stands for all its occurrences.
     """
     event, calendar, master = CalendarEvent, CalendarConnection, aliased(CalendarEvent)
+    found, master_found = aliased(EventSearch), aliased(EventSearch)
     any_words = _tsquery("any_words")
 
-    def matches(row):
-        if similar_words:
-            text = func.almanac_search_text(row.title, row.location)
-            return and_(*(text.bool_op("%>")(_inline(f"word_{n}")) for n in range(similar_words)))
-        return row.search_vector.bool_op("@@")(any_words)
+    def similar(row):
+        text = func.almanac_search_text(row.title, row.location)
+        return and_(*(text.bool_op("%>")(_inline(f"word_{n}")) for n in range(similar_words)))
 
-    candidates = union_all(*(
-        select(event.id).where(event.calendar_connection_id == _inline(f"calendar_{n}", Uuid()), matches(event))
-        for n in range(calendars)
-    )).subquery()
-    tier = literal(SIMILAR).label("tier") if similar_words else case(
-        (event.search_vector.bool_op("@@")(_tsquery("title_words")), IN_TITLE),
-        (event.search_vector.bool_op("@@")(_tsquery("main_words")), IN_MAIN_FIELDS),
-        else_=ANYWHERE,
-    ).label("tier")
+    if similar_words:
+        candidates = union_all(*(
+            select(event.id).where(event.calendar_connection_id == _inline(f"calendar_{n}", Uuid()), similar(event))
+            for n in range(calendars)
+        )).subquery()
+        master_matches = similar(master)
+        tier = literal(SIMILAR).label("tier")
+    else:
+        candidates = union_all(*(
+            select(EventSearch.event_id.label("id")).where(
+                EventSearch.calendar_connection_id == _inline(f"calendar_{n}", Uuid()),
+                EventSearch.search_vector.bool_op("@@")(any_words))
+            for n in range(calendars)
+        )).subquery()
+        master_matches = master_found.search_vector.bool_op("@@")(any_words)
+        tier = case(
+            (found.search_vector.bool_op("@@")(_tsquery("title_words")), IN_TITLE),
+            (found.search_vector.bool_op("@@")(_tsquery("main_words")), IN_MAIN_FIELDS),
+            else_=ANYWHERE,
+        ).label("tier")
     now = bindparam("now", type_=Timestamp())
     series_runs_now = and_(event.is_recurring, event.start_time <= now,
                            or_(event.recurrence_end_date.is_(None), event.recurrence_end_date >= now))
@@ -165,7 +176,7 @@ def search_statement(calendars: int, similar_words: int = 0):
          func.extract("epoch", now - event.recurrence_end_date)),
         else_=func.abs(func.extract("epoch", event.start_time - now)),
     ).label("distance")
-    return (
+    statement = (
         select(
             event.id, event.title, event.location, event.description, event.start_time, event.end_time,
             event.is_all_day, event.timezone, event.is_recurring, event.recurrence_rule, event.attendees,
@@ -182,12 +193,16 @@ def search_statement(calendars: int, similar_words: int = 0):
             event.deleted_at.is_(None),
             event.status != EventStatus.CANCELLED,
             event.id.in_(select(candidates.c.id)),
-            or_(master.id.is_(None), not_(matches(master))),
+            or_(master.id.is_(None), not_(func.coalesce(master_matches, False))),
         )
         .order_by(tier.desc(), distance, event.start_time.desc(), event.id)
         .limit(bindparam("limit"))
         .offset(bindparam("offset"))
     )
+    if similar_words:
+        return statement
+    return (statement.join(found, found.event_id == event.id)
+            .outerjoin(master_found, master_found.event_id == master.id))
 
 
 def search_parameters(user_id: uuid.UUID, calendar_ids: list[uuid.UUID], terms: Terms, now: datetime,

@@ -145,6 +145,14 @@ def enqueue_calendars(connection_ids: list[uuid.UUID | str]) -> str:
     return job_id
 
 
+def enqueue_search_index(connection_id: uuid.UUID | str) -> str:
+    """Queue computing the search vectors a large sync left for later (jobs.sync.index_search); one waiting or
+    running already covers whatever this sync added."""
+    job_id = f"index-search-{connection_id}"
+    _enqueue([_Wanted(job_id, "jobs.sync.index_search", (str(connection_id),), None)])
+    return job_id
+
+
 def enqueue_push(event_id: uuid.UUID | str, connection_id: uuid.UUID | str | None = None) -> str:
     """Queue sending one locally changed event to its provider now, replacing a retry that waits; with
     `connection_id`, a push left "started" by a worker that died is replaced too."""

@@ -17,17 +17,24 @@ from webapp import audit
 from webapp.credentials import NeedsReconnect
 from webapp.models import AuditStatus, CalendarConnection
 from webapp.providers.base import CalendarGone, ReadOnly
-from webapp.sync import due, policy, pull, push
+from webapp.sync import due, policy, pull, push, search_index
 from webapp.sync.queue import (
     cancel_retry,
     enqueue_push,
     enqueue_pushes,
+    enqueue_search_index,
     enqueue_sweep,
     enqueue_sync,
     schedule_retry,
 )
 
 log = logging.getLogger(__name__)
+
+# A round that left at most this many search vectors for later computes them itself (a fraction of a second); more
+# go to a follow-up job, so a large first sync shows its calendar without waiting for them.
+INDEX_INLINE_MAX = 1000
+# Vectors the sweep computes for rounds whose follow-up never ran (a worker killed in between).
+INDEX_CATCH_UP_MAX = 20000
 
 
 def run_sync(session: Session, connection_id: uuid.UUID, *, full: bool = False,
@@ -61,7 +68,18 @@ def run_sync(session: Session, connection_id: uuid.UUID, *, full: bool = False,
     pending = push.pending_events(session, connection_id)
     session.rollback()
     enqueue_pushes([(event_id, connection_id) for event_id in pending])
+    if result.search_deferred:
+        index_for_search(session, connection_id)
     return result.counts()
+
+
+def index_for_search(session: Session, connection_id: uuid.UUID) -> None:
+    """The search vectors the round left for later: now when they are few, else in a follow-up job."""
+    if search_index.pending_count(session, connection_id, INDEX_INLINE_MAX + 1) <= INDEX_INLINE_MAX:
+        search_index.index_pending(session, connection_id)
+    else:
+        session.rollback()
+        enqueue_search_index(connection_id)
 
 
 def _record(session: Session, connection_id: uuid.UUID, error: Exception) -> policy.Outcome | None:
@@ -136,5 +154,6 @@ def sweep(session: Session) -> dict:
     session.rollback()
     queued = enqueue_sweep(connections)
     enqueue_pushes(events)
+    search_index.index_pending(session, limit=INDEX_CATCH_UP_MAX)
     log.info("sweep queued connections=%s (due %s) pushes=%s", queued, len(connections), len(events))
     return {"connections": len(connections), "pushes": len(events)}
