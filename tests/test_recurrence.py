@@ -288,3 +288,7 @@ def test_series_end_is_the_end_of_the_last_instance_or_none_for_endless_series()
     assert datetime(2027, 1, 5, 10, tzinfo=NEW_YORK) <= series_end(with_later_rdate)
     assert series_end(endless) is None
     assert series_end(all_day_series(date(2026, 5, 1), "RRULE:FREQ=YEARLY;COUNT=2", days=3)) >= utc(2027, 5, 4)
+    # Its last instance falls on the last day of the year 9999 (found by bench.recurrence): endless, not an error.
+    to_the_end = series(datetime(2000, 12, 1, 4, 46, 55, tzinfo=UTC),
+                        "RRULE:FREQ=WEEKLY;INTERVAL=3;COUNT=7899;BYYEARDAY=-1,249,280", zone="UTC")
+    assert series_end(to_the_end) is None

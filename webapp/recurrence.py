@@ -103,7 +103,10 @@ def series_end(master: SeriesMaster) -> datetime | None:
             return None
         last = max(last, rule_last)
     last = max([last, *rules.rdates])
-    return clock.to_utc(last) + (master.end_time - master.start_time) + SERIES_END_SLACK
+    try:
+        return clock.to_utc(last) + (master.end_time - master.start_time) + SERIES_END_SLACK
+    except OverflowError:
+        return None  # its last instance ends past the year 9999: as good as never
 
 
 def expansion_limit(master: SeriesMaster) -> str | None:
