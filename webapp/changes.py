@@ -9,11 +9,11 @@ bump it and draw pages must share a clock (one host, or NTP).
 Domain code says what changed with `note_change(session, user_id)`; the stamp moves only once that transaction is
 committed (a reader that sees the new stamp finds the new rows), and not at all when it rolls back. A stamp that
 cannot be written (Redis away) is logged: tabs then notice the change on their next page load instead, as the
-user's row (users.updated_at) moves in the same transaction and page validators include it. Rows changed
-through the ORM note themselves (`install`): an event, an exemption, a user's settings, or what the calendar list
-shows of a calendar;
-bulk statements and COPY (the sync's upserts) say so with note_change. Bookkeeping (a calendar's sync token or last
-sync time) moves nothing, so a sync that found nothing leaves every page's validator as it was.
+user's row (users.updated_at) moves in the same transaction (`_touch_users`) and page validators include it.
+Rows changed through the ORM note themselves (`install`): an event, an exemption, a user's settings, or what the
+calendar list shows of a calendar; bulk statements and COPY (the sync's upserts) say so with note_change.
+Bookkeeping (a calendar's sync token or last sync time) moves nothing, so a sync that found nothing leaves every
+page's validator as it was.
 """
 from __future__ import annotations
 
@@ -66,11 +66,6 @@ def note_change(session: Session, user_id: uuid.UUID | str | None) -> None:
     if _PENDING not in state:
         pending = state[_PENDING] = set()
         after_commit(session, lambda: _bump_after_commit(pending))
-    if str(user_id) not in state[_PENDING]:
-        # The user's row moves in the same transaction (its trigger sets updated_at): a page validator built on it
-        # too (webapp.calendar.revisits) never outlives a change whose stamp Redis could not take.
-        session.connection().execute(
-            update(User.__table__).where(User.__table__.c.id == uuid.UUID(str(user_id))).values(updated_at=func.now()))
     state[_PENDING].add(str(user_id))
 
 
@@ -107,9 +102,25 @@ def _bump_after_commit(user_ids: set[str]) -> None:
 
 
 def install() -> None:
-    """Once per process: every Session notes the owners of the shown rows it flushes; safe to call again."""
+    """Once per process: every Session notes the owners of the shown rows it flushes, and touches their user rows
+    as it commits; safe to call again."""
     if not event.contains(Session, "after_flush", _note_flushed_rows):
         event.listen(Session, "after_flush", _note_flushed_rows)
+        event.listen(Session, "before_commit", _touch_users)
+
+
+def _touch_users(session: Session) -> None:
+    """The users' rows move in the transaction that changed what they see (their trigger sets updated_at), so a
+    page validator built on them too (webapp.calendar.revisits) never outlives a change whose stamp Redis could not
+    take. Last thing before the commit, after the final flush: a transaction takes the user's row lock after every
+    event row it writes, whatever it is (a sync, an edit), so two of them never wait on each other in a circle."""
+    session.flush()
+    pending = transaction_state(session).get(_PENDING)
+    if pending:
+        users = User.__table__
+        session.connection().execute(update(users).where(users.c.id.in_(sorted(uuid.UUID(user_id)
+                                                                                for user_id in pending)))
+                                     .values(updated_at=func.now()))
 
 
 def _note_flushed_rows(session: Session, _flush_context) -> None:
