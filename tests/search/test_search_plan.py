@@ -30,7 +30,7 @@ def seed(connection) -> str:
                'UTC', 'CONFIRMED', 'SYNCED'
         FROM calendar_connections c CROSS JOIN generate_series(1, 300) AS n
         WHERE c.calendar_id LIKE 'cal-%'"""))
-    connection.execute(text("ANALYZE users, calendar_connections, calendar_events"))
+    connection.execute(text("ANALYZE users, calendar_connections, calendar_events, event_search"))
     return connection.execute(text("SELECT id FROM users WHERE email = 'plan7@example.com'")).scalar_one()
 
 
