@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask import Flask, abort, jsonify, make_response, redirect, render_template_string, request, url_for
 
 from sandbox import consent
-from sandbox.push import Deliveries, Delivery, address_allowed
+from sandbox.push import Delivery, PushSender, address_allowed
 from sandbox.threads import locked
 from sandbox.ui import UiCalendar, UiEvent, render
 
@@ -354,7 +354,7 @@ RETRIED_STATUSES = frozenset({500, 502, 503, 504})
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
-class GoogleState:
+class GoogleState(PushSender):
     """In-memory Google: OAuth clients, accounts, calendars, events, tokens and scripted faults. Thread-safe."""
 
     def __init__(self) -> None:
@@ -377,7 +377,6 @@ class GoogleState:
         self._etag_counter = 0
         self.requests: list[RecordedRequest] = []
         self._channels: dict[str, WatchChannel] = {}
-        self._deliveries: Deliveries | None = None
         self.require_https = False  # True: refuse http addresses even on loopback, as the real service does
         self.channel_max_ttl = CHANNEL_MAX_TTL
 
@@ -862,16 +861,6 @@ class GoogleState:
             self.require_https = require_https
         if channel_max_ttl is not None:
             self.channel_max_ttl = channel_max_ttl
-
-    def wait_for_deliveries(self, timeout: float = 30.0) -> bool:
-        return self.deliveries.wait_idle(timeout)
-
-    @property
-    def deliveries(self) -> Deliveries:
-        with self._lock:
-            if self._deliveries is None:
-                self._deliveries = Deliveries()
-            return self._deliveries
 
     def _drop_expired(self) -> None:
         now = self.now()

@@ -36,7 +36,7 @@ from flask import Flask, Response, g, has_request_context, jsonify, redirect, re
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from sandbox import consent
-from sandbox.push import Deliveries, Delivery, address_allowed, validate
+from sandbox.push import Delivery, PushSender, address_allowed, validate
 from sandbox.threads import locked
 from sandbox.ui import UiCalendar, UiEvent, render
 
@@ -332,7 +332,7 @@ _READ_ONLY_FIELDS = {
 # ---------------------------------------------------------------------------------------------- state
 
 
-class MicrosoftState:
+class MicrosoftState(PushSender):
     """Everything the emulator knows. All public methods are safe to call from any thread."""
 
     def __init__(self, *, clock: Callable[[], datetime] | None = None, refresh_grace_seconds: float = 60.0):
@@ -356,7 +356,6 @@ class MicrosoftState:
         self._faults: list[_Fault] = []
         self._requests: list[dict[str, Any]] = []
         self._subscriptions: dict[str, _Subscription] = {}
-        self._deliveries: Deliveries | None = None
         self.require_https = False  # True: refuse http URLs even on loopback, as the real service does
         self.subscription_max_minutes = SUBSCRIPTION_MAX_MINUTES
         self.grant_minutes: int | None = None  # grant at most this lifetime (the answer is what counts)
@@ -650,16 +649,6 @@ class MicrosoftState:
         if max_minutes is not None:
             self.subscription_max_minutes = max_minutes
         self.grant_minutes = grant_minutes
-
-    def wait_for_deliveries(self, timeout: float = 30.0) -> bool:
-        return self.deliveries.wait_idle(timeout)
-
-    @property
-    def deliveries(self) -> Deliveries:
-        with self._lock:
-            if self._deliveries is None:
-                self._deliveries = Deliveries()
-            return self._deliveries
 
     def _drop_expired(self) -> None:
         now = self.now()

@@ -143,3 +143,20 @@ def validate(url: str, token: str, timeout: float = 10.0) -> bool:
         return False
     return (response.status_code == 200 and response.headers.get("Content-Type", "").startswith("text/plain")
             and response.text == token)
+
+
+class PushSender:
+    """For an emulator's state: its deliveries, started when first needed (under the state's own `_lock`)."""
+
+    _lock: threading.Lock
+    _deliveries: Deliveries | None = None
+
+    def wait_for_deliveries(self, timeout: float = 30.0) -> bool:
+        return self.deliveries.wait_idle(timeout)
+
+    @property
+    def deliveries(self) -> Deliveries:
+        with self._lock:
+            if self._deliveries is None:
+                self._deliveries = Deliveries()
+            return self._deliveries
